@@ -1,0 +1,376 @@
+//! A small YAML emitter for loadtape's own documents.
+//!
+//! serde_yaml writes every sequence in block style, which turns each header pair into three
+//! lines. The recording format uses flow style where it reads better (`- [name, value]`, short
+//! JSON bodies on one line), so documents are written here. Strings are written plain when that
+//! is unambiguous and double-quoted (with YAML escapes) otherwise; every output is read back by
+//! serde_yaml in the round-trip tests, which is what keeps this honest.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::body::{Body, BodyContent, BASE64};
+use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response};
+
+/// A JSON value whose compact flow form is at most this long is written on one line.
+const FLOW_WIDTH: usize = 100;
+
+/// The header document (without separators).
+pub fn header(h: &RecordingHeader) -> String {
+    let mut out = String::new();
+    kv(&mut out, 0, "loadtape", &h.loadtape);
+    kv(&mut out, 0, "name", &h.name);
+    kv(&mut out, 0, "created", &timestamp(&h.created));
+    out
+}
+
+/// One exchange document (without separators).
+pub fn exchange(e: &Exchange) -> String {
+    let mut out = String::with_capacity(512);
+    let _ = writeln!(out, "id: {}", e.id);
+    kv(&mut out, 0, "started", &timestamp(&e.started));
+    let _ = writeln!(out, "duration_ms: {}", number(e.duration_ms));
+    if let Some(client) = &e.client {
+        kv(&mut out, 0, "client", client);
+    }
+    request(&mut out, &e.request);
+    if let Some(r) = &e.response {
+        response(&mut out, r);
+    }
+    if let Some(error) = &e.error {
+        kv(&mut out, 0, "error", error);
+    }
+    out
+}
+
+fn request(out: &mut String, r: &Request) {
+    out.push_str("request:\n");
+    kv(out, 2, "method", &r.method);
+    kv(out, 2, "url", &r.url);
+    kv(out, 2, "version", &r.version);
+    headers(out, 2, &r.headers);
+    if let Some(b) = &r.body {
+        body(out, 2, b);
+    }
+}
+
+fn response(out: &mut String, r: &Response) {
+    out.push_str("response:\n");
+    let _ = writeln!(out, "  status: {}", r.status);
+    kv(out, 2, "version", &r.version);
+    headers(out, 2, &r.headers);
+    if let Some(b) = &r.body {
+        body(out, 2, b);
+    }
+}
+
+fn headers(out: &mut String, indent: usize, h: &Headers) {
+    pad(out, indent);
+    if h.is_empty() {
+        out.push_str("headers: []\n");
+        return;
+    }
+    out.push_str("headers:\n");
+    for (name, value) in h.iter() {
+        pad(out, indent);
+        out.push_str("- [");
+        scalar(out, name, true);
+        out.push_str(", ");
+        scalar(out, value, true);
+        out.push_str("]\n");
+    }
+}
+
+/// `body: {json: ...}` on one line when short and plain, else a block mapping.
+pub fn body(out: &mut String, indent: usize, b: &Body) {
+    let mut flags = Vec::new();
+    if b.truncated {
+        flags.push("truncated: true".to_string());
+    }
+    if let Some(size) = b.size {
+        flags.push(format!("size: {size}"));
+    }
+    if let Some(enc) = &b.decoded_from {
+        flags.push(format!("decoded_from: {}", quoted_or_plain(enc, true)));
+    }
+    let (key, inline) = match &b.content {
+        BodyContent::Json(v) => ("json", flow_if_short(v)),
+        BodyContent::Text(t) => ("text", Some(quoted_or_plain(t, true))),
+        BodyContent::Binary(bytes) => ("base64", Some(BASE64.encode(bytes))),
+    };
+    pad(out, indent);
+    match inline {
+        Some(inline) => {
+            let _ = write!(out, "body: {{{key}: {inline}");
+            for flag in &flags {
+                out.push_str(", ");
+                out.push_str(flag);
+            }
+            out.push_str("}\n");
+        }
+        None => {
+            out.push_str("body:\n");
+            pad(out, indent + 2);
+            let _ = writeln!(out, "{key}:");
+            if let BodyContent::Json(v) = &b.content {
+                block(out, indent + 4, v);
+            }
+            for flag in &flags {
+                pad(out, indent + 2);
+                out.push_str(flag);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn flow_if_short(v: &Value) -> Option<String> {
+    let mut s = String::new();
+    flow(&mut s, v);
+    (s.len() <= FLOW_WIDTH).then_some(s)
+}
+
+/// Writes any JSON value as YAML: block style, nested collections indented below their key.
+/// The caller has written `key:` and a newline; `indent` is where the value's lines start.
+pub fn block(out: &mut String, indent: usize, v: &Value) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, item) in map {
+                pad(out, indent);
+                scalar(out, k, false);
+                out.push(':');
+                block_value(out, indent, item);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                pad(out, indent);
+                out.push('-');
+                match item {
+                    Value::Object(m) if !m.is_empty() => {
+                        // The first key goes on the dash's line; the rest line up under it.
+                        let mut nested = String::new();
+                        block(&mut nested, indent + 2, item);
+                        out.push(' ');
+                        out.push_str(&nested[indent + 2..]);
+                    }
+                    Value::Array(a) if !a.is_empty() => {
+                        let mut nested = String::new();
+                        block(&mut nested, indent + 2, item);
+                        out.push(' ');
+                        out.push_str(&nested[indent + 2..]);
+                    }
+                    _ => {
+                        out.push(' ');
+                        flow(out, item);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        _ => {
+            pad(out, indent);
+            flow(out, v);
+            out.push('\n');
+        }
+    }
+}
+
+/// After `key:`: a scalar or empty collection on the same line, else the block below it.
+/// Sequences under a mapping key are written at the key's own indentation, as is usual.
+fn block_value(out: &mut String, indent: usize, v: &Value) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            block(out, indent + 2, v);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            block(out, indent, v);
+        }
+        _ => {
+            out.push(' ');
+            flow(out, v);
+            out.push('\n');
+        }
+    }
+}
+
+/// Writes a JSON value in YAML flow style on one line.
+pub fn flow(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => scalar(out, s, true),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                flow(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                scalar(out, k, true);
+                out.push_str(": ");
+                flow(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn kv(out: &mut String, indent: usize, key: &str, value: &str) {
+    pad(out, indent);
+    out.push_str(key);
+    out.push_str(": ");
+    scalar(out, value, false);
+    out.push('\n');
+}
+
+fn pad(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn number(f: f64) -> String {
+    if f.is_finite() {
+        // Microsecond precision is plenty for a duration in ms and keeps lines short.
+        let rounded = (f * 1000.0).round() / 1000.0;
+        format!("{rounded}")
+    } else {
+        "0".to_string()
+    }
+}
+
+/// Writes a string as a YAML scalar: plain when unambiguous, else double-quoted.
+/// `in_flow` forbids the characters that end a plain scalar inside `[...]` or `{...}`.
+pub fn scalar(out: &mut String, s: &str, in_flow: bool) {
+    if is_plain_safe(s, in_flow) {
+        out.push_str(s);
+    } else {
+        quote(out, s);
+    }
+}
+
+fn quoted_or_plain(s: &str, in_flow: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    scalar(&mut out, s, in_flow);
+    out
+}
+
+/// A conservative test for a plain scalar that every YAML reader returns as this same string.
+fn is_plain_safe(s: &str, in_flow: bool) -> bool {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first == b'/' || first == b'_') {
+        return false;
+    }
+    if bytes.last() == Some(&b' ') || bytes.last() == Some(&b':') {
+        return false;
+    }
+    for &b in bytes {
+        let ok = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b' ' | b'_'
+                    | b'.'
+                    | b'/'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'@'
+                    | b'+'
+                    | b'%'
+                    | b'*'
+                    | b'('
+                    | b')'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'?'
+                    | b'~'
+                    | b'^'
+                    | b'-'
+                    | b'<'
+                    | b'>'
+                    | b'|'
+                    | b'`'
+            )
+            || (!in_flow && matches!(b, b',' | b'[' | b']' | b'{' | b'}'));
+        if !ok {
+            return false;
+        }
+    }
+    if s.contains(": ") || s.contains(" #") || s.contains("  ") {
+        return false;
+    }
+    if first.is_ascii_digit() && looks_numeric(s) {
+        return false;
+    }
+    !is_reserved_word(s)
+}
+
+/// Whether a digit-led string could be read as a number (decimal, float, hex, octal, binary,
+/// sexagesimal or with underscores, as some YAML 1.1 readers do).
+fn looks_numeric(s: &str) -> bool {
+    s.bytes().all(|b| {
+        b.is_ascii_hexdigit()
+            || matches!(
+                b,
+                b'.' | b'_' | b':' | b'+' | b'-' | b'x' | b'X' | b'o' | b'O'
+            )
+    })
+}
+
+fn is_reserved_word(s: &str) -> bool {
+    const WORDS: [&str; 14] = [
+        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf", "infinity",
+        "none", "tilde",
+    ];
+    s.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
+}
+
+/// Double-quoted YAML with escapes for everything a YAML reader rejects or would change:
+/// control characters, DEL and C1 controls, BOM, line and paragraph separators.
+fn quote(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || matches!(
+                    c,
+                    '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -1,0 +1,26 @@
+//! loadtape's file formats.
+//!
+//! A recording (`recording/v1`) is a YAML stream: a header document, then one document per
+//! exchange in completion order. The proxy appends to it while it runs, so the format is built
+//! to survive a crash: every document the [`RecordingWriter`] writes ends with YAML's explicit
+//! end marker (`...`), and the [`read_recording`] reader returns every complete exchange of a
+//! file whose last document was cut off, saying so instead of failing.
+//!
+//! The writer emits YAML itself (see [`emit`]) because serde_yaml cannot write the flow style
+//! the format uses for header pairs and short bodies (`- [content-type, application/json]`);
+//! reading goes through serde_yaml, and property tests hold the two together.
+
+pub mod body;
+pub mod emit;
+mod error;
+pub mod reader;
+pub mod recording;
+pub mod writer;
+
+pub use body::{Body, BodyContent};
+pub use error::Error;
+pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
+pub use recording::{
+    version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
+};
+pub use writer::{write_recording, RecordingWriter};

@@ -1,0 +1,219 @@
+//! Reading a recording, including one whose writer died mid-document.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::recording::{Exchange, RecordingHeader, RECORDING_V1};
+
+/// A recording as read from disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    pub header: RecordingHeader,
+    pub exchanges: Vec<Exchange>,
+    /// Set when the last document was cut off (the recorder crashed or the disk filled while
+    /// writing it); every exchange before it is in `exchanges`.
+    pub truncated_tail: Option<TruncatedTail>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruncatedTail {
+    /// The line where the incomplete document starts.
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Reads a recording file. See [`read_recording_str`].
+pub fn read_recording(path: impl AsRef<Path>) -> Result<Recording, Error> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(path, format!("cannot read the recording: {e}"))
+            .hint("check the path; `loadtape record --out FILE` writes one")
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
+        Error::new(path, "the file is not UTF-8 text")
+            .at(line, None)
+            .hint("a recording is YAML; binary bodies are stored as base64")
+    })?;
+    read_recording_str(&text, path)
+}
+
+/// Parses a recording held in memory; `source` names it in errors.
+///
+/// Documents are separated by `---` lines. The writer ends every document with `...`, so when
+/// the header carries that marker the reader knows the writer's habit and treats a last
+/// document without it as cut off: it is dropped and reported in `truncated_tail`, never
+/// half-read. A hand-written file without markers is read as it is.
+pub fn read_recording_str(text: &str, source: impl Into<PathBuf>) -> Result<Recording, Error> {
+    let source = source.into();
+    let docs = split_documents(text);
+    let Some(first) = docs.first() else {
+        return Err(Error::new(&source, "the file is empty")
+            .hint("a recording starts with a header document: `loadtape: recording/v1`"));
+    };
+    let header: RecordingHeader = parse_doc(first, &source)?;
+    if header.loadtape != RECORDING_V1 {
+        return Err(Error::new(
+            &source,
+            format!(
+                "unsupported format `{}`, expected `{RECORDING_V1}`",
+                header.loadtape
+            ),
+        )
+        .at(first.line, None)
+        .field("loadtape"));
+    }
+    let writer_marks_ends = first.terminated;
+    let mut exchanges = Vec::with_capacity(docs.len().saturating_sub(1));
+    let mut truncated_tail = None;
+    let last = docs.len() - 1;
+    for (i, doc) in docs.iter().enumerate().skip(1) {
+        let is_tail = i == last;
+        if is_tail && writer_marks_ends && !doc.terminated {
+            truncated_tail = Some(TruncatedTail {
+                line: doc.line,
+                reason: "the last document has no end marker (`...`): it was being written when the recorder stopped".into(),
+            });
+            break;
+        }
+        if doc.is_blank() {
+            continue;
+        }
+        match parse_doc::<Exchange>(doc, &source) {
+            Ok(exchange) => {
+                if exchange.response.is_none() && exchange.error.is_none() {
+                    return Err(Error::new(
+                        &source,
+                        "an exchange needs a `response` or an `error`",
+                    )
+                    .at(doc.line, None)
+                    .field("response"));
+                }
+                exchanges.push(exchange);
+            }
+            // Without end markers, a cut-off last document usually fails to parse; that is a
+            // crash, not a malformed file.
+            Err(e) if is_tail && !doc.text.ends_with('\n') => {
+                truncated_tail = Some(TruncatedTail {
+                    line: doc.line,
+                    reason: format!("the last document is incomplete: {}", e.message),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Recording {
+        header,
+        exchanges,
+        truncated_tail,
+    })
+}
+
+/// One YAML document of the stream and where it starts.
+pub(crate) struct Doc<'a> {
+    pub text: &'a str,
+    /// 1-based line of the document's first line in the file.
+    pub line: usize,
+    /// Ended with an explicit `...` marker.
+    pub terminated: bool,
+}
+
+impl Doc<'_> {
+    fn is_blank(&self) -> bool {
+        self.text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    }
+}
+
+/// Splits a YAML stream at its document markers. A `---` or `...` at the start of a line is a
+/// marker in YAML wherever it appears, so a line scan finds exactly the parser's documents.
+pub(crate) fn split_documents<'a>(text: &'a str) -> Vec<Doc<'a>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut line_no = 1usize;
+    let mut pos = 0usize;
+    let mut body_end: Option<usize> = None;
+    let mut terminated = false;
+    // A `---` opened the current document, so it exists even if nothing follows the marker.
+    let mut opened = false;
+    let push = |docs: &mut Vec<Doc<'a>>, s: usize, e: usize, line: usize, t: bool| {
+        docs.push(Doc {
+            text: &text[s..e],
+            line,
+            terminated: t,
+        });
+    };
+    while pos < text.len() {
+        let end = text[pos..]
+            .find('\n')
+            .map(|i| pos + i + 1)
+            .unwrap_or(text.len());
+        let line = &text[pos..end];
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        let is_end = bare == "..." || bare.starts_with("... ");
+        if is_start {
+            let e = body_end.unwrap_or(pos);
+            if e > start || !docs.is_empty() || terminated {
+                push(&mut docs, start, e, start_line, terminated);
+            }
+            // Content after `--- ` on the same line belongs to the new document.
+            start = if bare.len() > 3 { pos + 4 } else { end };
+            start_line = if bare.len() > 3 { line_no } else { line_no + 1 };
+            body_end = None;
+            terminated = false;
+            opened = true;
+        } else if is_end {
+            body_end.get_or_insert(pos);
+            terminated = true;
+        }
+        pos = end;
+        line_no += 1;
+    }
+    let e = body_end.unwrap_or(text.len());
+    if e > start || terminated || opened {
+        push(&mut docs, start, e, start_line, terminated);
+    }
+    docs
+}
+
+fn parse_doc<T: DeserializeOwned>(doc: &Doc<'_>, source: &Path) -> Result<T, Error> {
+    let de = serde_yaml::Deserializer::from_str(doc.text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = match inner.location() {
+            Some(loc) => (doc.line + loc.line().saturating_sub(1), Some(loc.column())),
+            None => (doc.line, None),
+        };
+        Error::new(source, clean_message(&inner.to_string(), &field))
+            .at(line, column)
+            .field(field)
+    })
+}
+
+/// serde_yaml wraps its messages in its own path prefix and a " at line L column C" suffix;
+/// both are ours to report (the line relative to the file rather than the document).
+fn clean_message(message: &str, field: &str) -> String {
+    let mut message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.contains(' ') && field.starts_with(prefix) {
+            message = rest;
+        }
+    }
+    message.to_string()
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
