@@ -1,1 +1,40 @@
-fn main() {}
+//! The `loadtape` command line: record a mini program's traffic, convert it, replay it as load.
+//!
+//! Each subcommand lives in a module of its own; this file parses the command line, runs the
+//! chosen command and turns its outcome into the exit code scripts and CI rely on.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod exit;
+mod runtime;
+mod testbed;
+
+/// Record a mini program's HTTPS traffic, find its tokens, replay it as load.
+///
+/// The three jobs: `record` (an MITM proxy a phone points at), `tokens`/`convert` (turn the
+/// recording into a scenario with a refreshable token step), `run` (replay it as load).
+/// `testbed` serves a small WeChat-shaped backend to try everything against.
+#[derive(Debug, Parser)]
+#[command(name = "loadtape", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Testbed(testbed::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Testbed(args) => testbed::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

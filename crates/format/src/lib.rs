@@ -10,11 +10,16 @@
 //! the format uses for header pairs and short bodies (`- [content-type, application/json]`);
 //! reading goes through serde_yaml, and property tests hold the two together.
 
+// Errors are built once per failed load, never on a hot path; a plain struct with public
+// fields (file, line, field) is easier to use than a boxed one.
+#![allow(clippy::result_large_err)]
+
 pub mod body;
 pub mod emit;
 mod error;
 pub mod reader;
 pub mod recording;
+pub mod template;
 pub mod writer;
 
 pub use body::{Body, BodyContent};
@@ -23,4 +28,5 @@ pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
 };
+pub use template::{RenderError, Template, TemplateError, Vars};
 pub use writer::{write_recording, RecordingWriter};

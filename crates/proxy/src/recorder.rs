@@ -1,0 +1,331 @@
+//! Turns finished exchanges into recording documents, off the proxy's path.
+//!
+//! The proxy hands each finished exchange to one recorder thread through a channel (a send
+//! never blocks a connection). The thread decodes compressed bodies, classifies them, appends
+//! the document to the recording (flushed), and only then prints the exchange's line: a line
+//! on the screen means the exchange is on disk.
+
+use std::collections::BTreeSet;
+use std::io::Read as _;
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use loadtape_format::{Body, Exchange, Headers, RecordingWriter, Request, Response};
+
+use crate::capture::{lock, Captured, SharedCapture};
+use crate::hints;
+
+/// A finished exchange as the proxy saw it, before it becomes a document.
+pub struct Draft {
+    pub id: u64,
+    pub started: DateTime<Utc>,
+    pub start: Instant,
+    pub end: Instant,
+    pub client: IpAddr,
+    pub method: String,
+    pub url: String,
+    pub request_version: &'static str,
+    pub request_headers: Headers,
+    pub request_body: SharedCapture,
+    pub response: Option<ResponseHead>,
+    pub error: Option<String>,
+}
+
+pub struct ResponseHead {
+    pub status: u16,
+    pub version: &'static str,
+    pub headers: Headers,
+    pub body: SharedCapture,
+}
+
+/// What the recorder saw over the whole session, printed on exit.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub exchanges: u64,
+    pub errors: u64,
+    pub write_failures: u64,
+    pub hosts: BTreeSet<String>,
+    pub token_names: BTreeSet<String>,
+}
+
+enum Msg {
+    Draft(Box<Draft>),
+    /// Everything sent before this is written; then the recording is closed.
+    Close,
+}
+
+#[derive(Clone)]
+pub struct RecorderHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl RecorderHandle {
+    pub fn submit(&self, draft: Draft) {
+        // The recorder only goes away after the proxy has stopped; a send can then fail and
+        // there is nobody left to tell.
+        let _ = self.tx.send(Msg::Draft(Box::new(draft)));
+    }
+
+    pub fn close(&self) {
+        let _ = self.tx.send(Msg::Close);
+    }
+}
+
+pub struct Recorder {
+    thread: JoinHandle<Summary>,
+}
+
+/// How exchange lines are shown.
+pub type LinePrinter = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl Recorder {
+    pub fn spawn(
+        writer: RecordingWriter,
+        max_body: usize,
+        print: LinePrinter,
+    ) -> (Recorder, RecorderHandle) {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let thread = std::thread::Builder::new()
+            .name("loadtape-recorder".into())
+            .spawn(move || run(rx, writer, max_body, print))
+            .expect("cannot start the recorder thread");
+        (Recorder { thread }, RecorderHandle { tx })
+    }
+
+    /// Waits for every exchange submitted before [`RecorderHandle::close`] to be written.
+    pub fn finish(self) -> Summary {
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn run(
+    rx: mpsc::Receiver<Msg>,
+    writer: RecordingWriter,
+    max_body: usize,
+    print: LinePrinter,
+) -> Summary {
+    let mut summary = Summary::default();
+    let mut warned_write = false;
+    for msg in rx {
+        let draft = match msg {
+            Msg::Draft(draft) => *draft,
+            Msg::Close => break,
+        };
+        let exchange = build(draft, max_body);
+        let tokens = hints::token_names(&exchange.request);
+        match writer.append(&exchange) {
+            Ok(()) => {
+                summary.exchanges += 1;
+                if exchange.error.is_some() {
+                    summary.errors += 1;
+                }
+                if let Some(host) = host_of(&exchange.request.url) {
+                    summary.hosts.insert(host);
+                }
+                summary.token_names.extend(tokens.iter().cloned());
+                print(&line(&exchange, &tokens));
+            }
+            Err(e) => {
+                summary.write_failures += 1;
+                if !warned_write {
+                    warned_write = true;
+                    print(&format!(
+                        "!! cannot write to {}: {e} — exchanges are proxied but NOT recorded until this is fixed",
+                        writer.path().display()
+                    ));
+                }
+            }
+        }
+    }
+    let _ = writer.sync();
+    summary
+}
+
+fn build(d: Draft, max_body: usize) -> Exchange {
+    let duration = d.end.saturating_duration_since(d.start);
+    let request_body = body_of(&lock(&d.request_body), &d.request_headers, max_body);
+    let mut error = d.error;
+    let response = d.response.map(|head| {
+        let captured = lock(&head.body).clone();
+        if let (Some(why), None) = (&captured.interrupted, &error) {
+            error = Some(format!(
+                "response body interrupted after {} bytes: {why}",
+                captured.total
+            ));
+        }
+        Response {
+            status: head.status,
+            version: head.version.to_string(),
+            body: body_of(&captured, &head.headers, max_body),
+            headers: head.headers,
+        }
+    });
+    Exchange {
+        id: d.id,
+        started: d.started,
+        duration_ms: duration.as_secs_f64() * 1000.0,
+        client: Some(d.client.to_string()),
+        request: Request {
+            method: d.method,
+            url: d.url,
+            version: d.request_version.to_string(),
+            headers: d.request_headers,
+            body: request_body,
+        },
+        response,
+        error,
+    }
+}
+
+/// The recorded form of a captured body: decoded when it came compressed, classified, and
+/// marked truncated when the proxy kept only part of it.
+fn body_of(c: &Captured, headers: &Headers, max_body: usize) -> Option<Body> {
+    if c.total == 0 {
+        return None;
+    }
+    let content_type = headers.get("content-type");
+    let encoding = headers
+        .get("content-encoding")
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e != "identity");
+    if let Some(encoding) = encoding {
+        if let Some((decoded, complete)) = decode(&encoding, &c.bytes, max_body) {
+            let body = if complete && !c.truncated() {
+                Body::from_bytes(&decoded, content_type)
+            } else {
+                Body::truncated(&decoded, c.total, content_type)
+            };
+            return Some(body.decoded_from(encoding));
+        }
+    }
+    Some(if c.truncated() {
+        Body::truncated(&c.bytes, c.total, content_type)
+    } else {
+        Body::from_bytes(&c.bytes, content_type)
+    })
+}
+
+/// Decodes up to `max` bytes; returns the bytes and whether the whole stream was decoded.
+/// `None` when the encoding is unknown or the data is not in it (it is then stored as it is).
+fn decode(encoding: &str, data: &[u8], max: usize) -> Option<(Vec<u8>, bool)> {
+    let reader: Box<dyn std::io::Read + '_> = match encoding {
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        "deflate" => {
+            // "deflate" means zlib-wrapped, but some servers send raw deflate.
+            if data.len() >= 2
+                && u16::from_be_bytes([data[0], data[1]]).is_multiple_of(31)
+                && data[0] & 0x0f == 8
+            {
+                Box::new(flate2::read::ZlibDecoder::new(data))
+            } else {
+                Box::new(flate2::read::DeflateDecoder::new(data))
+            }
+        }
+        "br" => Box::new(brotli::Decompressor::new(data, 8192)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::with_buffer(data).ok()?),
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    let mut limited = reader.take(max as u64 + 1);
+    match limited.read_to_end(&mut out) {
+        Ok(_) => {
+            let complete = out.len() <= max;
+            out.truncate(max);
+            Some((out, complete))
+        }
+        // A truncated capture ends mid-stream: keep what decoded.
+        Err(_) if !out.is_empty() => {
+            out.truncate(max);
+            Some((out, false))
+        }
+        Err(_) => None,
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let after = url.split_once("://")?.1;
+    let authority = after.split(['/', '?', '#']).next()?;
+    Some(authority.to_string())
+}
+
+/// One line per exchange: time, status, method, URL, duration, size, tokens seen.
+fn line(e: &Exchange, tokens: &[String]) -> String {
+    let time = e.started.with_timezone(&chrono::Local).format("%H:%M:%S");
+    let status = match &e.response {
+        Some(r) => r.status.to_string(),
+        None => "ERR".to_string(),
+    };
+    let size = e
+        .response
+        .as_ref()
+        .and_then(|r| r.body.as_ref())
+        .map(|b| b.size.unwrap_or(b.to_bytes().len() as u64))
+        .unwrap_or(0);
+    let mut line = format!(
+        "{time} {status} {} {} {:.0}ms {}",
+        e.request.method,
+        e.request.url,
+        e.duration_ms,
+        human_size(size)
+    );
+    if !tokens.is_empty() {
+        line.push_str(" tokens: ");
+        line.push_str(&tokens.join(", "));
+    }
+    if let Some(err) = &e.error {
+        line.push_str(" — ");
+        line.push_str(err);
+    }
+    line
+}
+
+fn human_size(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n}B"),
+        1000..=999_999 => format!("{:.1}kB", n as f64 / 1000.0),
+        _ => format!("{:.1}MB", n as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn decodes_each_encoding() {
+        let text = br#"{"token":"abcdefgh12345678","expires_in":7200}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(decode("gzip", &gz, 1 << 20), Some((text.to_vec(), true)));
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(text).unwrap();
+        assert_eq!(
+            decode("deflate", &z.finish().unwrap(), 1 << 20),
+            Some((text.to_vec(), true))
+        );
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(text).unwrap();
+        assert_eq!(
+            decode("deflate", &raw.finish().unwrap(), 1 << 20),
+            Some((text.to_vec(), true))
+        );
+        let mut br = Vec::new();
+        brotli::CompressorWriter::new(&mut br, 4096, 5, 22)
+            .write_all(text)
+            .unwrap();
+        assert_eq!(decode("br", &br, 1 << 20), Some((text.to_vec(), true)));
+        let zs = zstd::encode_all(&text[..], 3).unwrap();
+        assert_eq!(decode("zstd", &zs, 1 << 20), Some((text.to_vec(), true)));
+        // Over the cap: cut, and said so.
+        assert_eq!(decode("gzip", &gz, 10), Some((text[..10].to_vec(), false)));
+        assert_eq!(decode("gzip", b"not gzip", 100), None);
+        assert_eq!(decode("compress", b"x", 100), None);
+    }
+}

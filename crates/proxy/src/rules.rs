@@ -1,0 +1,193 @@
+//! Who may use the proxy and which hosts it opens up.
+
+use std::net::IpAddr;
+
+use anyhow::{Context as _, Result};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use ipnet::IpNet;
+
+/// Which CONNECTed hosts are intercepted and recorded; the rest are tunnelled blind.
+#[derive(Debug, Clone)]
+pub struct HostRules {
+    include: Option<GlobSet>,
+    passthrough: GlobSet,
+}
+
+impl HostRules {
+    /// `include`: if any are given, only matching hosts are intercepted. `passthrough`: never
+    /// intercepted (apps that pin their certificates). Globs are case-insensitive, `*` matches
+    /// any run of characters (`*.example.com` matches `api.example.com`).
+    pub fn new(include: &[String], passthrough: &[String]) -> Result<HostRules> {
+        Ok(HostRules {
+            include: if include.is_empty() {
+                None
+            } else {
+                Some(glob_set(include, "--include")?)
+            },
+            passthrough: glob_set(passthrough, "--passthrough")?,
+        })
+    }
+
+    pub fn intercepts(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if self.passthrough.is_match(&host) {
+            return false;
+        }
+        self.include.as_ref().is_none_or(|set| set.is_match(&host))
+    }
+}
+
+fn glob_set(patterns: &[String], flag: &str) -> Result<GlobSet> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = GlobBuilder::new(&p.to_ascii_lowercase())
+            .case_insensitive(true)
+            .build()
+            .with_context(|| format!("{flag} {p}: not a valid host glob"))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .with_context(|| format!("{flag}: cannot compile the globs"))
+}
+
+/// The client addresses allowed to use the proxy. By default: loopback and the private
+/// ranges a phone on the same Wi-Fi has, so a proxy on `0.0.0.0` is not an open proxy.
+#[derive(Debug, Clone)]
+pub struct ClientRules {
+    allowed: Vec<IpNet>,
+}
+
+pub const DEFAULT_ALLOWED: [&str; 9] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+impl ClientRules {
+    /// `cidrs` replaces the default list when not empty; a bare address is a /32 or /128.
+    pub fn new(cidrs: &[String]) -> Result<ClientRules> {
+        let source: Vec<String> = if cidrs.is_empty() {
+            DEFAULT_ALLOWED.iter().map(|s| s.to_string()).collect()
+        } else {
+            cidrs.to_vec()
+        };
+        let allowed = source
+            .iter()
+            .map(|c| {
+                c.parse::<IpNet>()
+                    .or_else(|_| c.parse::<IpAddr>().map(IpNet::from))
+                    .with_context(|| format!("--allow-client {c}: not an address or CIDR range (e.g. 192.168.1.0/24)"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ClientRules { allowed })
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.allowed.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `--auth USER:PASS`: the `Proxy-Authorization: Basic ...` value a client must send.
+#[derive(Debug, Clone)]
+pub struct ProxyAuth {
+    expected: String,
+}
+
+impl ProxyAuth {
+    pub fn new(user_pass: &str) -> Result<ProxyAuth> {
+        use base64::Engine as _;
+        anyhow::ensure!(
+            user_pass.contains(':'),
+            "--auth takes USER:PASS (a colon between the two)"
+        );
+        Ok(ProxyAuth {
+            expected: base64::engine::general_purpose::STANDARD.encode(user_pass),
+        })
+    }
+
+    pub fn accepts(&self, header: Option<&http::HeaderValue>) -> bool {
+        let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let mut parts = value.trim().splitn(2, ' ');
+        let scheme = parts.next().unwrap_or("");
+        let credentials = parts.next().unwrap_or("").trim();
+        scheme.eq_ignore_ascii_case("basic")
+            && constant_time_eq(credentials.as_bytes(), self.expected.as_bytes())
+    }
+}
+
+/// Compares without an early exit, so response timing does not reveal how much of a guessed
+/// credential was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_globs() {
+        let r = HostRules::new(
+            &["*.example.com".into(), "api.test".into()],
+            &["pinned.example.com".into()],
+        )
+        .unwrap();
+        assert!(r.intercepts("api.example.com"));
+        assert!(r.intercepts("A.B.Example.COM."));
+        assert!(r.intercepts("api.test"));
+        assert!(!r.intercepts("example.com"));
+        assert!(!r.intercepts("pinned.example.com"));
+        assert!(!r.intercepts("other.org"));
+        let all = HostRules::new(&[], &["*.apple.com".into()]).unwrap();
+        assert!(all.intercepts("anything.org"));
+        assert!(!all.intercepts("gs.apple.com"));
+    }
+
+    #[test]
+    fn client_ranges() {
+        let r = ClientRules::new(&[]).unwrap();
+        for ok in [
+            "127.0.0.1",
+            "::1",
+            "192.168.1.23",
+            "10.1.2.3",
+            "172.20.0.1",
+            "::ffff:192.168.0.9",
+            "fd00::1",
+        ] {
+            assert!(r.allows(ok.parse().unwrap()), "{ok}");
+        }
+        for no in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:1.2.3.4"] {
+            assert!(!r.allows(no.parse().unwrap()), "{no}");
+        }
+        let only = ClientRules::new(&["127.0.0.2".into(), "10.0.0.0/24".into()]).unwrap();
+        assert!(only.allows("127.0.0.2".parse().unwrap()));
+        assert!(!only.allows("127.0.0.1".parse().unwrap()));
+        assert!(ClientRules::new(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn basic_auth() {
+        let a = ProxyAuth::new("tester:s3cret").unwrap();
+        let good = http::HeaderValue::from_static("Basic dGVzdGVyOnMzY3JldA==");
+        assert!(a.accepts(Some(&good)));
+        assert!(!a.accepts(Some(&http::HeaderValue::from_static(
+            "Basic dGVzdGVyOndyb25n"
+        ))));
+        assert!(!a.accepts(None));
+        assert!(ProxyAuth::new("nocolon").is_err());
+    }
+}

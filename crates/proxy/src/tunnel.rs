@@ -1,0 +1,208 @@
+//! What follows a CONNECT.
+//!
+//! The proxy answers `200` and reads the tunnel's first bytes: a TLS ClientHello is intercepted
+//! with a leaf for its SNI (else the CONNECT host); plain HTTP is proxied as HTTP; anything
+//! else, and every host outside `--include` or inside `--passthrough`, is tunnelled blind.
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::uri::Authority;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::forward::{self, empty, simple, Target};
+use crate::prefixed::Prefixed;
+use crate::server::Shared;
+use crate::ProxyBody;
+
+/// A client that has not spoken this long after CONNECT is taken to wait for the server
+/// (a server-speaks-first protocol): the tunnel goes blind.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) async fn connect(
+    req: Request<Incoming>,
+    client: IpAddr,
+    shared: Arc<Shared>,
+) -> Response<ProxyBody> {
+    let Some(authority) = req.uri().authority().cloned() else {
+        return simple(
+            StatusCode::BAD_REQUEST,
+            "loadtape: CONNECT needs host:port\n",
+        );
+    };
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = authority.port_u16().unwrap_or(443);
+    if !shared.hosts.intercepts(&host) {
+        // Connect first, so that an unreachable host is a 502 the client sees.
+        let upstream =
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port)))
+                .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    return simple(
+                        StatusCode::BAD_GATEWAY,
+                        &format!("loadtape: cannot reach {host}:{port}: {e}\n"),
+                    )
+                }
+                Err(_) => {
+                    return simple(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        &format!("loadtape: {host}:{port} did not answer\n"),
+                    )
+                }
+            };
+        tokio::spawn(async move {
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                splice(TokioIo::new(upgraded), upstream).await;
+            }
+        });
+        return Response::new(empty());
+    }
+    tokio::spawn(async move {
+        if let Ok(upgraded) = hyper::upgrade::on(req).await {
+            intercept(
+                TokioIo::new(upgraded),
+                authority,
+                host,
+                port,
+                client,
+                shared,
+            )
+            .await;
+        }
+    });
+    Response::new(empty())
+}
+
+async fn intercept<T>(
+    mut io: T,
+    authority: Authority,
+    host: String,
+    port: u16,
+    client: IpAddr,
+    shared: Arc<Shared>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut first = vec![0u8; 4096];
+    let n = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, io.read(&mut first)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => return,
+        Ok(Ok(n)) => n,
+        Err(_) => {
+            blind(io, &host, port).await;
+            return;
+        }
+    };
+    first.truncate(n);
+    let kind = first[0];
+    let io = Prefixed::new(first, io);
+    if kind == 0x16 {
+        intercept_tls(io, authority, host, client, shared).await;
+    } else if kind.is_ascii_uppercase() {
+        serve_http(io, Target::tunnel("http", authority), client, shared).await;
+    } else {
+        blind(io, &host, port).await;
+    }
+}
+
+async fn intercept_tls<T>(
+    io: T,
+    authority: Authority,
+    host: String,
+    client: IpAddr,
+    shared: Arc<Shared>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
+    let Ok(Ok(start)) = tokio::time::timeout(CONNECT_TIMEOUT, acceptor).await else {
+        return;
+    };
+    let name = start
+        .client_hello()
+        .server_name()
+        .map(str::to_string)
+        .unwrap_or(host);
+    let config = match shared.leaves.server_config(&name) {
+        Ok(config) => config,
+        Err(e) => {
+            (shared.print)(&format!("!! {name}: cannot issue a certificate: {e:#}"));
+            return;
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, start.into_stream(config)).await {
+        Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, shared).await,
+        Ok(Err(e)) => {
+            if let Some(alert) = trust_alert(&e) {
+                let page = format!("http://{}/", shared.listen);
+                shared.hint_once(
+                    &name,
+                    &format!(
+                        "!! {name}: the client rejected loadtape's certificate ({alert}). Either the device does not trust the loadtape CA yet (open {page} on it, or http://loadtape.ca/ through the proxy, and install it), or the app pins its certificates: then add --passthrough {name}"
+                    ),
+                );
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// The TLS alert with which a client refuses a certificate it does not trust, if that is
+/// what ended the handshake.
+fn trust_alert(e: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    match inner {
+        rustls::Error::AlertReceived(
+            alert @ (A::UnknownCA | A::BadCertificate | A::CertificateUnknown | A::AccessDenied),
+        ) => Some(format!("TLS alert {alert:?}")),
+        _ => None,
+    }
+}
+
+async fn serve_http<T>(io: T, target: Target, client: IpAddr, shared: Arc<Shared>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        let target = target.clone();
+        async move { Ok::<_, Infallible>(forward::forward(req, target, client, shared).await) }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let _ = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .await;
+}
+
+async fn blind<T>(io: T, host: &str, port: u16)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    if let Ok(Ok(upstream)) =
+        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await
+    {
+        splice(io, upstream).await;
+    }
+}
+
+async fn splice<T>(mut client: T, mut upstream: TcpStream)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = upstream.set_nodelay(true);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}

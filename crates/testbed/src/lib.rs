@@ -1,0 +1,209 @@
+//! `loadtape-testbed`: a built-in mini-program backend in the shape of WeChat's.
+//!
+//! loadtape records a mini program's traffic, finds its tokens and replays it as load. Proving
+//! that works needs a backend whose tokens really expire, whose ids really must be correlated,
+//! and which counts what it saw — so a test (or `loadtape demo`) can compare the replay's
+//! numbers with the server's own. This crate is that backend:
+//!
+//! * `GET /cgi-bin/token`, `POST /cgi-bin/stable_token` — platform `access_token`s (client
+//!   credentials), answered WeChat-style: errors are HTTP 200 with an `errcode`.
+//! * `POST /api/login` — a session token for a `{code}`.
+//! * `GET /api/goods?page=N`, `GET /api/goods/{id}` — need `Authorization: Bearer <session>`
+//!   (401 when missing, expired, revoked or forged). Ids are MAC-tagged, so only ids from a
+//!   list response of this very process are known.
+//! * `POST /api/order?access_token=...` — needs a platform token (`errcode` 41001 missing,
+//!   42001 expired, 40001 invalid or revoked, all HTTP 200).
+//! * `POST /admin/revoke` — invalidates every token issued so far.
+//! * `GET /stats` — the counters as [`Stats`].
+//! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
+//!   browser driving the recorder).
+//!
+//! Tokens are self-validating (MAC + expiry inside), so the request path takes no lock; see
+//! `tokens.rs`. With [`Config::tls`] the testbed makes a throwaway CA per start and writes it to
+//! [`Config::cert_dir`]`/testbed-ca.pem` for clients to trust.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let testbed = loadtape_testbed::Testbed::start(loadtape_testbed::Config::default()).await?;
+//! println!("serving on {}", testbed.base_url());
+//! // ... drive traffic ...
+//! let stats = testbed.stats();
+//! assert_eq!(stats.auth_failures_total(), 0);
+//! testbed.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod catalog;
+mod handlers;
+mod query;
+mod server;
+mod stats;
+mod tls;
+mod tokens;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use catalog::PAGE_SIZE;
+pub use handlers::MAX_BODY;
+pub use server::GRACE as SHUTDOWN_GRACE;
+pub use stats::{AuthFailures, Requests, Stats, TokensIssued};
+pub use tls::CA_FILE_NAME;
+
+/// How to run a testbed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port (see [`Testbed::local_addr`]).
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a throwaway CA instead of plain HTTP.
+    pub tls: bool,
+    /// Where `testbed-ca.pem` is written when `tls` is on; created if missing. Two TLS testbeds
+    /// sharing a directory overwrite each other's CA file, so give each its own.
+    pub cert_dir: PathBuf,
+    /// Lifetime of every token issued (platform and session). Enforced to the millisecond;
+    /// `expires_in` announces it in whole seconds rounded up (at least 1).
+    pub token_ttl: Duration,
+    /// The only appid `/cgi-bin/token` accepts.
+    pub appid: String,
+    /// The only secret `/cgi-bin/token` accepts.
+    pub secret: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            tls: false,
+            cert_dir: PathBuf::from("certs"),
+            token_ttl: Duration::from_secs(7200),
+            appid: "wxtestbed".to_string(),
+            secret: "testbed-secret".to_string(),
+        }
+    }
+}
+
+/// A running testbed. Dropping it stops accepting and closes connections in the background;
+/// [`Testbed::shutdown`] does the same and waits for it.
+pub struct Testbed {
+    local_addr: SocketAddr,
+    tls: bool,
+    ca_pem: Option<String>,
+    ca_path: Option<PathBuf>,
+    app: Arc<handlers::App>,
+    shutdown: watch::Sender<bool>,
+    accept_task: JoinHandle<()>,
+}
+
+impl Testbed {
+    /// Binds `config.listen` (and, with TLS, makes the CA and writes it out), spawns the accept
+    /// loop on the current Tokio runtime and returns at once.
+    pub async fn start(config: Config) -> anyhow::Result<Testbed> {
+        let tokens = tokens::Tokens::new(config.token_ttl)?;
+        let catalog = catalog::Catalog::new()?;
+        let app = Arc::new(handlers::App::new(
+            tokens,
+            catalog,
+            config.appid,
+            config.secret,
+            config.token_ttl,
+        ));
+
+        // Bind first: a busy port fails before any file is written.
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding testbed to {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+
+        let (acceptor, ca_pem, ca_path) = if config.tls {
+            let material = tls::generate(Some(config.listen.ip()))?;
+            std::fs::create_dir_all(&config.cert_dir).with_context(|| {
+                format!(
+                    "creating certificate directory {}",
+                    config.cert_dir.display()
+                )
+            })?;
+            let path = config.cert_dir.join(CA_FILE_NAME);
+            std::fs::write(&path, &material.ca_pem)
+                .with_context(|| format!("writing {}", path.display()))?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(material.server_config);
+            (Some(acceptor), Some(material.ca_pem), Some(path))
+        } else {
+            (None, None, None)
+        };
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let accept_task = server::spawn(listener, acceptor, app.clone(), shutdown_rx);
+        Ok(Testbed {
+            local_addr,
+            tls: config.tls,
+            ca_pem,
+            ca_path,
+            app,
+            shutdown,
+            accept_task,
+        })
+    }
+
+    /// The bound address (with the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where to send requests: `http://127.0.0.1:PORT`, `http://[::1]:PORT`, or with TLS
+    /// `https://localhost:PORT` (the name the certificate is for). An unspecified listen
+    /// address (`0.0.0.0`, `::`) is reached through loopback; an IPv6 loopback listener with TLS
+    /// is `https://[::1]:PORT`, since `localhost` may resolve to 127.0.0.1 first.
+    pub fn base_url(&self) -> String {
+        let port = self.local_addr.port();
+        let ip = match self.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        match (self.tls, ip) {
+            (true, IpAddr::V4(v4)) if v4.is_loopback() => format!("https://localhost:{port}"),
+            (true, ip) => format!("https://{}", SocketAddr::new(ip, port)),
+            (false, ip) => format!("http://{}", SocketAddr::new(ip, port)),
+        }
+    }
+
+    /// The throwaway CA certificate (PEM) when TLS is on.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// `cert_dir/testbed-ca.pem` when TLS is on.
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// A snapshot of the counters; the same data as `GET /stats`.
+    pub fn stats(&self) -> Stats {
+        self.app.counters.snapshot()
+    }
+
+    /// Stops accepting, lets open connections finish their requests, and returns once they are
+    /// closed — after [`SHUTDOWN_GRACE`] at most (the rest are aborted).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept_task.await;
+    }
+}
+
+impl std::fmt::Debug for Testbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Testbed")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls)
+            .field("ca_path", &self.ca_path)
+            .finish_non_exhaustive()
+    }
+}

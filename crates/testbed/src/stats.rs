@@ -1,0 +1,204 @@
+//! The server's own counts, so a test or the demo can check a replay against what the server saw
+//! rather than against what the load generator believes it sent.
+//!
+//! Counting happens on every request, so the live counters are plain `AtomicU64`s bumped with
+//! `Relaxed` ordering (no lock, no ordering fence); [`Stats`] is the serde shape of a snapshot,
+//! served by `GET /stats` and returned by [`crate::Testbed::stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::{Deserialize, Serialize};
+
+/// A snapshot of the testbed's counters; the exact JSON of `GET /stats`.
+///
+/// `/stats` requests themselves are not counted, so reading the counters never changes them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub tokens_issued: TokensIssued,
+    pub requests: Requests,
+    pub auth_failures: AuthFailures,
+    /// Goods ids that this process never minted (detail lookups and orders).
+    pub unknown_ids: u64,
+    /// Orders accepted.
+    pub orders: u64,
+}
+
+impl Stats {
+    /// All refused credentials together: what a replay that handles tokens correctly keeps at 0.
+    pub fn auth_failures_total(&self) -> u64 {
+        let a = &self.auth_failures;
+        a.missing + a.expired + a.invalid + a.revoked + a.bad_credentials
+    }
+
+    /// All counted requests together.
+    pub fn requests_total(&self) -> u64 {
+        let r = &self.requests;
+        r.token
+            + r.stable_token
+            + r.login
+            + r.goods_list
+            + r.goods_detail
+            + r.order
+            + r.revoke
+            + r.page
+            + r.other
+    }
+}
+
+/// Tokens handed out, by kind.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokensIssued {
+    /// `access_token`s from `/cgi-bin/token` and `/cgi-bin/stable_token`.
+    pub platform: u64,
+    /// Session tokens from `/api/login`.
+    pub session: u64,
+}
+
+/// Requests received, by endpoint, whatever their outcome.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Requests {
+    pub token: u64,
+    pub stable_token: u64,
+    pub login: u64,
+    pub goods_list: u64,
+    pub goods_detail: u64,
+    pub order: u64,
+    pub revoke: u64,
+    /// `GET /`, the HTML shop page.
+    pub page: u64,
+    /// Unknown paths, and known paths with the wrong method.
+    pub other: u64,
+}
+
+/// Refused credentials, by reason.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthFailures {
+    /// No bearer / no `access_token` at all.
+    pub missing: u64,
+    pub expired: u64,
+    /// Forged, garbled, from another process, or of the wrong kind.
+    pub invalid: u64,
+    /// Issued before the last `/admin/revoke`.
+    pub revoked: u64,
+    /// `/cgi-bin/token` or `/cgi-bin/stable_token` refused (bad appid, secret, or grant_type).
+    pub bad_credentials: u64,
+}
+
+/// The endpoints counted in [`Requests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    StableToken,
+    Login,
+    GoodsList,
+    GoodsDetail,
+    Order,
+    Revoke,
+    Page,
+    Other,
+}
+
+/// Reasons counted in [`AuthFailures`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Missing,
+    Expired,
+    Invalid,
+    Revoked,
+    BadCredentials,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub struct Counters {
+    platform_tokens: AtomicU64,
+    session_tokens: AtomicU64,
+    requests: [AtomicU64; 9],
+    failures: [AtomicU64; 5],
+    unknown_ids: AtomicU64,
+    orders: AtomicU64,
+}
+
+impl Counters {
+    pub fn request(&self, e: Endpoint) {
+        self.requests[e as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn failure(&self, f: Failure) {
+        self.failures[f as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn platform_token(&self) {
+        self.platform_tokens.fetch_add(1, Relaxed);
+    }
+
+    pub fn session_token(&self) {
+        self.session_tokens.fetch_add(1, Relaxed);
+    }
+
+    pub fn unknown_id(&self) {
+        self.unknown_ids.fetch_add(1, Relaxed);
+    }
+
+    /// Counts an accepted order and returns its sequence number (from 1).
+    pub fn order(&self) -> u64 {
+        self.orders.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Reads every counter. Not atomic as a whole: under load the fields may be from slightly
+    /// different instants, which is fine for counts read after the load has stopped.
+    pub fn snapshot(&self) -> Stats {
+        let r = |e: Endpoint| self.requests[e as usize].load(Relaxed);
+        let f = |x: Failure| self.failures[x as usize].load(Relaxed);
+        Stats {
+            tokens_issued: TokensIssued {
+                platform: self.platform_tokens.load(Relaxed),
+                session: self.session_tokens.load(Relaxed),
+            },
+            requests: Requests {
+                token: r(Endpoint::Token),
+                stable_token: r(Endpoint::StableToken),
+                login: r(Endpoint::Login),
+                goods_list: r(Endpoint::GoodsList),
+                goods_detail: r(Endpoint::GoodsDetail),
+                order: r(Endpoint::Order),
+                revoke: r(Endpoint::Revoke),
+                page: r(Endpoint::Page),
+                other: r(Endpoint::Other),
+            },
+            auth_failures: AuthFailures {
+                missing: f(Failure::Missing),
+                expired: f(Failure::Expired),
+                invalid: f(Failure::Invalid),
+                revoked: f(Failure::Revoked),
+                bad_credentials: f(Failure::BadCredentials),
+            },
+            unknown_ids: self.unknown_ids.load(Relaxed),
+            orders: self.orders.load(Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_json_has_the_documented_shape() {
+        let c = Counters::default();
+        c.request(Endpoint::Other);
+        c.request(Endpoint::Page);
+        c.failure(Failure::BadCredentials);
+        c.platform_token();
+        assert_eq!(c.order(), 1);
+        let s = c.snapshot();
+        assert_eq!(s.auth_failures_total(), 1);
+        assert_eq!(s.requests_total(), 2);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"order":0,"revoke":0,"page":1,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1}"#
+        );
+        assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
+    }
+}

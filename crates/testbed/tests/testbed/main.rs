@@ -1,0 +1,5 @@
+//! Integration tests for `loadtape-testbed`: real sockets on 127.0.0.1, port 0.
+
+mod http;
+mod support;
+mod tls;

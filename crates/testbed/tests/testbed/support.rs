@@ -1,0 +1,156 @@
+//! Shared helpers: start a testbed, send requests with a bounded wait, parse JSON answers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use loadtape_testbed::{Config, Stats, Testbed};
+use serde_json::Value;
+
+/// Upper bound for any single request in these tests.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A plain-HTTP testbed on an ephemeral loopback port.
+pub async fn start(token_ttl: Duration) -> Testbed {
+    Testbed::start(Config {
+        token_ttl,
+        ..Config::default()
+    })
+    .await
+    .expect("testbed starts")
+}
+
+/// One answer, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn errcode(&self) -> i64 {
+        self.json()["errcode"].as_i64().expect("errcode")
+    }
+
+    pub fn errmsg(&self) -> String {
+        self.json()["errmsg"].as_str().expect("errmsg").to_string()
+    }
+}
+
+/// A hyper client bound to one testbed's base URL.
+pub struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+impl Http {
+    pub fn new(testbed: &Testbed) -> Http {
+        Http {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: testbed.base_url(),
+        }
+    }
+
+    /// HTTP/2 with prior knowledge (h2c), no upgrade dance.
+    pub fn h2c(testbed: &Testbed) -> Http {
+        Http {
+            client: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http(),
+            base: testbed.base_url(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        bearer: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path_and_query));
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req
+            .header("content-type", "application/json")
+            .body(Full::new(body.into()))
+            .expect("request");
+        let fut = async {
+            let resp = self.client.request(req).await.expect("response");
+            let (parts, body) = resp.into_parts();
+            let body = body.collect().await.expect("body").to_bytes();
+            Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, fut)
+            .await
+            .expect("request within the time limit")
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
+        self.send(Method::GET, path, bearer, Bytes::new()).await
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> Answer {
+        self.send(Method::POST, path, None, body).await
+    }
+
+    /// `GET /cgi-bin/token` with the default credentials; returns the access token.
+    pub async fn access_token(&self) -> String {
+        let a = self
+            .get(
+                "/cgi-bin/token?grant_type=client_credential&appid=wxtestbed&secret=testbed-secret",
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+        a.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// `POST /api/login`; returns the session token.
+    pub async fn login(&self) -> String {
+        let a = self.post("/api/login", r#"{"code":"0a1b2c"}"#).await;
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        a.json()["token"].as_str().expect("token").to_string()
+    }
+
+    /// `GET /api/goods?page=N` with a bearer; returns the listed ids.
+    pub async fn goods_ids(&self, token: &str, page: u32) -> Vec<String> {
+        let a = self
+            .get(&format!("/api/goods?page={page}"), Some(token))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        a.json()["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|g| g["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
+    /// `GET /stats`, parsed.
+    pub async fn stats(&self) -> Stats {
+        let a = self.get("/stats", None).await;
+        assert_eq!(a.status, StatusCode::OK);
+        serde_json::from_slice(&a.body).expect("stats parse")
+    }
+}

@@ -1,0 +1,67 @@
+//! The command line itself: help, version, bad flags.
+
+use crate::util::loadtape;
+
+#[test]
+fn help_lists_the_commands_and_explains_them() {
+    let out = loadtape().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("Record a mini program's HTTPS traffic"),
+        "{help}"
+    );
+    assert!(help.contains("testbed"), "{help}");
+
+    let out = loadtape().args(["testbed", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--tls",
+        "--cert-dir",
+        "--token-ttl",
+        "--appid",
+        "--secret",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_reason() {
+    let out = loadtape()
+        .args(["testbed", "--token-ttl", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--token-ttl"), "{err}");
+
+    let out = loadtape()
+        .args(["testbed", "--token-ttl", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--token-ttl must be longer than zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = loadtape()
+        .args(["testbed", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("cannot start the testbed on {addr}")),
+        "{err}"
+    );
+}

@@ -1,0 +1,84 @@
+//! Helpers to run the `loadtape` binary as a user would.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn loadtape() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loadtape"))
+}
+
+/// A long-running `loadtape` process (a server), stopped with SIGTERM when dropped.
+pub struct Running {
+    pub child: Child,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    pub fn spawn(args: &[&str]) -> Running {
+        let mut child = loadtape()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the loadtape binary starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Running { child, stdout }
+    }
+
+    /// Reads stdout lines until one contains `needle`; returns that line. Bounded by `limit`
+    /// lines, so a process that prints something else fails the test instead of hanging.
+    pub fn line_containing(&mut self, needle: &str) -> String {
+        for _ in 0..50 {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "loadtape exited before printing {needle:?}");
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("no line containing {needle:?} in the first 50 lines");
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code and the rest of
+    /// stdout.
+    pub fn terminate(mut self) -> (i32, String) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "loadtape did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        (code, rest)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs curl with the given arguments; returns (exit code, stdout).
+pub fn curl(args: &[&str]) -> (i32, String) {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl is installed (.ci/run installs it)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
