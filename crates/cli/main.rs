@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ca;
 mod exit;
+mod record;
 mod runtime;
 mod testbed;
 
@@ -25,12 +27,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Record(record::Args),
+    Ca(ca::Args),
     Testbed(testbed::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Record(args) => record::run(args),
+        Command::Ca(args) => ca::run(args),
         Command::Testbed(args) => testbed::run(args),
     };
     match result {

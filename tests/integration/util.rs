@@ -26,10 +26,10 @@ impl Running {
         Running { child, stdout }
     }
 
-    /// Reads stdout lines until one contains `needle`; returns that line. Bounded by `limit`
+    /// Reads stdout lines until one contains `needle`; returns that line. Bounded to 200
     /// lines, so a process that prints something else fails the test instead of hanging.
     pub fn line_containing(&mut self, needle: &str) -> String {
-        for _ in 0..50 {
+        for _ in 0..200 {
             let mut line = String::new();
             let n = self.stdout.read_line(&mut line).expect("read stdout");
             assert!(n > 0, "loadtape exited before printing {needle:?}");
@@ -37,7 +37,23 @@ impl Running {
                 return line;
             }
         }
-        panic!("no line containing {needle:?} in the first 50 lines");
+        panic!("no line containing {needle:?} in the first 200 lines");
+    }
+
+    /// Reads the next `n` stdout lines.
+    pub fn lines(&mut self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let mut line = String::new();
+                let read = self.stdout.read_line(&mut line).expect("read stdout");
+                assert!(read > 0, "loadtape exited early");
+                line
+            })
+            .collect()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code and the rest of

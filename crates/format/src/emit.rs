@@ -132,16 +132,31 @@ fn flow_if_short(v: &Value) -> Option<String> {
     (s.len() <= FLOW_WIDTH).then_some(s)
 }
 
+/// How a string that cannot be written plain is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quotes {
+    /// Always `"..."`, with escapes (recordings: any byte survives).
+    Double,
+    /// `'...'` when the text has nothing that needs an escape, else `"..."`: templates read
+    /// better that way (`'{{ env("SECRET") }}'` rather than `"{{ env(\"SECRET\") }}"`).
+    Single,
+}
+
 /// Writes any JSON value as YAML: block style, nested collections indented below their key.
 /// The caller has written `key:` and a newline; `indent` is where the value's lines start.
 pub fn block(out: &mut String, indent: usize, v: &Value) {
+    block_with(out, indent, v, Quotes::Double);
+}
+
+/// [`block`] with a choice of quotes.
+pub fn block_with(out: &mut String, indent: usize, v: &Value, q: Quotes) {
     match v {
         Value::Object(map) if !map.is_empty() => {
             for (k, item) in map {
                 pad(out, indent);
-                scalar(out, k, false);
+                scalar_with(out, k, false, q);
                 out.push(':');
-                block_value(out, indent, item);
+                block_value(out, indent, item, q);
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -152,19 +167,19 @@ pub fn block(out: &mut String, indent: usize, v: &Value) {
                     Value::Object(m) if !m.is_empty() => {
                         // The first key goes on the dash's line; the rest line up under it.
                         let mut nested = String::new();
-                        block(&mut nested, indent + 2, item);
+                        block_with(&mut nested, indent + 2, item, q);
                         out.push(' ');
                         out.push_str(&nested[indent + 2..]);
                     }
                     Value::Array(a) if !a.is_empty() => {
                         let mut nested = String::new();
-                        block(&mut nested, indent + 2, item);
+                        block_with(&mut nested, indent + 2, item, q);
                         out.push(' ');
                         out.push_str(&nested[indent + 2..]);
                     }
                     _ => {
                         out.push(' ');
-                        flow(out, item);
+                        flow_with(out, item, q);
                         out.push('\n');
                     }
                 }
@@ -172,7 +187,7 @@ pub fn block(out: &mut String, indent: usize, v: &Value) {
         }
         _ => {
             pad(out, indent);
-            flow(out, v);
+            flow_with(out, v, q);
             out.push('\n');
         }
     }
@@ -180,19 +195,19 @@ pub fn block(out: &mut String, indent: usize, v: &Value) {
 
 /// After `key:`: a scalar or empty collection on the same line, else the block below it.
 /// Sequences under a mapping key are written at the key's own indentation, as is usual.
-fn block_value(out: &mut String, indent: usize, v: &Value) {
+fn block_value(out: &mut String, indent: usize, v: &Value, q: Quotes) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            block(out, indent + 2, v);
+            block_with(out, indent + 2, v, q);
         }
         Value::Array(a) if !a.is_empty() => {
             out.push('\n');
-            block(out, indent, v);
+            block_with(out, indent, v, q);
         }
         _ => {
             out.push(' ');
-            flow(out, v);
+            flow_with(out, v, q);
             out.push('\n');
         }
     }
@@ -200,20 +215,25 @@ fn block_value(out: &mut String, indent: usize, v: &Value) {
 
 /// Writes a JSON value in YAML flow style on one line.
 pub fn flow(out: &mut String, v: &Value) {
+    flow_with(out, v, Quotes::Double);
+}
+
+/// [`flow`] with a choice of quotes.
+pub fn flow_with(out: &mut String, v: &Value, q: Quotes) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::String(s) => scalar(out, s, true),
+        Value::String(s) => scalar_with(out, s, true, q),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                flow(out, item);
+                flow_with(out, item, q);
             }
             out.push(']');
         }
@@ -223,9 +243,9 @@ pub fn flow(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                scalar(out, k, true);
+                scalar_with(out, k, true, q);
                 out.push_str(": ");
-                flow(out, item);
+                flow_with(out, item, q);
             }
             out.push('}');
         }
@@ -261,11 +281,35 @@ fn number(f: f64) -> String {
 /// Writes a string as a YAML scalar: plain when unambiguous, else double-quoted.
 /// `in_flow` forbids the characters that end a plain scalar inside `[...]` or `{...}`.
 pub fn scalar(out: &mut String, s: &str, in_flow: bool) {
+    scalar_with(out, s, in_flow, Quotes::Double);
+}
+
+/// [`scalar`] with a choice of quotes.
+pub fn scalar_with(out: &mut String, s: &str, in_flow: bool, q: Quotes) {
     if is_plain_safe(s, in_flow) {
         out.push_str(s);
+    } else if q == Quotes::Single && !s.chars().any(needs_escape) {
+        out.push('\'');
+        for c in s.chars() {
+            if c == '\'' {
+                out.push('\'');
+            }
+            out.push(c);
+        }
+        out.push('\'');
     } else {
         quote(out, s);
     }
+}
+
+/// Characters a YAML reader rejects or changes unless escaped in a double-quoted scalar.
+fn needs_escape(c: char) -> bool {
+    (c as u32) < 0x20
+        || (0x7f..=0x9f).contains(&(c as u32))
+        || matches!(
+            c,
+            '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 fn quoted_or_plain(s: &str, in_flow: bool) -> String {
@@ -360,13 +404,7 @@ fn quote(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20
-                || (0x7f..=0x9f).contains(&(c as u32))
-                || matches!(
-                    c,
-                    '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
-            {
+            c if needs_escape(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

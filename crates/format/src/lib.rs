@@ -6,6 +6,9 @@
 //! end marker (`...`), and the [`read_recording`] reader returns every complete exchange of a
 //! file whose last document was cut off, saying so instead of failing.
 //!
+//! A scenario (`scenario/v1`, the [`scenario`] module) is one YAML document describing a load
+//! test; its string values are [`template`]s compiled when it loads.
+//!
 //! The writer emits YAML itself (see [`emit`]) because serde_yaml cannot write the flow style
 //! the format uses for header pairs and short bodies (`- [content-type, application/json]`);
 //! reading goes through serde_yaml, and property tests hold the two together.
@@ -19,6 +22,7 @@ pub mod emit;
 mod error;
 pub mod reader;
 pub mod recording;
+pub mod scenario;
 pub mod template;
 pub mod writer;
 
@@ -27,6 +31,10 @@ pub use error::Error;
 pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
+};
+pub use scenario::{
+    load_scenario, load_scenario_str, write_scenario, write_scenario_with_comments, Scenario,
+    SCENARIO_V1,
 };
 pub use template::{RenderError, Template, TemplateError, Vars};
 pub use writer::{write_recording, RecordingWriter};

@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use loadtape_format::{version_str, Headers};
 
-use crate::capture::{OnEnd, SharedCapture, Tee};
+use crate::capture::{lock, OnEnd, SharedCapture, Tee};
 use crate::recorder::{Draft, ResponseHead};
 use crate::server::Shared;
+use crate::upstream::Session;
 use crate::{BoxError, ProxyBody};
 
 /// How long an upstream may take to start answering before the client gets a 504.
@@ -51,6 +52,7 @@ pub(crate) async fn forward(
     target: Target,
     client: IpAddr,
     shared: Arc<Shared>,
+    session: Arc<Session>,
 ) -> Response<ProxyBody> {
     if shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
         return simple(
@@ -62,6 +64,9 @@ pub(crate) async fn forward(
         Ok(uri) => uri,
         Err(why) => return simple(StatusCode::BAD_REQUEST, &format!("loadtape: {why}\n")),
     };
+    // Inside a tunnel the host was already chosen for interception; a plain-HTTP request is
+    // forwarded either way, but only recorded when `--include`/`--passthrough` allow its host.
+    let record = target.connect.is_some() || uri.host().is_some_and(|h| shared.hosts.intercepts(h));
     let guard = shared.begin();
     let start = Instant::now();
     let upgrade = is_upgrade(req.headers());
@@ -81,6 +86,7 @@ pub(crate) async fn forward(
         request_body: SharedCapture::default(),
         response: None,
         error: None,
+        record,
     };
 
     let (mut parts, body) = req.into_parts();
@@ -88,23 +94,17 @@ pub(crate) async fn forward(
         .map_err(|e| Box::new(e) as BoxError)
         .boxed();
     parts.uri = uri;
-    // The client side picks HTTP/2 or HTTP/1.1 for the upstream by ALPN, whatever this side is.
-    parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers, upgrade);
-    // Rebuilt from the URI: `Host` for HTTP/1.1, `:authority` for HTTP/2.
+    // Rebuilt from the URI upstream: `Host` for HTTP/1.1, `:authority` for HTTP/2, whatever
+    // the client sent on its side.
     parts.headers.remove(header::HOST);
-    let upstream = if upgrade {
-        &shared.upstream.http1
-    } else {
-        &shared.upstream.any
-    };
     let sent = tokio::time::timeout(
         RESPONSE_TIMEOUT,
-        upstream.request(Request::from_parts(parts, body)),
+        session.send(Request::from_parts(parts, body), upgrade),
     )
     .await;
 
-    let response = match sent {
+    let (response, lease) = match sent {
         Err(_) => {
             let why = format!(
                 "upstream: no response within {}s",
@@ -113,10 +113,10 @@ pub(crate) async fn forward(
             return fail(draft, guard, &shared, StatusCode::GATEWAY_TIMEOUT, why);
         }
         Ok(Err(e)) => {
-            let why = format!("upstream: {}", error_chain(&e));
+            let why = format!("upstream: {e}");
             return fail(draft, guard, &shared, StatusCode::BAD_GATEWAY, why);
         }
-        Ok(Ok(response)) => response,
+        Ok(Ok(sent)) => sent,
     };
 
     let capture = SharedCapture::default();
@@ -136,8 +136,15 @@ pub(crate) async fn forward(
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     let shared_end = shared.clone();
+    let ended = capture.clone();
     let on_end: OnEnd = Box::new(move || {
         draft.end = Instant::now();
+        // A connection whose response was read to its end is ready for the next request.
+        if let Some(lease) = lease {
+            if lock(&ended).interrupted.is_none() {
+                lease.release();
+            }
+        }
         shared_end.recorder.submit(draft);
         drop(guard);
     });
@@ -297,24 +304,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         headers.remove(header::CONNECTION);
         headers.remove(header::UPGRADE);
     }
-}
-
-/// An error and its causes, as one readable line ("tcp connect error: Connection refused").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(e);
-    while let Some(err) = current {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = err.source();
-    }
-    // hyper's outermost layer ("client error (Connect)") says less than its causes.
-    if parts.len() > 1 && parts[0].starts_with("client error") {
-        parts.remove(0);
-    }
-    parts.join(": ")
 }
 
 pub(crate) fn empty() -> ProxyBody {

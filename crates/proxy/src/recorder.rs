@@ -33,6 +33,8 @@ pub struct Draft {
     pub request_body: SharedCapture,
     pub response: Option<ResponseHead>,
     pub error: Option<String>,
+    /// False for plain-HTTP traffic to hosts outside `--include`: proxied, not recorded.
+    pub record: bool,
 }
 
 pub struct ResponseHead {
@@ -65,6 +67,9 @@ pub struct RecorderHandle {
 
 impl RecorderHandle {
     pub fn submit(&self, draft: Draft) {
+        if !draft.record {
+            return;
+        }
         // The recorder only goes away after the proxy has stopped; a send can then fail and
         // there is nobody left to tell.
         let _ = self.tx.send(Msg::Draft(Box::new(draft)));

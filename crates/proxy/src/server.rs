@@ -25,7 +25,7 @@ use crate::forward::{self, Target};
 use crate::leaf::LeafIssuer;
 use crate::recorder::{LinePrinter, Recorder, RecorderHandle, Summary};
 use crate::rules::{ClientRules, HostRules, ProxyAuth};
-use crate::upstream::{self, Upstreams};
+use crate::upstream::{self, Connector, Session};
 use crate::{ca_page, tunnel, ProxyBody, MAGIC_HOST};
 
 /// Everything `loadtape record` configures.
@@ -70,7 +70,7 @@ pub(crate) struct Shared {
     pub auth: Option<ProxyAuth>,
     pub ca: Arc<CertificateAuthority>,
     pub leaves: LeafIssuer,
-    pub upstream: Upstreams,
+    pub connector: Arc<Connector>,
     pub recorder: RecorderHandle,
     pub max_body: usize,
     pub next_id: AtomicU64,
@@ -148,7 +148,7 @@ impl Proxy {
             auth,
             ca,
             leaves,
-            upstream: upstream::build(tls),
+            connector: Arc::new(Connector::new(tls)),
             recorder: handle,
             max_body: config.max_body,
             next_id: AtomicU64::new(1),
@@ -276,9 +276,13 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 }
 
 async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    // Upstream connections for this client's plain-HTTP requests (a CONNECT tunnel makes its
+    // own).
+    let session = Session::new(shared.connector.clone());
     let service = service_fn(move |req| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(dispatch(req, peer.ip(), shared).await) }
+        let session = session.clone();
+        async move { Ok::<_, Infallible>(dispatch(req, peer.ip(), shared, session).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .preserve_header_case(true)
@@ -293,6 +297,7 @@ async fn dispatch(
     req: Request<Incoming>,
     client: IpAddr,
     shared: Arc<Shared>,
+    session: Arc<Session>,
 ) -> Response<ProxyBody> {
     let absolute_host = req.uri().host().map(|h| h.to_ascii_lowercase());
     // The CA page: a request to the proxy itself, or through it to the magic host. It only
@@ -323,5 +328,5 @@ async fn dispatch(
     } else {
         "http"
     };
-    forward::forward(req, Target::absolute(scheme), client, shared).await
+    forward::forward(req, Target::absolute(scheme), client, shared, session).await
 }

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use crate::forward::{self, empty, simple, Target};
 use crate::prefixed::Prefixed;
 use crate::server::Shared;
+use crate::upstream::Session;
 use crate::ProxyBody;
 
 /// A client that has not spoken this long after CONNECT is taken to wait for the server
@@ -128,8 +129,16 @@ async fn intercept_tls<T>(
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
-    let Ok(Ok(start)) = tokio::time::timeout(CONNECT_TIMEOUT, acceptor).await else {
-        return;
+    let start = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => {
+            shared.hint_once(
+                &format!("hello {host}"),
+                &format!("!! {host}: unreadable TLS ClientHello: {e}"),
+            );
+            return;
+        }
+        Err(_) => return,
     };
     let name = start
         .client_hello()
@@ -146,7 +155,14 @@ async fn intercept_tls<T>(
     match tokio::time::timeout(CONNECT_TIMEOUT, start.into_stream(config)).await {
         Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, shared).await,
         Ok(Err(e)) => {
-            if let Some(alert) = trust_alert(&e) {
+            let Some(alert) = trust_alert(&e) else {
+                shared.hint_once(
+                    &format!("handshake {name}"),
+                    &format!("!! {name}: TLS handshake with the client failed: {e}"),
+                );
+                return;
+            };
+            {
                 let page = format!("http://{}/", shared.listen);
                 shared.hint_once(
                     &name,
@@ -177,10 +193,12 @@ async fn serve_http<T>(io: T, target: Target, client: IpAddr, shared: Arc<Shared
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let session = Session::new(shared.connector.clone());
     let service = service_fn(move |req| {
         let shared = shared.clone();
         let target = target.clone();
-        async move { Ok::<_, Infallible>(forward::forward(req, target, client, shared).await) }
+        let session = session.clone();
+        async move { Ok::<_, Infallible>(forward::forward(req, target, client, shared, session).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let _ = builder

@@ -1,31 +1,343 @@
 //! The proxy's client side: connections to the real servers.
 //!
-//! One pooled hyper client negotiates HTTP/2 or HTTP/1.1 with each upstream by ALPN on its own,
-//! whatever the phone spoke, and verifies certificates against the system's roots (plus
-//! `--upstream-ca`), unless `--insecure-upstream`.
+//! Each client connection gets its own upstream connections, opened when its first request
+//! needs them and closed with it, the way mitmproxy pairs them. A phone's keep-alive
+//! connection is then one keep-alive connection upstream too (HTTP/2 or HTTP/1.1, negotiated
+//! by ALPN on its own, whatever the phone spoke), requests never wait on a global pool, and no
+//! connection is opened speculatively. Certificates are verified against the system's roots
+//! (plus `--upstream-ca`) unless `--insecure-upstream`.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{header, HeaderValue, Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::ProxyBody;
 
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct Upstreams {
-    /// HTTP/2 or HTTP/1.1 by ALPN.
-    pub any: UpstreamClient,
-    /// HTTP/1.1 only: upgrades (WebSocket) need an HTTP/1.1 connection of their own.
-    pub http1: UpstreamClient,
+/// TLS settings for upstream connections, shared by every session.
+pub struct Connector {
+    /// Offers `h2` and `http/1.1`.
+    any: TlsConnector,
+    /// Offers `http/1.1` only: upgrades (WebSocket) need an HTTP/1.1 connection.
+    http1: TlsConnector,
+}
+
+impl Connector {
+    pub fn new(tls: ClientConfig) -> Connector {
+        let mut any = tls.clone();
+        any.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let mut http1 = tls;
+        http1.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Connector {
+            any: TlsConnector::from(Arc::new(any)),
+            http1: TlsConnector::from(Arc::new(http1)),
+        }
+    }
+}
+
+/// Why an upstream exchange failed, in words for the tester.
+#[derive(Debug)]
+pub struct UpstreamError(pub String);
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Result<Origin, UpstreamError> {
+        let https = uri.scheme_str() == Some("https");
+        let host = uri
+            .host()
+            .ok_or_else(|| UpstreamError("the URL has no host".into()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Origin { https, host, port })
+    }
+}
+
+enum Sender {
+    H1(http1::SendRequest<ProxyBody>),
+    H2(http2::SendRequest<ProxyBody>),
+}
+
+/// The upstream connections of one client connection.
+pub struct Session {
+    connector: Arc<Connector>,
+    /// HTTP/2 connections are shared by every request; idle HTTP/1.1 ones wait here for the
+    /// next. Only this client connection's requests touch it.
+    slots: Mutex<HashMap<Origin, Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    h2: Option<http2::SendRequest<ProxyBody>>,
+    idle_h1: Vec<http1::SendRequest<ProxyBody>>,
+}
+
+/// An HTTP/1.1 connection lent to one exchange; it goes back to the session when the
+/// response body has been read to its end.
+pub struct Lease {
+    session: Arc<Session>,
+    origin: Origin,
+    sender: http1::SendRequest<ProxyBody>,
+}
+
+impl Lease {
+    pub fn release(self) {
+        let mut slots = self.session.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry(self.origin)
+            .or_default()
+            .idle_h1
+            .push(self.sender);
+    }
+}
+
+impl Session {
+    pub fn new(connector: Arc<Connector>) -> Arc<Session> {
+        Arc::new(Session {
+            connector,
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sends `req` (an absolute URI) upstream. An HTTP/1.1 connection comes back as a lease
+    /// to release once the response body is done. `upgrade` asks for a fresh HTTP/1.1
+    /// connection with upgrades enabled (it is never reused).
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: Request<ProxyBody>,
+        upgrade: bool,
+    ) -> Result<(Response<Incoming>, Option<Lease>), UpstreamError> {
+        let origin = Origin::of(req.uri())?;
+        let uri = req.uri().clone();
+        if upgrade {
+            let Sender::H1(mut sender) = self.connect(&origin, true).await? else {
+                unreachable!("an upgrade connection offers only http/1.1")
+            };
+            prepare(&mut req, &origin, false);
+            let response = sender
+                .send_request(req)
+                .await
+                .map_err(|e| failure(&origin, &e))?;
+            return Ok((response, None));
+        }
+        // A kept connection may have been closed by the server since its last use: then the
+        // request comes back unsent and goes out on a new connection.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            *req.uri_mut() = uri.clone();
+            let cached = self.checkout(&origin);
+            let (sender, fresh) = match cached {
+                Some(sender) => (sender, false),
+                None => (self.connect(&origin, false).await?, true),
+            };
+            match sender {
+                Sender::H2(mut h2) => {
+                    prepare(&mut req, &origin, true);
+                    match h2.try_send_request(req).await {
+                        Ok(response) => return Ok((response, None)),
+                        Err(mut e) => match e.take_message() {
+                            Some(unsent) if !fresh && attempts < 3 => {
+                                self.forget_h2(&origin);
+                                req = unsent;
+                            }
+                            _ => return Err(failure(&origin, &e.into_error())),
+                        },
+                    }
+                }
+                Sender::H1(mut h1) => {
+                    prepare(&mut req, &origin, false);
+                    if h1.ready().await.is_err() && !fresh && attempts < 3 {
+                        continue;
+                    }
+                    match h1.try_send_request(req).await {
+                        Ok(response) => {
+                            let lease = Lease {
+                                session: self.clone(),
+                                origin,
+                                sender: h1,
+                            };
+                            return Ok((response, Some(lease)));
+                        }
+                        Err(mut e) => match e.take_message() {
+                            Some(unsent) if !fresh && attempts < 3 => req = unsent,
+                            _ => return Err(failure(&origin, &e.into_error())),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn checkout(&self, origin: &Origin) -> Option<Sender> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = slots.get_mut(origin)?;
+        if let Some(h2) = &slot.h2 {
+            if !h2.is_closed() {
+                return Some(Sender::H2(h2.clone()));
+            }
+            slot.h2 = None;
+        }
+        while let Some(h1) = slot.idle_h1.pop() {
+            if !h1.is_closed() {
+                return Some(Sender::H1(h1));
+            }
+        }
+        None
+    }
+
+    fn forget_h2(&self, origin: &Origin) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get_mut(origin) {
+            slot.h2 = None;
+        }
+    }
+
+    async fn connect(&self, origin: &Origin, http1_only: bool) -> Result<Sender, UpstreamError> {
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((origin.host.as_str(), origin.port)),
+        )
+        .await
+        .map_err(|_| {
+            UpstreamError(format!(
+                "connect to {}:{}: no answer within {}s",
+                origin.host,
+                origin.port,
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| UpstreamError(format!("connect to {}:{}: {e}", origin.host, origin.port)))?;
+        let _ = tcp.set_nodelay(true);
+        if !origin.https {
+            return handshake_h1(TokioIo::new(tcp), origin, http1_only).await;
+        }
+        let name = ServerName::try_from(origin.host.clone()).map_err(|_| {
+            UpstreamError(format!("`{}` is not a valid TLS server name", origin.host))
+        })?;
+        let connector = if http1_only {
+            &self.connector.http1
+        } else {
+            &self.connector.any
+        };
+        let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+            .await
+            .map_err(|_| {
+                UpstreamError(format!(
+                    "TLS handshake with {}: no answer within {}s",
+                    origin.host,
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                UpstreamError(format!("TLS handshake with {}: {}", origin.host, chain(&e)))
+            })?;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        if h2 {
+            let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+                .handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| failure(origin, &e))?;
+            tokio::spawn(conn);
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(origin.clone()).or_default().h2 = Some(sender.clone());
+            Ok(Sender::H2(sender))
+        } else {
+            handshake_h1(TokioIo::new(tls), origin, http1_only).await
+        }
+    }
+}
+
+async fn handshake_h1<T>(io: T, origin: &Origin, upgrades: bool) -> Result<Sender, UpstreamError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(io)
+        .await
+        .map_err(|e| failure(origin, &e))?;
+    if upgrades {
+        tokio::spawn(conn.with_upgrades());
+    } else {
+        tokio::spawn(conn);
+    }
+    Ok(Sender::H1(sender))
+}
+
+/// HTTP/2 takes the absolute URI (it becomes `:scheme` and `:authority`); HTTP/1.1 takes the
+/// path and a `Host` header.
+fn prepare(req: &mut Request<ProxyBody>, origin: &Origin, h2: bool) {
+    if h2 {
+        *req.version_mut() = Version::HTTP_2;
+        req.headers_mut().remove(header::HOST);
+        return;
+    }
+    *req.version_mut() = Version::HTTP_11;
+    let default = if origin.https { 443 } else { 80 };
+    if !req.headers().contains_key(header::HOST) {
+        let host = if origin.host.contains(':') {
+            format!("[{}]", origin.host)
+        } else {
+            origin.host.clone()
+        };
+        let value = if origin.port == default {
+            host
+        } else {
+            format!("{host}:{}", origin.port)
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            req.headers_mut().insert(header::HOST, v);
+        }
+    }
+    if let Some(pq) = req.uri().path_and_query().cloned() {
+        *req.uri_mut() = Uri::from(pq);
+    }
+}
+
+fn failure(origin: &Origin, e: &hyper::Error) -> UpstreamError {
+    UpstreamError(format!("{}:{}: {}", origin.host, origin.port, chain(e)))
+}
+
+/// An error and its causes on one line, each said once.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
 }
 
 pub fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfig> {
@@ -66,31 +378,6 @@ pub fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfi
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(config)
-}
-
-pub fn build(tls: ClientConfig) -> Upstreams {
-    let tls = Arc::new(tls);
-    let make = |h2: bool| {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http();
-        let connector = if h2 {
-            builder.enable_all_versions().wrap_connector(http)
-        } else {
-            builder.enable_http1().wrap_connector(http)
-        };
-        Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector)
-    };
-    Upstreams {
-        any: make(true),
-        http1: make(false),
-    }
 }
 
 /// `--insecure-upstream`: accepts any upstream certificate (self-signed staging servers).

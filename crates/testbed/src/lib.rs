@@ -7,19 +7,33 @@
 //!
 //! * `GET /cgi-bin/token`, `POST /cgi-bin/stable_token` — platform `access_token`s (client
 //!   credentials), answered WeChat-style: errors are HTTP 200 with an `errcode`.
-//! * `POST /api/login` — a session token for a `{code}`.
+//! * `POST /api/login` — a session token for a `{code}`, in the JSON and as two `Set-Cookie`
+//!   lines: `tb_session=<token>; Path=/; HttpOnly; SameSite=Lax`, then
+//!   `tb_lang=zh_CN; Path=/; Max-Age=86400`.
 //! * `GET /api/goods?page=N`, `GET /api/goods/{id}` — need `Authorization: Bearer <session>`
 //!   (401 when missing, expired, revoked or forged). Ids are MAC-tagged, so only ids from a
 //!   list response of this very process are known.
+//! * `GET /api/profile` — the session's user (`openid` derived from the token), by bearer or,
+//!   without one, by the `tb_session` cookie: the cookie-session style. Same 401s.
 //! * `POST /api/order?access_token=...` — needs a platform token (`errcode` 41001 missing,
 //!   42001 expired, 40001 invalid or revoked, all HTTP 200).
 //! * `POST /admin/revoke` — invalidates every token issued so far.
+//! * `POST /admin/stall?for=D` — for `D` (`1500ms`, `2s`; at most 60 s) from now, every business
+//!   route above holds its answer until the stall ends, like a GC pause: for coordinated-omission
+//!   tests. Answers `{"stalled_until_ms": ms since start}` at once.
+//! * `GET /blob?bytes=N` — N bytes (≤ 1 GiB, default 1 MiB) of a fixed pattern, byte `i` being
+//!   `i % 251`, streamed in 64 KiB frames with a `content-length`: for proxy tests of big
+//!   downloads.
+//! * `GET /slow?ms=N` — `{"errcode":0,"slept_ms":N}` after N ms (≤ 60000).
 //! * `GET /stats` — the counters as [`Stats`].
 //! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
 //!   browser driving the recorder).
 //!
+//! JSON answers over 256 bytes (the goods list, `/stats`) carry `vary: accept-encoding` and are
+//! gzip-encoded when the request's `accept-encoding` admits gzip.
+//!
 //! Tokens are self-validating (MAC + expiry inside), so the request path takes no lock; see
-//! `tokens.rs`. With [`Config::tls`] the testbed makes a throwaway CA per start and writes it to
+//! `tokens.rs`. The stall deadline is one atomic, so it takes none either. With [`Config::tls`] the testbed makes a throwaway CA per start and writes it to
 //! [`Config::cert_dir`]`/testbed-ca.pem` for clients to trust.
 //!
 //! ```no_run
@@ -34,10 +48,13 @@
 //! # }
 //! ```
 
+mod body;
 mod catalog;
+mod gzip;
 mod handlers;
 mod query;
 mod server;
+mod stall;
 mod stats;
 mod tls;
 mod tokens;

@@ -38,8 +38,12 @@ impl Stats {
             + r.login
             + r.goods_list
             + r.goods_detail
+            + r.profile
             + r.order
             + r.revoke
+            + r.stall
+            + r.blob
+            + r.slow
             + r.page
             + r.other
     }
@@ -62,8 +66,16 @@ pub struct Requests {
     pub login: u64,
     pub goods_list: u64,
     pub goods_detail: u64,
+    /// `GET /api/profile`, by bearer or by `tb_session` cookie.
+    pub profile: u64,
     pub order: u64,
     pub revoke: u64,
+    /// `POST /admin/stall`.
+    pub stall: u64,
+    /// `GET /blob`, the streamed download.
+    pub blob: u64,
+    /// `GET /slow`, the deliberately late answer.
+    pub slow: u64,
     /// `GET /`, the HTML shop page.
     pub page: u64,
     /// Unknown paths, and known paths with the wrong method.
@@ -92,9 +104,14 @@ pub enum Endpoint {
     Login,
     GoodsList,
     GoodsDetail,
+    Profile,
     Order,
     Revoke,
+    Stall,
+    Blob,
+    Slow,
     Page,
+    // Keep last: it sizes the counter array.
     Other,
 }
 
@@ -105,16 +122,20 @@ pub enum Failure {
     Expired,
     Invalid,
     Revoked,
+    // Keep last: it sizes the counter array.
     BadCredentials,
 }
+
+const ENDPOINTS: usize = Endpoint::Other as usize + 1;
+const FAILURES: usize = Failure::BadCredentials as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
 pub struct Counters {
     platform_tokens: AtomicU64,
     session_tokens: AtomicU64,
-    requests: [AtomicU64; 9],
-    failures: [AtomicU64; 5],
+    requests: [AtomicU64; ENDPOINTS],
+    failures: [AtomicU64; FAILURES],
     unknown_ids: AtomicU64,
     orders: AtomicU64,
 }
@@ -161,8 +182,12 @@ impl Counters {
                 login: r(Endpoint::Login),
                 goods_list: r(Endpoint::GoodsList),
                 goods_detail: r(Endpoint::GoodsDetail),
+                profile: r(Endpoint::Profile),
                 order: r(Endpoint::Order),
                 revoke: r(Endpoint::Revoke),
+                stall: r(Endpoint::Stall),
+                blob: r(Endpoint::Blob),
+                slow: r(Endpoint::Slow),
                 page: r(Endpoint::Page),
                 other: r(Endpoint::Other),
             },
@@ -188,17 +213,58 @@ mod tests {
         let c = Counters::default();
         c.request(Endpoint::Other);
         c.request(Endpoint::Page);
+        c.request(Endpoint::Blob);
+        c.request(Endpoint::Slow);
         c.failure(Failure::BadCredentials);
         c.platform_token();
         assert_eq!(c.order(), 1);
         let s = c.snapshot();
         assert_eq!(s.auth_failures_total(), 1);
-        assert_eq!(s.requests_total(), 2);
+        assert_eq!(s.requests_total(), 4);
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"order":0,"revoke":0,"page":1,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn every_endpoint_has_its_own_field_and_is_in_the_total() {
+        use Endpoint::*;
+        let all = [
+            Token,
+            StableToken,
+            Login,
+            GoodsList,
+            GoodsDetail,
+            Profile,
+            Order,
+            Revoke,
+            Stall,
+            Blob,
+            Slow,
+            Page,
+            Other,
+        ];
+        assert_eq!(all.len(), ENDPOINTS);
+        let mut fields = std::collections::BTreeSet::new();
+        for e in all {
+            let c = Counters::default();
+            c.request(e);
+            let s = c.snapshot();
+            assert_eq!(s.requests_total(), 1, "{e:?}");
+            let json = serde_json::to_value(&s.requests).unwrap();
+            let hit: Vec<_> = json
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| **v == 1)
+                .map(|(k, _)| k.clone())
+                .collect();
+            assert_eq!(hit.len(), 1, "{e:?}");
+            fields.insert(hit[0].clone());
+        }
+        assert_eq!(fields.len(), ENDPOINTS);
     }
 }

@@ -117,6 +117,12 @@ impl Tokens {
     /// Accepts `token` if it is ours, of `kind`, not revoked and not expired — checked in that
     /// order, so a forged token is always "invalid" whatever its claimed times.
     pub fn check(&self, token: &str, kind: Kind) -> Result<(), TokenError> {
+        self.verify(token, kind).map(drop)
+    }
+
+    /// [`Tokens::check`], returning the token's serial: the one fact about a session that
+    /// outlives the request (see [`Tokens::openid`]).
+    pub fn verify(&self, token: &str, kind: Kind) -> Result<u64, TokenError> {
         if token.len() != TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
@@ -143,7 +149,26 @@ impl Tokens {
         if self.now_ms() >= u64::from_be_bytes(expiry) {
             return Err(TokenError::Expired);
         }
-        Ok(())
+        let mut serial = [0u8; 8];
+        serial.copy_from_slice(&payload[17..25]);
+        Ok(u64::from_be_bytes(serial))
+    }
+
+    /// The user id of a session: `o` and 16 hex characters of an HMAC over its serial. Stable
+    /// for one token, different for every login, and not the serial itself, so consecutive
+    /// logins do not show consecutive ids.
+    pub fn openid(&self, serial: u64) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(&[0x02]);
+        ctx.update(&serial.to_be_bytes());
+        let tag = ctx.sign();
+        let mut id = String::with_capacity(17);
+        id.push('o');
+        for b in &tag.as_ref()[..8] {
+            id.push(char::from(HEX[usize::from(b >> 4)]));
+            id.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        id
     }
 
     /// Revokes every token issued so far and returns the new generation (tokens from earlier
@@ -176,6 +201,7 @@ impl Tokens {
 }
 
 const MAX_48: u64 = (1 << 48) - 1;
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Compares two MACs without an early exit, so timing does not tell a forger how many leading
 /// bytes were right. (ring's own helper for this is deprecated for outside use.)
@@ -199,6 +225,24 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_eq!(t.check(&a, Kind::Session), Ok(()));
         assert_eq!(t.check(&a, Kind::Platform), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn openid_follows_the_serial() {
+        let t = Tokens::new(Duration::from_secs(60)).unwrap();
+        let a = t.verify(&t.issue(Kind::Session), Kind::Session).unwrap();
+        let b = t.verify(&t.issue(Kind::Session), Kind::Session).unwrap();
+        assert_eq!(b, a + 1);
+        let id = t.openid(a);
+        assert_eq!(id.len(), 17);
+        assert!(id.starts_with('o'));
+        assert!(id[1..]
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        assert_eq!(t.openid(a), id);
+        assert_ne!(t.openid(b), id);
+        let other = Tokens::new(Duration::from_secs(60)).unwrap();
+        assert_ne!(other.openid(a), id, "keyed per process");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Integration tests for `loadtape-testbed`: real sockets on 127.0.0.1, port 0.
 
 mod http;
+mod session;
 mod support;
+mod synthetic;
 mod tls;

@@ -1,10 +1,13 @@
-//! Shared helpers: start a testbed, send requests with a bounded wait, parse JSON answers.
+//! Shared helpers: start a testbed, send requests with a bounded wait, parse JSON answers, run
+//! curl.
 
+use std::process::Output;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -78,18 +81,25 @@ impl Http {
         bearer: Option<&str>,
         body: impl Into<Bytes>,
     ) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path_and_query));
-        if let Some(token) = bearer {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req = req
-            .header("content-type", "application/json")
-            .body(Full::new(body.into()))
-            .expect("request");
+        let auth = bearer.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .collect();
+        self.send_with(method, path_and_query, &headers, body).await
+    }
+
+    /// A request with these extra headers (repeats allowed), body read to the end.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
         let fut = async {
-            let resp = self.client.request(req).await.expect("response");
+            let resp = self.open(method, path_and_query, headers, body).await;
             let (parts, body) = resp.into_parts();
             let body = body.collect().await.expect("body").to_bytes();
             Answer {
@@ -101,6 +111,28 @@ impl Http {
         tokio::time::timeout(REQUEST_TIMEOUT, fut)
             .await
             .expect("request within the time limit")
+    }
+
+    /// A request with these extra headers; returns once the head is in, body unread.
+    pub async fn open(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Response<Incoming> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path_and_query))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(body.into())).expect("request");
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(req))
+            .await
+            .expect("response head within the time limit")
+            .expect("response")
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
@@ -153,4 +185,36 @@ impl Http {
         assert_eq!(a.status, StatusCode::OK);
         serde_json::from_slice(&a.body).expect("stats parse")
     }
+}
+
+/// Runs curl with no config file, no proxy and no ambient CA settings, bounded in time.
+pub async fn curl(args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new("curl");
+    cmd.args([
+        "-q",
+        "--silent",
+        "--show-error",
+        "--noproxy",
+        "*",
+        "--max-time",
+        "10",
+    ])
+    .args(args)
+    .kill_on_drop(true);
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    tokio::time::timeout(Duration::from_secs(15), cmd.output())
+        .await
+        .expect("curl finishes")
+        .expect("curl runs")
 }

@@ -17,6 +17,8 @@ use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use crate::support::curl;
+
 const TOKEN_QUERY: &str =
     "/cgi-bin/token?grant_type=client_credential&appid=wxtestbed&secret=testbed-secret";
 
@@ -31,38 +33,6 @@ async fn tls_testbed() -> (Testbed, TempDir) {
     .await
     .expect("TLS testbed starts");
     (tb, dir)
-}
-
-/// Runs curl with no config file, no proxy and no ambient CA settings, bounded in time.
-async fn curl(args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new("curl");
-    cmd.args([
-        "-q",
-        "--silent",
-        "--show-error",
-        "--noproxy",
-        "*",
-        "--max-time",
-        "10",
-    ])
-    .args(args)
-    .kill_on_drop(true);
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-        "CURL_CA_BUNDLE",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    tokio::time::timeout(Duration::from_secs(15), cmd.output())
-        .await
-        .expect("curl finishes")
-        .expect("curl runs")
 }
 
 /// Splits curl's output into the JSON body and the `%{http_version}` written after it.

@@ -1,0 +1,232 @@
+//! The `scenario/v1` format: a load test, as `loadtape convert` writes it and `loadtape run`
+//! runs it (SPEC §5).
+//!
+//! [`load_scenario`] reads and checks a scenario completely before anything runs: templates
+//! are compiled, JSONPaths and regexes parsed, durations, rates and thresholds read into typed
+//! values, and every name a template uses is resolved. Any problem is an [`Error`](crate::Error)
+//! naming the file, line, column and field path (`steps[2].request.headers[0]`), what is wrong
+//! and what to do. [`write_scenario`] writes the same YAML back.
+//!
+//! # What a template may use
+//!
+//! Names are resolved in the order the engine binds them, and a template may only use a name
+//! that is bound by then:
+//!
+//! 1. `data` columns (`users.code`), bound when a VU takes a row;
+//! 2. `variables`, rendered in order at the start of each iteration: a variable may use data
+//!    columns and the variables above it;
+//! 3. token steps, in order: each may use the above and what earlier token steps extract; its
+//!    `expires_in` may also use its own extracts. A `shared` token (one for all VUs) may not
+//!    depend on data columns or per-VU tokens, which differ between VUs;
+//! 4. steps, in order: each may use all of the above and what earlier steps extract (a later
+//!    step may extract a name again, replacing it).
+//!
+//! Function calls and `env("NAME")` need no definition.
+
+mod body;
+mod checks;
+mod de;
+mod load;
+mod loader;
+mod spans;
+mod threshold;
+mod validate;
+mod values;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::template::Template;
+
+pub use body::{BodyTemplate, JsonTemplate};
+pub use checks::{json_text, Check, Expiry, ExpiryError, Extractor, JsonRule, JsonTest, RefreshOn};
+pub use load::{Executor, Load, RateStage, VuStage};
+pub use loader::{load_scenario, load_scenario_str};
+pub use threshold::{Metric, Op, Stat, Threshold};
+pub use values::{
+    format_duration, parse_duration, parse_origin, JsonPathExpr, Rate, RateUnit, RegexExpr,
+};
+pub use writer::{write_scenario, write_scenario_with_comments, Comments};
+
+/// The value of a scenario's `loadtape` key.
+pub const SCENARIO_V1: &str = "scenario/v1";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Always [`SCENARIO_V1`].
+    pub loadtape: String,
+    pub name: String,
+    /// The recording it was converted from (informative).
+    #[serde(default)]
+    pub recording: Option<String>,
+    /// Recorded origin → origin to send to (`https://api.example.com` →
+    /// `https://staging.example.com`). Origins not listed are sent to unchanged. Both sides are
+    /// `scheme://host[:port]`, stored without a trailing `/`.
+    #[serde(default)]
+    pub target: IndexMap<String, String>,
+    #[serde(default)]
+    pub variables: IndexMap<String, Template>,
+    #[serde(default)]
+    pub data: IndexMap<String, DataSource>,
+    /// Refreshable tokens, fetched before the flow.
+    #[serde(default)]
+    pub tokens: Vec<TokenStep>,
+    /// The flow, in order.
+    pub steps: Vec<Step>,
+    pub load: Load,
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
+}
+
+/// A CSV file whose header row names the columns (`users.code`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// Path relative to the scenario file's directory (or absolute).
+    pub csv: String,
+    #[serde(default)]
+    pub pick: Pick,
+}
+
+impl DataSource {
+    /// The CSV's path, given the scenario file's path.
+    pub fn resolve(&self, scenario_file: &Path) -> PathBuf {
+        let csv = Path::new(&self.csv);
+        if csv.is_absolute() {
+            return csv.to_path_buf();
+        }
+        match scenario_file.parent() {
+            Some(dir) => dir.join(csv),
+            None => csv.to_path_buf(),
+        }
+    }
+}
+
+/// How rows are handed out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pick {
+    /// Each VU takes the next row once and keeps it (a user per VU).
+    #[default]
+    PerVu,
+    /// Every iteration takes the next row, wrapping around.
+    Sequential,
+    /// Every iteration takes a random row.
+    Random,
+    /// Every iteration takes a row no other iteration had; the run ends when rows run out.
+    Unique,
+}
+
+impl Pick {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pick::PerVu => "per-vu",
+            Pick::Sequential => "sequential",
+            Pick::Random => "random",
+            Pick::Unique => "unique",
+        }
+    }
+}
+
+/// Whether a token is one for all VUs or one per VU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// One token for every VU, refreshed by a single request however many VUs wait.
+    Shared,
+    #[default]
+    PerVu,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Shared => "shared",
+            Scope::PerVu => "per-vu",
+        }
+    }
+}
+
+/// A request with templates in its URL, header values and body.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTemplate {
+    #[serde(deserialize_with = "values::method")]
+    pub method: http::Method,
+    /// An absolute URL (`https://...`), possibly starting with a template.
+    pub url: Template,
+    /// `- [name, value]` pairs, in order, repeats kept.
+    #[serde(default, deserialize_with = "values::headers")]
+    pub headers: Vec<(String, Template)>,
+    #[serde(default)]
+    pub body: Option<BodyTemplate>,
+}
+
+impl RequestTemplate {
+    /// Every template of the request, with its field path below the request.
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let mut out = vec![("url".to_string(), &self.url)];
+        for (i, (_, v)) in self.headers.iter().enumerate() {
+            out.push((format!("headers[{i}][1]"), v));
+        }
+        if let Some(body) = &self.body {
+            body::body_templates("body", body, &mut out);
+        }
+        out
+    }
+}
+
+/// A request run ahead of the flow to get a token, and run again before the token expires.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenStep {
+    pub name: String,
+    #[serde(default)]
+    pub scope: Scope,
+    pub request: RequestTemplate,
+    /// Variable → where its value is in the response. At least one.
+    #[serde(default)]
+    pub extract: IndexMap<String, Extractor>,
+    /// How long a token lives. Absent: the `exp` claim of an extracted JWT, if there is one.
+    #[serde(default)]
+    pub expires_in: Option<Expiry>,
+    /// Refresh this long before expiry.
+    #[serde(default, deserialize_with = "values::opt_duration")]
+    pub refresh_before: Option<Duration>,
+    /// Responses (to any step using the token) that mean it has to be refreshed now; the
+    /// request is then retried once.
+    #[serde(default)]
+    pub refresh_on: Option<RefreshOn>,
+}
+
+/// One request of the flow.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub request: RequestTemplate,
+    /// Absent: any status below 400 passes.
+    #[serde(default)]
+    pub check: Option<Check>,
+    #[serde(default)]
+    pub extract: IndexMap<String, Extractor>,
+    /// Pause after the step.
+    #[serde(default, deserialize_with = "values::opt_duration")]
+    pub think: Option<Duration>,
+}
+
+impl Scenario {
+    /// A step or token step by name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn token(&self, name: &str) -> Option<&TokenStep> {
+        self.tokens.iter().find(|t| t.name == name)
+    }
+}

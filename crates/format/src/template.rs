@@ -1,0 +1,426 @@
+//! Templates: string values with `{{ expr }}` parts, compiled once when a scenario loads.
+//!
+//! ```text
+//! Bearer {{ session }}
+//! {{ md5(appid + ts + secret) }}
+//! https://api.example.com/v1/order?ts={{ now_ms() }}&nonce={{ uuid() }}
+//! ```
+//!
+//! An expression is a variable (`name`, or `users.code` for a data column), a string literal
+//! (`'x'` or `"x"`, with `\\`, `\'`, `\"`, `\n`, `\t`, `\r` escapes), an integer literal, a call
+//! of one of the built-in [`Func`]tions, or several of those joined by `+`, which always
+//! concatenates strings (`1 + 2` is `12`).
+//!
+//! Parsing folds everything that is constant into literal text, so `{{ '{{' }}` (the way to
+//! write a literal `{{`) and a template without `{{` both end up as plain [`Part::Literal`]s:
+//! rendering them is a copy. [`Display`](std::fmt::Display) writes the canonical source back,
+//! and `Template::parse(&t.to_string()) == Ok(t)` holds for every template, which is what lets
+//! the scenario writer round-trip.
+//!
+//! Rendering ([`Template::render`]) appends to a caller's buffer and looks variables up through
+//! the [`Vars`] trait; the literal and variable paths never allocate, and hash functions are fed
+//! piece by piece, so `md5(a + b + c)` does not build the joined string either.
+
+pub(crate) mod eval;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use eval::{RenderError, Vars};
+
+/// A compiled template: literal text and expressions, in order.
+///
+/// Invariant (kept by every constructor): no two literals are adjacent, no literal is empty
+/// and no expression is a constant. The parts are public to read (an engine may compile the
+/// variable names to slots), and built only through [`Template::from_parts`], which restores
+/// the invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Part {
+    Literal(String),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Expr {
+    /// A variable, with a data column written as one dotted name (`users.code`).
+    Var(String),
+    Str(String),
+    Int(i64),
+    Call(Func, Vec<Expr>),
+    /// `a + b + c`: the parts' text, joined. Always two parts or more.
+    Concat(Vec<Expr>),
+}
+
+/// The built-in functions. Their names are reserved: they never need defining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// Milliseconds since the Unix epoch.
+    NowMs,
+    /// Seconds since the Unix epoch.
+    NowS,
+    /// A random (version 4) UUID, lower-case with hyphens.
+    Uuid,
+    /// A random integer in `a..=b`.
+    RandomInt,
+    /// An environment variable of the loadtape process; unset is a render error.
+    Env,
+    /// Lower-case hex MD5 of the argument.
+    Md5,
+    /// Lower-case hex SHA-256 of the argument.
+    Sha256,
+    /// Lower-case hex HMAC-SHA256 of the second argument, keyed by the first.
+    HmacSha256,
+    /// Standard base64 (with padding) of the argument's UTF-8 bytes.
+    Base64,
+    /// Percent-encoding of everything but RFC 3986's unreserved characters
+    /// (`A-Z a-z 0-9 - _ . ~`), as `encodeURIComponent` does for most inputs.
+    UrlEncode,
+}
+
+impl Func {
+    pub const ALL: [Func; 10] = [
+        Func::NowMs,
+        Func::NowS,
+        Func::Uuid,
+        Func::RandomInt,
+        Func::Env,
+        Func::Md5,
+        Func::Sha256,
+        Func::HmacSha256,
+        Func::Base64,
+        Func::UrlEncode,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::NowMs => "now_ms",
+            Func::NowS => "now_s",
+            Func::Uuid => "uuid",
+            Func::RandomInt => "random_int",
+            Func::Env => "env",
+            Func::Md5 => "md5",
+            Func::Sha256 => "sha256",
+            Func::HmacSha256 => "hmac_sha256",
+            Func::Base64 => "base64",
+            Func::UrlEncode => "url_encode",
+        }
+    }
+
+    /// The parameter names, as shown in error messages; their count is the arity.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            Func::NowMs | Func::NowS | Func::Uuid => &[],
+            Func::RandomInt => &["a", "b"],
+            Func::Env => &["name"],
+            Func::Md5 | Func::Sha256 | Func::Base64 | Func::UrlEncode => &["s"],
+            Func::HmacSha256 => &["key", "s"],
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Func> {
+        Func::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// `name(a, b)`, for messages.
+    pub fn signature(self) -> String {
+        format!("{}({})", self.name(), self.params().join(", "))
+    }
+
+    /// Every function's signature, comma-separated, for messages.
+    pub fn known() -> String {
+        Func::ALL
+            .iter()
+            .map(|f| f.signature())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A template that does not parse, with the byte offset in its source where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.offset, self.message)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl Template {
+    /// Compiles a template. A string without `{{` is a literal, whatever else it holds.
+    pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        if !source.contains("{{") {
+            return Ok(Template::literal(source));
+        }
+        parse::parse(source).map(Template::from_parts)
+    }
+
+    /// A template whose text is exactly `text`, `{{` included (it is escaped when displayed).
+    pub fn literal(text: impl Into<String>) -> Template {
+        let text = text.into();
+        if text.is_empty() {
+            return Template::default();
+        }
+        Template {
+            parts: vec![Part::Literal(text)],
+        }
+    }
+
+    /// A template of one variable, `{{ name }}`.
+    pub fn var(name: impl Into<String>) -> Template {
+        Template {
+            parts: vec![Part::Expr(Expr::Var(name.into()))],
+        }
+    }
+
+    /// Builds a template from parts, folding constants and joining adjacent literals.
+    pub fn from_parts(parts: impl IntoIterator<Item = Part>) -> Template {
+        let mut out: Vec<Part> = Vec::new();
+        for part in parts {
+            let part = match part {
+                Part::Expr(e) => match fold(e) {
+                    Expr::Str(s) => Part::Literal(s),
+                    Expr::Int(i) => Part::Literal(i.to_string()),
+                    e => Part::Expr(e),
+                },
+                literal => literal,
+            };
+            match (out.last_mut(), part) {
+                (_, Part::Literal(s)) if s.is_empty() => {}
+                (Some(Part::Literal(prev)), Part::Literal(s)) => prev.push_str(&s),
+                (_, part) => out.push(part),
+            }
+        }
+        Template { parts: out }
+    }
+
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// No expressions: rendering always gives [`Template::as_literal`].
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
+    /// The text of a literal template (`""` for the empty one), `None` when it has expressions.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Literal(s)] => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The variables referenced, in order of first use, each once (dotted data columns as one
+    /// name). Function names are not variables; an `env("X")` read is not one either.
+    pub fn variables(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        for part in &self.parts {
+            if let Part::Expr(e) = part {
+                collect_vars(e, &mut names);
+            }
+        }
+        names
+    }
+
+    /// Whether rendering can give a different text each time (clock, randomness), so the result
+    /// must not be cached even when every variable is unchanged.
+    pub fn is_volatile(&self) -> bool {
+        fn volatile(e: &Expr) -> bool {
+            match e {
+                Expr::Call(f, args) => {
+                    matches!(f, Func::NowMs | Func::NowS | Func::Uuid | Func::RandomInt)
+                        || args.iter().any(volatile)
+                }
+                Expr::Concat(items) => items.iter().any(volatile),
+                _ => false,
+            }
+        }
+        self.parts.iter().any(|p| match p {
+            Part::Expr(e) => volatile(e),
+            Part::Literal(_) => false,
+        })
+    }
+}
+
+fn collect_vars<'a>(e: &'a Expr, names: &mut Vec<&'a str>) {
+    match e {
+        Expr::Var(name) => {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        Expr::Call(_, args) | Expr::Concat(args) => {
+            for a in args {
+                collect_vars(a, names);
+            }
+        }
+        Expr::Str(_) | Expr::Int(_) => {}
+    }
+}
+
+/// Folds constant runs of a concatenation (and constant arguments) into string literals, and
+/// flattens nested concatenations, so that equal texts have one form.
+fn fold(e: Expr) -> Expr {
+    match e {
+        Expr::Call(f, args) => Expr::Call(f, args.into_iter().map(fold).collect()),
+        Expr::Concat(items) => {
+            let mut flat = Vec::with_capacity(items.len());
+            flatten(items, &mut flat);
+            let mut out: Vec<Expr> = Vec::with_capacity(flat.len());
+            for item in flat {
+                match (out.last_mut(), item) {
+                    (
+                        Some(prev @ (Expr::Str(_) | Expr::Int(_))),
+                        next @ (Expr::Str(_) | Expr::Int(_)),
+                    ) => {
+                        let mut s = const_text(prev).into_owned();
+                        s.push_str(&const_text(&next));
+                        *prev = Expr::Str(s);
+                    }
+                    (_, item) => out.push(item),
+                }
+            }
+            // An empty string adds nothing to a concatenation of other things.
+            if out.len() > 1 {
+                out.retain(|e| !matches!(e, Expr::Str(s) if s.is_empty()));
+            }
+            match out.len() {
+                0 => Expr::Str(String::new()),
+                1 => out.pop().unwrap_or(Expr::Str(String::new())),
+                _ => Expr::Concat(out),
+            }
+        }
+        e => e,
+    }
+}
+
+fn flatten(items: Vec<Expr>, out: &mut Vec<Expr>) {
+    for item in items {
+        match fold(item) {
+            Expr::Concat(inner) => flatten(inner, out),
+            other => out.push(other),
+        }
+    }
+}
+
+fn const_text(e: &Expr) -> Cow<'_, str> {
+    match e {
+        Expr::Str(s) => Cow::Borrowed(s),
+        Expr::Int(i) => Cow::Owned(i.to_string()),
+        _ => Cow::Borrowed(""),
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Literal(text) => {
+                    let expr_follows = matches!(self.parts.get(i + 1), Some(Part::Expr(_)));
+                    write_literal(f, text, expr_follows)?;
+                }
+                Part::Expr(e) => write!(f, "{{{{ {e} }}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes literal text so that it parses back as itself: a `{` that would open an expression
+/// (another `{` after it, or an expression right after the text) is written as `{{ "{" }}`.
+fn write_literal(f: &mut fmt::Formatter<'_>, text: &str, expr_follows: bool) -> fmt::Result {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let opens = b == b'{'
+            && match bytes.get(i + 1) {
+                Some(&next) => next == b'{',
+                None => expr_follows,
+            };
+        if opens {
+            f.write_str(&text[start..i])?;
+            f.write_str("{{ \"{\" }}")?;
+            start = i + 1;
+        }
+    }
+    f.write_str(&text[start..])
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Var(name) => f.write_str(name),
+            Expr::Int(i) => write!(f, "{i}"),
+            Expr::Str(s) => {
+                // Double quotes as in `env("NAME")`, unless the text has `"` and no `'`.
+                let q = if s.contains('"') && !s.contains('\'') {
+                    '\''
+                } else {
+                    '"'
+                };
+                write!(f, "{q}")?;
+                for c in s.chars() {
+                    match c {
+                        '\\' => f.write_str("\\\\")?,
+                        '\n' => f.write_str("\\n")?,
+                        '\r' => f.write_str("\\r")?,
+                        '\t' => f.write_str("\\t")?,
+                        c if c == q => write!(f, "\\{q}")?,
+                        c => write!(f, "{c}")?,
+                    }
+                }
+                write!(f, "{q}")
+            }
+            Expr::Call(func, args) => {
+                write!(f, "{}(", func.name())?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Concat(items) => {
+                for (i, a) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" + ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `name` can be used as a variable (or data source) name in a template: an ASCII
+/// letter or `_`, then letters, digits and `_`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl std::str::FromStr for Template {
+    type Err = TemplateError;
+
+    fn from_str(s: &str) -> Result<Template, TemplateError> {
+        Template::parse(s)
+    }
+}

@@ -1,0 +1,168 @@
+//! Property tests: any template displays as source that parses back to it, and any text put
+//! where a scenario holds strings survives write → load unchanged.
+
+use loadtape_format::scenario::{
+    BodyTemplate, Executor, JsonTemplate, Load, RequestTemplate, Step,
+};
+use loadtape_format::template::{Expr, Func, Part};
+use loadtape_format::{load_scenario_str, write_scenario, Scenario, Template};
+use proptest::prelude::*;
+
+fn expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        "[a-z_][a-z0-9_]{0,6}(\\.[a-z0-9_]{1,4})?".prop_map(Expr::Var),
+        any::<String>().prop_map(Expr::Str),
+        any::<i64>().prop_map(Expr::Int),
+        Just(Expr::Call(Func::NowMs, vec![])),
+        Just(Expr::Call(Func::Uuid, vec![])),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::Concat),
+            inner.clone().prop_map(|e| Expr::Call(Func::Md5, vec![e])),
+            inner
+                .clone()
+                .prop_map(|e| Expr::Call(Func::UrlEncode, vec![e])),
+            (inner.clone(), inner).prop_map(|(k, s)| Expr::Call(Func::HmacSha256, vec![k, s])),
+        ]
+    })
+}
+
+fn template() -> impl Strategy<Value = Template> {
+    let part = prop_oneof![
+        any::<String>().prop_map(Part::Literal),
+        "[{}a ]{0,4}".prop_map(Part::Literal),
+        expr().prop_map(Part::Expr),
+    ];
+    prop::collection::vec(part, 0..5).prop_map(Template::from_parts)
+}
+
+fn scenario(text: String, t: Template) -> Scenario {
+    let mut s = load_scenario_str(
+        "loadtape: scenario/v1\nname: x\nsteps:\n- name: a\n  request: {method: GET, url: 'https://a.example/'}\nload: {executor: constant-vus, vus: 1, duration: 1s}\n",
+        "mem.yaml",
+    )
+    .expect("the base scenario loads");
+    s.name = text.clone();
+    s.recording = Some(text.clone());
+    s.variables
+        .insert("v".into(), Template::literal(text.as_str()));
+    s.steps.push(Step {
+        name: "b".into(),
+        request: RequestTemplate {
+            method: http::Method::POST,
+            url: Template::parse("https://a.example/{{ v }}").expect("parses"),
+            headers: vec![
+                ("x-a".into(), Template::literal(text.as_str())),
+                ("x-b".into(), t.clone()),
+            ],
+            body: Some(BodyTemplate::Json(JsonTemplate::Array(vec![
+                JsonTemplate::String(Template::literal(text.as_str())),
+                JsonTemplate::Object(vec![(text.clone(), JsonTemplate::String(t))]),
+            ]))),
+        },
+        check: None,
+        extract: Default::default(),
+        think: None,
+    });
+    s.load = Load {
+        executor: Executor::ConstantVus {
+            vus: 1,
+            duration: std::time::Duration::from_millis(1500),
+        },
+        iterations: Some(1),
+    };
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn templates_display_as_source_that_parses_back(t in template()) {
+        let shown = t.to_string();
+        let back = Template::parse(&shown).map_err(|e| TestCaseError::fail(format!("{e}: {shown:?}")))?;
+        prop_assert_eq!(back, t);
+    }
+
+    #[test]
+    fn any_literal_renders_as_itself(text in any::<String>()) {
+        let t = Template::literal(text.as_str());
+        let back = Template::parse(&t.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back.as_literal(), Some(text.as_str()));
+    }
+
+    #[test]
+    fn scenarios_round_trip(text in any::<String>(), t in template()) {
+        // Templates here may only use defined names: give them all `v`.
+        let t = Template::from_parts(t.parts().iter().map(|p| match p {
+            Part::Expr(e) => Part::Expr(rename(e)),
+            lit => lit.clone(),
+        }));
+        let s = scenario(text, t);
+        let yaml = write_scenario(&s);
+        let back = load_scenario_str(&yaml, "mem.yaml").map_err(|e| TestCaseError::fail(format!("{e}\n{yaml}")))?;
+        prop_assert_eq!(back, s, "{}", yaml);
+    }
+}
+
+fn rename(e: &Expr) -> Expr {
+    match e {
+        Expr::Var(_) => Expr::Var("v".into()),
+        Expr::Call(f, args) => Expr::Call(*f, args.iter().map(rename).collect()),
+        Expr::Concat(items) => Expr::Concat(items.iter().map(rename).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A scenario using most features, for the mutation test below.
+const BASE: &str = r#"loadtape: scenario/v1
+name: m
+target: {https://a.example: 'http://127.0.0.1:9'}
+variables: {appid: wx1, sign: '{{ md5(appid + now_s()) }}'}
+tokens:
+- name: t
+  scope: shared
+  request: {method: GET, url: 'https://a.example/token?appid={{ appid }}'}
+  extract: {tok: {json: $.access_token}, ttl: {header: x-ttl}}
+  expires_in: '{{ ttl }}s'
+  refresh_on: {status: [401], json: {path: $.errcode, in: [42001]}}
+steps:
+- name: s
+  request:
+    method: POST
+    url: https://a.example/x?t={{ tok }}
+    headers:
+    - [x-sign, '{{ sign }}']
+    body: {form: {a: '{{ tok }}', b: 2}}
+  check: {status: [200, 201], json: {path: $.code, equals: 0}, body_contains: ok}
+  extract: {id: {regex: 'id=(\d+)', group: 1}, c: {cookie: sid}}
+  think: 1s
+load: {executor: ramping-rate, stages: [{to: 10/s, over: 1s}], max_vus: 3, iterations: 2}
+thresholds: [p99 < 1s, s.error_rate <= 0.5, dropped == 0]
+"#;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Cut, insert or replace anywhere: the loader returns a result, it never panics, and an
+    /// error always names the file.
+    #[test]
+    fn mutated_scenarios_never_panic(at in 0usize..BASE.len(), len in 0usize..12, insert in "[ -~\n\t]{0,6}|[{}\\[\\]:,'\"#&*!|>-]{1,3}") {
+        let mut text = BASE.to_string();
+        let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        let end = (at + len).min(text.len());
+        let end = (end..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+        text.replace_range(at..end, &insert);
+        if let Err(e) = load_scenario_str(&text, "fuzz.yaml") {
+            prop_assert!(e.to_string().starts_with("fuzz.yaml"), "{}", e);
+        }
+    }
+}
+
+#[test]
+fn mutation_base_loads_and_round_trips() {
+    let s = load_scenario_str(BASE, "fuzz.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let back = load_scenario_str(&write_scenario(&s), "fuzz.yaml").unwrap();
+    assert_eq!(back, s);
+}
