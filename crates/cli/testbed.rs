@@ -13,9 +13,11 @@ use crate::runtime::{runtime, wait_for_stop};
 /// Serve a small mini-program backend in the shape of WeChat's (tokens that really expire).
 ///
 /// Endpoints: GET /cgi-bin/token, POST /cgi-bin/stable_token (platform access_token),
-/// POST /api/login (session token), GET /api/goods and /api/goods/{id} (Bearer session),
-/// POST /api/order?access_token=..., POST /admin/revoke, GET /stats (the server's own counts),
-/// and GET / (a page that runs the flow from a browser).
+/// POST /api/login (session token, also set as the tb_session cookie), GET /api/goods and
+/// /api/goods/{id} (Bearer session), GET /api/profile (Bearer or cookie),
+/// POST /api/order?access_token=..., POST /admin/revoke, POST /admin/stall?for=1s,
+/// GET /blob?bytes=N, GET /slow?ms=N, GET /stats (the server's own counts), and GET / (a page
+/// that runs the flow from a browser). JSON over 256 bytes is gzipped when the client accepts it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.
