@@ -736,3 +736,32 @@ fn websocket_upgrades_are_passed_through() {
     let (_, rec) = s.stop();
     assert_eq!(rec.exchanges[0].response.as_ref().unwrap().status, 101);
 }
+
+#[test]
+fn sigterm_finishes_the_exchanges_in_flight() {
+    let mut s = Setup::new(&[]);
+    let url = format!("{}/slow?ms=1500", s.tls_base);
+    let proxy = s.proxy_url();
+    let ca = s.loadtape_ca.clone();
+    let client = std::thread::spawn(move || curl(&["--proxy", &proxy, "--cacert", &ca, &url]));
+    // Wait (bounded) until the testbed has the request: it is now in flight in the proxy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.tls.stats().requests.slow == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the testbed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (rest, rec) = s.stop();
+    let (code, out) = client.join().unwrap();
+    assert_eq!(
+        code, 0,
+        "the client got its answer although the proxy was stopping: {out}"
+    );
+    assert_eq!(json(&out)["slept_ms"], 1500);
+    assert!(rest.contains("recorded 1 exchange(s)"), "{rest}");
+    assert_eq!(rec.exchanges.len(), 1);
+    assert_eq!(rec.exchanges[0].response.as_ref().unwrap().status, 200);
+    assert!(rec.exchanges[0].duration_ms >= 1500.0);
+}
