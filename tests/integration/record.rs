@@ -9,7 +9,7 @@ use std::time::Duration;
 use loadtape_format::{read_recording, BodyContent, Recording};
 use loadtape_testbed::{Config, Testbed};
 
-use crate::util::{curl, loadtape, Running};
+use crate::util::{curl, curl_status, loadtape, Running};
 
 /// A TLS testbed, a plain one, and a recording proxy in front of both.
 pub struct Setup {
@@ -420,19 +420,12 @@ fn passthrough_hosts_are_never_intercepted() {
 #[test]
 fn clients_outside_the_allowlist_are_refused() {
     let mut s = Setup::new(&["--allow-client", "10.0.0.0/8"]);
-    let out = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-w",
-            "\n%{http_code}",
-            "--proxy",
-            &s.proxy_url(),
-            &format!("{}/stats", s.plain_base),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.ends_with("\n403"), "{text}");
+    let (text, status) = curl_status(&[
+        "--proxy",
+        &s.proxy_url(),
+        &format!("{}/stats", s.plain_base),
+    ]);
+    assert_eq!(status, 403, "{text}");
     assert!(text.contains("--allow-client"), "{text}");
     assert!(s.next_line().contains("refused 127.0.0.1"));
     let (_, rec) = s.stop();
@@ -528,19 +521,8 @@ fn faults_are_reported_and_survived() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/gone", dead.local_addr().unwrap());
     drop(dead);
-    let out = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-w",
-            "\n%{http_code}",
-            "--proxy",
-            &s.proxy_url(),
-            &dead_url,
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.ends_with("\n502"), "{text}");
+    let (text, status) = curl_status(&["--proxy", &s.proxy_url(), &dead_url]);
+    assert_eq!(status, 502, "{text}");
     assert!(text.contains("Connection refused"), "{text}");
     assert!(s.next_line().contains("ERR GET"));
 

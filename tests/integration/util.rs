@@ -98,3 +98,12 @@ pub fn curl(args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
+
+/// Runs curl and returns the response body and HTTP status (0 when there was no response).
+pub fn curl_status(args: &[&str]) -> (String, u16) {
+    let mut all = vec!["-w", "\n%{http_code}"];
+    all.extend_from_slice(args);
+    let (_, out) = curl(&all);
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+    (body.to_string(), code.trim().parse().unwrap_or(0))
+}
