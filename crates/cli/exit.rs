@@ -9,6 +9,8 @@ pub enum Failure {
     BadInput(anyhow::Error),
     /// Something else went wrong (a port in use, a disk error): exit 1.
     Other(anyhow::Error),
+    /// The run finished but a threshold failed: exit 99, as k6.
+    Thresholds(anyhow::Error),
 }
 
 impl Failure {
@@ -16,6 +18,7 @@ impl Failure {
         let (code, error) = match self {
             Failure::BadInput(e) => (2, e),
             Failure::Other(e) => (1, e),
+            Failure::Thresholds(e) => (99, e),
         };
         eprintln!("error: {error:#}");
         ExitCode::from(code)

@@ -8,10 +8,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod ca;
+mod convert;
+mod demo;
 mod exit;
+mod har;
 mod record;
+mod run;
 mod runtime;
 mod testbed;
+mod tokens;
 
 /// Record a mini program's HTTPS traffic, find its tokens, replay it as load.
 ///
@@ -30,6 +35,11 @@ enum Command {
     Record(record::Args),
     Ca(ca::Args),
     Testbed(testbed::Args),
+    Har(har::Args),
+    Run(run::Args),
+    Tokens(tokens::Args),
+    Convert(convert::Args),
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +48,11 @@ fn main() -> ExitCode {
         Command::Record(args) => record::run(args),
         Command::Ca(args) => ca::run(args),
         Command::Testbed(args) => testbed::run(args),
+        Command::Har(args) => har::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Tokens(args) => tokens::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,10 @@
 
 mod browser;
 mod cli;
+mod convert;
+mod demo;
+mod har;
 mod record;
+mod run;
 mod testbed;
 mod util;

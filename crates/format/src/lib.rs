@@ -20,21 +20,37 @@
 pub mod body;
 pub mod emit;
 mod error;
+pub mod har;
 pub mod reader;
 pub mod recording;
+pub mod result;
 pub mod scenario;
 pub mod template;
 pub mod writer;
 
 pub use body::{Body, BodyContent};
 pub use error::Error;
+pub use har::{import_har, read_har, to_har, write_har, Imported};
 pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
 };
+pub use result::{RunResult, RESULT_V1};
 pub use scenario::{
     load_scenario, load_scenario_str, write_scenario, write_scenario_with_comments, Scenario,
     SCENARIO_V1,
 };
 pub use template::{RenderError, Template, TemplateError, Vars};
 pub use writer::{write_recording, RecordingWriter};
+
+/// Reads a recording or a HAR file, whichever `path` is: a HAR by its `.har` extension or
+/// its leading `{`, else recording YAML. Lets `convert` and `tokens` take a DevTools or proxy
+/// export directly.
+pub fn read_any(path: impl AsRef<std::path::Path>) -> Result<Recording, Error> {
+    let path = path.as_ref();
+    if har::looks_like_har(path) {
+        read_har(path)
+    } else {
+        read_recording(path)
+    }
+}

@@ -12,7 +12,7 @@ use serde_json::{Number, Value};
 use super::de::{did_you_mean, fail, fail_at};
 use crate::body::BASE64;
 use crate::template::eval::Sink;
-use crate::template::{RenderError, Template, Vars};
+use crate::template::{Expr, Part, RenderError, Template, Vars};
 
 /// A request body. In YAML: `{json: ...}`, `{text: ...}`, `{form: {name: value}}` or
 /// `{base64: ...}`, exactly one.
@@ -156,6 +156,16 @@ impl JsonTemplate {
                 let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
             }
             JsonTemplate::String(t) => {
+                // `'{{ v }}'` alone, with a typed value: the value itself, unquoted.
+                if let [Part::Expr(Expr::Var(name))] = t.parts() {
+                    if vars.is_json(name) {
+                        let value = vars
+                            .get(name)
+                            .ok_or_else(|| RenderError::MissingVariable(name.clone()))?;
+                        out.extend_from_slice(value.as_bytes());
+                        return Ok(());
+                    }
+                }
                 out.push(b'"');
                 t.render_into(vars, &mut JsonEscape(out))?;
                 out.push(b'"');
@@ -424,6 +434,34 @@ mod tests {
         assert_eq!(back["a"][3], "q\"\\\n\u{1}é");
         assert_eq!(b.default_content_type(), Some("application/json"));
         assert!(!b.is_literal());
+    }
+
+    #[test]
+    fn a_lone_typed_value_keeps_its_json_type() {
+        struct Typed;
+        impl Vars for Typed {
+            fn get(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+                Some(match name {
+                    "n" => "42".into(),
+                    _ => "text".into(),
+                })
+            }
+            fn is_json(&self, name: &str) -> bool {
+                name == "n"
+            }
+        }
+        let b = body("{json: {a: '{{ n }}', b: 'id-{{ n }}', c: '{{ s }}'}}");
+        let mut out = Vec::new();
+        b.render(&Typed, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":42,"b":"id-42","c":"text"}"#
+        );
+        // Plain variables stay strings.
+        assert_eq!(
+            render(&b, &[("n", "42"), ("s", "x")]),
+            r#"{"a":"42","b":"id-42","c":"x"}"#
+        );
     }
 
     #[test]

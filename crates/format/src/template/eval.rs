@@ -15,11 +15,23 @@ use super::{Expr, Func, Part, Template};
 /// (`users.code`). Returning borrowed text keeps rendering free of allocation.
 pub trait Vars {
     fn get(&self, name: &str) -> Option<Cow<'_, str>>;
+
+    /// Whether the value of `name` is JSON text of a non-string (a number, `true`, an object:
+    /// what a `json` extractor took from a typed field). A JSON body leaf that is exactly
+    /// `'{{ name }}'` then renders it with its type (`{"goods": 42}`, not `{"goods": "42"}`),
+    /// so a replay sends what the recorded client sent. Default: plain text.
+    fn is_json(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 impl<T: Vars + ?Sized> Vars for &T {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         (**self).get(name)
+    }
+
+    fn is_json(&self, name: &str) -> bool {
+        (**self).is_json(name)
     }
 }
 

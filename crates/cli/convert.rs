@@ -1,0 +1,201 @@
+//! `loadtape convert`: a recording becomes a parameterized load scenario.
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _};
+use loadtape_detect::{analyze, convert, ConvertOptions, Options, TokenCsv};
+
+use crate::exit::Failure;
+
+/// Convert a recording into a scenario (scenario/v1) with token steps, extractors and
+/// generators, commented where a human must decide (signatures, pre-fetched tokens).
+///
+/// Session tokens become per-VU token steps, platform tokens shared ones (refreshed ahead of
+/// expiry and on WeChat errcode 40001/40014/42001 or HTTP 401); values issued by a response
+/// become extractors; timestamps and nonces become now_ms()/uuid(); static assets and beacons
+/// are dropped; cookies set by a response are left to each VU's cookie jar.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recording (recording/v1 YAML, or a HAR file).
+    recording: PathBuf,
+    /// Where to write the scenario [default: NAME.scenario.yaml beside the recording].
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Treat this step (name or recorded exchange id) as the token step.
+    #[arg(long, value_name = "STEP", conflicts_with = "token_csv")]
+    token_step: Option<String>,
+    /// Use pre-fetched tokens from this CSV (one column per token) instead of token steps;
+    /// created with the recorded token as a starter row when it does not exist.
+    #[arg(long, value_name = "FILE")]
+    token_csv: Option<PathBuf>,
+    /// Keep static assets and analytics beacons.
+    #[arg(long)]
+    keep_static: bool,
+    /// Overwrite the scenario if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let bad = |e: String| Failure::BadInput(anyhow!(e));
+    let rec = loadtape_format::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
+    let opts = Options {
+        keep_static: args.keep_static,
+        token_step: args.token_step.clone(),
+    };
+    let analysis = analyze(&rec, &opts).map_err(bad)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.recording));
+    if out.exists() && !args.force {
+        return Err(bad(format!(
+            "{} already exists; pass --force to overwrite it or -o to write elsewhere",
+            out.display()
+        )));
+    }
+    let token_csv = args.token_csv.as_ref().map(|csv| TokenCsv {
+        path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
+    });
+    let conversion = convert(
+        &rec,
+        &analysis,
+        &ConvertOptions {
+            recording: args
+                .recording
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            token_csv,
+        },
+    );
+    if conversion.scenario.steps.is_empty() {
+        let dropped = analysis.steps.len();
+        return Err(bad(format!(
+            "{}: nothing to replay: {dropped} exchange(s), none left for the flow (dropped or \
+             turned into token steps); --keep-static keeps static assets and beacons",
+            args.recording.display()
+        )));
+    }
+    if let Some(csv) = &args.token_csv {
+        prepare_csv(csv, &conversion.csv_columns, &conversion.csv_row)?;
+    }
+    let yaml = conversion.yaml();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .create_new(!args.force)
+        .open(&out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    file.write_all(yaml.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    // What convert writes must load: a failure here is a bug in the converter.
+    loadtape_format::load_scenario(&out)
+        .map_err(|e| anyhow!("the converted scenario does not load (a loadtape bug): {e}"))?;
+    let s = &conversion.scenario;
+    let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
+    println!(
+        "wrote {}: {} token step(s), {} step(s), {} extractor(s), {} finding(s) applied, {} suggestion(s)",
+        out.display(),
+        s.tokens.len(),
+        s.steps.len(),
+        extractors,
+        analysis.applied().count(),
+        analysis.suggestions().count()
+    );
+    if !analysis.warnings.is_empty() {
+        println!("warnings:");
+        for w in &analysis.warnings {
+            println!("  - {w}");
+        }
+    }
+    println!(
+        "next: loadtape run {} --iterations 1 --debug",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `recordings/shop.yaml` → `recordings/shop.scenario.yaml`.
+fn default_out(recording: &Path) -> PathBuf {
+    let stem = recording
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "recording".into());
+    recording.with_file_name(format!("{stem}.scenario.yaml"))
+}
+
+/// The CSV's path as the scenario names it: relative to the scenario's directory when it is
+/// below it, absolute otherwise.
+fn relative_to(csv: &Path, dir: &Path) -> String {
+    let abs = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        }
+    };
+    let (csv, dir) = (abs(csv), abs(dir));
+    csv.strip_prefix(&dir)
+        .map(Path::to_path_buf)
+        .unwrap_or(csv)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// An existing CSV must have the token columns; a missing one is created with the recorded
+/// tokens as a starter row (they expire: replace them with fresh ones).
+fn prepare_csv(csv: &Path, columns: &[String], row: &[String]) -> Result<(), Failure> {
+    if columns.is_empty() {
+        return Err(Failure::BadInput(anyhow!(
+            "--token-csv: the recording has no token to read from a CSV"
+        )));
+    }
+    if csv.exists() {
+        let text = std::fs::read_to_string(csv)
+            .with_context(|| format!("cannot read {}", csv.display()))?;
+        let header: Vec<&str> = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
+        let missing: Vec<&str> = columns
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !header.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Failure::BadInput(anyhow!(
+                "{}: the header row has no column {} (it has: {})",
+                csv.display(),
+                missing.join(", "),
+                header.join(", ")
+            )));
+        }
+        return Ok(());
+    }
+    let quote = |s: &String| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.clone()
+        }
+    };
+    let text = format!(
+        "{}\n{}\n",
+        columns.iter().map(quote).collect::<Vec<_>>().join(","),
+        row.iter().map(quote).collect::<Vec<_>>().join(",")
+    );
+    std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
+    println!(
+        "wrote {} with the recorded token(s) as one row: replace them with fresh, pre-fetched ones",
+        csv.display()
+    );
+    Ok(())
+}

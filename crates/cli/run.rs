@@ -1,0 +1,260 @@
+//! `loadtape run`: replay a scenario as load, print a summary, write `result/v1`, and let the
+//! thresholds decide the exit code (0 passed, 99 failed, 2 bad input, 1 anything else).
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use loadtape_engine::{report, Options, Plan, Progress};
+use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
+use loadtape_format::{load_scenario, Scenario};
+
+use crate::exit::Failure;
+
+/// Replay a scenario as load: virtual users or a target rate, with fresh tokens throughout.
+///
+/// `--iterations 1 --debug` is the smoke test: one flow per VU with every request, response,
+/// extracted value and check printed. Exit code: 0 thresholds passed, 99 a threshold failed,
+/// 2 bad input (the scenario's file:line: field is printed), 1 anything else (an interrupted
+/// run too; its result is written with `partial: true`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario (scenario/v1 YAML), as `loadtape convert` writes it.
+    scenario: PathBuf,
+    /// VUs: the count of constant-vus (ramping-vus becomes constant-vus), max_vus of a rate
+    /// executor.
+    #[arg(long, value_name = "N")]
+    vus: Option<u32>,
+    /// Run length (constant executors); ramping stages are scaled to it.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Flow iterations started per second (makes the executor constant-rate), e.g. 500/s.
+    #[arg(long, value_name = "R/s", value_parser = Rate::parse)]
+    rate: Option<Rate>,
+    /// Each VU stops after this many flows.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// Send requests for a recorded origin elsewhere: https://api.example.com=http://127.0.0.1:9090.
+    #[arg(long = "target", value_name = "ORIGIN=URL")]
+    targets: Vec<String>,
+    /// Also trust this CA certificate (PEM), e.g. the testbed's certs/testbed-ca.pem.
+    #[arg(long, value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// Do not check server certificates.
+    #[arg(long)]
+    insecure: bool,
+    /// Write the result (result/v1 JSON) here, partial or not.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// No progress output; only the summary.
+    #[arg(long)]
+    quiet: bool,
+    /// Print every request, response, extracted value and check.
+    #[arg(long)]
+    debug: bool,
+    // `--segment K/N` and `--html FILE` come with the report issue: the segment will scale the
+    // executor here (VUs, rate, data rows) before `Plan::compile`, and `settings.segment` of
+    // the result is where it is recorded.
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    loadtape_format::scenario::parse_duration(s)
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    apply_overrides(&mut scenario, &args)?;
+    let mut targets = Vec::new();
+    for t in &args.targets {
+        let (from, to) = t.split_once('=').ok_or_else(|| {
+            Failure::BadInput(anyhow!(
+                "--target {t}: write ORIGIN=URL, e.g. https://api.example.com=http://127.0.0.1:9090"
+            ))
+        })?;
+        targets.push((from.to_string(), to.to_string()));
+    }
+    let options = Options {
+        targets,
+        ca_files: args.ca.clone(),
+        insecure: args.insecure,
+        debug: args.debug,
+        // Worker threads (default: one per core); for benchmarks that pin the server to a core.
+        workers: std::env::var("LOADTAPE_WORKERS")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0),
+        ..Options::default()
+    };
+    let plan = Plan::compile(&scenario, &args.scenario, options)
+        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+
+    // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
+    let stopper = running.stopper();
+    std::thread::Builder::new()
+        .name("loadtape-signals".into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(crate::runtime::wait_for_stop());
+                stopper.interrupt();
+            }
+        })
+        .map_err(|e| Failure::Other(anyhow!("cannot watch for Ctrl-C: {e}")))?;
+
+    let live = !args.quiet && !args.debug && std::io::stdout().is_terminal();
+    let bar = live.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let total = scenario.load.executor.duration();
+    let mut last_line = Instant::now();
+    while let Some(p) = running.poll(Duration::from_millis(1000)) {
+        match &bar {
+            Some(bar) => bar.set_message(progress_line(&p, total)),
+            None if !args.quiet && !args.debug && last_line.elapsed() >= Duration::from_secs(5) => {
+                println!("{}", progress_line(&p, total));
+                last_line = Instant::now();
+            }
+            None => {}
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let outcome = running.finish();
+    let file = args.scenario.display().to_string();
+    let result = report::result(&outcome, Some(file));
+    print!("{}", report::table(&result));
+    if let Some(out) = &args.out {
+        let text = serde_json::to_string_pretty(&result)
+            .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
+        std::fs::write(out, text + "\n")
+            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", out.display())))?;
+        println!("result written to {}", out.display());
+    }
+    if !result.passed {
+        let failed: Vec<&str> = result
+            .thresholds
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| t.threshold.as_str())
+            .collect();
+        return Err(Failure::Thresholds(anyhow!(
+            "threshold(s) failed: {}",
+            failed.join(", ")
+        )));
+    }
+    if result.partial {
+        return Err(Failure::Other(anyhow!(
+            "the run was interrupted; its result is partial"
+        )));
+    }
+    Ok(())
+}
+
+fn progress_line(p: &Progress, total: Duration) -> String {
+    format!(
+        "{:>5.1}s/{}s  VUs {:>5}  {:>7} req/s  p99 {:>8.2}ms  requests {}  errors {}  tokens {}  dropped {}",
+        p.elapsed.as_secs_f64(),
+        total.as_secs(),
+        p.active_vus,
+        p.rps,
+        p.p99_ms,
+        p.requests,
+        p.errors,
+        p.token_requests,
+        p.dropped
+    )
+}
+
+/// `--vus`, `--duration`, `--rate` and `--iterations` over the scenario's `load`.
+fn apply_overrides(s: &mut Scenario, args: &Args) -> Result<(), Failure> {
+    let load = &mut s.load;
+    if let Some(n) = args.iterations {
+        load.iterations = Some(n);
+    }
+    if args.vus == Some(0) {
+        return Err(Failure::BadInput(anyhow!("--vus must be at least 1")));
+    }
+    if args.duration.is_some_and(|d| d.is_zero()) {
+        return Err(Failure::BadInput(anyhow!(
+            "--duration must be more than zero"
+        )));
+    }
+    if let Some(rate) = args.rate {
+        if rate.count == 0 {
+            return Err(Failure::BadInput(anyhow!("--rate must be more than zero")));
+        }
+        let max_vus = args.vus.unwrap_or_else(|| match &load.executor {
+            Executor::ConstantRate { max_vus, .. } | Executor::RampingRate { max_vus, .. } => {
+                *max_vus
+            }
+            other => other
+                .max_vus()
+                .max((rate.as_per_second().ceil() as u32).max(1)),
+        });
+        load.executor = Executor::ConstantRate {
+            rate,
+            duration: args.duration.unwrap_or(load.executor.duration()),
+            max_vus,
+            pre_allocated_vus: None,
+        };
+        return Ok(());
+    }
+    let scale = |over: Duration, total: Duration, d: Duration| {
+        over.mul_f64(d.as_secs_f64() / total.as_secs_f64().max(1e-9))
+    };
+    let total = load.executor.duration();
+    match &mut load.executor {
+        Executor::ConstantVus { vus, duration } => {
+            *vus = args.vus.unwrap_or(*vus);
+            *duration = args.duration.unwrap_or(*duration);
+        }
+        Executor::RampingVus { stages, .. } => {
+            if let Some(n) = args.vus {
+                load.executor = Executor::ConstantVus {
+                    vus: n,
+                    duration: args.duration.unwrap_or(total),
+                };
+            } else if let Some(d) = args.duration {
+                for VuStage { over, .. } in stages.iter_mut() {
+                    *over = scale(*over, total, d);
+                }
+            }
+        }
+        Executor::ConstantRate {
+            duration,
+            max_vus,
+            pre_allocated_vus,
+            ..
+        } => {
+            *duration = args.duration.unwrap_or(*duration);
+            if let Some(n) = args.vus {
+                *max_vus = n;
+                *pre_allocated_vus = pre_allocated_vus.map(|p| p.min(n));
+            }
+        }
+        Executor::RampingRate {
+            stages,
+            max_vus,
+            pre_allocated_vus,
+            ..
+        } => {
+            if let Some(d) = args.duration {
+                for RateStage { over, .. } in stages.iter_mut() {
+                    *over = scale(*over, total, d);
+                }
+            }
+            if let Some(n) = args.vus {
+                *max_vus = n;
+                *pre_allocated_vus = pre_allocated_vus.map(|p| p.min(n));
+            }
+        }
+    }
+    Ok(())
+}

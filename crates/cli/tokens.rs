@@ -1,0 +1,39 @@
+//! `loadtape tokens`: what detection finds in a recording, before anything is converted.
+
+use std::path::PathBuf;
+
+use loadtape_detect::{analyze, render_table, Options};
+
+use crate::exit::Failure;
+
+/// Print the tokens found in a recording: one row per finding (variable, class, where it is
+/// used, where it comes from, confidence), suggestions, and what a human must decide.
+///
+/// Classes: correlated (issued by an earlier response), session token (issued by a login),
+/// platform token (WeChat/Alipay presets, or used but never issued), generated (timestamps,
+/// nonces, UUIDs, signatures, login codes), appid. `loadtape convert` applies exactly the
+/// rows above the suggestions.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recording (recording/v1 YAML, or a HAR file).
+    recording: PathBuf,
+    /// Treat this step (name or recorded exchange id) as the token step.
+    #[arg(long, value_name = "STEP")]
+    token_step: Option<String>,
+    /// Keep static assets and analytics beacons.
+    #[arg(long)]
+    keep_static: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let rec = loadtape_format::read_any(&args.recording)
+        .map_err(|e| Failure::BadInput(anyhow::anyhow!("{e}")))?;
+    let opts = Options {
+        keep_static: args.keep_static,
+        token_step: args.token_step,
+    };
+    let analysis = analyze(&rec, &opts).map_err(|e| Failure::BadInput(anyhow::anyhow!(e)))?;
+    print!("{}", render_table(&analysis));
+    println!("\nnext: loadtape convert {}", args.recording.display());
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! [`convert`]: an analysis and its recording become a `scenario/v1` scenario, commented
+//! where a human has to decide.
+
+mod token_steps;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use loadtape_format::scenario::{
+    BodyTemplate, Check, Comments, DataSource, Executor, Extractor, JsonPathExpr, JsonRule,
+    JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, TokenStep,
+};
+use loadtape_format::template::{Expr, Func};
+use loadtape_format::{BodyContent, Exchange, Recording, Scenario, Template, SCENARIO_V1};
+
+use crate::finding::{Analysis, Class, Encoding, Finding, Gen, Place, Platform};
+use crate::presets;
+use crate::shape;
+use crate::substitute::Subs;
+
+/// Think times longer than this are cut: a tester reading the screen is not load.
+pub const MAX_THINK: Duration = Duration::from_secs(5);
+
+/// Request headers the replay's client sets itself (or must not copy).
+const DROP_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "proxy-connection",
+    // The replay reads bodies for extraction; asking for identity keeps that simple.
+    "accept-encoding",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    /// What the scenario's `recording:` field says (the recording's file name).
+    pub recording: Option<String>,
+    /// Pre-fetched tokens instead of token steps (PTS "method 2").
+    pub token_csv: Option<TokenCsv>,
+}
+
+/// A CSV of pre-fetched tokens: a data source named `tokens`, one column per token variable.
+#[derive(Debug, Clone)]
+pub struct TokenCsv {
+    /// The path as the scenario names it (relative to the scenario file).
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub scenario: Scenario,
+    pub comments: Comments,
+    /// With `--token-csv`: the CSV's columns, and the recorded values as a starter row.
+    pub csv_columns: Vec<String>,
+    pub csv_row: Vec<String>,
+}
+
+impl Conversion {
+    /// The scenario as commented YAML.
+    pub fn yaml(&self) -> String {
+        loadtape_format::write_scenario_with_comments(&self.scenario, &self.comments)
+    }
+}
+
+/// Builds the scenario. Only applied findings (see [`crate::APPLY_AT`]) change requests.
+pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversion {
+    let mut b = Builder::new(rec, a, opts);
+    b.variables();
+    b.token_steps();
+    b.flow();
+    let scenario = Scenario {
+        loadtape: SCENARIO_V1.to_string(),
+        name: a.name.clone(),
+        recording: opts.recording.clone(),
+        target: IndexMap::new(),
+        variables: b.variables,
+        data: b.data,
+        tokens: b.tokens,
+        steps: b.steps,
+        load: Load {
+            executor: Executor::ConstantVus {
+                vus: 10,
+                duration: Duration::from_secs(60),
+            },
+            iterations: None,
+        },
+        thresholds: Vec::new(),
+    };
+    let mut comments = b.comments;
+    comments.add(
+        "load",
+        "Start small: `loadtape run FILE --iterations 1 --debug` shows every request once.",
+    );
+    Conversion {
+        scenario,
+        comments,
+        csv_columns: b.csv_columns,
+        csv_row: b.csv_row,
+    }
+}
+
+struct Builder<'a> {
+    ex: &'a [Exchange],
+    a: &'a Analysis,
+    opts: &'a ConvertOptions,
+    /// Variable → the expression replacing its value.
+    exprs: HashMap<&'a str, Expr>,
+    /// Exchanges that became token steps.
+    token_origins: HashSet<usize>,
+    /// Exchanges that fetched a token the CSV now provides.
+    csv_origins: HashSet<usize>,
+    /// Exchanges that fetched a token again: the token step does that now.
+    refetches: HashSet<usize>,
+    variables: IndexMap<String, Template>,
+    data: IndexMap<String, DataSource>,
+    tokens: Vec<TokenStep>,
+    steps: Vec<Step>,
+    comments: Comments,
+    csv_columns: Vec<String>,
+    csv_row: Vec<String>,
+    /// Responses speak WeChat's `errcode` dialect.
+    errcodes: bool,
+}
+
+impl<'a> Builder<'a> {
+    fn new(rec: &'a Recording, a: &'a Analysis, opts: &'a ConvertOptions) -> Builder<'a> {
+        let errcodes = a.mini_program.as_ref().map(|m| m.platform) == Some(Platform::WeChat)
+            || rec.exchanges.iter().any(|e| {
+                presets::has_errcode(
+                    e.response
+                        .as_ref()
+                        .and_then(|r| r.body.as_ref())
+                        .and_then(|b| b.as_json()),
+                )
+            });
+        Builder {
+            ex: &rec.exchanges,
+            a,
+            opts,
+            exprs: HashMap::new(),
+            token_origins: HashSet::new(),
+            csv_origins: HashSet::new(),
+            refetches: HashSet::new(),
+            variables: IndexMap::new(),
+            data: IndexMap::new(),
+            tokens: Vec::new(),
+            steps: Vec::new(),
+            comments: Comments::new(),
+            csv_columns: Vec::new(),
+            csv_row: Vec::new(),
+            errcodes,
+        }
+    }
+
+    fn is_token(f: &Finding) -> bool {
+        matches!(f.class, Class::SessionToken | Class::PlatformToken)
+    }
+
+    /// The expression of every applied finding, the variables and the CSV data source.
+    fn variables(&mut self) {
+        let a = self.a;
+        if let Some(m) = &a.mini_program {
+            self.variables
+                .insert("appid".into(), Template::literal(m.appid.clone()));
+            self.comments.add(
+                "variables.appid",
+                format!("The {} mini program's appid, as recorded", m.platform),
+            );
+        }
+        // With --token-csv: the platform tokens, or the session tokens when there are none.
+        let csv_class = if a.applied().any(|f| f.class == Class::PlatformToken) {
+            Class::PlatformToken
+        } else {
+            Class::SessionToken
+        };
+        for f in a.applied() {
+            let var = |name: &str| Expr::Var(name.to_string());
+            let expr = match f.class {
+                Class::AppId => var("appid"),
+                c if Self::is_token(f) && self.opts.token_csv.is_some() && c == csv_class => {
+                    self.csv_columns.push(f.variable.clone());
+                    self.csv_row.push(f.value.clone());
+                    var(&format!("tokens.{}", f.variable))
+                }
+                Class::Correlated | Class::SessionToken | Class::PlatformToken => var(&f.variable),
+                Class::Generated(Gen::TimestampMs) => Expr::Call(Func::NowMs, vec![]),
+                Class::Generated(Gen::TimestampS) => Expr::Call(Func::NowS, vec![]),
+                Class::Generated(Gen::Nonce) if shape::is_hex32(&f.value) => {
+                    Expr::Call(Func::Md5, vec![Expr::Call(Func::Uuid, vec![])])
+                }
+                Class::Generated(Gen::Nonce | Gen::Uuid | Gen::LoginCode) => {
+                    Expr::Call(Func::Uuid, vec![])
+                }
+                Class::Generated(Gen::Signature) | Class::Static => continue,
+            };
+            self.exprs.insert(&f.variable, expr);
+        }
+        if let Some(csv) = &self.opts.token_csv {
+            if !self.csv_columns.is_empty() {
+                self.data.insert(
+                    "tokens".into(),
+                    DataSource {
+                        csv: csv.path.clone(),
+                        pick: Pick::PerVu,
+                    },
+                );
+                self.comments.add(
+                    "data.tokens",
+                    format!(
+                        "Pre-fetched tokens (PTS method 2), one row per VU, columns: {}.\n\
+                         They must stay valid for the whole run: nothing refreshes them.",
+                        self.csv_columns.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The kept exchanges that are not token steps, as the flow.
+    fn flow(&mut self) {
+        let kept: Vec<usize> = (0..self.ex.len())
+            .filter(|&i| {
+                self.a.steps[i].dropped.is_none()
+                    && !self.token_origins.contains(&i)
+                    && !self.csv_origins.contains(&i)
+                    && !self.refetches.contains(&i)
+            })
+            .collect();
+        for (n, &i) in kept.iter().enumerate() {
+            let e = &self.ex[i];
+            let path = format!("steps[{}]", self.steps.len());
+            let request = self.request(i, false);
+            let mut extract = IndexMap::new();
+            for f in self.a.applied().filter(|f| f.class == Class::Correlated) {
+                let extracted_by_token = f
+                    .origins
+                    .iter()
+                    .any(|o| self.token_origins.contains(&o.step));
+                let jar_only = self.rides_cookie_jar(f)
+                    && f.uses.iter().all(|u| matches!(u.place, Place::Cookie(_)));
+                for o in f.origins.iter().filter(|o| o.step == i) {
+                    if extracted_by_token || jar_only {
+                        continue;
+                    }
+                    if let Some(x) = self.extractor(i, &o.place, &f.value) {
+                        let users: Vec<&str> = f
+                            .uses
+                            .iter()
+                            .filter(|u| u.step > i)
+                            .map(|u| self.a.steps[u.step].name.as_str())
+                            .collect();
+                        self.comments.add(
+                            format!("{path}.extract.{}", f.variable),
+                            format!("used by {}", dedup(users).join(", ")),
+                        );
+                        extract.insert(f.variable.clone(), x);
+                    }
+                }
+            }
+            let resp = e.response.as_ref();
+            let status = resp.map(|r| r.status).unwrap_or(0);
+            let mut check = Check::default();
+            if (100..400).contains(&status) {
+                check.status = vec![status];
+            }
+            let errcode_ok = resp
+                .and_then(|r| r.body.as_ref())
+                .and_then(|b| b.as_json())
+                .and_then(|j| j.get("errcode"))
+                .is_some_and(|c| c == 0);
+            if errcode_ok {
+                check.json.push(JsonRule {
+                    path: token_steps::path("$.errcode"),
+                    test: JsonTest::Equals(0.into()),
+                });
+            }
+            let think = kept.get(n + 1).and_then(|&next| think(e, &self.ex[next]));
+            self.step_comments(&path, i);
+            self.steps.push(Step {
+                name: self.a.steps[i].name.clone(),
+                request,
+                check: (check != Check::default()).then_some(check),
+                extract,
+                think,
+            });
+        }
+    }
+
+    fn step_comments(&mut self, path: &str, step: usize) {
+        let mut notes = Vec::new();
+        for f in &self.a.findings {
+            if !f.uses.iter().any(|u| u.step == step) {
+                continue;
+            }
+            match f.class {
+                Class::Generated(Gen::Signature) => notes.push(format!(
+                    "`{}` is a signature, sent as recorded: replace it with its signing rule,\n\
+                     e.g. '{{{{ md5(appid + now_ms() + secret) }}}}' (loadtape cannot guess it).",
+                    f.variable
+                )),
+                Class::Generated(Gen::LoginCode) if f.applied() => notes.push(format!(
+                    "`{}` is a single-use login code: '{{{{ uuid() }}}}' works only if the backend accepts\n\
+                     any code; otherwise use --token-csv with pre-fetched tokens.",
+                    f.variable
+                )),
+                _ if !f.applied() => notes.push(format!(
+                    "Suggestion, not applied: `{}` ({}) may be {}: {}.",
+                    f.variable, f.uses[0].place, f.class, f.reason
+                )),
+                _ => {}
+            }
+        }
+        if let Some(r) = &self.ex[step].request.body {
+            if r.truncated {
+                notes.push("The recorded request body was truncated: complete it by hand.".into());
+            }
+        }
+        for n in notes {
+            self.comments.add(path, n);
+        }
+    }
+
+    /// A recorded request with the applied findings substituted. A token step's request only
+    /// gets what is bound before the flow (variables, generators, earlier tokens).
+    fn request(&mut self, step: usize, for_token: bool) -> RequestTemplate {
+        let e = &self.ex[step];
+        let mut subs = Subs::default();
+        let mut jar = HashSet::new();
+        // The appid is replaced wherever it appears (the Referer too), so changing the
+        // variable changes every request.
+        let appid = self
+            .a
+            .finding("appid")
+            .filter(|f| f.class == Class::AppId && f.applied());
+        if let Some(f) = appid {
+            subs.add(&f.value, Expr::Var("appid".into()));
+        }
+        for f in self
+            .a
+            .applied()
+            .filter(|f| f.uses.iter().any(|u| u.step == step))
+        {
+            let Some(expr) = self.exprs.get(f.variable.as_str()) else {
+                continue;
+            };
+            if for_token && f.class == Class::Correlated {
+                continue;
+            }
+            let rides_cookie_jar = self.rides_cookie_jar(f);
+            for u in f.uses.iter().filter(|u| u.step == step) {
+                if let (Place::Cookie(name), true) = (&u.place, rides_cookie_jar) {
+                    jar.insert(name.clone());
+                    continue;
+                }
+                // A header extractor takes a whole `Bearer x` value: it replaces the whole one.
+                let bearer_origin =
+                    matches!(f.origins.first().map(|o| &o.place), Some(Place::Bearer(_)));
+                for value in std::iter::once(&f.value).chain(&f.aliases) {
+                    match u.encoding {
+                        Encoding::Plain => subs.add(value, expr.clone()),
+                        Encoding::Base64 => subs.add_base64(value, expr.clone()),
+                    }
+                    if bearer_origin && matches!(u.place, Place::Bearer(_)) {
+                        for scheme in ["Bearer", "bearer", "BEARER"] {
+                            subs.add(&format!("{scheme} {value}"), expr.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if for_token {
+            self.secret(step, &mut subs);
+        }
+        let mut headers = Vec::new();
+        for (name, value) in e.request.headers.iter() {
+            let lower = name.to_ascii_lowercase();
+            if DROP_HEADERS.contains(&lower.as_str()) || lower.starts_with(':') {
+                continue;
+            }
+            let value = if lower == "cookie" && !jar.is_empty() {
+                let kept: Vec<&str> = value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|p| !p.split_once('=').is_some_and(|(k, _)| jar.contains(k)))
+                    .collect();
+                if kept.is_empty() {
+                    continue;
+                }
+                kept.join("; ")
+            } else {
+                value.to_string()
+            };
+            headers.push((lower, subs.template(&value)));
+        }
+        if !jar.is_empty() {
+            let mut names: Vec<&str> = jar.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            let path = if for_token {
+                format!("tokens[{}]", self.tokens.len())
+            } else {
+                format!("steps[{}]", self.steps.len())
+            };
+            self.comments.add(
+                path,
+                format!(
+                    "Cookie {} left to the VU's cookie jar (set by an earlier response).",
+                    names.join(", ")
+                ),
+            );
+        }
+        let body = e.request.body.as_ref().map(|b| match &b.content {
+            BodyContent::Json(v) => BodyTemplate::Json(subs.json(v)),
+            BodyContent::Text(t) => BodyTemplate::Text(subs.template(t)),
+            BodyContent::Binary(bytes) => BodyTemplate::Base64(bytes.clone()),
+        });
+        RequestTemplate {
+            method: http::Method::from_bytes(e.request.method.as_bytes())
+                .unwrap_or(http::Method::GET),
+            url: subs.template(&e.request.url),
+            headers,
+            body,
+        }
+    }
+
+    /// A correlated value a response set as a cookie: the VU's cookie jar carries it.
+    fn rides_cookie_jar(&self, f: &Finding) -> bool {
+        f.class == Class::Correlated
+            && f.origins.iter().all(|o| {
+                matches!(o.place, Place::SetCookie(_)) && !self.token_origins.contains(&o.step)
+            })
+    }
+
+    /// How to take a value out of the response of `step`, from where it was seen.
+    fn extractor(&self, step: usize, place: &Place, value: &str) -> Option<Extractor> {
+        match place {
+            Place::Json(p) => JsonPathExpr::parse(p).ok().map(Extractor::Json),
+            Place::Header(h) | Place::Bearer(h) => Some(Extractor::Header(h.clone())),
+            Place::SetCookie(c) => Some(Extractor::Cookie(c.clone())),
+            Place::Text => {
+                let text = self.ex[step].response.as_ref()?.body.as_ref()?.as_text()?;
+                let at = text.find(value)?;
+                let mut from = at.saturating_sub(16);
+                while !text.is_char_boundary(from) {
+                    from += 1;
+                }
+                let pattern = format!(
+                    "{}([A-Za-z0-9._~+/=%-]{{{}}})",
+                    regex::escape(&text[from..at]),
+                    value.len()
+                );
+                RegexExpr::parse(&pattern)
+                    .ok()
+                    .map(|pattern| Extractor::Regex { pattern, group: 1 })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn dedup(mut v: Vec<&str>) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    v.retain(|s| seen.insert(*s));
+    v
+}
+
+/// The recorded pause between one exchange's end and the next one's start, capped.
+fn think(e: &Exchange, next: &Exchange) -> Option<Duration> {
+    // Checked: a recording is input, and an absurd duration must not panic.
+    let micros = (e.duration_ms * 1000.0) as i64;
+    let end = e
+        .started
+        .checked_add_signed(chrono::Duration::microseconds(micros))?;
+    let gap = next.started.signed_duration_since(end).num_milliseconds();
+    (gap >= 10).then(|| Duration::from_millis(gap as u64).min(MAX_THINK))
+}

@@ -1,0 +1,321 @@
+//! Token steps: where session and platform tokens come from, how long they live, and when
+//! they must be fetched again.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use loadtape_format::scenario::{
+    BodyTemplate, Expiry, Extractor, JsonPathExpr, JsonRule, JsonTemplate, JsonTest, RefreshOn,
+    RequestTemplate, Scope, TokenStep,
+};
+use loadtape_format::template::Expr;
+use loadtape_format::{Exchange, Template};
+use serde_json::Value;
+
+use super::Builder;
+use crate::finding::{Class, Finding, Platform};
+use crate::presets;
+use crate::shape;
+use crate::substitute::Subs;
+use crate::walk::key_step;
+
+impl Builder<'_> {
+    /// Session- and platform-token origins become token steps; a platform token never
+    /// fetched gets WeChat's stable_token step or stays a recorded variable.
+    pub(super) fn token_steps(&mut self) {
+        let a = self.a;
+        let mut by_origin: IndexMap<usize, Vec<&Finding>> = IndexMap::new();
+        for f in a.applied().filter(|f| Self::is_token(f)) {
+            if self.is_csv(f) {
+                // The exchange that fetched it leaves the flow too: the CSV replaces it.
+                self.csv_origins.extend(f.origins.iter().map(|o| o.step));
+                continue;
+            }
+            match f.origins.first() {
+                Some(o) => by_origin.entry(o.step).or_default().push(f),
+                None => self.unfetched_token(f),
+            }
+            // Fetching it again is the token step's job, not the flow's.
+            for again in f.origins.iter().skip(1) {
+                self.refetches.insert(again.step);
+            }
+        }
+        by_origin.sort_keys();
+        for (step, findings) in by_origin {
+            self.token_origins.insert(step);
+            self.token_step(step, &findings);
+        }
+    }
+
+    fn is_csv(&self, f: &Finding) -> bool {
+        matches!(self.exprs.get(f.variable.as_str()), Some(Expr::Var(v)) if v.starts_with("tokens."))
+    }
+
+    fn unfetched_token(&mut self, f: &Finding) {
+        let wechat = self.a.mini_program.as_ref().map(|m| m.platform) == Some(Platform::WeChat);
+        if !wechat {
+            self.variables
+                .insert(f.variable.clone(), Template::literal(f.value.clone()));
+            let expiry = shape::jwt_claims(&f.value)
+                .and_then(|c| c.get("exp").and_then(Value::as_i64))
+                .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+                .map(|t| format!(" It expires at {}.", t.to_rfc3339()))
+                .unwrap_or_default();
+            self.comments.add(
+                format!("variables.{}", f.variable),
+                format!(
+                    "A platform token the recording used but never fetched: the recorded value.{expiry}\n\
+                     Use --token-csv FILE for pre-fetched ones, or --token-step STEP for the step issuing it."
+                ),
+            );
+            return;
+        }
+        self.variables.insert(
+            "secret".into(),
+            Template::parse("{{ env(\"WX_SECRET\") }}").unwrap_or_default(),
+        );
+        self.comments.add(
+            "variables.secret",
+            "The mini program's AppSecret, from the environment: never commit it.",
+        );
+        let body = serde_json::json!({
+            "grant_type": "client_credential",
+            "appid": "{{ appid }}",
+            "secret": "{{ secret }}",
+        });
+        let body = JsonTemplate::from_value(&body);
+        let body = reparse(body);
+        let i = self.tokens.len();
+        self.tokens.push(TokenStep {
+            name: "stable_token".into(),
+            scope: Scope::Shared,
+            request: RequestTemplate {
+                method: http::Method::POST,
+                url: Template::literal(presets::WECHAT_STABLE_TOKEN_URL),
+                headers: vec![("content-type".into(), Template::literal("application/json"))],
+                body: Some(BodyTemplate::Json(body)),
+            },
+            extract: IndexMap::from([
+                (f.variable.clone(), json_extractor("$.access_token")),
+                ("expires_in".into(), json_extractor("$.expires_in")),
+            ]),
+            expires_in: Template::parse("{{ expires_in }}s")
+                .ok()
+                .map(Expiry::Template),
+            refresh_before: Some(Duration::from_secs(60)),
+            refresh_on: Some(self.refresh_on(Some(Platform::WeChat))),
+        });
+        self.comments.add(
+            format!("tokens[{i}]"),
+            format!(
+                "`{}` was used but never fetched in the recording: WeChat's stable_token issues it\n\
+                 (cgi-bin/token would invalidate the token your production backend holds).\n\
+                 PTS method 1: point this at your own token endpoint if you have one.",
+                f.variable
+            ),
+        );
+    }
+
+    fn token_step(&mut self, step: usize, findings: &[&Finding]) {
+        let e = &self.ex[step];
+        let endpoint = presets::token_endpoint(e);
+        let shared = findings.iter().all(|f| f.class == Class::PlatformToken)
+            && endpoint != Some(Platform::Alipay);
+        let mut extract = IndexMap::new();
+        for f in findings {
+            if let Some(x) = f
+                .origins
+                .first()
+                .and_then(|o| self.extractor(o.step, &o.place, &f.value))
+            {
+                extract.insert(f.variable.clone(), x);
+            }
+        }
+        // Correlated values this exchange issues are extracted here too: it leaves the flow.
+        for f in self.a.applied().filter(|f| f.class == Class::Correlated) {
+            if let Some(o) = f.origins.iter().find(|o| o.step == step) {
+                if let Some(x) = self.extractor(o.step, &o.place, &f.value) {
+                    extract.insert(f.variable.clone(), x);
+                }
+            }
+        }
+        let first = findings[0];
+        let body = e
+            .response
+            .as_ref()
+            .and_then(|r| r.body.as_ref())
+            .and_then(|b| b.as_json());
+        let sibling = body.and_then(|j| expiry_path("$", j, &first.value));
+        let has_sibling = sibling.is_some();
+        let (expires_in, lifetime) = match sibling {
+            Some((path, secs)) => {
+                extract.insert("expires_in".into(), json_extractor(&path));
+                (
+                    Template::parse("{{ expires_in }}s")
+                        .ok()
+                        .map(Expiry::Template),
+                    secs.map(Duration::from_secs),
+                )
+            }
+            None => (None, jwt_lifetime(&first.value, e)),
+        };
+        // Short-lived tokens need a margin that fits: a fifth of the lifetime, at most 60 s.
+        let refresh_before = lifetime.map(|l| (l / 5).min(Duration::from_secs(60)));
+        let platform = endpoint.or(self.a.mini_program.as_ref().map(|m| m.platform));
+        let i = self.tokens.len();
+        let request = self.request(step, true);
+        self.tokens.push(TokenStep {
+            name: self.a.steps[step].name.clone(),
+            scope: if shared { Scope::Shared } else { Scope::PerVu },
+            request,
+            extract,
+            expires_in,
+            refresh_before,
+            refresh_on: Some(self.refresh_on(platform)),
+        });
+        self.step_comments(&format!("tokens[{i}]"), step);
+        let vars: Vec<&str> = findings.iter().map(|f| f.variable.as_str()).collect();
+        self.comments.add(
+            format!("tokens[{i}]"),
+            format!(
+                "Recorded exchange {} ({}): {}.",
+                e.id,
+                vars.join(", "),
+                first.reason
+            ),
+        );
+        if lifetime.is_none() && !has_sibling {
+            self.comments.add(
+                format!("tokens[{i}].refresh_on"),
+                "No lifetime was recorded: the token is refreshed only when a response says it is stale.",
+            );
+        }
+    }
+
+    fn refresh_on(&self, platform: Option<Platform>) -> RefreshOn {
+        let mut json = Vec::new();
+        if self.errcodes || platform == Some(Platform::WeChat) {
+            json.push(JsonRule {
+                path: path("$.errcode"),
+                test: JsonTest::In(
+                    presets::WECHAT_REFRESH_ERRCODES
+                        .iter()
+                        .map(|&c| c.into())
+                        .collect(),
+                ),
+            });
+        }
+        if platform == Some(Platform::Alipay) {
+            json.push(JsonRule {
+                path: path("$..sub_code"),
+                test: JsonTest::In(
+                    presets::ALIPAY_REFRESH_SUB_CODES
+                        .iter()
+                        .map(|&c| c.into())
+                        .collect(),
+                ),
+            });
+        }
+        RefreshOn {
+            status: vec![401],
+            json,
+        }
+    }
+
+    /// A WeChat token request's `secret` becomes the `secret` variable, so it lives in one
+    /// place (and can be moved to the environment).
+    pub(super) fn secret(&mut self, step: usize, subs: &mut Subs) {
+        let e = &self.ex[step];
+        if presets::token_endpoint(e) != Some(Platform::WeChat) {
+            return;
+        }
+        let (_, query) = crate::walk::path_and_query(&e.request.url);
+        let mut found = crate::walk::pairs(query.unwrap_or(""))
+            .into_iter()
+            .find(|(k, _)| k == "secret")
+            .map(|(_, v)| v);
+        if let Some(Value::String(s)) = e
+            .request
+            .body
+            .as_ref()
+            .and_then(|b| b.as_json())
+            .and_then(|j| j.get("secret"))
+        {
+            found = Some(s.clone());
+        }
+        let Some(secret) = found.filter(|s| !s.is_empty()) else {
+            return;
+        };
+        if !self.variables.contains_key("secret") {
+            self.variables
+                .insert("secret".into(), Template::literal(secret.clone()));
+            self.comments.add(
+                "variables.secret",
+                "The AppSecret as recorded: better '{{ env(\"WX_SECRET\") }}', so it is never committed.",
+            );
+        }
+        subs.add(&secret, Expr::Var("secret".into()));
+    }
+}
+
+/// A JSONPath this module writes itself (always valid).
+pub(super) fn path(p: &str) -> JsonPathExpr {
+    JsonPathExpr::parse(p).unwrap_or_else(|_| {
+        JsonPathExpr::parse("$").unwrap_or_else(|_| unreachable!("`$` is a JSONPath"))
+    })
+}
+
+fn json_extractor(p: &str) -> Extractor {
+    Extractor::Json(path(p))
+}
+
+/// A JSON template whose strings are parsed as templates (what `from_value` leaves literal).
+fn reparse(t: JsonTemplate) -> JsonTemplate {
+    match t {
+        JsonTemplate::String(s) => {
+            let text = s.as_literal().unwrap_or_default().to_string();
+            JsonTemplate::String(Template::parse(&text).unwrap_or(s))
+        }
+        JsonTemplate::Array(items) => JsonTemplate::Array(items.into_iter().map(reparse).collect()),
+        JsonTemplate::Object(fields) => {
+            JsonTemplate::Object(fields.into_iter().map(|(k, v)| (k, reparse(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// The path of a lifetime field beside the string `value`, and its recorded seconds.
+fn expiry_path(at: &str, v: &Value, value: &str) -> Option<(String, Option<u64>)> {
+    match v {
+        Value::Object(map) => {
+            if map.values().any(|x| x.as_str() == Some(value)) {
+                if let Some((k, x)) = map.iter().find(|(k, _)| shape::is_expiry_name(k)) {
+                    let secs = x
+                        .as_u64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()));
+                    return Some((format!("{at}{}", key_step(k)), secs));
+                }
+            }
+            map.iter()
+                .find_map(|(k, x)| expiry_path(&format!("{at}{}", key_step(k)), x, value))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| expiry_path(&format!("{at}[{i}]"), x, value)),
+        _ => None,
+    }
+}
+
+/// A JWT's lifetime: `exp` minus `iat` (or minus the capture time).
+fn jwt_lifetime(value: &str, e: &Exchange) -> Option<Duration> {
+    let claims = shape::jwt_claims(value)?;
+    let exp = claims.get("exp")?.as_i64()?;
+    let from = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| e.started.timestamp());
+    u64::try_from(exp.checked_sub(from)?)
+        .ok()
+        .map(Duration::from_secs)
+}

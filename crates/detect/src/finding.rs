@@ -1,0 +1,284 @@
+//! What detection finds: the types `loadtape tokens` prints and `loadtape convert` applies.
+
+use std::fmt;
+
+/// Findings at or above this confidence (percent) are applied by `convert`; the rest are
+/// listed as suggestions. A wrong correlation breaks a replay in ways that are hard to see, so
+/// the bar is high: only a value that looks issued (random-looking, issued before first use,
+/// not seen everywhere) or a rule that is unambiguous (a preset, a signature name) passes.
+pub const APPLY_AT: u8 = 70;
+
+/// The result of [`analyze`](crate::analyze).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub name: String,
+    /// One per recorded exchange, in recording order.
+    pub steps: Vec<StepInfo>,
+    /// One per value the replay has to treat specially, in order of first use.
+    pub findings: Vec<Finding>,
+    pub mini_program: Option<MiniProgram>,
+    /// Things a human must decide; `tokens` prints them, `convert` prints and comments them.
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// The findings `convert` applies.
+    pub fn applied(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.applied())
+    }
+
+    /// The findings listed as suggestions only.
+    pub fn suggestions(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| !f.applied())
+    }
+
+    /// The finding of a variable.
+    pub fn finding(&self, variable: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.variable == variable)
+    }
+}
+
+/// A recorded exchange as the scenario sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInfo {
+    /// The exchange's `id` in the recording.
+    pub id: u64,
+    /// Its step name in the scenario (unique).
+    pub name: String,
+    /// Why it is left out of the scenario, if it is.
+    pub dropped: Option<Dropped>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// An image, font, stylesheet or script: the CDN's load, not the backend's.
+    StaticAsset,
+    /// An analytics or logging beacon: noise for a backend load test.
+    Beacon,
+    /// No response was recorded (upstream unreachable): nothing to replay against.
+    Failed,
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dropped::StaticAsset => "static asset",
+            Dropped::Beacon => "analytics beacon",
+            Dropped::Failed => "failed (no response)",
+        })
+    }
+}
+
+/// Which super app the traffic came from, recognised by its Referer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiniProgram {
+    pub platform: Platform,
+    pub appid: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    WeChat,
+    Alipay,
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Platform::WeChat => "WeChat",
+            Platform::Alipay => "Alipay",
+        })
+    }
+}
+
+/// One value the replay must not send as recorded (or, for a suggestion, might not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The scenario variable it becomes (unique).
+    pub variable: String,
+    pub class: Class,
+    /// The recorded value (decoded: a query parameter without its percent-encoding).
+    pub value: String,
+    /// Other recorded values of the same token (fetched again by the same endpoint); they are
+    /// replaced like `value`.
+    pub aliases: Vec<String>,
+    /// Every request slot sending it, in recording order (indexes into `Analysis::steps`).
+    pub uses: Vec<Use>,
+    /// Where it was issued: the first entry is the origin of the first use; a later use whose
+    /// latest earlier origin differs adds another (the scenario re-extracts it there). For a
+    /// token, later entries are the same endpoint fetching it again.
+    pub origins: Vec<Origin>,
+    /// 0–100; applied at [`APPLY_AT`] and above.
+    pub confidence: u8,
+    /// Why it was classified so.
+    pub reason: String,
+}
+
+impl Finding {
+    pub fn applied(&self) -> bool {
+        self.confidence >= APPLY_AT
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Issued by an earlier response: an extractor there, `{{ var }}` here.
+    Correlated,
+    /// Correlated, from a login-like exchange: that exchange becomes a per-VU token step.
+    SessionToken,
+    /// A platform token: issued by a preset endpoint (WeChat `cgi-bin/token`, Alipay
+    /// `alipay.system.oauth.token`), or used but never issued with an auth-like name or shape.
+    PlatformToken,
+    /// Made by the client: the scenario generates a fresh one (a signature is only flagged).
+    Generated(Gen),
+    /// The mini program's appid, from the Referer: a scenario variable.
+    AppId,
+    /// Sent as recorded (listed only as a suggestion when it looks like a token).
+    Static,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gen {
+    TimestampMs,
+    TimestampS,
+    Nonce,
+    Uuid,
+    /// `sign`, `signature`, `paySign`: needs the signing rule from the user.
+    Signature,
+    /// A login code (`code`, `js_code`, `authCode`): single-use, cannot be minted.
+    LoginCode,
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Class::Correlated => "correlated",
+            Class::SessionToken => "session token",
+            Class::PlatformToken => "platform token",
+            Class::Generated(Gen::TimestampMs) => "generated (timestamp ms)",
+            Class::Generated(Gen::TimestampS) => "generated (timestamp s)",
+            Class::Generated(Gen::Nonce) => "generated (nonce)",
+            Class::Generated(Gen::Uuid) => "generated (uuid)",
+            Class::Generated(Gen::Signature) => "generated (signature)",
+            Class::Generated(Gen::LoginCode) => "generated (login code)",
+            Class::AppId => "appid",
+            Class::Static => "static",
+        })
+    }
+}
+
+/// A request slot sending a finding's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    pub step: usize,
+    pub place: Place,
+    pub encoding: Encoding,
+}
+
+/// A response slot a finding's value was taken from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub step: usize,
+    pub place: Place,
+}
+
+/// How a use carries the value (percent-encoding is handled when templating, whatever this
+/// says, since the walk decodes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Plain,
+    /// The request sends base64 of the issued value.
+    Base64,
+}
+
+/// Where a value sits in a request or a response.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// The n-th segment of the URL path (0-based).
+    PathSegment(usize),
+    Query(String),
+    Form(String),
+    /// A header (name lower-cased), the whole value.
+    Header(String),
+    /// A header whose value is `Bearer <value>`.
+    Bearer(String),
+    /// A pair of a request's `Cookie` header.
+    Cookie(String),
+    /// A response's `Set-Cookie`, by cookie name.
+    SetCookie(String),
+    /// A JSON leaf of the body.
+    Json(String),
+    /// A JSON leaf of a JSON document held in a string of the body (path to the string, path
+    /// inside it).
+    JsonInString(String, String),
+    /// A claim of a JWT found at another place.
+    JwtClaim(Box<Place>, String),
+    /// Somewhere in a text body.
+    Text,
+}
+
+impl Place {
+    /// The name the value goes by: a parameter, header, cookie or the last JSON key.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Place::Query(k)
+            | Place::Form(k)
+            | Place::Header(k)
+            | Place::Bearer(k)
+            | Place::Cookie(k)
+            | Place::SetCookie(k)
+            | Place::JwtClaim(_, k) => Some(k),
+            Place::Json(p) | Place::JsonInString(_, p) => last_key(p),
+            Place::PathSegment(_) | Place::Text => None,
+        }
+    }
+}
+
+/// The last object key of a JSONPath this crate wrote (`$.data[0].id` → `id`,
+/// `$['x-y']` → `x-y`).
+pub(crate) fn last_key(path: &str) -> Option<&str> {
+    let mut p = path;
+    while let Some(stripped) = p.strip_suffix(']') {
+        let open = stripped.rfind('[')?;
+        let inner = &stripped[open + 1..];
+        if let Some(quoted) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            return Some(quoted);
+        }
+        p = &p[..open];
+    }
+    let dot = p.rfind('.')?;
+    let key = &p[dot + 1..];
+    (!key.is_empty() && key != "$").then_some(key)
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::PathSegment(i) => write!(f, "path segment {}", i + 1),
+            Place::Query(k) => write!(f, "query {k}"),
+            Place::Form(k) => write!(f, "form {k}"),
+            Place::Header(k) => write!(f, "header {k}"),
+            Place::Bearer(k) => write!(f, "header {k} (Bearer)"),
+            Place::Cookie(k) => write!(f, "cookie {k}"),
+            Place::SetCookie(k) => write!(f, "set-cookie {k}"),
+            Place::Json(p) => write!(f, "json {p}"),
+            Place::JsonInString(outer, inner) => write!(f, "json {outer} → {inner}"),
+            Place::JwtClaim(at, claim) => write!(f, "{at} → JWT claim {claim}"),
+            Place::Text => f.write_str("body text"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_keys() {
+        assert_eq!(last_key("$.data[0].id"), Some("id"));
+        assert_eq!(last_key("$.token"), Some("token"));
+        assert_eq!(last_key("$['x-y']"), Some("x-y"));
+        assert_eq!(last_key("$[0]"), None);
+        assert_eq!(last_key("$"), None);
+    }
+}

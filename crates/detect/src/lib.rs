@@ -1,0 +1,31 @@
+//! Token detection and conversion (SPEC §5): what `loadtape tokens` and `loadtape convert` do.
+//!
+//! [`analyze`] walks every value of every exchange of a recording (URL path segments, query
+//! parameters, form fields, headers with `Bearer ` split off, cookies and `Set-Cookie`, every
+//! JSON leaf by JSONPath, JSON inside strings, JWT claims), finds where each value a request
+//! sends came from (the latest earlier response holding it, also URL-encoded, base64 or
+//! Bearer-prefixed) and classifies it: correlated, session token, platform token, generated,
+//! static. Every [`Finding`] carries a confidence; [`convert`] applies the confident ones and
+//! leaves the rest as suggestions, so a guess never silently rewrites a request.
+//!
+//! The split keeps the two commands honest: `tokens` prints exactly what `convert` will apply.
+
+mod classify;
+mod convert;
+mod filter;
+mod finding;
+mod naming;
+mod origin;
+pub mod presets;
+mod report;
+pub mod shape;
+mod substitute;
+mod walk;
+
+pub use classify::{analyze, Options};
+pub use convert::{convert, Conversion, ConvertOptions, TokenCsv};
+pub use finding::{
+    Analysis, Class, Dropped, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform,
+    StepInfo, Use, APPLY_AT,
+};
+pub use report::render_table;

@@ -1,0 +1,286 @@
+//! Walking every value of a request or a response, each with its [`Place`].
+
+use loadtape_format::{BodyContent, Headers, Request, Response};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::finding::Place;
+use crate::shape;
+
+/// One value and where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub place: Place,
+    pub value: String,
+}
+
+/// Headers whose values are about the connection, the client or the content, never a token;
+/// walking them only adds noise (`content-type: application/json` everywhere).
+const SKIP_HEADERS: [&str; 24] = [
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "user-agent",
+    "referer",
+    "origin",
+    "cache-control",
+    "pragma",
+    "date",
+    "server",
+    "vary",
+    "etag",
+    "if-none-match",
+    "last-modified",
+    "if-modified-since",
+    "expires",
+    "age",
+];
+
+fn skip_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SKIP_HEADERS.contains(&n.as_str()) || n.starts_with("sec-") || n.starts_with(':')
+}
+
+/// Percent-decodes (with `+` as space, as forms and most query strings mean it).
+pub fn decode_component(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+}
+
+/// `a=1&b=2` → pairs, decoded.
+pub fn pairs(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode_component(k), decode_component(v)),
+            None => (decode_component(p), String::new()),
+        })
+        .collect()
+}
+
+/// The path and query of an absolute URL.
+pub fn path_and_query(url: &str) -> (&str, Option<&str>) {
+    let after_scheme = url.find("://").map(|i| &url[i + 3..]).unwrap_or(url);
+    let rest = after_scheme
+        .find('/')
+        .map(|i| &after_scheme[i..])
+        .unwrap_or("/");
+    let rest = rest.split('#').next().unwrap_or(rest);
+    match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    }
+}
+
+/// Every value a request sends.
+pub fn request_slots(req: &Request) -> Vec<Slot> {
+    let mut out = Vec::new();
+    let (path, query) = path_and_query(&req.url);
+    for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        push(&mut out, Place::PathSegment(i), decode_component(seg));
+    }
+    for (k, v) in query.map(pairs).unwrap_or_default() {
+        push(&mut out, Place::Query(k), v);
+    }
+    header_slots(&req.headers, &mut out);
+    if let Some(body) = &req.body {
+        match &body.content {
+            BodyContent::Json(v) => json_slots("$", v, &mut out),
+            BodyContent::Text(t) if is_form(&req.headers, t) => {
+                for (k, v) in pairs(t) {
+                    push(&mut out, Place::Form(k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every value a response carries; `text` bodies are searched separately (see
+/// [`text_body`]).
+pub fn response_slots(resp: &Response) -> Vec<Slot> {
+    let mut out = Vec::new();
+    header_slots(&resp.headers, &mut out);
+    if let Some(BodyContent::Json(v)) = resp.body.as_ref().map(|b| &b.content) {
+        json_slots("$", v, &mut out);
+    }
+    out
+}
+
+/// A response's text body, when it is text (an HTML page, a `text/plain` token, JSONP).
+pub fn text_body(resp: &Response) -> Option<&str> {
+    resp.body.as_ref().and_then(|b| b.as_text())
+}
+
+fn is_form(headers: &Headers, text: &str) -> bool {
+    headers
+        .get("content-type")
+        .is_some_and(|ct| ct.contains("x-www-form-urlencoded"))
+        || (text.contains('=') && !text.contains(char::is_whitespace) && !text.starts_with('{'))
+}
+
+fn header_slots(headers: &Headers, out: &mut Vec<Slot>) {
+    for (name, value) in headers.iter() {
+        let lower = name.to_ascii_lowercase();
+        if skip_header(&lower) {
+            continue;
+        }
+        match lower.as_str() {
+            "cookie" => {
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.trim().split_once('=') {
+                        push(
+                            out,
+                            Place::Cookie(k.to_string()),
+                            v.trim_matches('"').into(),
+                        );
+                    }
+                }
+            }
+            "set-cookie" => {
+                let first = value.split(';').next().unwrap_or("");
+                if let Some((k, v)) = first.trim().split_once('=') {
+                    push(
+                        out,
+                        Place::SetCookie(k.to_string()),
+                        v.trim_matches('"').into(),
+                    );
+                }
+            }
+            _ => {
+                let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
+                if scheme.eq_ignore_ascii_case("bearer") {
+                    push(out, Place::Bearer(lower), rest.trim().to_string());
+                } else {
+                    push(out, Place::Header(lower), value.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// A JSONPath step for an object key: `.key` when it is a plain name, `['key']` otherwise.
+pub fn key_step(key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!(".{key}")
+    } else {
+        format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Every leaf of a JSON value, with its path; strings holding JSON are walked too.
+pub fn json_leaves(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                json_leaves(&format!("{path}{}", key_step(k)), v, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                json_leaves(&format!("{path}[{i}]"), v, out);
+            }
+        }
+        Value::String(s) => out.push((path.to_string(), s.clone())),
+        Value::Number(n) => out.push((path.to_string(), n.to_string())),
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+fn json_slots(root: &str, v: &Value, out: &mut Vec<Slot>) {
+    let mut leaves = Vec::new();
+    json_leaves(root, v, &mut leaves);
+    for (path, value) in leaves {
+        // A layer of JSON inside a string (`"data": "{\"token\": ...}"`).
+        let trimmed = value.trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            if let Ok(inner @ (Value::Object(_) | Value::Array(_))) =
+                serde_json::from_str::<Value>(&value)
+            {
+                let mut inner_leaves = Vec::new();
+                json_leaves("$", &inner, &mut inner_leaves);
+                for (p, v) in inner_leaves {
+                    push(out, Place::JsonInString(path.clone(), p), v);
+                }
+                continue;
+            }
+        }
+        push(out, Place::Json(path), value);
+    }
+}
+
+/// Adds a slot when the value can be a candidate, plus the claims of a JWT.
+fn push(out: &mut Vec<Slot>, place: Place, value: String) {
+    if !shape::is_candidate(&value) {
+        return;
+    }
+    if let Some(claims) = shape::jwt_claims(&value) {
+        for (k, v) in claims {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if shape::is_candidate(&text) {
+                out.push(Slot {
+                    place: Place::JwtClaim(Box::new(place.clone()), k),
+                    value: text,
+                });
+            }
+        }
+    }
+    out.push(Slot { place, value });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split() {
+        assert_eq!(
+            path_and_query("https://a.b/x/y?q=1#f"),
+            ("/x/y", Some("q=1"))
+        );
+        assert_eq!(path_and_query("https://a.b"), ("/", None));
+        assert_eq!(
+            pairs("a=1%2B2&b=x+y&c"),
+            vec![
+                ("a".into(), "1+2".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn json_paths() {
+        let v =
+            serde_json::json!({"data": [{"id": "g1"}], "a-b": 1, "s": "{\"t\":\"abcdefgh12\"}"});
+        let mut out = Vec::new();
+        json_slots("$", &v, &mut out);
+        assert_eq!(
+            out,
+            vec![Slot {
+                place: Place::JsonInString("$.s".into(), "$.t".into()),
+                value: "abcdefgh12".into()
+            }]
+        );
+        let mut leaves = Vec::new();
+        json_leaves("$", &v, &mut leaves);
+        assert_eq!(leaves[0], ("$.data[0].id".to_string(), "g1".to_string()));
+        assert_eq!(leaves[1].0, "$['a-b']");
+    }
+}

@@ -1,0 +1,123 @@
+//! CSV data sources: rows read once at start, handed out per VU or per iteration.
+//!
+//! The rows are shared by every worker thread (read-only); the only shared state is one atomic
+//! cursor per source for `sequential` and `unique`, so picking a row takes no lock.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use loadtape_format::scenario::Pick;
+
+/// One CSV file's rows.
+#[derive(Debug)]
+pub struct DataSet {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// Row-major cells, `columns.len()` per row.
+    cells: Vec<String>,
+    rows: usize,
+    pub pick: Pick,
+    cursor: AtomicUsize,
+}
+
+impl DataSet {
+    /// Reads the whole file. Short rows are padded with empty cells, long ones cut.
+    pub fn load(name: &str, path: &Path, pick: Pick) -> Result<DataSet, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::Headers)
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let columns: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let width = columns.len();
+        let mut cells = Vec::new();
+        let mut rows = 0;
+        for (i, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| format!("`{}` row {}: {e}", path.display(), i + 2))?;
+            for c in 0..width {
+                cells.push(record.get(c).unwrap_or("").to_string());
+            }
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(format!(
+                "`{}` has a header row but no data rows",
+                path.display()
+            ));
+        }
+        Ok(DataSet {
+            name: name.to_string(),
+            columns,
+            cells,
+            rows,
+            pick,
+            cursor: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    pub fn cell(&self, row: usize, column: usize) -> Option<&str> {
+        self.cells
+            .get(row * self.columns.len() + column)
+            .map(String::as_str)
+    }
+
+    /// The row for VU number `vu` (`per-vu`).
+    pub fn for_vu(&self, vu: u64) -> usize {
+        (vu % self.rows as u64) as usize
+    }
+
+    /// The row for the next iteration; `None` when a `unique` source has run out.
+    pub fn next(&self) -> Option<usize> {
+        match self.pick {
+            Pick::PerVu => Some(0),
+            Pick::Sequential => Some(self.cursor.fetch_add(1, Ordering::Relaxed) % self.rows),
+            Pick::Random => Some(fastrand::usize(..self.rows)),
+            Pick::Unique => {
+                let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+                (i < self.rows).then_some(i)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(pick: Pick) -> DataSet {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.csv");
+        std::fs::write(&path, "code, name\na,1\nb\nc,3,extra\n").unwrap();
+        DataSet::load("users", &path, pick).unwrap()
+    }
+
+    #[test]
+    fn reads_rows_and_hands_them_out() {
+        let d = set(Pick::Sequential);
+        assert_eq!(d.rows(), 3);
+        assert_eq!(d.column("name"), Some(1));
+        assert_eq!(d.cell(1, 1), Some(""));
+        assert_eq!(d.cell(2, 1), Some("3"));
+        let seq: Vec<_> = (0..4).map(|_| d.next().unwrap()).collect();
+        assert_eq!(seq, [0, 1, 2, 0]);
+        let u = set(Pick::Unique);
+        let got: Vec<_> = (0..4).map(|_| u.next()).collect();
+        assert_eq!(got, [Some(0), Some(1), Some(2), None]);
+        assert_eq!(set(Pick::PerVu).for_vu(4), 1);
+        let r = set(Pick::Random);
+        assert!((0..50).all(|_| r.next().unwrap() < 3));
+    }
+}

@@ -1,0 +1,426 @@
+//! A VU's connections: one keep-alive connection per origin, HTTP/2 or HTTP/1.1 by ALPN
+//! (plain `http://` is HTTP/1.1), driven through hyper's `client::conn` `SendRequest` — no
+//! pool shared between VUs, so no lock and no queue on the request path.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2, TrySendError};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::metrics::ErrorKind;
+use crate::plan::Origin;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an exchange failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+fn fail(kind: ErrorKind, message: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// TLS settings shared by every VU of the run.
+#[derive(Clone)]
+pub struct Tls {
+    connector: Option<TlsConnector>,
+    /// HTTP/1.1 read buffer size; `None` lets hyper adapt it (8 KiB, growing for big
+    /// bodies). Thousands of mostly idle VUs set a small fixed one: memory stays flat.
+    pub read_buf: Option<usize>,
+}
+
+impl Tls {
+    /// System roots plus `ca_files`, or no verification with `insecure`. Fails on an
+    /// unreadable CA file; with no roots at all, https origins fail at connect.
+    pub fn new(ca_files: &[std::path::PathBuf], insecure: bool) -> Result<Tls, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let mut config = if insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+                .with_no_client_auth()
+        } else {
+            let mut roots = RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            for file in ca_files {
+                let pem =
+                    std::fs::read(file).map_err(|e| format!("--ca {}: {e}", file.display()))?;
+                let mut found = 0;
+                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+                    let cert: CertificateDer<'static> =
+                        cert.map_err(|e| format!("--ca {}: {e}", file.display()))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("--ca {}: {e}", file.display()))?;
+                    found += 1;
+                }
+                if found == 0 {
+                    return Err(format!("--ca {}: no PEM certificate in it", file.display()));
+                }
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Tls {
+            connector: Some(TlsConnector::from(Arc::new(config))),
+            read_buf: None,
+        })
+    }
+}
+
+/// Drives an HTTP/1.1 connection: polled inside the VU's own task while it waits for an
+/// answer, so a request costs no wake-up of a second task (what wrk saves too).
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>>>>;
+
+/// One open connection.
+pub enum Conn {
+    H1 {
+        sender: http1::SendRequest<Full<Bytes>>,
+        /// `None` once the connection has ended.
+        driver: Option<Driver>,
+    },
+    /// HTTP/2 multiplexes, so its connection runs as a task of its own.
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Conn {
+    fn is_closed(&self) -> bool {
+        match self {
+            Conn::H1 { sender, driver } => driver.is_none() || sender.is_closed(),
+            Conn::H2(s) => s.is_closed(),
+        }
+    }
+}
+
+/// Opens a connection to `origin`.
+pub async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
+    let tcp = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((origin.host.as_str(), origin.port)),
+    )
+    .await
+    .map_err(|_| {
+        fail(
+            ErrorKind::Connect,
+            format!("connect to {}: no answer", origin.key),
+        )
+    })?
+    .map_err(|e| {
+        fail(
+            ErrorKind::Connect,
+            format!("connect to {}: {e}", origin.key),
+        )
+    })?;
+    let _ = tcp.set_nodelay(true);
+    if !origin.https {
+        let (sender, conn) = h1(tls)
+            .handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))?;
+        return Ok(Conn::H1 {
+            sender,
+            driver: Some(Box::pin(conn)),
+        });
+    }
+    let Some(connector) = &tls.connector else {
+        return Err(fail(ErrorKind::Tls, "TLS is not set up"));
+    };
+    let name = ServerName::try_from(origin.host.clone()).map_err(|_| {
+        fail(
+            ErrorKind::Tls,
+            format!("`{}` is not a TLS server name", origin.host),
+        )
+    })?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| {
+            fail(
+                ErrorKind::Tls,
+                format!("TLS handshake with {}: no answer", origin.key),
+            )
+        })?
+        .map_err(|e| {
+            fail(
+                ErrorKind::Tls,
+                format!("TLS handshake with {}: {e}", origin.key),
+            )
+        })?;
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let io = TokioIo::new(stream);
+    if h2 {
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))?;
+        tokio::task::spawn_local(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn::H2(sender))
+    } else {
+        let (sender, conn) = h1(tls)
+            .handshake(io)
+            .await
+            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))?;
+        Ok(Conn::H1 {
+            sender,
+            driver: Some(Box::pin(conn)),
+        })
+    }
+}
+
+fn h1(tls: &Tls) -> http1::Builder {
+    let mut b = http1::Builder::new();
+    if let Some(size) = tls.read_buf {
+        b.read_buf_exact_size(Some(size));
+    }
+    b
+}
+
+/// A response with its body read to the end.
+pub struct Answer {
+    pub response: http::response::Parts,
+    pub body: Bytes,
+}
+
+/// How one attempt on a connection ended.
+enum Attempt {
+    Done(Answer),
+    /// The request was not sent (a kept connection the server had closed): send it again
+    /// on a fresh connection.
+    Unsent,
+    Failed(Failure),
+}
+
+/// Sends `req` on the VU's connection to `origin` (opening one when there is none or it was
+/// closed), and reads the whole answer within `timeout`. `build` makes the request for the
+/// connection's protocol (`true`: HTTP/2). A kept connection the server closed meanwhile gets
+/// the request back unsent; it then goes out once more on a fresh connection.
+pub async fn exchange(
+    slot: &mut Option<Conn>,
+    tls: &Tls,
+    origin: &Origin,
+    timeout: Duration,
+    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
+) -> Result<Answer, Failure> {
+    let outcome = {
+        let work = std::pin::pin!(attempts(slot, tls, origin, build));
+        tokio::select! {
+            r = work => Some(r),
+            _ = tokio::time::sleep(timeout) => None,
+        }
+    };
+    match outcome {
+        Some(Ok(a)) => Ok(a),
+        Some(Err(f)) => {
+            *slot = None;
+            Err(f)
+        }
+        None => {
+            // The connection may still carry the late answer: never reuse it.
+            *slot = None;
+            Err(fail(
+                ErrorKind::Timeout,
+                format!(
+                    "{}: no answer within {}s",
+                    origin.key,
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+    }
+}
+
+async fn attempts(
+    slot: &mut Option<Conn>,
+    tls: &Tls,
+    origin: &Origin,
+    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
+) -> Result<Answer, Failure> {
+    for _ in 0..2 {
+        let mut fresh = false;
+        if slot.as_ref().is_none_or(Conn::is_closed) {
+            // Boxed: the TLS handshake's future is big, and every VU would carry its space.
+            *slot = Some(Box::pin(connect(tls, origin)).await?);
+            fresh = true;
+        }
+        let Some(conn) = slot.as_mut() else { continue };
+        let attempt = match conn {
+            Conn::H2(s) => {
+                if s.ready().await.is_err() {
+                    Attempt::Unsent
+                } else {
+                    let sent = s.try_send_request(build(true)).await;
+                    answer(sent, origin).await
+                }
+            }
+            Conn::H1 { sender, driver } => {
+                let Some(d) = driver.as_mut() else { continue };
+                let request = async {
+                    if sender.ready().await.is_err() {
+                        return Attempt::Unsent;
+                    }
+                    let sent = sender.try_send_request(build(false)).await;
+                    answer(sent, origin).await
+                };
+                let request = std::pin::pin!(request);
+                let ended = tokio::select! {
+                    biased;
+                    a = request => Some(a),
+                    r = d.as_mut() => {
+                        match r {
+                            Ok(()) => None,
+                            Err(e) => Some(Attempt::Failed(broken(origin, e))),
+                        }
+                    }
+                };
+                match ended {
+                    Some(a) => a,
+                    None => {
+                        *driver = None;
+                        Attempt::Unsent
+                    }
+                }
+            }
+        };
+        match attempt {
+            Attempt::Done(a) => return Ok(a),
+            Attempt::Unsent if !fresh => *slot = None,
+            Attempt::Unsent => {
+                return Err(fail(
+                    ErrorKind::Connect,
+                    format!("{}: the connection closed before answering", origin.key),
+                ))
+            }
+            Attempt::Failed(f) => return Err(f),
+        }
+    }
+    Err(fail(
+        ErrorKind::Connect,
+        format!("{}: the connection closed before answering", origin.key),
+    ))
+}
+
+type Sent = Result<Response<hyper::body::Incoming>, TrySendError<Request<Full<Bytes>>>>;
+
+async fn answer(sent: Sent, origin: &Origin) -> Attempt {
+    match sent {
+        Ok(resp) => match read(resp).await {
+            Ok(a) => Attempt::Done(a),
+            Err(f) => Attempt::Failed(f),
+        },
+        Err(mut e) => {
+            if e.take_message().is_some() {
+                Attempt::Unsent
+            } else {
+                Attempt::Failed(broken(origin, e.into_error()))
+            }
+        }
+    }
+}
+
+fn broken(origin: &Origin, e: hyper::Error) -> Failure {
+    fail(ErrorKind::Timeout, format!("{}: {e}", origin.key))
+}
+
+async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> {
+    let (parts, mut body) = resp.into_parts();
+    // Most answers arrive as one data frame: keep it as it is, without a copy or a list.
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| fail(ErrorKind::Timeout, format!("reading the body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(data),
+            (Some(f), None) => {
+                let mut m = bytes::BytesMut::with_capacity(f.len() + data.len());
+                m.extend_from_slice(f);
+                m.extend_from_slice(&data);
+                more = Some(m);
+            }
+            (Some(_), Some(m)) => m.extend_from_slice(&data),
+        }
+    }
+    let body = match (more, first) {
+        (Some(m), _) => m.freeze(),
+        (None, Some(f)) => f,
+        (None, None) => Bytes::new(),
+    };
+    Ok(Answer {
+        response: parts,
+        body,
+    })
+}
+
+/// `--insecure`: accepts any certificate, still checks handshake signatures.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,270 @@
+//! `loadtape-engine`: replays a `scenario/v1` as load (SPEC §6).
+//!
+//! ```text
+//! Plan::compile(scenario)      templates resolved to slots, literal requests pre-built
+//!   └─ start(plan) ──────────► N worker threads (one current-thread tokio runtime per core)
+//!                                 each: its VUs (tasks), its connections, its metrics
+//!      Running::poll()  ◄──────── one interval message per worker per second (progress)
+//!      Running::finish() ◄─────── totals; histograms merged → Outcome → report::result()
+//! ```
+//!
+//! The hot path is built like wrk's: every worker owns its VUs and their keep-alive
+//! connections (hyper `client::conn`, HTTP/1.1 or HTTP/2 by ALPN), and records into its own
+//! HdrHistograms; nothing is shared per request. Shared tokens are the exception, read through
+//! one atomic generation check per iteration and refreshed by a single request for the whole
+//! run (see [`tokens`]).
+
+mod data;
+mod debug;
+mod http;
+mod jar;
+pub mod metrics;
+mod plan;
+pub mod report;
+mod response;
+mod schedule;
+pub mod tokens;
+mod vars;
+mod vu;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use metrics::{Interval, SecondStats, WorkerMetrics};
+pub use plan::{Options, Plan, PlanError};
+pub use worker::EndReason;
+
+use worker::{Control, Msg, WorkerInit};
+
+/// From this many VUs on, HTTP/1.1 connections read through a fixed 4 KiB buffer instead of
+/// hyper's adaptive one (8 KiB and up): 10,000 mostly idle VUs then stay well under 300 MB.
+const SMALL_BUFFERS_FROM: u32 = 1000;
+
+/// A run in progress.
+pub struct Running {
+    plan: Arc<Plan>,
+    control: Arc<Control>,
+    rx: Receiver<Msg>,
+    threads: Vec<JoinHandle<()>>,
+    workers: usize,
+    done: usize,
+    start: Instant,
+    started: chrono::DateTime<chrono::Utc>,
+    /// Seconds some worker may still report.
+    open: BTreeMap<u64, Interval>,
+    timeline: Vec<(u64, SecondStats)>,
+    finals: Vec<WorkerMetrics>,
+    progress: Progress,
+}
+
+/// What the progress display shows, updated about once a second.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub requests: u64,
+    pub errors: u64,
+    pub token_requests: u64,
+    pub dropped: u64,
+    /// The last complete second.
+    pub rps: u64,
+    pub p99_ms: f64,
+    pub active_vus: u64,
+}
+
+/// Stops a run from another thread (Ctrl-C).
+#[derive(Clone)]
+pub struct Stopper(Arc<Control>);
+
+impl Stopper {
+    /// Ends the run: no new iterations or steps; requests in flight get a few seconds.
+    pub fn interrupt(&self) {
+        self.0.end(EndReason::Interrupted);
+    }
+}
+
+/// A finished run's measurements.
+pub struct Outcome {
+    pub plan: Arc<Plan>,
+    pub metrics: WorkerMetrics,
+    /// Per second of the run, all workers merged.
+    pub timeline: Vec<(u64, SecondStats)>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub ended: chrono::DateTime<chrono::Utc>,
+    pub elapsed: Duration,
+    pub reason: EndReason,
+    pub workers: usize,
+}
+
+/// Starts the run on worker threads and returns at once. Fails only when TLS cannot be set
+/// up (an unreadable `--ca` file).
+pub fn start(plan: Plan) -> Result<Running, PlanError> {
+    let mut tls =
+        http::Tls::new(&plan.options.ca_files, plan.options.insecure).map_err(PlanError)?;
+    if plan.load.executor.max_vus() >= SMALL_BUFFERS_FROM {
+        tls.read_buf = Some(4096);
+    }
+    let workers = match plan.options.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .max(1);
+    // Never more workers than VUs: an idle worker would only add a thread.
+    let workers = workers.min(plan.load.executor.max_vus().max(1) as usize);
+    let plan = Arc::new(plan);
+    let shared: Arc<Vec<tokens::SharedToken>> =
+        Arc::new(plan.tokens.iter().map(|_| Default::default()).collect());
+    let control = Arc::new(Control::default());
+    let (tx, rx) = channel();
+    let start = Instant::now();
+    let started = chrono::Utc::now();
+    let mut threads = Vec::new();
+    for index in 0..workers {
+        let init = WorkerInit {
+            index,
+            workers,
+            plan: plan.clone(),
+            shared: shared.clone(),
+            tls: tls.clone(),
+            control: control.clone(),
+            tx: tx.clone(),
+            start,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("loadtape-worker-{index}"))
+            .spawn(move || worker::run(init));
+        match spawned {
+            Ok(h) => threads.push(h),
+            Err(e) => {
+                control.end(EndReason::Interrupted);
+                return Err(PlanError(format!("cannot start a worker thread: {e}")));
+            }
+        }
+    }
+    Ok(Running {
+        plan,
+        control,
+        rx,
+        workers,
+        threads,
+        done: 0,
+        start,
+        started,
+        open: BTreeMap::new(),
+        timeline: Vec::new(),
+        finals: Vec::new(),
+        progress: Progress::default(),
+    })
+}
+
+impl Running {
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.control.clone())
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Takes in what the workers sent for up to `wait`; the current progress, or `None` once
+    /// every worker is done.
+    pub fn poll(&mut self, wait: Duration) -> Option<Progress> {
+        let deadline = Instant::now() + wait;
+        while self.done < self.workers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(msg) => self.take(msg),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.done = self.workers;
+                }
+            }
+        }
+        if self.done >= self.workers {
+            return None;
+        }
+        self.progress.elapsed = self.start.elapsed();
+        Some(self.progress.clone())
+    }
+
+    fn take(&mut self, msg: Msg) {
+        let (second, interval) = match msg {
+            Msg::Tick { second, interval } => (second, interval),
+            Msg::Done {
+                second,
+                interval,
+                metrics,
+            } => {
+                self.done += 1;
+                self.finals.push(*metrics);
+                (second, interval)
+            }
+        };
+        let p = &mut self.progress;
+        p.requests += interval.requests;
+        p.errors += interval.errors;
+        p.token_requests += interval.token_requests;
+        p.dropped += interval.dropped;
+        let slot = self.open.entry(second).or_default();
+        slot.merge(&interval);
+        // The latest second any worker finished: close enough for a live display.
+        if let Some((_, last)) = self.open.iter().next_back() {
+            p.rps = last.requests;
+            p.p99_ms = last.histogram.value_at_quantile(0.99) as f64 / 1000.0;
+            p.active_vus = last.active_vus;
+        }
+        // Workers report each second within moments of each other: two seconds later it is
+        // complete, and only its compact form is kept.
+        let latest = self.open.keys().next_back().copied().unwrap_or(0);
+        self.compact(latest.saturating_sub(2));
+    }
+
+    /// Compacts every open second before `before`.
+    fn compact(&mut self, before: u64) {
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= before {
+                break;
+            }
+            let (second, interval) = entry.remove_entry();
+            self.timeline.push((second, SecondStats::of(&interval)));
+        }
+    }
+
+    /// Waits for the workers and merges their measurements.
+    pub fn finish(mut self) -> Outcome {
+        while self.poll(Duration::from_millis(200)).is_some() {}
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let elapsed = self.start.elapsed();
+        let mut metrics = WorkerMetrics::new(self.plan.tokens.len(), self.plan.steps.len());
+        for m in &self.finals {
+            metrics.merge(m);
+        }
+        let reason = self.control.reason().unwrap_or_else(|| {
+            if self.plan.load.iterations.is_some()
+                && elapsed + Duration::from_millis(500) < self.plan.load.executor.duration()
+            {
+                EndReason::Iterations
+            } else {
+                EndReason::Completed
+            }
+        });
+        Outcome {
+            plan: self.plan.clone(),
+            metrics,
+            timeline: {
+                self.compact(u64::MAX);
+                std::mem::take(&mut self.timeline)
+            },
+            started: self.started,
+            ended: chrono::Utc::now(),
+            elapsed,
+            reason,
+            workers: self.workers,
+        }
+    }
+}

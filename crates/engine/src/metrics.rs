@@ -1,0 +1,354 @@
+//! Measurements. Each worker thread owns its metrics outright (its VUs run on that thread), so
+//! recording a request is a few adds and two histogram increments — no atomic, no lock, no
+//! channel. Once a second a worker sends its interval (the last second's histogram and
+//! counts) to the coordinator; at the end it sends its totals, and the coordinator merges
+//! histograms. Memory is fixed: histograms, never lists of samples.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use loadtape_format::result::{ErrorCounts, Latency};
+
+/// Highest latency recorded: an hour, in µs. Longer values are clamped.
+const MAX_US: u64 = 3_600_000_000;
+
+/// An empty histogram: µs, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    // The bounds are constants that are valid for hdrhistogram.
+    Histogram::new_with_bounds(1, MAX_US, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+pub fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, MAX_US)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Connect,
+    Tls,
+    Timeout,
+    Status,
+    Check,
+    Token,
+}
+
+impl ErrorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Status => "status",
+            ErrorKind::Check => "check",
+            ErrorKind::Token => "token",
+        }
+    }
+}
+
+pub fn count_error(e: &mut ErrorCounts, kind: ErrorKind) {
+    match kind {
+        ErrorKind::Connect => e.connect += 1,
+        ErrorKind::Tls => e.tls += 1,
+        ErrorKind::Timeout => e.timeout += 1,
+        ErrorKind::Status => e.status += 1,
+        ErrorKind::Check => e.check += 1,
+        ErrorKind::Token => e.token += 1,
+    }
+}
+
+/// One step's (or token step's) numbers.
+#[derive(Debug, Clone)]
+pub struct StepMetrics {
+    pub latency: Histogram<u64>,
+    pub service: Histogram<u64>,
+    pub requests: u64,
+    pub errors: ErrorCounts,
+    pub statuses: BTreeMap<u16, u64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub retries: u64,
+}
+
+impl StepMetrics {
+    pub fn new() -> StepMetrics {
+        StepMetrics {
+            latency: histogram(),
+            service: histogram(),
+            requests: 0,
+            errors: ErrorCounts::default(),
+            statuses: BTreeMap::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            retries: 0,
+        }
+    }
+
+    pub fn merge(&mut self, o: &StepMetrics) {
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+        self.requests += o.requests;
+        self.errors.add(&o.errors);
+        for (s, n) in &o.statuses {
+            *self.statuses.entry(*s).or_default() += n;
+        }
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        self.retries += o.retries;
+    }
+}
+
+impl Default for StepMetrics {
+    fn default() -> Self {
+        StepMetrics::new()
+    }
+}
+
+/// One exchange, as recorded.
+pub struct Sample {
+    pub latency: Duration,
+    pub service: Duration,
+    pub status: Option<u16>,
+    pub error: Option<ErrorKind>,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// The last second of one worker (or, merged, of all).
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub histogram: Histogram<u64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub token_requests: u64,
+    pub dropped: u64,
+    pub active_vus: u64,
+}
+
+impl Interval {
+    pub fn new() -> Interval {
+        Interval {
+            histogram: histogram(),
+            requests: 0,
+            errors: 0,
+            token_requests: 0,
+            dropped: 0,
+            active_vus: 0,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Interval) {
+        let _ = self.histogram.add(&o.histogram);
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.token_requests += o.token_requests;
+        self.dropped += o.dropped;
+        self.active_vus += o.active_vus;
+    }
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval::new()
+    }
+}
+
+/// A finished second, compacted: a run of hours keeps a few hundred bytes per second, not a
+/// histogram's worth.
+#[derive(Debug, Clone, Default)]
+pub struct SecondStats {
+    pub requests: u64,
+    pub errors: u64,
+    pub token_requests: u64,
+    pub dropped: u64,
+    pub active_vus: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// [`encode`]d histogram of the second.
+    pub histogram: String,
+}
+
+impl SecondStats {
+    pub fn of(i: &Interval) -> SecondStats {
+        SecondStats {
+            requests: i.requests,
+            errors: i.errors,
+            token_requests: i.token_requests,
+            dropped: i.dropped,
+            active_vus: i.active_vus,
+            p50_ms: i.histogram.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_ms: i.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+            histogram: encode(&i.histogram),
+        }
+    }
+}
+
+/// A worker's metrics: token steps first, then steps (the plan's order).
+#[derive(Debug, Clone)]
+pub struct WorkerMetrics {
+    pub tokens: usize,
+    pub steps: Vec<StepMetrics>,
+    pub iterations: u64,
+    pub dropped: u64,
+    pub interval: Interval,
+    /// VUs in an iteration right now.
+    pub active: u64,
+}
+
+impl WorkerMetrics {
+    pub fn new(tokens: usize, steps: usize) -> WorkerMetrics {
+        WorkerMetrics {
+            tokens,
+            steps: (0..tokens + steps).map(|_| StepMetrics::new()).collect(),
+            iterations: 0,
+            dropped: 0,
+            interval: Interval::new(),
+            active: 0,
+        }
+    }
+
+    /// Records an exchange of row `index` (token steps first).
+    pub fn record(&mut self, index: usize, s: &Sample) {
+        let Some(m) = self.steps.get_mut(index) else {
+            return;
+        };
+        let lat = micros(s.latency);
+        m.latency.saturating_record(lat);
+        m.service.saturating_record(micros(s.service));
+        m.requests += 1;
+        m.bytes_sent += s.sent;
+        m.bytes_received += s.received;
+        if let Some(status) = s.status {
+            *m.statuses.entry(status).or_default() += 1;
+        }
+        if let Some(kind) = s.error {
+            count_error(&mut m.errors, kind);
+        }
+        if index < self.tokens {
+            self.interval.token_requests += 1;
+        } else {
+            self.interval.histogram.saturating_record(lat);
+            self.interval.requests += 1;
+            if s.error.is_some() {
+                self.interval.errors += 1;
+            }
+        }
+    }
+
+    /// Counts a failure that sent no request (a token that could not be had, a value an
+    /// earlier step did not extract).
+    pub fn error_only(&mut self, index: usize, kind: ErrorKind) {
+        if let Some(m) = self.steps.get_mut(index) {
+            count_error(&mut m.errors, kind);
+            if index >= self.tokens {
+                self.interval.errors += 1;
+            }
+        }
+    }
+
+    pub fn dropped(&mut self) {
+        self.dropped += 1;
+        self.interval.dropped += 1;
+    }
+
+    /// Hands over the interval and starts the next.
+    pub fn take_interval(&mut self) -> Interval {
+        let mut next = Interval::new();
+        next.active_vus = self.active;
+        let mut out = std::mem::replace(&mut self.interval, next);
+        out.active_vus = out.active_vus.max(self.active);
+        out
+    }
+
+    pub fn note_active(&mut self, delta: i64) {
+        self.active = self.active.saturating_add_signed(delta);
+        self.interval.active_vus = self.interval.active_vus.max(self.active);
+    }
+
+    pub fn merge(&mut self, o: &WorkerMetrics) {
+        for (a, b) in self.steps.iter_mut().zip(&o.steps) {
+            a.merge(b);
+        }
+        self.iterations += o.iterations;
+        self.dropped += o.dropped;
+    }
+}
+
+/// Latency statistics of a histogram, in ms.
+pub fn latency(h: &Histogram<u64>) -> Latency {
+    if h.is_empty() {
+        return Latency::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Latency {
+        min: ms(h.min()),
+        mean: h.mean() / 1000.0,
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+/// V2 + deflate, base64: the `result/v1` histogram encoding.
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    if V2DeflateSerializer::new().serialize(h, &mut bytes).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The inverse of [`encode`].
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_losslessly() {
+        let mut h = histogram();
+        for v in [1, 10, 999, 1000, 123_456, 5_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode(&encode(&h)).unwrap();
+        assert_eq!(back, h);
+        let l = latency(&back);
+        assert_eq!(l.min, 0.001);
+        assert!((l.max - 5000.0).abs() < 5.0);
+    }
+
+    #[test]
+    fn records_into_rows_and_intervals() {
+        let mut w = WorkerMetrics::new(1, 2);
+        let s = Sample {
+            latency: Duration::from_millis(5),
+            service: Duration::from_millis(1),
+            status: Some(200),
+            error: None,
+            sent: 10,
+            received: 20,
+        };
+        w.record(0, &s);
+        w.record(2, &s);
+        w.error_only(1, ErrorKind::Check);
+        assert_eq!(w.steps[0].requests, 1);
+        assert_eq!(w.steps[2].statuses[&200], 1);
+        let i = w.take_interval();
+        assert_eq!((i.requests, i.token_requests, i.errors), (1, 1, 1));
+        assert_eq!(w.interval.requests, 0);
+    }
+}

@@ -1,0 +1,544 @@
+//! A scenario compiled for running: every name resolved to a slot, every literal URL, header
+//! and body built once, every origin mapped to where requests go. The hot path only renders
+//! the parts that have expressions in them, and never parses a template.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Method, Uri};
+use indexmap::IndexMap;
+use loadtape_format::scenario::{
+    BodyTemplate, Check, Expiry, Extractor, Load, RefreshOn, RequestTemplate, Scope, Threshold,
+};
+use loadtape_format::template::Template;
+use loadtape_format::Scenario;
+
+use crate::data::DataSet;
+use crate::vars::{Slot, SlotTable};
+
+/// How to run, beyond the scenario.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--target ORIGIN=URL`, applied over the scenario's `target`.
+    pub targets: Vec<(String, String)>,
+    /// Extra CA certificates (PEM) to trust.
+    pub ca_files: Vec<PathBuf>,
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Print every exchange.
+    pub debug: bool,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// A request with no complete answer after this long fails as `timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            targets: Vec::new(),
+            ca_files: Vec::new(),
+            insecure: false,
+            debug: false,
+            workers: 0,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where requests for one recorded origin go.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `scheme://host:port`, lower-case, port explicit: the key URLs are matched by.
+    pub key: String,
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// The `host` header HTTP/1.1 requests carry.
+    pub host_header: HeaderValue,
+}
+
+#[derive(Debug)]
+pub enum UrlPlan {
+    Literal { origin: usize, pq: PathAndQuery },
+    Template(Template),
+}
+
+#[derive(Debug)]
+pub enum HeaderPart {
+    Literal(HeaderValue),
+    Template(Template),
+}
+
+#[derive(Debug)]
+pub enum BodyPlan {
+    None,
+    Literal(Bytes),
+    Template(BodyTemplate),
+}
+
+#[derive(Debug)]
+pub struct RequestPlan {
+    pub method: Method,
+    pub url: UrlPlan,
+    /// For messages: the URL as written.
+    pub url_source: String,
+    pub headers: Vec<(HeaderName, HeaderPart)>,
+    pub body: BodyPlan,
+    /// The request sets its own `cookie` header, so the VU's jar stays out of it.
+    pub own_cookie: bool,
+    /// Token steps whose values this request uses (for `refresh_on`).
+    pub tokens: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct ExtractPlan {
+    pub name: String,
+    pub slot: usize,
+    pub extractor: Extractor,
+}
+
+#[derive(Debug)]
+pub struct TokenPlan {
+    pub name: String,
+    pub shared: bool,
+    pub request: RequestPlan,
+    /// For a shared token `slot` is the index into its value list; for a per-VU one a local
+    /// slot.
+    pub extract: Vec<ExtractPlan>,
+    pub expires_in: Option<Expiry>,
+    pub refresh_before: Option<Duration>,
+    pub refresh_on: Option<RefreshOn>,
+    pub needs_body: bool,
+}
+
+#[derive(Debug)]
+pub struct StepPlan {
+    pub name: String,
+    pub request: RequestPlan,
+    pub check: Option<Check>,
+    pub extract: Vec<ExtractPlan>,
+    pub think: Option<Duration>,
+    pub needs_body: bool,
+}
+
+/// A scenario ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    pub file: PathBuf,
+    pub load: Load,
+    pub thresholds: Vec<Threshold>,
+    pub slots: SlotTable,
+    pub data: Vec<DataSet>,
+    pub variables: Vec<(usize, Template)>,
+    /// Variables must be rendered every iteration (they use the clock, randomness or a data
+    /// row picked per iteration); otherwise once per VU.
+    pub variables_each_iteration: bool,
+    pub origins: Vec<Origin>,
+    pub tokens: Vec<TokenPlan>,
+    pub steps: Vec<StepPlan>,
+    /// Effective origin mapping, for the result.
+    pub targets: IndexMap<String, String>,
+    pub options: Options,
+}
+
+/// A plan could not be made: bad input (an origin, a CSV file).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+impl Plan {
+    pub fn compile(s: &Scenario, file: &Path, options: Options) -> Result<Plan, PlanError> {
+        let mut slots = SlotTable::default();
+        let mut data = Vec::new();
+        for (name, source) in &s.data {
+            let set = DataSet::load(name, &source.resolve(file), source.pick)
+                .map_err(|e| PlanError(format!("data.{name}: {e}")))?;
+            for (column, col) in set.columns.iter().enumerate() {
+                slots.bind(
+                    &format!("{name}.{col}"),
+                    Slot::Data {
+                        source: data.len(),
+                        column,
+                    },
+                );
+            }
+            data.push(set);
+        }
+        let per_iteration_data = data
+            .iter()
+            .any(|d| d.pick != loadtape_format::scenario::Pick::PerVu);
+        let mut variables = Vec::new();
+        let mut each = false;
+        for (name, t) in &s.variables {
+            each |= t.is_volatile() || (per_iteration_data && !t.variables().is_empty());
+            variables.push((slots.local(name), t.clone()));
+        }
+
+        let mut targets: IndexMap<String, String> = s.target.clone();
+        for (from, to) in &options.targets {
+            let from = loadtape_format::scenario::parse_origin(from)
+                .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
+            let to = loadtape_format::scenario::parse_origin(to)
+                .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
+            targets.insert(from, to);
+        }
+        let mut origins = Origins::default();
+        for (from, to) in &targets {
+            origins.add(from, Some(to))?;
+        }
+
+        let mut token_of: HashMap<String, usize> = HashMap::new();
+        let mut tokens = Vec::new();
+        for (ti, t) in s.tokens.iter().enumerate() {
+            let request = compile_request(&t.request, &mut origins, &targets, &token_of)?;
+            let shared = t.scope == Scope::Shared;
+            let extract = t
+                .extract
+                .iter()
+                .enumerate()
+                .map(|(i, (name, ex))| {
+                    let slot = if shared {
+                        slots.bind(
+                            name,
+                            Slot::Shared {
+                                token: ti,
+                                index: i,
+                            },
+                        );
+                        i
+                    } else {
+                        slots.local(name)
+                    };
+                    ExtractPlan {
+                        name: name.clone(),
+                        slot,
+                        extractor: ex.clone(),
+                    }
+                })
+                .collect::<Vec<_>>();
+            for name in t.extract.keys() {
+                token_of.insert(name.clone(), ti);
+            }
+            let needs_body = extract.iter().any(|e| body_extractor(&e.extractor)) || options.debug;
+            tokens.push(TokenPlan {
+                name: t.name.clone(),
+                shared,
+                request,
+                extract,
+                expires_in: t.expires_in.clone(),
+                refresh_before: t.refresh_before,
+                refresh_on: t.refresh_on.clone(),
+                needs_body,
+            });
+        }
+        let mut steps = Vec::new();
+        for st in &s.steps {
+            let request = compile_request(&st.request, &mut origins, &targets, &token_of)?;
+            let extract: Vec<ExtractPlan> = st
+                .extract
+                .iter()
+                .map(|(name, ex)| ExtractPlan {
+                    name: name.clone(),
+                    slot: slots.local(name),
+                    extractor: ex.clone(),
+                })
+                .collect();
+            let refresh_json = request.tokens.iter().any(|&t| {
+                s.tokens[t]
+                    .refresh_on
+                    .as_ref()
+                    .is_some_and(|r| !r.json.is_empty())
+            });
+            let check_body = st
+                .check
+                .as_ref()
+                .is_some_and(|c| !c.json.is_empty() || !c.body_contains.is_empty());
+            let needs_body = options.debug
+                || refresh_json
+                || check_body
+                || extract.iter().any(|e| body_extractor(&e.extractor));
+            steps.push(StepPlan {
+                name: st.name.clone(),
+                request,
+                check: st.check.clone(),
+                extract,
+                think: st.think,
+                needs_body,
+            });
+        }
+        Ok(Plan {
+            name: s.name.clone(),
+            file: file.to_path_buf(),
+            load: s.load.clone(),
+            thresholds: s.thresholds.clone(),
+            slots,
+            data,
+            variables,
+            variables_each_iteration: each,
+            origins: origins.list,
+            tokens,
+            steps,
+            targets,
+            options,
+        })
+    }
+
+    /// The origin a rendered URL's scheme and authority belong to, if the scenario names it.
+    pub fn origin_of(&self, uri: &Uri) -> Option<usize> {
+        let key = origin_key(uri)?;
+        self.origins.iter().position(|o| o.key == key)
+    }
+}
+
+fn body_extractor(e: &Extractor) -> bool {
+    matches!(e, Extractor::Json(_) | Extractor::Regex { .. })
+}
+
+/// `scheme://host:port` of a URI, lower-case with the port explicit.
+pub fn origin_key(uri: &Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let host = uri.host()?.to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+#[derive(Default)]
+struct Origins {
+    list: Vec<Origin>,
+}
+
+impl Origins {
+    /// Adds a recorded origin (and where it goes); returns its index.
+    fn add(&mut self, recorded: &str, target: Option<&str>) -> Result<usize, PlanError> {
+        let uri: Uri = recorded
+            .parse()
+            .map_err(|_| PlanError(format!("`{recorded}` is not an origin")))?;
+        let key = origin_key(&uri).ok_or_else(|| PlanError(format!("`{recorded}` has no host")))?;
+        if let Some(i) = self.list.iter().position(|o| o.key == key) {
+            return Ok(i);
+        }
+        let to: Uri = match target {
+            Some(t) => t
+                .parse()
+                .map_err(|_| PlanError(format!("`{t}` is not an origin")))?,
+            None => uri,
+        };
+        let https = to.scheme_str() == Some("https");
+        let host = to
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = to.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = to
+            .authority()
+            .cloned()
+            .ok_or_else(|| PlanError(format!("`{to}` has no host")))?;
+        let host_header = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| PlanError(format!("`{to}` is not a valid host")))?;
+        self.list.push(Origin {
+            key,
+            https,
+            host,
+            port,
+            scheme: if https { Scheme::HTTPS } else { Scheme::HTTP },
+            authority,
+            host_header,
+        });
+        Ok(self.list.len() - 1)
+    }
+}
+
+fn compile_request(
+    r: &RequestTemplate,
+    origins: &mut Origins,
+    targets: &IndexMap<String, String>,
+    token_of: &HashMap<String, usize>,
+) -> Result<RequestPlan, PlanError> {
+    let url = match r.url.as_literal() {
+        Some(text) => {
+            let uri: Uri = text
+                .parse()
+                .map_err(|_| PlanError(format!("`{text}` is not a URL")))?;
+            let origin = register(&uri, origins, targets)?;
+            let pq = uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            UrlPlan::Literal { origin, pq }
+        }
+        None => {
+            // A templated path on a literal origin still names its origin up front.
+            if let Some(loadtape_format::template::Part::Literal(start)) = r.url.parts().first() {
+                if let Some(after) = start.find("://").map(|i| i + 3) {
+                    if let Some(end) = start[after..].find(['/', '?', '#']) {
+                        if let Ok(uri) = start[..after + end].parse::<Uri>() {
+                            register(&uri, origins, targets)?;
+                        }
+                    }
+                }
+            }
+            UrlPlan::Template(r.url.clone())
+        }
+    };
+    let mut headers = Vec::new();
+    let mut has_content_type = false;
+    let mut own_cookie = false;
+    for (name, value) in &r.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PlanError(format!("`{name}` is not a header name")))?;
+        // hyper sets these from the body and the connection.
+        if name == http::header::CONTENT_LENGTH
+            || name == http::header::HOST
+            || name == http::header::CONNECTION
+            || name == http::header::TRANSFER_ENCODING
+        {
+            continue;
+        }
+        has_content_type |= name == CONTENT_TYPE;
+        own_cookie |= name == COOKIE;
+        let part = match value.as_literal() {
+            Some(text) => HeaderPart::Literal(HeaderValue::from_str(text).map_err(|_| {
+                PlanError(format!("header `{name}`: `{text}` is not a valid value"))
+            })?),
+            None => HeaderPart::Template(value.clone()),
+        };
+        headers.push((name, part));
+    }
+    let body = match &r.body {
+        None => BodyPlan::None,
+        Some(b) => {
+            if !has_content_type {
+                if let Some(ct) = b.default_content_type() {
+                    headers.push((
+                        CONTENT_TYPE,
+                        HeaderPart::Literal(HeaderValue::from_static(ct)),
+                    ));
+                }
+            }
+            if b.is_literal() {
+                let mut out = Vec::new();
+                b.render(&(), &mut out)
+                    .map_err(|e| PlanError(format!("body: {e}")))?;
+                BodyPlan::Literal(Bytes::from(out))
+            } else {
+                BodyPlan::Template(b.clone())
+            }
+        }
+    };
+    let mut tokens: Vec<usize> = Vec::new();
+    for (_, t) in r.templates() {
+        for name in t.variables() {
+            if let Some(&ti) = token_of.get(name) {
+                if !tokens.contains(&ti) {
+                    tokens.push(ti);
+                }
+            }
+        }
+    }
+    Ok(RequestPlan {
+        method: r.method.clone(),
+        url,
+        url_source: r.url.to_string(),
+        headers,
+        body,
+        own_cookie,
+        tokens,
+    })
+}
+
+fn register(
+    uri: &Uri,
+    origins: &mut Origins,
+    targets: &IndexMap<String, String>,
+) -> Result<usize, PlanError> {
+    let key = origin_key(uri).ok_or_else(|| PlanError(format!("`{uri}` has no host")))?;
+    let recorded = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("")
+    );
+    let target = targets.iter().find_map(|(from, to)| {
+        let from: Uri = from.parse().ok()?;
+        (origin_key(&from)? == key).then_some(to.as_str())
+    });
+    origins.add(&recorded, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+loadtape: scenario/v1
+name: t
+target:
+  https://api.example.com: http://127.0.0.1:9
+variables:
+  base: https://api.example.com
+steps:
+  - name: a
+    request: {method: GET, url: 'https://api.example.com/v1/goods?page=1'}
+  - name: b
+    request:
+      method: POST
+      url: '{{ base }}/v1/order'
+      headers: [[x-id, '{{ base }}']]
+      body: {json: {k: 1}}
+load: {executor: constant-vus, vus: 1, duration: 1s}
+"#;
+
+    #[test]
+    fn maps_origins_and_prebuilds_literals() {
+        let s = loadtape_format::load_scenario_str(SCENARIO, "t.yaml").unwrap();
+        let plan = Plan::compile(&s, Path::new("t.yaml"), Options::default()).unwrap();
+        assert_eq!(plan.origins.len(), 1);
+        let o = &plan.origins[0];
+        assert_eq!((o.https, o.host.as_str(), o.port), (false, "127.0.0.1", 9));
+        assert_eq!(o.key, "https://api.example.com:443");
+        assert!(matches!(
+            &plan.steps[0].request.url,
+            UrlPlan::Literal { origin: 0, pq } if pq.as_str() == "/v1/goods?page=1"
+        ));
+        assert!(
+            matches!(plan.steps[1].request.body, BodyPlan::Literal(ref b) if b.as_ref() == br#"{"k":1}"#)
+        );
+        // A rendered URL is matched by origin; anything else is refused.
+        let ok: Uri = "https://API.example.com:443/x".parse().unwrap();
+        assert_eq!(plan.origin_of(&ok), Some(0));
+        let other: Uri = "https://evil.example.com/x".parse().unwrap();
+        assert_eq!(plan.origin_of(&other), None);
+        assert!(!plan.variables_each_iteration);
+    }
+
+    #[test]
+    fn command_line_targets_override_and_bad_ones_are_refused() {
+        let s = loadtape_format::load_scenario_str(SCENARIO, "t.yaml").unwrap();
+        let options = Options {
+            targets: vec![(
+                "https://api.example.com".into(),
+                "https://localhost:8443".into(),
+            )],
+            ..Options::default()
+        };
+        let plan = Plan::compile(&s, Path::new("t.yaml"), options).unwrap();
+        assert_eq!(plan.origins[0].port, 8443);
+        assert!(plan.origins[0].https);
+        let bad = Options {
+            targets: vec![("api.example.com".into(), "x".into())],
+            ..Options::default()
+        };
+        assert!(Plan::compile(&s, Path::new("t.yaml"), bad).is_err());
+    }
+}

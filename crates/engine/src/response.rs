@@ -1,0 +1,54 @@
+//! What a VU takes from an answer: extracted values, the parsed JSON body, its size.
+
+use http::header::SET_COOKIE;
+use loadtape_format::scenario::Extractor;
+use serde_json::Value;
+
+use crate::http::Answer;
+use crate::plan::ExtractPlan;
+
+pub fn parse_json(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice(body).ok()
+}
+
+pub fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+pub fn received_size(a: &Answer) -> u64 {
+    let headers: usize = a
+        .response
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    (17 + headers + a.body.len()) as u64
+}
+
+/// The value and whether it is typed JSON (a non-string a `json` extractor took).
+pub fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Option<(String, bool)> {
+    let text = match &e.extractor {
+        Extractor::Json(path) => {
+            return Some(match path.first(json?)? {
+                Value::String(s) => (s.clone(), false),
+                other => (other.to_string(), true),
+            })
+        }
+        Extractor::Header(name) => a
+            .response
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        Extractor::Cookie(name) => a.response.headers.get_all(SET_COOKIE).iter().find_map(|v| {
+            let pair = v.to_str().ok()?.split(';').next()?;
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().to_string())
+        }),
+        Extractor::Regex { .. } => {
+            let text = String::from_utf8_lossy(&a.body);
+            e.extractor.capture(&text).map(str::to_string)
+        }
+    };
+    text.map(|t| (t, false))
+}

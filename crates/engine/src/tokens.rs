@@ -1,0 +1,224 @@
+//! Token state. A shared token lives in one [`SharedToken`] for the whole run, read by every
+//! worker thread: VUs keep an `Arc` of the current value and compare its generation with one
+//! atomic per iteration, so the common case takes no lock. Refreshing is single flight: the
+//! first VU to find the token due marks it in flight (under a short mutex) and fetches; the
+//! others keep using the old value while it is still valid, or wait on a `watch` channel for
+//! the new generation. A failed fetch is retried with exponential backoff, and each failure is
+//! counted as a `token` error — never a silent stall.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use tokio::sync::watch;
+
+/// A fetched token: its extracted values and when to refresh it.
+#[derive(Debug)]
+pub struct TokenValue {
+    /// In the token step's `extract` order.
+    pub values: Vec<String>,
+    /// Which values are typed JSON (a number or object a `json` extractor took).
+    pub typed: Vec<bool>,
+    /// 1 for the first fetch, then +1 per refresh.
+    pub generation: u64,
+    /// Refresh from this moment (others may still use it until `expires_at`).
+    pub refresh_at: Option<Instant>,
+    pub expires_at: Option<Instant>,
+}
+
+impl TokenValue {
+    pub fn due(&self, now: Instant) -> bool {
+        self.refresh_at.is_some_and(|t| now >= t)
+    }
+
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+}
+
+/// What a VU should do about a shared token.
+pub enum Next {
+    /// Use this value.
+    Use(Arc<TokenValue>),
+    /// Fetch it: this VU won the flight. Publish with [`SharedToken::publish`] or
+    /// [`SharedToken::failed`].
+    Fetch,
+    /// Someone else is fetching (or a retry is backing off): wait for the change.
+    Wait(watch::Receiver<u64>, Option<Instant>),
+}
+
+#[derive(Default)]
+struct State {
+    value: Option<Arc<TokenValue>>,
+    in_flight: bool,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+pub struct SharedToken {
+    state: Mutex<State>,
+    generation: AtomicU64,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for SharedToken {
+    fn default() -> Self {
+        SharedToken {
+            state: Mutex::new(State::default()),
+            generation: AtomicU64::new(0),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl SharedToken {
+    /// The current generation (0: never fetched).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Decides, under the lock, whether the caller uses the current value, fetches, or waits.
+    /// `stale` is a generation the caller saw rejected (`refresh_on`): if it is still the
+    /// current one, the token is refreshed now.
+    pub fn next(&self, now: Instant, stale: Option<u64>) -> Next {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let usable = st
+            .value
+            .as_ref()
+            .filter(|v| !v.expired(now) && stale != Some(v.generation));
+        let fresh = usable.filter(|v| !v.due(now));
+        if let Some(v) = fresh {
+            return Next::Use(v.clone());
+        }
+        let backing_off = st.retry_at.is_some_and(|t| now < t);
+        if st.in_flight || backing_off {
+            if let Some(v) = usable {
+                return Next::Use(v.clone());
+            }
+            return Next::Wait(
+                self.changed.subscribe(),
+                st.retry_at.filter(|_| !st.in_flight),
+            );
+        }
+        st.in_flight = true;
+        Next::Fetch
+    }
+
+    /// A fetch succeeded: the new value becomes current for everyone.
+    pub fn publish(
+        &self,
+        values: Vec<String>,
+        typed: Vec<bool>,
+        refresh_at: Option<Instant>,
+        expires_at: Option<Instant>,
+    ) -> Arc<TokenValue> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = st.value.as_ref().map_or(0, |v| v.generation) + 1;
+        let v = Arc::new(TokenValue {
+            values,
+            typed,
+            generation,
+            refresh_at,
+            expires_at,
+        });
+        st.value = Some(v.clone());
+        st.in_flight = false;
+        st.failures = 0;
+        st.retry_at = None;
+        self.generation.store(generation, Ordering::Release);
+        drop(st);
+        self.changed.send_replace(generation);
+        v
+    }
+
+    /// A fetch failed: the next attempt waits for the backoff.
+    pub fn failed(&self, now: Instant) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.in_flight = false;
+        st.failures += 1;
+        st.retry_at = Some(now + backoff(st.failures));
+        drop(st);
+        self.changed.send_modify(|_| {});
+    }
+}
+
+/// 100 ms, doubling, at most 5 s.
+pub fn backoff(failures: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1 << failures.saturating_sub(1).min(6));
+    Duration::from_millis(ms.min(5000))
+}
+
+/// When no `refresh_before` is given: a tenth of the lifetime, at most a minute.
+pub fn default_refresh_before(life: Duration) -> Duration {
+    (life / 10).min(Duration::from_secs(60))
+}
+
+/// The lifetime a JWT's `exp` claim gives, from now.
+pub fn jwt_lifetime(token: &str) -> Option<Duration> {
+    let token = token.strip_prefix("Bearer ").unwrap_or(token);
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_f64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    Some(Duration::from_secs_f64((exp - now).max(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_flight_and_refresh_on_generations() {
+        let t = SharedToken::default();
+        let now = Instant::now();
+        assert!(matches!(t.next(now, None), Next::Fetch));
+        // Everyone else waits: there is no value yet.
+        assert!(matches!(t.next(now, None), Next::Wait(..)));
+        let v = t.publish(
+            vec!["a".into()],
+            vec![false],
+            Some(now + Duration::from_secs(5)),
+            Some(now + Duration::from_secs(6)),
+        );
+        assert_eq!(v.generation, 1);
+        assert!(matches!(t.next(now, None), Next::Use(v) if v.generation == 1));
+        // Due: one refreshes, the others keep the still-valid value.
+        let later = now + Duration::from_millis(5500);
+        assert!(matches!(t.next(later, None), Next::Fetch));
+        assert!(matches!(t.next(later, None), Next::Use(_)));
+        t.publish(vec!["b".into()], vec![false], None, None);
+        // A rejection of generation 1 after generation 2 exists refreshes nothing.
+        assert!(matches!(t.next(later, Some(1)), Next::Use(v) if v.generation == 2));
+        assert!(matches!(t.next(later, Some(2)), Next::Fetch));
+        t.failed(later);
+        assert!(matches!(t.next(later, Some(2)), Next::Wait(_, Some(_))));
+        assert_eq!(t.generation(), 2);
+    }
+
+    #[test]
+    fn jwt_exp_and_backoff() {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 100;
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"exp\":{exp}}}"));
+        let life = jwt_lifetime(&format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")).unwrap();
+        assert!(life > Duration::from_secs(95) && life <= Duration::from_secs(100));
+        assert!(jwt_lifetime("not-a-jwt").is_none());
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(20), Duration::from_secs(5));
+    }
+}

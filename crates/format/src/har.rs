@@ -1,0 +1,145 @@
+//! HAR 1.2 import and export.
+//!
+//! Testers often have their traffic already, as HAR files exported from Chrome or Safari
+//! DevTools, Charles, Fiddler, Proxyman, mitmproxy (`hardump`) or k6 Studio. Importing one gives
+//! a `recording/v1` that `loadtape tokens`, `convert` and `run` take like a recording of
+//! loadtape's own proxy; exporting a recording gives a HAR that DevTools and HAR viewers open.
+//!
+//! The importer is tolerant of what real exporters write (custom `_` fields, `-1` sizes,
+//! `null`s, HTTP/2 pseudo-headers, missing timings, bodies already decoded under a
+//! `content-encoding` header) and strict about what cannot be understood: such an error names
+//! the file, the JSON path of the field (`log.entries[3].request.url`) and its line.
+//!
+//! Mapping, in short: entries keep their order and become exchanges numbered from 1;
+//! `startedDateTime` and `time` give `started` and `duration_ms`; `httpVersion` is normalised
+//! (`h2`, `HTTP/2`, `http/2.0` are `HTTP/2.0`); pseudo-headers are dropped from header lists
+//! but complete a URL written as a path; `postData.text` (or `params`, re-encoded) and
+//! `content.text` (base64 when `encoding` says so) become bodies, classified as the recorder
+//! classifies them, with `decoded_from` when a `content-encoding` was undone; an entry without
+//! a response, with status 0 or with `_error` becomes an exchange with `error`; CONNECT
+//! entries (tunnels, not exchanges) are skipped and reported.
+
+mod export;
+mod import;
+mod locate;
+mod mitmproxy;
+mod model;
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+
+use crate::error::Error;
+use crate::reader::Recording;
+
+/// A HAR file turned into a recording, with what was left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub recording: Recording,
+    /// One line per entry that is not an HTTP exchange (CONNECT tunnels), naming its path.
+    pub skipped: Vec<String>,
+    /// `log.creator.name`: the tool that wrote the file.
+    pub creator: Option<String>,
+}
+
+/// Reads a HAR file as a recording named after the file.
+pub fn read_har(path: impl AsRef<Path>) -> Result<Recording, Error> {
+    import_har(path).map(|i| i.recording)
+}
+
+/// Reads a HAR file, also returning what was skipped and who wrote it.
+pub fn import_har(path: impl AsRef<Path>) -> Result<Imported, Error> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(path, format!("cannot read the HAR file: {e}"))
+            .hint("export one from DevTools (Network, Export HAR) or your proxy")
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        Error::new(path, "the file is not UTF-8 text")
+            .at(line, None)
+            .hint("HAR files are JSON, which is UTF-8")
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "har".to_string());
+    import::import(&text, path, &name)
+}
+
+/// Parses HAR text held in memory; `source` names it in errors, `name` becomes the
+/// recording's name (unless the file was exported by loadtape and carries its own).
+pub fn import_har_str(text: &str, source: impl AsRef<Path>, name: &str) -> Result<Imported, Error> {
+    import::import(text, source.as_ref(), name)
+}
+
+/// The recording as a HAR 1.2 document.
+pub fn to_har(recording: &Recording) -> serde_json::Value {
+    export::export(recording)
+}
+
+/// Writes the recording as a HAR 1.2 file, replacing `path` if it exists (the command line
+/// checks for that first). Written beside the target and renamed, so a failed write never
+/// leaves half a file under the final name.
+pub fn write_har(path: impl AsRef<Path>, recording: &Recording) -> std::io::Result<()> {
+    let path = path.as_ref();
+    let tmp = path.with_extension("har.partial");
+    let written = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &to_har(recording))?;
+        out.write_all(b"\n")?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether a file is a HAR rather than a recording: by its `.har` extension, or failing that
+/// by its first non-blank character (`{`: a recording is YAML and starts with a key).
+pub fn looks_like_har(path: &Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("har"))
+    {
+        return true;
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = [0u8; 512];
+    let n = file.read(&mut head).unwrap_or(0);
+    let head = &head[..n];
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Undoes a `content-encoding` when the bytes really are in it; `None` otherwise (then they
+/// were already decoded, as HAR exporters normally write them).
+fn decode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let done = match coding {
+        "gzip" | "x-gzip" if data.starts_with(&[0x1f, 0x8b]) => {
+            flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)
+        }
+        "deflate" => {
+            let zlib = data.len() >= 2
+                && u16::from_be_bytes([data[0], data[1]]).is_multiple_of(31)
+                && data[0] & 0x0f == 8;
+            if zlib {
+                flate2::read::ZlibDecoder::new(data).read_to_end(&mut out)
+            } else {
+                flate2::read::DeflateDecoder::new(data).read_to_end(&mut out)
+            }
+        }
+        "br" => brotli::Decompressor::new(data, 8192).read_to_end(&mut out),
+        "zstd" => {
+            zstd::stream::read::Decoder::with_buffer(data).and_then(|mut d| d.read_to_end(&mut out))
+        }
+        _ => return None,
+    };
+    done.ok().map(|_| out)
+}

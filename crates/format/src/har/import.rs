@@ -1,0 +1,576 @@
+//! HAR entries to recorded exchanges.
+
+use std::path::Path;
+
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::locate::{locate, render, Seg};
+use super::mitmproxy;
+use super::model::{Content, Cookie, Entry, HarFile, HarRequest, HarResponse, NameValue};
+use super::Imported;
+use crate::body::Body;
+use crate::error::Error;
+use crate::reader::Recording;
+use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1};
+
+/// What HAR writers do with base64: padded or not, sometimes wrapped in lines.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `application/x-www-form-urlencoded` leaves these as they are and turns space into `+`.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+
+pub(super) fn import(text: &str, source: &Path, name: &str) -> Result<Imported, Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // mitmproxy writes undecodable bytes as lone surrogate escapes, which JSON parsers
+    // reject: park them and parse again (see the `mitmproxy` module).
+    let (har, parked) = match parse(text, source) {
+        Ok(har) => (har, None),
+        Err(e) if e.message.contains("surrogate") => {
+            match mitmproxy::park_surrogate_escapes(text) {
+                Some(parked) => (parse(&parked, source)?, Some(parked)),
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let creator = har.log.creator.and_then(|c| c.name);
+    let importer = Importer {
+        text: parked.as_deref().unwrap_or(text),
+        parked: parked.is_some(),
+        source,
+        mitmproxy: creator
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("mitmproxy")),
+    };
+    let meta = har.log.recording;
+    let mut exchanges = Vec::with_capacity(har.log.entries.len());
+    let mut skipped = Vec::new();
+    let mut last_start = meta.as_ref().and_then(|m| m.created);
+    for (i, entry) in har.log.entries.into_iter().enumerate() {
+        if entry.request.method.eq_ignore_ascii_case("CONNECT") {
+            skipped.push(format!(
+                "log.entries[{i}]: CONNECT {} (a tunnel, not an HTTP exchange)",
+                entry.request.url
+            ));
+            continue;
+        }
+        let exchange = importer.entry(i, entry, last_start)?;
+        last_start = Some(exchange.started);
+        exchanges.push(exchange);
+    }
+    let created = meta
+        .as_ref()
+        .and_then(|m| m.created)
+        .or_else(|| exchanges.iter().map(|e| e.started).min())
+        .unwrap_or_else(Utc::now);
+    let name = meta
+        .and_then(|m| m.name)
+        .unwrap_or_else(|| name.to_string());
+    Ok(Imported {
+        recording: Recording {
+            header: RecordingHeader {
+                loadtape: RECORDING_V1.to_string(),
+                name,
+                created,
+            },
+            exchanges,
+            truncated_tail: None,
+        },
+        skipped,
+        creator,
+    })
+}
+
+/// Deserializes the HAR, turning a serde error into one with the file, line and JSON path.
+fn parse(text: &str, source: &Path) -> Result<HarFile, Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        let not_json = inner.is_syntax() || inner.is_eof();
+        let message = if not_json {
+            format!("not valid JSON: {message}")
+        } else {
+            message
+        };
+        let error = Error::new(source, message).at(inner.line(), Some(inner.column()));
+        // Wrong at the top: probably not a HAR at all.
+        let error = if not_json || field == "." || field == "log" {
+            error.hint("a HAR 1.2 file is JSON: {\"log\": {\"entries\": [...]}}")
+        } else {
+            error
+        };
+        error.field(field)
+    })
+}
+
+struct Importer<'a> {
+    text: &'a str,
+    /// Lone surrogate escapes were parked as private characters, to be unparked into bytes.
+    parked: bool,
+    source: &'a Path,
+    /// mitmproxy writes a body without a charset as Latin-1 text (see [`Importer::bytes`]).
+    mitmproxy: bool,
+}
+
+impl Importer<'_> {
+    fn error(&self, path: &[Seg], message: impl Into<String>) -> Error {
+        let mut e = Error::new(self.source, message).field(render(path));
+        if let Some((line, column)) = locate(self.text, path) {
+            e = e.at(line, Some(column));
+        }
+        e
+    }
+
+    fn entry(
+        &self,
+        i: usize,
+        e: Entry,
+        last_start: Option<DateTime<Utc>>,
+    ) -> Result<Exchange, Error> {
+        let at = |rest: &[Seg]| {
+            let mut p = vec![Seg::Key("log"), Seg::Key("entries"), Seg::Index(i)];
+            p.extend_from_slice(rest);
+            p
+        };
+        let req = e.request;
+        let (headers, pseudo) = split_headers(&req.headers);
+        let response_version = e
+            .response
+            .as_ref()
+            .and_then(|r| r.http_version.as_deref())
+            .and_then(normalize_version);
+        let version = req
+            .http_version
+            .as_deref()
+            .and_then(normalize_version)
+            .or_else(|| response_version.clone())
+            .unwrap_or_else(|| "HTTP/1.1".to_string());
+        let url = resolve_url(&req, &headers, &pseudo, &version)
+            .map_err(|m| self.error(&at(&[Seg::Key("request"), Seg::Key("url")]), m))?;
+        let mut headers = headers;
+        if headers.get("cookie").is_none() && !req.cookies.is_empty() {
+            // Chrome's sanitized export and some tools keep the cookies only here.
+            let pairs: Vec<String> = req
+                .cookies
+                .iter()
+                .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("")))
+                .collect();
+            headers.push("cookie", pairs.join("; "));
+        }
+        let body = self.request_body(
+            &req,
+            &headers,
+            &at(&[Seg::Key("request"), Seg::Key("postData")]),
+        )?;
+        let request = Request {
+            method: req.method,
+            url,
+            version: version.clone(),
+            headers,
+            body,
+        };
+        let (response, error) = match e.response {
+            None => (
+                None,
+                Some(
+                    e.error
+                        .unwrap_or_else(|| "no response in the HAR entry".into()),
+                ),
+            ),
+            Some(r) if r.status == 0 => {
+                let why = r
+                    .error
+                    .or(e.error)
+                    .or(r.comment.filter(|s| !s.trim().is_empty()))
+                    .or(r.status_text.filter(|s| !s.trim().is_empty()))
+                    .unwrap_or_else(|| "no response (status 0)".into());
+                (None, Some(why))
+            }
+            Some(r) => {
+                let error = r.error.clone().or(e.error);
+                let path = at(&[Seg::Key("response"), Seg::Key("content")]);
+                (Some(self.response(r, &version, &path)?), error)
+            }
+        };
+        let started = e
+            .started
+            .or(last_start)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let duration_ms = e
+            .time
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .or_else(|| {
+                let t = e.timings.as_ref()?;
+                let parts = [t.blocked, t.dns, t.connect, t.send, t.wait, t.receive];
+                let sum: f64 = parts.iter().flatten().filter(|v| **v > 0.0).sum();
+                Some(sum)
+            })
+            .unwrap_or(0.0);
+        let id =
+            e.id.filter(|id| id.fract() == 0.0 && *id >= 1.0)
+                .map(|id| id as u64)
+                .unwrap_or(i as u64 + 1);
+        Ok(Exchange {
+            id,
+            started,
+            duration_ms,
+            client: e.client,
+            request,
+            response,
+            error,
+        })
+    }
+
+    fn request_body(
+        &self,
+        req: &HarRequest,
+        headers: &Headers,
+        path: &[Seg],
+    ) -> Result<Option<Body>, Error> {
+        let Some(post) = &req.post_data else {
+            return Ok(None);
+        };
+        let mime = post
+            .mime_type
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .or(headers.get("content-type"));
+        let (bytes, was_base64) = match post.text.as_deref() {
+            Some(text) if !text.is_empty() => {
+                let mut p = path.to_vec();
+                p.push(Seg::Key("text"));
+                (
+                    self.bytes(text, post.encoding.as_deref(), mime, &p)?,
+                    is_base64(post.encoding.as_deref()),
+                )
+            }
+            _ if !post.params.is_empty() => (encode_params(&post.params, mime), false),
+            _ => return Ok(None),
+        };
+        Ok(body(bytes, was_base64, mime, headers, post.truncated_size))
+    }
+
+    fn response(
+        &self,
+        r: HarResponse,
+        request_version: &str,
+        path: &[Seg],
+    ) -> Result<Response, Error> {
+        let (mut headers, _) = split_headers(&r.headers);
+        if headers.get("set-cookie").is_none() {
+            for c in &r.cookies {
+                headers.push("set-cookie", set_cookie(c));
+            }
+        }
+        let version = r
+            .http_version
+            .as_deref()
+            .and_then(normalize_version)
+            .unwrap_or_else(|| request_version.to_string());
+        let content = r.content.unwrap_or_default();
+        let Content {
+            mime_type,
+            text,
+            encoding,
+            truncated_size,
+        } = content;
+        let mime = mime_type
+            .as_deref()
+            .filter(|m| !m.trim().is_empty() && *m != "x-unknown")
+            .or(headers.get("content-type"));
+        let body = match text.as_deref() {
+            Some(text) if !text.is_empty() => {
+                let mut p = path.to_vec();
+                p.push(Seg::Key("text"));
+                let bytes = self.bytes(text, encoding.as_deref(), mime, &p)?;
+                body(
+                    bytes,
+                    is_base64(encoding.as_deref()),
+                    mime,
+                    &headers,
+                    truncated_size,
+                )
+            }
+            _ => None,
+        };
+        Ok(Response {
+            status: r.status,
+            version,
+            headers,
+            body,
+        })
+    }
+
+    /// The bytes a HAR `text` stands for. With `encoding: base64` they are decoded. Otherwise
+    /// the text is the body as characters; mitmproxy, though, decodes a body whose content
+    /// type names no charset (and is not JSON or HTML) as Latin-1, so for its files a text of
+    /// nothing but Latin-1 characters is turned back into those bytes, which is what was on
+    /// the wire (a binary body it did not find "mostly binary", or non-UTF-8 text).
+    fn bytes(
+        &self,
+        text: &str,
+        encoding: Option<&str>,
+        mime: Option<&str>,
+        path: &[Seg],
+    ) -> Result<Vec<u8>, Error> {
+        let encoding = encoding
+            .map(|e| e.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match encoding.as_str() {
+            "base64" => {
+                let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                LENIENT_BASE64.decode(compact.as_bytes()).map_err(|e| {
+                    self.error(
+                        path,
+                        format!("`encoding` is base64 but the text is not valid base64: {e}"),
+                    )
+                })
+            }
+            "" | "utf-8" | "utf8" | "identity" => {
+                if let Some(bytes) = self.parked.then(|| mitmproxy::unpark(text)).flatten() {
+                    Ok(bytes)
+                } else if self.mitmproxy && mitmproxy::latin1(mime, text) {
+                    Ok(text.chars().map(|c| c as u8).collect())
+                } else {
+                    Ok(text.as_bytes().to_vec())
+                }
+            }
+            other => {
+                let mut p = path.to_vec();
+                p.pop();
+                p.push(Seg::Key("encoding"));
+                Err(self.error(
+                    &p,
+                    format!("unsupported content encoding `{other}` (HAR 1.2 knows only base64)"),
+                ))
+            }
+        }
+    }
+}
+
+fn is_base64(encoding: Option<&str>) -> bool {
+    encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"))
+}
+
+/// Builds a stored body: compression noted (and undone when the exporter kept the raw bytes),
+/// then classified as the recorder would.
+fn body(
+    bytes: Vec<u8>,
+    was_base64: bool,
+    mime: Option<&str>,
+    headers: &Headers,
+    truncated: Option<f64>,
+) -> Option<Body> {
+    let coding = headers
+        .get("content-encoding")
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e != "identity");
+    let bytes = match (&coding, was_base64) {
+        // A HAR's text is normally the decoded body. Only base64 can hold the raw compressed
+        // bytes, and only if they really decode is that what the exporter did.
+        (Some(c), true) => super::decode(c, &bytes).unwrap_or(bytes),
+        _ => bytes,
+    };
+    let truncated = truncated
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s as u64);
+    if bytes.is_empty() && truncated.is_none() {
+        return None;
+    }
+    let mut body = match truncated {
+        Some(size) => Body::truncated(&bytes, size, mime),
+        None => Body::from_bytes(&bytes, mime),
+    };
+    body.decoded_from = coding;
+    Some(body)
+}
+
+/// The headers without HTTP/2 and HTTP/3 pseudo-headers, and the pseudo-headers apart.
+fn split_headers(list: &[NameValue]) -> (Headers, Headers) {
+    let mut headers = Headers::new();
+    let mut pseudo = Headers::new();
+    for h in list.iter().filter(|h| !h.name.is_empty()) {
+        let value = h.value.clone().unwrap_or_default();
+        if h.name.starts_with(':') {
+            pseudo.push(h.name.clone(), value);
+        } else {
+            headers.push(h.name.clone(), value);
+        }
+    }
+    (headers, pseudo)
+}
+
+/// An absolute URL for the request: as written, or completed from `:scheme`/`:authority` (or
+/// `Host`) when the exporter wrote only the path. The fragment is dropped (it is never sent),
+/// and a query only listed in `queryString` is appended.
+fn resolve_url(
+    req: &HarRequest,
+    headers: &Headers,
+    pseudo: &Headers,
+    version: &str,
+) -> Result<String, String> {
+    let mut url = req.url.clone();
+    if url.starts_with('/') {
+        let path = pseudo
+            .get(":path")
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or(&url)
+            .to_string();
+        let authority = pseudo.get(":authority").or(headers.get("host")).ok_or_else(|| {
+            format!("`{url}` is a path, and there is no `:authority` or `Host` header to complete it")
+        })?;
+        let secure_default = if version.starts_with("HTTP/1") {
+            "http"
+        } else {
+            "https"
+        };
+        let scheme = pseudo.get(":scheme").unwrap_or(secure_default);
+        url = format!("{scheme}://{authority}{path}");
+    } else if !url.contains("://") {
+        return Err(format!(
+            "`{url}` is not an absolute URL (expected e.g. https://host/path)"
+        ));
+    }
+    if let Some(i) = url.find('#') {
+        url.truncate(i);
+    }
+    if !url.contains('?') && !req.query.is_empty() {
+        url.push('?');
+        url.push_str(&form_encode(&req.query));
+    }
+    Ok(url)
+}
+
+/// `HTTP/1.1`, `HTTP/2.0` or `HTTP/3.0` as the recording spells them, from what exporters
+/// write (`http/1.1`, `h2`, `HTTP/2`, `http/2.0`, `h3`, `h3-29`). Unknown (Chrome's
+/// `unknown`, an empty string) is `None`.
+fn normalize_version(v: &str) -> Option<String> {
+    let v = v.trim().to_ascii_lowercase();
+    let v = v.strip_prefix("http/").unwrap_or(&v);
+    let out = match v {
+        "0.9" => "HTTP/0.9",
+        "1.0" | "1" => "HTTP/1.0",
+        "1.1" => "HTTP/1.1",
+        "2" | "2.0" | "h2" | "h2c" => "HTTP/2.0",
+        "3" | "3.0" | "h3" => "HTTP/3.0",
+        v if v.starts_with("h3-") || v.starts_with("spdy") => {
+            if v.starts_with("h3") {
+                "HTTP/3.0"
+            } else {
+                "HTTP/2.0"
+            }
+        }
+        _ => return None,
+    };
+    Some(out.to_string())
+}
+
+fn form_encode(pairs: &[NameValue]) -> String {
+    pairs
+        .iter()
+        .map(|p| {
+            let enc = |s: &str| utf8_percent_encode(s, FORM).to_string().replace("%20", "+");
+            format!("{}={}", enc(&p.name), enc(p.value.as_deref().unwrap_or("")))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A body from `params` alone (k6 Studio writes forms that way): multipart when the type says
+/// so and names its boundary, else urlencoded.
+fn encode_params(params: &[NameValue], mime: Option<&str>) -> Vec<u8> {
+    let boundary = mime
+        .filter(|m| m.to_ascii_lowercase().contains("multipart/"))
+        .and_then(|m| {
+            m.split(';')
+                .find_map(|p| p.trim().strip_prefix("boundary="))
+                .map(|b| b.trim_matches('"').to_string())
+        });
+    let Some(boundary) = boundary else {
+        return form_encode(params).into_bytes();
+    };
+    let mut out = String::new();
+    for p in params {
+        out.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
+            p.name
+        ));
+        if let Some(f) = &p.file_name {
+            out.push_str(&format!("; filename=\"{f}\""));
+        }
+        out.push_str("\r\n");
+        if let Some(ct) = &p.content_type {
+            out.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(p.value.as_deref().unwrap_or(""));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out.into_bytes()
+}
+
+/// A `Set-Cookie` value from a HAR cookie, for exports that keep cookies only in `cookies`.
+fn set_cookie(c: &Cookie) -> String {
+    let mut s = format!("{}={}", c.name, c.value.as_deref().unwrap_or(""));
+    if let Some(p) = c.path.as_deref().filter(|p| !p.is_empty()) {
+        s.push_str(&format!("; Path={p}"));
+    }
+    if let Some(d) = c.domain.as_deref().filter(|d| !d.is_empty()) {
+        s.push_str(&format!("; Domain={d}"));
+    }
+    if let Some(t) = c.expires.as_deref().and_then(super::model::parse_time) {
+        s.push_str(&format!(
+            "; Expires={}",
+            t.format("%a, %d %b %Y %H:%M:%S GMT")
+        ));
+    }
+    if c.http_only == Some(true) {
+        s.push_str("; HttpOnly");
+    }
+    if c.secure == Some(true) {
+        s.push_str("; Secure");
+    }
+    if let Some(ss) = c.same_site.as_deref().filter(|s| !s.is_empty()) {
+        s.push_str(&format!("; SameSite={ss}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        for (given, want) in [
+            ("HTTP/1.1", Some("HTTP/1.1")),
+            ("http/1.1", Some("HTTP/1.1")),
+            ("h2", Some("HTTP/2.0")),
+            ("HTTP/2", Some("HTTP/2.0")),
+            ("http/2.0", Some("HTTP/2.0")),
+            ("h3", Some("HTTP/3.0")),
+            ("h3-29", Some("HTTP/3.0")),
+            ("unknown", None),
+            ("", None),
+        ] {
+            assert_eq!(normalize_version(given).as_deref(), want, "{given}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The `result/v1` format: what `loadtape run --out result.json` writes (SPEC §6).
+//!
+//! A result is complete enough to rebuild every figure of the run without the run: each step's
+//! latency histogram is stored losslessly (HdrHistogram's V2 format, deflate-compressed, in
+//! base64: [`StepStats::histogram`]), so `report merge` can add segment results histogram by
+//! histogram instead of averaging percentiles, and an HTML report can draw any percentile.
+//! The percentiles next to the histograms are there for people and scripts (`jq`).
+//!
+//! Units: latencies in milliseconds (as `f64`), histogram values in microseconds, times in
+//! RFC 3339 UTC, byte counts in bytes.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// The value of a result's `loadtape` key.
+pub const RESULT_V1: &str = "result/v1";
+
+/// One run (or, after a merge, several segments of one run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Always [`RESULT_V1`].
+    pub loadtape: String,
+    /// The scenario's `name`.
+    pub scenario: String,
+    /// The scenario file as given on the command line.
+    #[serde(default)]
+    pub scenario_file: Option<String>,
+    /// The loadtape version that wrote it.
+    pub version: String,
+    /// When the first iteration was scheduled.
+    pub started: String,
+    /// When the last request ended.
+    pub ended: String,
+    /// `ended - started`, in seconds: what `rps` divides by.
+    pub duration_s: f64,
+    /// The run was stopped early (Ctrl-C, SIGTERM, a fatal error): the figures cover only
+    /// what ran.
+    pub partial: bool,
+    /// Why the run ended: `completed`, `iterations` (every VU did its iterations), `data` (a
+    /// `unique` data source ran out of rows), `interrupted`.
+    pub end_reason: String,
+    pub settings: Settings,
+    /// Every business step together (token requests excluded).
+    pub total: StepStats,
+    /// Token steps, in scenario order; their requests are not in `total`.
+    pub tokens: Vec<StepStats>,
+    /// Business steps, in scenario order.
+    pub steps: Vec<StepStats>,
+    /// Flow iterations completed (all steps attempted).
+    pub iterations: u64,
+    /// Iterations a rate executor could not start because no VU was free.
+    pub dropped_iterations: u64,
+    /// One entry per second of the run, in order.
+    pub timeline: Vec<Second>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// Every threshold passed (true when there are none).
+    pub passed: bool,
+}
+
+/// How the run was configured, after command-line overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// `constant-vus`, `ramping-vus`, `constant-rate` or `ramping-rate`.
+    pub executor: String,
+    /// VUs of `constant-vus`; for the other executors the most they may use.
+    pub max_vus: u32,
+    /// The schedule's length in seconds (the sum of its stages for ramping executors).
+    pub duration_s: f64,
+    /// Iterations per second for `constant-rate` (the last stage's for `ramping-rate`).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Per-VU iteration limit.
+    #[serde(default)]
+    pub iterations: Option<u64>,
+    /// Recorded origin → where requests were sent (scenario `target` and `--target`).
+    #[serde(default)]
+    pub targets: IndexMap<String, String>,
+    /// Certificate checks were off (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Worker threads (one event loop each).
+    pub workers: u32,
+    /// `K/N` when this is one segment of a distributed run; `None` for a whole run.
+    #[serde(default)]
+    pub segment: Option<String>,
+}
+
+/// Counts and latency of one step, one token step, or the total.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    pub name: String,
+    /// `step`, `token` or `total`.
+    pub kind: String,
+    /// Requests that got an answer or failed (retries after `refresh_on` included).
+    pub requests: u64,
+    /// Requests counted as failed, of any kind.
+    pub errors: u64,
+    pub errors_by_kind: ErrorCounts,
+    /// Requests answered with a token step's `refresh_on` response and sent again once the
+    /// token was refreshed (counted in `requests`, not in `errors`).
+    #[serde(default)]
+    pub retries: u64,
+    /// Responses by status code (`"200": 1234`).
+    pub statuses: BTreeMap<String, u64>,
+    /// `requests / duration_s`.
+    pub rps: f64,
+    /// Request bytes written (request line or pseudo-headers, headers and body, as HTTP/1.1
+    /// would serialise them).
+    pub bytes_sent: u64,
+    /// Response bytes read (status line, headers and body, as HTTP/1.1 would serialise them).
+    pub bytes_received: u64,
+    /// Latency from the intended start (corrected for coordinated omission), in ms.
+    pub latency: Latency,
+    /// Service time (from the moment the request was really sent), in ms.
+    pub service: Latency,
+    /// The latency histogram: µs, 3 significant digits, HdrHistogram V2 + deflate, base64
+    /// (standard alphabet, padded).
+    pub histogram: String,
+    /// The service-time histogram, encoded the same way.
+    pub service_histogram: String,
+}
+
+/// Failed requests by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// TCP connect failed (refused, unreachable, no answer within the connect timeout).
+    pub connect: u64,
+    /// The TLS handshake failed (untrusted certificate, protocol error).
+    pub tls: u64,
+    /// No complete answer within the request timeout, or the connection broke mid-exchange.
+    pub timeout: u64,
+    /// The status did not pass the step's check (any status ≥ 400 without a check).
+    pub status: u64,
+    /// A JSON or body check failed, or a value the step must extract was missing.
+    pub check: u64,
+    /// A token request failed (on the token's row), or a business request could not run
+    /// because its token could not be had (on the step's row).
+    pub token: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.connect + self.tls + self.timeout + self.status + self.check + self.token
+    }
+
+    pub fn add(&mut self, o: &ErrorCounts) {
+        self.connect += o.connect;
+        self.tls += o.tls;
+        self.timeout += o.timeout;
+        self.status += o.status;
+        self.check += o.check;
+        self.token += o.token;
+    }
+}
+
+/// Latency statistics in milliseconds (0 when there were no requests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One second of the run (business steps only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    /// Seconds since `started` at the start of this second.
+    pub t: u64,
+    pub requests: u64,
+    pub errors: u64,
+    /// Token requests in this second.
+    #[serde(default)]
+    pub token_requests: u64,
+    pub p50: f64,
+    pub p99: f64,
+    /// VUs running an iteration or waiting to (the most seen in the second).
+    pub active_vus: u64,
+    /// Iterations dropped in this second.
+    #[serde(default)]
+    pub dropped: u64,
+    /// This second's latency histogram, encoded as [`StepStats::histogram`].
+    pub histogram: String,
+}
+
+/// A threshold and what was observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// As written in the scenario (`goods.p95 < 200ms`).
+    pub threshold: String,
+    /// In the threshold's unit: ms for latency, a fraction for `error_rate`, per second for
+    /// `rps`, a count for the rest.
+    pub observed: f64,
+    pub passed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let r = RunResult {
+            loadtape: RESULT_V1.into(),
+            scenario: "s".into(),
+            scenario_file: Some("s.yaml".into()),
+            version: "0.1.0".into(),
+            started: "2026-11-21T10:00:00Z".into(),
+            ended: "2026-11-21T10:00:10Z".into(),
+            duration_s: 10.0,
+            partial: true,
+            end_reason: "interrupted".into(),
+            settings: Settings {
+                executor: "constant-vus".into(),
+                max_vus: 10,
+                duration_s: 10.0,
+                rate: None,
+                iterations: None,
+                targets: IndexMap::new(),
+                insecure: false,
+                workers: 2,
+                segment: None,
+            },
+            total: StepStats {
+                name: "total".into(),
+                kind: "total".into(),
+                requests: 3,
+                statuses: [("200".to_string(), 3)].into_iter().collect(),
+                ..StepStats::default()
+            },
+            tokens: vec![],
+            steps: vec![],
+            iterations: 1,
+            dropped_iterations: 0,
+            timeline: vec![Second::default()],
+            thresholds: vec![ThresholdResult {
+                threshold: "p99 < 1ms".into(),
+                observed: 2.0,
+                passed: false,
+            }],
+            passed: false,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let back: RunResult = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
+}
