@@ -7,6 +7,7 @@ mod convert;
 mod demo;
 mod har;
 mod record;
+mod record_faults;
 mod run;
 mod testbed;
 mod util;

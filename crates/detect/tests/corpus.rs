@@ -612,3 +612,36 @@ fn a_token_fetched_again_is_one_token() {
         ]
     );
 }
+
+/// The pre-fetched-token example (PTS "method 2") in recordings/ is what
+/// `loadtape convert recordings/wechat-platform.yaml -o recordings/wechat-platform-csv.scenario.yaml
+/// --token-csv recordings/wechat-platform-tokens.csv` writes today, and it loads with its CSV.
+#[test]
+fn the_token_csv_example_in_recordings_is_current() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../recordings");
+    let rec = loadtape_format::read_recording(dir.join("wechat-platform.yaml")).unwrap();
+    let a = loadtape_detect::analyze(&rec, &Options::default()).unwrap();
+    let c = loadtape_detect::convert(
+        &rec,
+        &a,
+        &ConvertOptions {
+            recording: Some("wechat-platform.yaml".into()),
+            token_csv: Some(TokenCsv {
+                path: "wechat-platform-tokens.csv".into(),
+            }),
+        },
+    );
+    let file = dir.join("wechat-platform-csv.scenario.yaml");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        c.yaml(),
+        "{} is stale",
+        file.display()
+    );
+    assert_eq!(c.csv_columns, ["access_token"]);
+    let csv = std::fs::read_to_string(dir.join("wechat-platform-tokens.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("access_token"));
+    let loaded = loadtape_format::load_scenario(&file).unwrap();
+    assert!(loaded.tokens.is_empty(), "the CSV replaces the token step");
+    assert_eq!(loaded.data.len(), 1);
+}

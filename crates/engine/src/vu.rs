@@ -373,7 +373,9 @@ impl Vu {
                 let before = tp
                     .refresh_before
                     .unwrap_or_else(|| default_refresh_before(life))
-                    .min(life.mul_f64(0.9));
+                    // A margin made for a long recorded lifetime (1m of 2h) must not turn a
+                    // 2 s test token into a refresh every 200 ms: at most half the lifetime.
+                    .min(life / 2);
                 (Some(sent_at + life - before), Some(sent_at + life))
             }
             None => (None, None),

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every benchmark of SPEC §8, one after the other, each measuring loadtape and its peers side
+# by side against the same local server: the testbed's own speed, the recording proxy against
+# direct and mitmproxy, replay against wrk and oha (and memory at 10,000 VUs), then the token
+# and rate targets. Needs what each script says (nginx-light, wrk, hey, nghttp2-client from
+# Debian; oha from crates.io; mitmproxy from PyPI). Takes about 10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")"
+for script in testbed.sh proxy.sh replay.sh tokens-and-rate.sh; do
+  echo
+  echo "######## bench/$script"
+  ./"$script"
+done

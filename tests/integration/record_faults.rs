@@ -1,0 +1,246 @@
+//! The recording proxy under faults and load: a dead upstream, garbage, clients that vanish,
+//! hundreds of connections, a body larger than the recording cap, `kill -9`, WebSocket
+//! upgrades, and SIGTERM with an exchange in flight.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use loadtape_format::{read_recording, BodyContent};
+
+use crate::record::{json, Setup};
+use crate::util::{curl, curl_status};
+
+#[test]
+fn faults_are_reported_and_survived() {
+    let mut s = Setup::new(&[]);
+    // Upstream down: 502 with a readable reason, recorded with `error`.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/gone", dead.local_addr().unwrap());
+    drop(dead);
+    let (text, status) = curl_status(&["--proxy", &s.proxy_url(), &dead_url]);
+    assert_eq!(status, 502, "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
+    assert!(s.next_line().contains("ERR GET"));
+
+    // Garbage: the client gets a 400, the proxy keeps serving.
+    let mut raw = TcpStream::connect(&s.proxy_addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.write_all(b"\x16\x00garbage\r\n\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+
+    // A client that goes away mid-body.
+    let mut raw = TcpStream::connect(&s.proxy_addr).unwrap();
+    write!(
+        raw,
+        "POST {}/api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{{\"code\":",
+        s.plain_base
+    )
+    .unwrap();
+    drop(raw);
+
+    // Still serving.
+    let (code, out) = s.curl(&[&format!("{}/stats", s.plain_base)]);
+    assert_eq!(code, 0, "{out}");
+    let line = s.next_line();
+    let line = if line.contains("/api/login") {
+        s.next_line()
+    } else {
+        line
+    };
+    assert!(line.contains("200 GET"), "{line}");
+    let (_, rec) = s.stop();
+    let down = rec
+        .exchanges
+        .iter()
+        .find(|e| e.request.url == dead_url)
+        .unwrap();
+    assert!(down.response.is_none());
+    assert!(
+        down.error
+            .as_deref()
+            .unwrap()
+            .contains("Connection refused"),
+        "{:?}",
+        down.error
+    );
+}
+
+#[test]
+fn concurrent_https_connections_all_complete() {
+    let mut s = Setup::new(&[]);
+    let n = 200;
+    let url = format!("{}/slow?ms=300", s.tls_base);
+    let mut args = vec![
+        "--http1.1",
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "200",
+        "-w",
+        "%{http_code}\n",
+    ];
+    let urls = vec![url.as_str(); n];
+    for u in &urls {
+        args.push("-o");
+        args.push("/dev/null");
+        args.push(u);
+    }
+    let (code, out) = s.curl(&args);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().filter(|l| *l == "200").count(), n, "{out}");
+    let lines = s.proxy.as_mut().unwrap().lines(n);
+    assert!(lines.iter().all(|l| l.contains("200 GET")));
+    let (_, rec) = s.stop();
+    assert_eq!(rec.exchanges.len(), n);
+    assert_eq!(s.tls.stats().requests.slow, n as u64);
+}
+
+/// VmRSS of a process in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_big_download_streams_through_and_is_recorded_truncated() {
+    let mut s = Setup::new(&["--max-body", "1M"]);
+    let pid = s.proxy.as_ref().unwrap().pid();
+    let before = rss_kib(pid);
+    let size = 50u64 << 20;
+    let (code, out) = s.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &format!("{}/blob?bytes={size}", s.tls_base),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out, size.to_string());
+    s.next_line();
+    let grown = rss_kib(pid).saturating_sub(before);
+    assert!(
+        grown < 40 * 1024,
+        "the proxy's peak memory grew by {grown} KiB for a 50 MiB body"
+    );
+    let (_, rec) = s.stop();
+    let body = rec.exchanges[0]
+        .response
+        .as_ref()
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap();
+    assert!(body.truncated);
+    assert_eq!(body.size, Some(size));
+    match &body.content {
+        BodyContent::Binary(bytes) => {
+            assert_eq!(bytes.len(), 1 << 20);
+            assert!(bytes.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        }
+        other => panic!("expected binary, got {other:?}"),
+    }
+}
+
+#[test]
+fn after_kill_9_every_printed_exchange_is_in_the_recording() {
+    let mut s = Setup::new(&[]);
+    let url = format!("{}/api/login", s.plain_base);
+    let mut printed = Vec::new();
+    for i in 0..20 {
+        let (code, _) = s.curl(&["-d", &format!(r#"{{"code":"code-{i:04}-xyz"}}"#), &url]);
+        assert_eq!(code, 0);
+        printed.push(s.next_line());
+    }
+    let mut proxy = s.proxy.take().unwrap();
+    proxy.child.kill().unwrap();
+    proxy.child.wait().unwrap();
+    let rec = read_recording(&s.recording).unwrap();
+    assert_eq!(rec.exchanges.len(), printed.len());
+    for (i, e) in rec.exchanges.iter().enumerate() {
+        assert_eq!(
+            e.request.body.as_ref().unwrap().as_json().unwrap()["code"],
+            format!("code-{i:04}-xyz")
+        );
+    }
+}
+
+#[test]
+fn websocket_upgrades_are_passed_through() {
+    let mut s = Setup::new(&[]);
+    // A minimal upgrade-speaking upstream: answers 101, then echoes bytes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            conn.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_lowercase();
+        assert!(head.contains("upgrade: websocket"), "{head}");
+        conn.write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n").unwrap();
+        let mut buf = [0u8; 5];
+        conn.read_exact(&mut buf).unwrap();
+        conn.write_all(&buf).unwrap();
+    });
+    let mut client = TcpStream::connect(&s.proxy_addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(client, "GET http://{addr}/chat HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"));
+    client.write_all(b"hello").unwrap();
+    let mut echo = [0u8; 5];
+    client.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"hello");
+    server.join().unwrap();
+    assert!(s.next_line().contains("101 GET"));
+    let (_, rec) = s.stop();
+    assert_eq!(rec.exchanges[0].response.as_ref().unwrap().status, 101);
+}
+
+#[test]
+fn sigterm_finishes_the_exchanges_in_flight() {
+    let mut s = Setup::new(&[]);
+    let url = format!("{}/slow?ms=1500", s.tls_base);
+    let proxy = s.proxy_url();
+    let ca = s.loadtape_ca.clone();
+    let client = std::thread::spawn(move || curl(&["--proxy", &proxy, "--cacert", &ca, &url]));
+    // Wait (bounded) until the testbed has the request: it is now in flight in the proxy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.tls.stats().requests.slow == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the testbed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (rest, rec) = s.stop();
+    let (code, out) = client.join().unwrap();
+    assert_eq!(
+        code, 0,
+        "the client got its answer although the proxy was stopping: {out}"
+    );
+    assert_eq!(json(&out)["slept_ms"], 1500);
+    assert!(rest.contains("recorded 1 exchange(s)"), "{rest}");
+    assert_eq!(rec.exchanges.len(), 1);
+    assert_eq!(rec.exchanges[0].response.as_ref().unwrap().status, 200);
+    assert!(rec.exchanges[0].duration_ms >= 1500.0);
+}
