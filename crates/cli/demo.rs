@@ -164,6 +164,8 @@ async fn demo(args: Args) -> Result<()> {
             &ca,
             "--out",
             path(&result),
+            "--html",
+            path(&html),
         ],
         "step 5",
     )?;
@@ -194,10 +196,11 @@ async fn demo(args: Args) -> Result<()> {
         args.duration.as_secs_f64() / args.token_ttl.as_secs_f64()
     );
     println!(
-        "files: {}, {}, {}",
+        "files: {}, {}, {}, {} (open the report in a browser)",
         recording.display(),
         scenario.display(),
-        result.display()
+        result.display(),
+        html.display()
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ mod demo;
 mod exit;
 mod har;
 mod record;
+mod report;
 mod run;
 mod runtime;
 mod testbed;
@@ -22,7 +23,8 @@ mod tokens;
 ///
 /// The three jobs: `record` (an MITM proxy a phone points at), `tokens`/`convert` (turn the
 /// recording into a scenario with a refreshable token step), `run` (replay it as load).
-/// `testbed` serves a small WeChat-shaped backend to try everything against.
+/// `testbed` serves a small WeChat-shaped backend to try everything against; `demo` runs the
+/// whole pipeline on it.
 #[derive(Debug, Parser)]
 #[command(name = "loadtape", version, about, long_about, max_term_width = 100)]
 struct Cli {
@@ -34,11 +36,12 @@ struct Cli {
 enum Command {
     Record(record::Args),
     Ca(ca::Args),
-    Testbed(testbed::Args),
-    Har(har::Args),
-    Run(run::Args),
     Tokens(tokens::Args),
     Convert(convert::Args),
+    Run(run::Args),
+    Report(report::Args),
+    Har(har::Args),
+    Testbed(testbed::Args),
     Demo(demo::Args),
 }
 
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Testbed(args) => testbed::run(args),
         Command::Har(args) => har::run(args),
         Command::Run(args) => run::run(args),
+        Command::Report(args) => report::run(args),
         Command::Tokens(args) => tokens::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Demo(args) => demo::run(args),

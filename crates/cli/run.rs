@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use loadtape_engine::{report, Options, Plan, Progress};
+use loadtape_engine::{report, Options, Plan, Progress, Segment};
 use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
 use loadtape_format::{load_scenario, Scenario};
 
@@ -53,9 +53,23 @@ pub struct Args {
     /// Print every request, response, extracted value and check.
     #[arg(long)]
     debug: bool,
-    // `--segment K/N` and `--html FILE` come with the report issue: the segment will scale the
-    // executor here (VUs, rate, data rows) before `Plan::compile`, and `settings.segment` of
-    // the result is where it is recorded.
+    /// Run the K-th of N equal shares of the load (VUs, rates, ramp targets, data rows), on one
+    /// of N machines or pods; `loadtape report merge` adds the N results up.
+    #[arg(long, value_name = "K/N", value_parser = Segment::parse)]
+    segment: Option<Segment>,
+    /// Start at this time (RFC 3339, e.g. 2026-11-21T08:00:00Z), so that the segments of a
+    /// distributed run begin together.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Write the self-contained HTML report here at the end, partial or not.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time ({e}), e.g. 2026-11-21T08:00:00Z"))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -65,6 +79,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn run(args: Args) -> Result<(), Failure> {
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
+    let segment = args.segment.unwrap_or(Segment::WHOLE);
+    let whole_vus = scenario.load.executor.max_vus();
+    segment.apply(&mut scenario.load.executor);
+    if scenario.load.executor.max_vus() == 0 && whole_vus > 0 {
+        return Err(Failure::BadInput(anyhow!(
+            "--segment {segment}: a share of {whole_vus} VUs in {} has no VU; use at most {whole_vus} segments",
+            segment.n()
+        )));
+    }
     let mut targets = Vec::new();
     for t in &args.targets {
         let (from, to) = t.split_once('=').ok_or_else(|| {
@@ -84,10 +107,14 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .ok()
             .and_then(|w| w.parse().ok())
             .unwrap_or(0),
+        segment,
         ..Options::default()
     };
     let plan = Plan::compile(&scenario, &args.scenario, options)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    if let Some(at) = args.start_at {
+        wait_until(at, args.quiet);
+    }
     let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
 
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
@@ -128,7 +155,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let outcome = running.finish();
     let file = args.scenario.display().to_string();
-    let result = report::result(&outcome, Some(file));
+    let mut result = report::result(&outcome, Some(file));
+    if segment != Segment::WHOLE {
+        result.settings.segment = Some(segment.to_string());
+    }
     print!("{}", report::table(&result));
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&result)
@@ -136,6 +166,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         std::fs::write(out, text + "\n")
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", out.display())))?;
         println!("result written to {}", out.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, loadtape_report::html::render(&result))
+            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
+        println!("HTML report written to {}", path.display());
     }
     if !result.passed {
         let failed: Vec<&str> = result
@@ -155,6 +190,26 @@ pub fn run(args: Args) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// `--start-at`: sleeps until `at` (the scenario is already compiled, so a bad one failed
+/// before the wait). A time already past starts at once, with a warning when it is late by
+/// more than a second: that shard's timeline will be offset in the merge.
+fn wait_until(at: chrono::DateTime<chrono::Utc>, quiet: bool) {
+    let now = chrono::Utc::now();
+    match (at - now).to_std() {
+        Ok(wait) => {
+            if !quiet {
+                println!("waiting {:.1}s to start at {at}", wait.as_secs_f64());
+            }
+            std::thread::sleep(wait);
+        }
+        Err(_) if (now - at).num_milliseconds() > 1000 => eprintln!(
+            "warning: --start-at {at} passed {:.1}s ago; starting now",
+            (now - at).num_milliseconds() as f64 / 1000.0
+        ),
+        Err(_) => {}
+    }
 }
 
 fn progress_line(p: &Progress, total: Duration) -> String {

@@ -51,7 +51,12 @@ fn the_demo_runs_the_whole_pipeline() {
         .parse()
         .unwrap();
     assert!((2..=5).contains(&platform), "{line}");
-    for file in ["demo.yaml", "demo.scenario.yaml", "demo-result.json"] {
+    for file in [
+        "demo.yaml",
+        "demo.scenario.yaml",
+        "demo-result.json",
+        "demo-report.html",
+    ] {
         assert!(
             dir.path().join("recordings").join(file).exists(),
             "{file} was not written"

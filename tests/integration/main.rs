@@ -8,6 +8,7 @@ mod demo;
 mod har;
 mod record;
 mod record_faults;
+mod report;
 mod run;
 mod testbed;
 mod util;

@@ -64,6 +64,17 @@ impl DataSet {
         self.rows
     }
 
+    /// Keeps only the rows in `range` (this machine's slice under `--segment`), so shards of
+    /// a distributed run never use the same row.
+    pub fn keep(&mut self, range: std::ops::Range<usize>) {
+        let w = self.columns.len();
+        let end = range.end.min(self.rows);
+        let start = range.start.min(end);
+        self.cells.truncate(end * w);
+        self.cells.drain(..start * w);
+        self.rows = end - start;
+    }
+
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
@@ -119,5 +130,15 @@ mod tests {
         assert_eq!(set(Pick::PerVu).for_vu(4), 1);
         let r = set(Pick::Random);
         assert!((0..50).all(|_| r.next().unwrap() < 3));
+    }
+
+    #[test]
+    fn keeps_a_segments_slice_of_rows() {
+        let mut d = set(Pick::Sequential);
+        d.keep(1..3);
+        assert_eq!(d.rows(), 2);
+        assert_eq!(d.cell(0, 0), Some("b"));
+        assert_eq!(d.cell(1, 1), Some("3"));
+        assert_eq!(d.cell(2, 0), None);
     }
 }

@@ -23,6 +23,7 @@ mod plan;
 pub mod report;
 mod response;
 mod schedule;
+pub mod segment;
 pub mod tokens;
 mod vars;
 mod vu;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use metrics::{Interval, SecondStats, WorkerMetrics};
 pub use plan::{Options, Plan, PlanError};
+pub use segment::Segment;
 pub use worker::EndReason;
 
 use worker::{Control, Msg, WorkerInit};

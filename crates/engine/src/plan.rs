@@ -35,6 +35,9 @@ pub struct Options {
     pub workers: usize,
     /// A request with no complete answer after this long fails as `timeout`.
     pub request_timeout: Duration,
+    /// `--segment K/N`: only this segment's slice of each data source's rows is used (the
+    /// executor is scaled by the caller, see [`crate::Segment::apply`]).
+    pub segment: crate::Segment,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             debug: false,
             workers: 0,
             request_timeout: Duration::from_secs(30),
+            segment: crate::Segment::WHOLE,
         }
     }
 }
@@ -159,8 +163,17 @@ impl Plan {
         let mut slots = SlotTable::default();
         let mut data = Vec::new();
         for (name, source) in &s.data {
-            let set = DataSet::load(name, &source.resolve(file), source.pick)
+            let mut set = DataSet::load(name, &source.resolve(file), source.pick)
                 .map_err(|e| PlanError(format!("data.{name}: {e}")))?;
+            let rows = options.segment.rows(set.rows());
+            if rows.is_empty() {
+                return Err(PlanError(format!(
+                    "data.{name}: segment {} of its {} rows is empty; use fewer segments or more rows",
+                    options.segment,
+                    set.rows()
+                )));
+            }
+            set.keep(rows);
             for (column, col) in set.columns.iter().enumerate() {
                 slots.bind(
                     &format!("{name}.{col}"),

@@ -1,0 +1,108 @@
+//! `loadtape report`: print, merge and render `result/v1` files.
+//!
+//! `loadtape report r.json --html r.html` renders one run; `loadtape report merge a.json b.json
+//! … --html all.html --out all.json` (or several files without `merge`) first merges the
+//! segment results of a distributed run into the result of the whole run. The exit code is the
+//! merged thresholds' verdict, as `loadtape run`'s: 0 passed, 99 failed, 2 bad input.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use loadtape_format::RunResult;
+
+use crate::exit::Failure;
+
+/// Print a run's result, merge segment results, write the HTML report.
+///
+/// One file: its summary (and `--html`, `--out`). Several files, or `merge` before them: the
+/// results of the segments of one run (`loadtape run --segment K/N`) merged into one, with
+/// histograms added (never percentiles averaged) and thresholds evaluated again on the merge.
+/// Exit code: 0 thresholds passed, 99 a threshold failed, 2 a file is not a result or the
+/// results are not of one scenario.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Result files (result/v1 JSON from `loadtape run --out`); `merge FILE...` to merge even
+    /// a single file.
+    #[arg(value_name = "[merge] RESULT.json", required = true)]
+    files: Vec<PathBuf>,
+    /// Write a self-contained HTML report (charts inline, no network needed) here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Write the (merged) result as result/v1 JSON here.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let mut files = args.files.as_slice();
+    let mut merge = files.len() > 1;
+    if files.first().is_some_and(|f| f == Path::new("merge")) {
+        files = &files[1..];
+        merge = true;
+        if files.is_empty() {
+            return Err(Failure::BadInput(anyhow!(
+                "report merge: give the result files to merge, e.g. loadtape report merge results/*.json"
+            )));
+        }
+    }
+    let mut results = Vec::with_capacity(files.len());
+    for f in files {
+        results.push(loadtape_report::load(f).map_err(|e| Failure::BadInput(anyhow!(e)))?);
+    }
+    let result = if merge {
+        loadtape_report::merge(&results).map_err(|e| {
+            let file = e
+                .index
+                .and_then(|i| files.get(i))
+                .map(|f| format!("{}: ", f.display()))
+                .unwrap_or_default();
+            Failure::BadInput(anyhow!("cannot merge: {file}{}", e.message))
+        })?
+    } else {
+        results.swap_remove(0)
+    };
+    print!("{}", loadtape_report::summary(&result));
+    if merge {
+        println!("merged {} results", files.len());
+    }
+    write_outputs(&result, args.html.as_deref(), args.out.as_deref())?;
+    verdict(&result)
+}
+
+/// Writes `--html` and `--out` and says where.
+pub fn write_outputs(
+    r: &RunResult,
+    html: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<(), Failure> {
+    if let Some(path) = out {
+        let text = serde_json::to_string_pretty(r)
+            .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
+        println!("result written to {}", path.display());
+    }
+    if let Some(path) = html {
+        std::fs::write(path, loadtape_report::html::render(r))
+            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
+        println!("HTML report written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Exit 99 when a threshold failed, naming them.
+fn verdict(r: &RunResult) -> Result<(), Failure> {
+    if r.passed {
+        return Ok(());
+    }
+    let failed: Vec<&str> = r
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| t.threshold.as_str())
+        .collect();
+    Err(Failure::Thresholds(anyhow!(
+        "threshold(s) failed: {}",
+        failed.join(", ")
+    )))
+}

@@ -1,0 +1,425 @@
+//! The HTML report: one self-contained page for a `result/v1`.
+//!
+//! Everything is inline (CSS in a `<style>`, charts as SVG, no script), so the file opens from
+//! a CI artifact, a mail attachment or a phone without a network. The layout is one column
+//! on a phone and a grid on a desktop; wide tables scroll sideways on their own instead of
+//! widening the page.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use loadtape_engine::metrics::decode;
+use loadtape_format::result::{ErrorCounts, RunResult, StepStats};
+use loadtape_format::scenario::{Metric, Threshold};
+
+use crate::svg::{line_chart, num, Chart, Series};
+
+const CSS: &str = r#"
+:root{--bg:#fff;--fg:#1d2430;--mute:#5b6575;--line:#e3e7ee;--card:#f6f8fb;--ok:#1a7f37;--bad:#c62828;
+--c0:#2563eb;--c1:#dc2626;--c2:#16a34a;--c3:#d97706;--c4:#7c3aed;--c5:#0891b2}
+@media (prefers-color-scheme:dark){:root{--bg:#12161c;--fg:#e6e9ef;--mute:#9aa4b2;--line:#2a313b;--card:#1a2028}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:1180px;margin:0 auto;padding:16px}
+h1{font-size:1.4em;margin:.2em 0;word-break:break-word}h2{font-size:1.1em;margin:1.6em 0 .6em}
+.mute{color:var(--mute)}
+.badge{display:inline-block;padding:.1em .6em;border-radius:1em;font-weight:600;font-size:.85em;color:#fff}
+.pass{background:var(--ok)}.fail{background:var(--bad)}.partial{background:var(--c3)}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px}
+.card{background:var(--card);border-radius:8px;padding:8px 12px}
+.card b{display:block;font-size:1.3em}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+tr.total td{font-weight:600}
+dl.settings{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}
+dl.settings dt{color:var(--mute)}dl.settings dd{margin:0;word-break:break-all}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}
+figure.chart{margin:0;background:var(--card);border-radius:8px;padding:8px}
+figcaption{font-weight:600}
+.legend{font-size:.85em;color:var(--mute)}
+.key{display:inline-block;width:12px;height:3px;margin:0 4px 3px 8px;vertical-align:middle}
+svg{display:block;width:100%;height:auto}
+svg .grid{stroke:var(--line);stroke-width:1}
+svg text{fill:var(--mute);font-size:13px}
+svg .ylabel{text-anchor:end}svg .xlabel{text-anchor:middle}
+svg .line{fill:none;stroke-width:2.5;stroke-linejoin:round;stroke-linecap:round}
+.s0{stroke:var(--c0);background:var(--c0)}.s1{stroke:var(--c1);background:var(--c1)}
+.s2{stroke:var(--c2);background:var(--c2)}.s3{stroke:var(--c3);background:var(--c3)}
+.s4{stroke:var(--c4);background:var(--c4)}.s5{stroke:var(--c5);background:var(--c5)}
+.bar{display:inline-block;height:8px;background:var(--c0);border-radius:4px;vertical-align:middle}
+@media (max-width:600px){main{padding:10px}body{font-size:14px}th,td{padding:3px 6px}}
+"#;
+
+/// HTML-escapes text for element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "0%".into()
+    } else {
+        format!("{}%", num(part as f64 * 100.0 / whole as f64))
+    }
+}
+
+/// The whole page.
+pub fn render(r: &RunResult) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let title = format!("loadtape — {}", r.scenario);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{}</title><style>{CSS}</style></head><body><main>\n",
+        esc(&title)
+    );
+    header(&mut o, r);
+    settings(&mut o, r);
+    thresholds(&mut o, r);
+    o.push_str("<h2>Steps</h2>\n");
+    step_table(&mut o, "steps", &r.steps, Some(&r.total));
+    if !r.tokens.is_empty() {
+        o.push_str("<h2>Token steps</h2><p class=\"mute\">Token requests (logins, refreshes) are measured apart from the business steps and are not in the total.</p>\n");
+        step_table(&mut o, "tokens", &r.tokens, None);
+    }
+    charts(&mut o, r);
+    breakdowns(&mut o, r);
+    let _ = writeln!(
+        o,
+        "<p class=\"mute\">Written by loadtape {} from a result of loadtape {}.</p></main></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        esc(&r.version)
+    );
+    o
+}
+
+fn header(o: &mut String, r: &RunResult) {
+    let verdict = if r.passed {
+        r#"<span class="badge pass" id="verdict">PASSED</span>"#
+    } else {
+        r#"<span class="badge fail" id="verdict">FAILED</span>"#
+    };
+    let partial = if r.partial {
+        r#" <span class="badge partial">PARTIAL</span>"#
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        o,
+        "<h1>{} {verdict}{partial}</h1><p class=\"mute\">{} → {} · {:.1} s · ended: {}</p>",
+        esc(&r.scenario),
+        esc(&r.started),
+        esc(&r.ended),
+        r.duration_s,
+        esc(&r.end_reason)
+    );
+    let t = &r.total;
+    let cards = [
+        ("requests", t.requests.to_string()),
+        ("requests/s", num(t.rps)),
+        (
+            "errors",
+            format!("{} ({})", t.errors, pct(t.errors, t.requests)),
+        ),
+        ("p50", ms(t.latency.p50)),
+        ("p99", ms(t.latency.p99)),
+        ("max", ms(t.latency.max)),
+        ("iterations", r.iterations.to_string()),
+        ("dropped", r.dropped_iterations.to_string()),
+    ];
+    o.push_str("<div class=\"cards\">");
+    for (k, v) in cards {
+        let _ = write!(
+            o,
+            "<div class=\"card\"><span class=\"mute\">{k}</span><b>{v}</b></div>"
+        );
+    }
+    o.push_str("</div>\n");
+}
+
+fn settings(o: &mut String, r: &RunResult) {
+    let s = &r.settings;
+    let mut rows: Vec<(&str, String)> = vec![
+        (
+            "scenario file",
+            r.scenario_file.clone().unwrap_or_else(|| "—".into()),
+        ),
+        ("executor", s.executor.clone()),
+        ("VUs (max)", s.max_vus.to_string()),
+        ("schedule", format!("{} s", num(s.duration_s))),
+    ];
+    if let Some(rate) = s.rate {
+        rows.push(("rate", format!("{}/s", num(rate))));
+    }
+    if let Some(n) = s.iterations {
+        rows.push(("iterations per VU", n.to_string()));
+    }
+    for (from, to) in &s.targets {
+        rows.push(("target", format!("{from} → {to}")));
+    }
+    if s.insecure {
+        rows.push(("certificates", "not checked (--insecure)".into()));
+    }
+    rows.push(("workers", s.workers.to_string()));
+    if let Some(seg) = &s.segment {
+        rows.push(("segment", seg.clone()));
+    }
+    o.push_str("<h2>Settings</h2><dl class=\"settings\">");
+    for (k, v) in rows {
+        let _ = write!(o, "<dt>{k}</dt><dd>{}</dd>", esc(&v));
+    }
+    o.push_str("</dl>\n");
+}
+
+fn thresholds(o: &mut String, r: &RunResult) {
+    o.push_str("<h2>Thresholds</h2>");
+    if r.thresholds.is_empty() {
+        o.push_str("<p class=\"mute\">None set.</p>\n");
+        return;
+    }
+    o.push_str("<div class=\"scroll\"><table id=\"thresholds\"><tr><th>threshold</th><th>observed</th><th></th></tr>");
+    for t in &r.thresholds {
+        let observed = match Threshold::parse(&t.threshold).map(|t| t.metric()) {
+            Ok(Metric::Latency(_)) => ms(t.observed),
+            Ok(Metric::ErrorRate) => format!("{}%", num(t.observed * 100.0)),
+            Ok(Metric::Rps) => format!("{}/s", num(t.observed)),
+            _ => num(t.observed),
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
+            esc(&t.threshold),
+            observed,
+            if t.passed { "pass" } else { "fail" },
+            if t.passed { "PASS" } else { "FAIL" }
+        );
+    }
+    o.push_str("</table></div>\n");
+}
+
+fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepStats>) {
+    let _ = write!(
+        o,
+        "<div class=\"scroll\"><table id=\"{id}\"><tr><th>step</th><th>requests</th><th>errors</th><th>retries</th>\
+<th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>req/s</th></tr>"
+    );
+    let row = |o: &mut String, class: &str, s: &StepStats| {
+        let l = &s.latency;
+        let _ = write!(
+            o,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.name),
+            s.requests,
+            s.errors,
+            s.retries,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max),
+            num(s.rps)
+        );
+    };
+    for s in rows {
+        row(o, "step", s);
+    }
+    if let Some(t) = total {
+        row(o, "total", t);
+    }
+    o.push_str("</table></div>\n");
+}
+
+fn charts(o: &mut String, r: &RunResult) {
+    let series = |name: &str, f: &dyn Fn(&loadtape_format::result::Second) -> f64| Series {
+        name: name.into(),
+        points: r.timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
+    };
+    let mut list = vec![
+        Chart {
+            id: "rps",
+            title: "Requests per second",
+            y_unit: "",
+            series: vec![series("requests/s", &|s| s.requests as f64)],
+            x_ticks: None,
+        },
+        Chart {
+            id: "latency",
+            title: "Latency per second",
+            y_unit: "ms",
+            series: vec![series("p50", &|s| s.p50), series("p99", &|s| s.p99)],
+            x_ticks: None,
+        },
+        Chart {
+            id: "vus",
+            title: "Active VUs",
+            y_unit: "",
+            series: vec![series("VUs", &|s| s.active_vus as f64)],
+            x_ticks: None,
+        },
+        Chart {
+            id: "errors",
+            title: "Errors and dropped iterations per second",
+            y_unit: "",
+            series: vec![
+                series("errors", &|s| s.errors as f64),
+                series("dropped", &|s| s.dropped as f64),
+            ],
+            x_ticks: None,
+        },
+    ];
+    if !r.tokens.is_empty() {
+        list.push(Chart {
+            id: "tokens",
+            title: "Token requests per second",
+            y_unit: "",
+            series: vec![series("token requests/s", &|s| s.token_requests as f64)],
+            x_ticks: None,
+        });
+    }
+    if let Some(h) = decode(&r.total.histogram).filter(|h| !h.is_empty()) {
+        list.push(distribution(&h));
+    }
+    o.push_str("<h2>Over time</h2><div class=\"charts\">\n");
+    for c in &list {
+        o.push_str(&line_chart(c));
+    }
+    o.push_str("</div>\n");
+}
+
+/// Latency by percentile, on the log scale HdrHistogram plots use: 90%, 99%, 99.9% … are
+/// equally far apart, so the tail is as visible as the median.
+fn distribution(h: &Histogram<u64>) -> Chart<'static> {
+    // Beyond 1 - 1/count the percentiles are all the max.
+    let top = (h.len() as f64).log10().clamp(1.0, 5.0);
+    let mut points = Vec::new();
+    let mut x = 0.0;
+    while x < top {
+        let q = 1.0 - 10f64.powf(-x);
+        points.push((x, h.value_at_quantile(q) as f64 / 1000.0));
+        x += 0.05;
+    }
+    points.push((top, h.max() as f64 / 1000.0));
+    let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"];
+    Chart {
+        id: "distribution",
+        title: "Latency distribution (all business steps)",
+        y_unit: "ms",
+        series: vec![Series {
+            name: "latency by percentile".into(),
+            points,
+        }],
+        x_ticks: Some(
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, l.to_string()))
+                .collect(),
+        ),
+    }
+}
+
+fn breakdowns(o: &mut String, r: &RunResult) {
+    let mut codes: Vec<&String> = r.total.statuses.keys().collect();
+    for t in &r.tokens {
+        codes.extend(t.statuses.keys());
+    }
+    codes.sort();
+    codes.dedup();
+    let token_count =
+        |code: &str| -> u64 { r.tokens.iter().filter_map(|t| t.statuses.get(code)).sum() };
+    let most = codes
+        .iter()
+        .map(|c| r.total.statuses.get(*c).copied().unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    o.push_str("<h2>Responses by status</h2><div class=\"scroll\"><table id=\"statuses\"><tr><th>status</th><th>steps</th><th></th><th>token steps</th></tr>");
+    for c in &codes {
+        let n = r.total.statuses.get(*c).copied().unwrap_or(0);
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{n}</td><td style=\"width:40%\"><span class=\"bar\" style=\"width:{:.1}%\"></span></td><td>{}</td></tr>",
+            esc(c),
+            n as f64 * 100.0 / most as f64,
+            token_count(c)
+        );
+    }
+    o.push_str("</table></div>\n");
+
+    let mut tok = ErrorCounts::default();
+    for t in &r.tokens {
+        tok.add(&t.errors_by_kind);
+    }
+    let e = &r.total.errors_by_kind;
+    let kinds = [
+        ("connect", e.connect, tok.connect),
+        ("tls", e.tls, tok.tls),
+        ("timeout", e.timeout, tok.timeout),
+        ("status", e.status, tok.status),
+        ("check", e.check, tok.check),
+        ("token", e.token, tok.token),
+    ];
+    o.push_str("<h2>Errors by kind</h2><div class=\"scroll\"><table id=\"errors\"><tr><th>kind</th><th>steps</th><th>token steps</th></tr>");
+    for (k, a, b) in kinds {
+        let _ = write!(o, "<tr><td>{k}</td><td>{a}</td><td>{b}</td></tr>");
+    }
+    let retries: u64 = r.steps.iter().map(|s| s.retries).sum();
+    let _ = writeln!(
+        o,
+        "</table></div><p class=\"mute\">Requests sent again after a token refresh (refresh_on): {retries}. Sent {} bytes, received {} bytes.</p>",
+        r.total.bytes_sent, r.total.bytes_received
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::result;
+
+    #[test]
+    fn the_page_is_self_contained_and_has_every_section() {
+        let mut r = result("2026-11-21T10:00:00.000Z", &[1000, 2000, 3000, 50_000]);
+        r.scenario = "<shop & co>".into();
+        let page = render(&r);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("&lt;shop &amp; co&gt;"));
+        assert!(!page.contains("<shop"));
+        assert!(
+            !page.contains("http://") && !page.contains("https://") && !page.contains("<script")
+        );
+        assert!(page.contains("name=\"viewport\""));
+        for id in ["rps", "latency", "vus", "errors", "tokens", "distribution"] {
+            assert!(page.contains(&format!("data-chart=\"{id}\"")), "{id}");
+        }
+        for id in ["steps", "tokens", "thresholds", "statuses", "errors"] {
+            assert!(page.contains(&format!("<table id=\"{id}\"")), "{id}");
+        }
+        assert!(page.contains("<td>goods</td><td>4</td>"));
+        assert!(page.contains("id=\"verdict\">PASSED"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `loadtape-report`: what happens to a `result/v1` after the run (SPEC §6).
+//!
+//! - [`load`] reads a result file and says plainly when a file is not one (a scenario, a
+//!   recording, a corrupt or truncated JSON, another format version).
+//! - [`merge`] turns the results of the segments of one distributed run (`--segment K/N`,
+//!   one per Kubernetes pod) into the result of the whole run. Histograms are decoded and
+//!   added, never percentiles averaged: the p99 of two shards is not the mean of their p99s.
+//! - [`html`] renders one self-contained page (inline CSS and SVG, no script, no CDN) that can
+//!   be mailed, archived as a CI artifact or opened on a phone.
+//! - [`summary`] is the same table `loadtape run` prints at the end of a run.
+
+use std::path::Path;
+
+use loadtape_format::result::{RunResult, RESULT_V1};
+
+pub mod html;
+pub mod merge;
+#[cfg(test)]
+mod sample;
+mod svg;
+
+pub use merge::{merge, MergeError};
+
+/// A file that could not be read as a `result/v1`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {what}")]
+pub struct LoadError {
+    /// The path as given.
+    pub file: String,
+    /// What is wrong with it.
+    pub what: String,
+}
+
+/// Reads a `result/v1` JSON file (as `loadtape run --out` writes it).
+pub fn load(path: &Path) -> Result<RunResult, LoadError> {
+    let fail = |what: String| LoadError {
+        file: path.display().to_string(),
+        what,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    parse(&text).map_err(fail)
+}
+
+/// Parses the text of a `result/v1` file; the error says what is wrong, without the file name.
+pub fn parse(text: &str) -> Result<RunResult, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        format!("not valid JSON ({e}); a result is the JSON file `loadtape run --out` writes")
+    })?;
+    match value.get("loadtape").and_then(|v| v.as_str()) {
+        Some(RESULT_V1) => {}
+        Some(other) if other.starts_with("result/") => {
+            return Err(format!(
+                "is a `{other}` file; this loadtape reads `{RESULT_V1}` (written by loadtape {})",
+                env!("CARGO_PKG_VERSION")
+            ))
+        }
+        Some(other) => {
+            return Err(format!(
+                "is a `{other}` file, not a run result (`{RESULT_V1}`, written by `loadtape run --out`)"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "is not a loadtape result: it has no `\"loadtape\": \"{RESULT_V1}\"` key"
+            ))
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("is not a complete {RESULT_V1}: {e}"))
+}
+
+/// The end-of-run summary table (the one `loadtape run` prints), for any result.
+pub fn summary(r: &RunResult) -> String {
+    loadtape_engine::report::table(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn says_what_a_file_is_when_it_is_not_a_result() {
+        for (text, want) in [
+            (
+                "{\"loadtape\": \"scenario/v1\"}",
+                "`scenario/v1` file, not a run result",
+            ),
+            (
+                "{\"loadtape\": \"result/v2\"}",
+                "`result/v2` file; this loadtape reads",
+            ),
+            ("{\"name\": 1}", "no `\"loadtape\": \"result/v1\"` key"),
+            ("[1, 2", "not valid JSON"),
+            ("{\"loadtape\": \"result/v1\"}", "not a complete result/v1"),
+            ("", "not valid JSON"),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Several results of one scenario → the result of one run.
+//!
+//! Segments of a distributed run (`--segment K/N`) each measure a share of the load. Their
+//! counts add up; their latencies do not average: the merged percentiles come from the sum
+//! of the HdrHistograms every result stores losslessly, so `report merge` of N shards gives the
+//! numbers one machine running the whole load would have printed. Timelines are laid on one
+//! wall clock: second `t` of a result started at `started` is second
+//! `t + round(started - earliest started)` of the merge.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use loadtape_engine::metrics::{decode, encode, histogram, latency};
+use loadtape_engine::report::evaluate;
+use loadtape_format::result::{RunResult, Second, Settings, StepStats, RESULT_V1};
+use loadtape_format::scenario::Threshold;
+
+/// Why results could not be merged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct MergeError {
+    /// The input at fault (its position in the slice given to [`merge`]); `None` when the
+    /// fault is not one input's (no input at all).
+    pub index: Option<usize>,
+    /// What differs or is broken, e.g. "its steps are goods, order; the first result's are
+    /// goods, detail, order".
+    pub message: String,
+}
+
+fn at(index: usize, message: String) -> MergeError {
+    MergeError {
+        index: Some(index),
+        message,
+    }
+}
+
+/// Merges the results of the segments of one run. Every input must be a `result/v1` of the
+/// same scenario (name, token steps, steps, executor, thresholds); the error names the first
+/// input that differs from the first one and how.
+pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
+    let Some(first) = results.first() else {
+        return Err(MergeError {
+            index: None,
+            message: "nothing to merge: give at least one result file".into(),
+        });
+    };
+    let mut starts = Vec::with_capacity(results.len());
+    for (i, r) in results.iter().enumerate() {
+        check_same(i, first, r)?;
+        let started = time(&r.started).ok_or_else(|| {
+            at(
+                i,
+                format!("`started` is not an RFC 3339 time: {}", r.started),
+            )
+        })?;
+        starts.push(started);
+    }
+    let base = starts.iter().min().copied().unwrap_or_default();
+    // Offsets of each result's start from the earliest, in seconds.
+    let offsets: Vec<f64> = starts
+        .iter()
+        .map(|s| (*s - base).num_milliseconds() as f64 / 1000.0)
+        .collect();
+    let duration_s = results
+        .iter()
+        .zip(&offsets)
+        .map(|(r, off)| off + r.duration_s)
+        .fold(0.0, f64::max);
+    let ended = results
+        .iter()
+        .filter_map(|r| time(&r.ended))
+        .max()
+        .unwrap_or(base);
+
+    let total = merge_steps(results, |r| Some(&r.total), "total", duration_s)?;
+    let tokens = (0..first.tokens.len())
+        .map(|k| {
+            merge_steps(
+                results,
+                |r| r.tokens.get(k),
+                &first.tokens[k].name,
+                duration_s,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let steps = (0..first.steps.len())
+        .map(|k| {
+            merge_steps(
+                results,
+                |r| r.steps.get(k),
+                &first.steps[k].name,
+                duration_s,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let partial = results.iter().any(|r| r.partial);
+    let end_reason = if results.iter().all(|r| r.end_reason == first.end_reason) {
+        first.end_reason.clone()
+    } else if let Some(p) = results.iter().find(|r| r.partial) {
+        p.end_reason.clone()
+    } else {
+        "completed".to_string()
+    };
+    let mut merged = RunResult {
+        loadtape: RESULT_V1.to_string(),
+        scenario: first.scenario.clone(),
+        scenario_file: first.scenario_file.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started: stamp(base),
+        ended: stamp(ended),
+        duration_s,
+        partial,
+        end_reason,
+        settings: settings(results),
+        total,
+        tokens,
+        steps,
+        iterations: results.iter().map(|r| r.iterations).sum(),
+        dropped_iterations: results.iter().map(|r| r.dropped_iterations).sum(),
+        timeline: timeline(results, &offsets)?,
+        thresholds: Vec::new(),
+        passed: true,
+    };
+    let mut thresholds = Vec::new();
+    for t in &first.thresholds {
+        let parsed = Threshold::parse(&t.threshold)
+            .map_err(|(m, _)| at(0, format!("threshold `{}`: {m}", t.threshold)))?;
+        thresholds.push(evaluate(&parsed, &merged));
+    }
+    merged.passed = thresholds.iter().all(|t| t.passed);
+    merged.thresholds = thresholds;
+    Ok(merged)
+}
+
+/// Everything that makes results of the same run comparable.
+fn check_same(i: usize, first: &RunResult, r: &RunResult) -> Result<(), MergeError> {
+    if r.loadtape != RESULT_V1 {
+        return Err(at(
+            i,
+            format!("is a `{}` file, not `{RESULT_V1}`", r.loadtape),
+        ));
+    }
+    let differs = |what: &str, theirs: String, ours: String| {
+        Err(at(
+            i,
+            format!("its {what} is {theirs}; the first result's is {ours}: these are not segments of one run"),
+        ))
+    };
+    if r.scenario != first.scenario {
+        return differs(
+            "scenario",
+            format!("`{}`", r.scenario),
+            format!("`{}`", first.scenario),
+        );
+    }
+    let names = |s: &[StepStats]| {
+        let v: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    if names(&r.steps) != names(&first.steps) {
+        return differs("step list", names(&r.steps), names(&first.steps));
+    }
+    if names(&r.tokens) != names(&first.tokens) {
+        return differs("token step list", names(&r.tokens), names(&first.tokens));
+    }
+    if r.settings.executor != first.settings.executor {
+        return differs(
+            "executor",
+            r.settings.executor.clone(),
+            first.settings.executor.clone(),
+        );
+    }
+    let th = |r: &RunResult| {
+        r.thresholds
+            .iter()
+            .map(|t| format!("`{}`", t.threshold))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if th(r) != th(first) {
+        let none = |s: String| if s.is_empty() { "(none)".into() } else { s };
+        return differs("threshold list", none(th(r)), none(th(first)));
+    }
+    Ok(())
+}
+
+fn time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Decodes a stored histogram. An empty string stands for an empty histogram (a step that
+/// never ran may have one).
+fn histo(i: usize, what: &str, text: &str) -> Result<Histogram<u64>, MergeError> {
+    if text.is_empty() {
+        return Ok(histogram());
+    }
+    decode(text).ok_or_else(|| {
+        at(
+            i,
+            format!("the {what} histogram is not a valid base64 HdrHistogram (V2 + deflate)"),
+        )
+    })
+}
+
+fn add(i: usize, what: &str, into: &mut Histogram<u64>, text: &str) -> Result<(), MergeError> {
+    let h = histo(i, what, text)?;
+    into.add(&h)
+        .map_err(|e| at(i, format!("the {what} histogram cannot be added: {e:?}")))
+}
+
+/// One row (`pick` finds it in each result) summed over the results.
+fn merge_steps<'a>(
+    results: &'a [RunResult],
+    pick: impl Fn(&'a RunResult) -> Option<&'a StepStats>,
+    name: &str,
+    duration_s: f64,
+) -> Result<StepStats, MergeError> {
+    let mut out = StepStats::default();
+    let mut lat = histogram();
+    let mut service = histogram();
+    for (i, r) in results.iter().enumerate() {
+        let Some(s) = pick(r) else {
+            return Err(at(i, format!("it has no `{name}` row")));
+        };
+        if out.name.is_empty() {
+            out.name = s.name.clone();
+            out.kind = s.kind.clone();
+        }
+        out.requests += s.requests;
+        out.errors += s.errors;
+        out.errors_by_kind.add(&s.errors_by_kind);
+        out.retries += s.retries;
+        for (status, n) in &s.statuses {
+            *out.statuses.entry(status.clone()).or_default() += n;
+        }
+        out.bytes_sent += s.bytes_sent;
+        out.bytes_received += s.bytes_received;
+        add(i, &format!("`{name}` latency"), &mut lat, &s.histogram)?;
+        add(
+            i,
+            &format!("`{name}` service-time"),
+            &mut service,
+            &s.service_histogram,
+        )?;
+    }
+    out.rps = if duration_s > 0.0 {
+        out.requests as f64 / duration_s
+    } else {
+        0.0
+    };
+    out.latency = latency(&lat);
+    out.service = latency(&service);
+    out.histogram = encode(&lat);
+    out.service_histogram = encode(&service);
+    Ok(out)
+}
+
+/// Seconds laid on one clock; gaps (a second no result covers) are empty seconds.
+fn timeline(results: &[RunResult], offsets: &[f64]) -> Result<Vec<Second>, MergeError> {
+    struct Acc {
+        s: Second,
+        h: Histogram<u64>,
+    }
+    let mut seconds: BTreeMap<u64, Acc> = BTreeMap::new();
+    for (i, (r, off)) in results.iter().zip(offsets).enumerate() {
+        let shift = off.round() as u64;
+        for sec in &r.timeline {
+            let t = sec.t + shift;
+            let acc = seconds.entry(t).or_insert_with(|| Acc {
+                s: Second {
+                    t,
+                    ..Second::default()
+                },
+                h: histogram(),
+            });
+            acc.s.requests += sec.requests;
+            acc.s.errors += sec.errors;
+            acc.s.token_requests += sec.token_requests;
+            acc.s.active_vus += sec.active_vus;
+            acc.s.dropped += sec.dropped;
+            add(i, &format!("second {}", sec.t), &mut acc.h, &sec.histogram)?;
+        }
+    }
+    let last = seconds.keys().next_back().copied();
+    let mut out = Vec::with_capacity(seconds.len());
+    for t in 0..last.map_or(0, |l| l + 1) {
+        let acc = seconds.remove(&t).unwrap_or_else(|| Acc {
+            s: Second {
+                t,
+                ..Second::default()
+            },
+            h: histogram(),
+        });
+        let mut s = acc.s;
+        s.p50 = acc.h.value_at_quantile(0.5) as f64 / 1000.0;
+        s.p99 = acc.h.value_at_quantile(0.99) as f64 / 1000.0;
+        s.histogram = encode(&acc.h);
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The settings of the whole run: VUs, rates and workers add up; the schedule is the
+/// longest; a complete set of segments `1/N … N/N` is the whole run again.
+fn settings(results: &[RunResult]) -> Settings {
+    let first = &results[0].settings;
+    let all = || results.iter().map(|r| &r.settings);
+    let rates: Vec<f64> = all().filter_map(|s| s.rate).collect();
+    let mut targets = first.targets.clone();
+    for s in all() {
+        for (k, v) in &s.targets {
+            targets.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Settings {
+        executor: first.executor.clone(),
+        max_vus: all().map(|s| s.max_vus).sum(),
+        duration_s: all().map(|s| s.duration_s).fold(0.0, f64::max),
+        rate: (!rates.is_empty()).then(|| rates.iter().sum()),
+        iterations: first.iterations,
+        targets,
+        insecure: all().any(|s| s.insecure),
+        workers: all().map(|s| s.workers).sum(),
+        segment: segments(results),
+    }
+}
+
+/// `None` when the inputs are whole runs or together every segment of one; otherwise the
+/// segments they are, e.g. `1/4,3/4`.
+fn segments(results: &[RunResult]) -> Option<String> {
+    let segs: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.settings.segment.as_deref())
+        .collect();
+    if segs.is_empty() {
+        return None;
+    }
+    let parsed: Option<BTreeSet<(u64, u64)>> = segs
+        .iter()
+        .map(|s| {
+            let (k, n) = s.split_once('/')?;
+            Some((k.trim().parse().ok()?, n.trim().parse().ok()?))
+        })
+        .collect();
+    if let Some(set) = &parsed {
+        let n = set.iter().next().map_or(0, |(_, n)| *n);
+        let complete = segs.len() == results.len()
+            && set.len() == results.len()
+            && set.iter().all(|(_, m)| *m == n)
+            && (1..=n).all(|k| set.contains(&(k, n)));
+        if complete {
+            return None;
+        }
+    }
+    Some(segs.join(","))
+}
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

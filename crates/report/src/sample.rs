@@ -1,0 +1,99 @@
+//! Results built by hand for the unit tests.
+
+use indexmap::IndexMap;
+use loadtape_engine::metrics::{encode, histogram, latency};
+use loadtape_format::result::{
+    ErrorCounts, RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1,
+};
+
+/// A step row whose latency histogram holds `us` (µs), all answered 200.
+pub fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
+    let mut h = histogram();
+    for v in us {
+        h.record(*v).unwrap();
+    }
+    StepStats {
+        name: name.into(),
+        kind: kind.into(),
+        requests: us.len() as u64,
+        errors: 1,
+        errors_by_kind: ErrorCounts {
+            status: 1,
+            ..ErrorCounts::default()
+        },
+        statuses: [
+            ("200".to_string(), us.len() as u64 - 1),
+            ("500".to_string(), 1),
+        ]
+        .into_iter()
+        .collect(),
+        rps: us.len() as f64 / 2.0,
+        bytes_sent: 100,
+        bytes_received: 1000,
+        latency: latency(&h),
+        service: latency(&h),
+        histogram: encode(&h),
+        service_histogram: encode(&h),
+        ..StepStats::default()
+    }
+}
+
+/// A 2-second run started at `started` with steps `goods` (latencies `goods`) and a token step.
+pub fn result(started: &str, goods: &[u64]) -> RunResult {
+    let g = step("goods", "step", goods);
+    let mut total = g.clone();
+    total.name = "total".into();
+    total.kind = "total".into();
+    let half = goods.len() / 2;
+    let second = |t: u64, us: &[u64]| {
+        let mut h = histogram();
+        for v in us {
+            h.record(*v).unwrap();
+        }
+        Second {
+            t,
+            requests: us.len() as u64,
+            errors: 0,
+            token_requests: 1,
+            p50: h.value_at_quantile(0.5) as f64 / 1000.0,
+            p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+            active_vus: 2,
+            dropped: 0,
+            histogram: encode(&h),
+        }
+    };
+    RunResult {
+        loadtape: RESULT_V1.into(),
+        scenario: "shop".into(),
+        scenario_file: Some("shop.yaml".into()),
+        version: "0.1.0".into(),
+        started: started.into(),
+        ended: started.into(),
+        duration_s: 2.0,
+        partial: false,
+        end_reason: "completed".into(),
+        settings: Settings {
+            executor: "constant-vus".into(),
+            max_vus: 2,
+            duration_s: 2.0,
+            rate: None,
+            iterations: None,
+            targets: IndexMap::new(),
+            insecure: false,
+            workers: 1,
+            segment: None,
+        },
+        total,
+        tokens: vec![step("session", "token", &[900, 1100])],
+        steps: vec![g],
+        iterations: goods.len() as u64,
+        dropped_iterations: 0,
+        timeline: vec![second(0, &goods[..half]), second(1, &goods[half..])],
+        thresholds: vec![ThresholdResult {
+            threshold: "p99 < 5ms".into(),
+            observed: 0.0,
+            passed: true,
+        }],
+        passed: true,
+    }
+}

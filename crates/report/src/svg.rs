@@ -1,0 +1,211 @@
+//! Line charts as inline SVG.
+//!
+//! Hand-written rather than a charting crate or a JS library: the report must be one file that
+//! works offline (no CDN), the charts are a handful of polylines with axes, and an SVG with a
+//! `viewBox` scales to any screen width by itself. Colours come from the page's CSS classes
+//! (`s0`, `s1`, …), so the charts follow the page's light or dark scheme.
+
+use std::fmt::Write as _;
+
+/// Width and height of the drawing in user units; the page scales it with CSS.
+const W: f64 = 480.0;
+const H: f64 = 250.0;
+/// The plot area inside the drawing: room for y labels on the left, x labels below.
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 30.0;
+
+/// One line of a chart.
+pub struct Series {
+    /// Shown in the legend and as `data-series` (what tests and scripts look for).
+    pub name: String,
+    /// `(x, y)` in data units, x ascending.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A chart: lines over a shared x axis from 0 (or the first x) to the last x.
+pub struct Chart<'a> {
+    /// `data-chart` of the `<svg>`: a stable id (`rps`, `latency`, …).
+    pub id: &'a str,
+    pub title: &'a str,
+    /// Appended to y labels: `ms`, `/s`, ``.
+    pub y_unit: &'a str,
+    pub series: Vec<Series>,
+    /// Labels of the x axis at data x positions; `None` labels seconds (`0s`, `30s`, …).
+    pub x_ticks: Option<Vec<(f64, String)>>,
+}
+
+/// The chart as an `<figure>` with its title, legend and `<svg>`.
+pub fn line_chart(c: &Chart) -> String {
+    let all = || c.series.iter().flat_map(|s| s.points.iter());
+    let x0 = all().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x0 = if x0.is_finite() { x0.min(0.0) } else { 0.0 };
+    let x1 = all().map(|p| p.0).fold(x0 + 1.0, f64::max);
+    let y_max = nice_max(all().map(|p| p.1).fold(0.0, f64::max));
+    let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
+    let py = |y: f64| TOP + (1.0 - y / y_max) * (H - TOP - BOTTOM);
+
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<figure class="chart"><figcaption>{}</figcaption><div class="legend">"#,
+        crate::html::esc(c.title)
+    );
+    for (i, s) in c.series.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<span class="key s{}"></span>{} "#,
+            i % 6,
+            crate::html::esc(&s.name)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"</div><svg data-chart="{}" viewBox="0 0 {W} {H}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{}">"#,
+        c.id,
+        crate::html::esc(c.title)
+    );
+    // Horizontal grid with y labels.
+    for k in 0..=4 {
+        let v = y_max * k as f64 / 4.0;
+        let y = py(v);
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="ylabel" x="{:.1}" y="{:.1}">{}{}</text>"#,
+            W - RIGHT,
+            LEFT - 4.0,
+            y + 4.0,
+            num(v),
+            c.y_unit
+        );
+    }
+    let ticks = c.x_ticks.clone().unwrap_or_else(|| time_ticks(x0, x1));
+    for (x, label) in ticks.iter().filter(|(x, _)| *x >= x0 && *x <= x1) {
+        let _ = write!(
+            out,
+            r#"<text class="xlabel" x="{:.1}" y="{:.1}">{}</text>"#,
+            px(*x),
+            H - 10.0,
+            crate::html::esc(label)
+        );
+    }
+    for (i, s) in c.series.iter().enumerate() {
+        let mut d = String::new();
+        for (k, (x, y)) in s.points.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1} {:.1}",
+                if k == 0 { "M" } else { " L" },
+                px(*x),
+                py(*y)
+            );
+        }
+        // A lone point is drawn as a short dash, so a one-second run still shows something.
+        if s.points.len() == 1 {
+            d.push_str(" h 4");
+        }
+        let _ = write!(
+            out,
+            r#"<path class="line s{}" data-series="{}" data-points="{}" d="{d}"/>"#,
+            i % 6,
+            crate::html::esc(&s.name),
+            s.points.len()
+        );
+    }
+    out.push_str("</svg></figure>\n");
+    out
+}
+
+/// A round axis top at or above `v` (1, 2, 2.5 or 5 times a power of ten), 1 for nothing.
+fn nice_max(v: f64) -> f64 {
+    if !(v > 0.0 && v.is_finite()) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|top| *top >= v)
+        .unwrap_or(10.0 * mag)
+}
+
+/// About six labels at round numbers of seconds.
+fn time_ticks(x0: f64, x1: f64) -> Vec<(f64, String)> {
+    let span = (x1 - x0).max(1.0);
+    let step = [
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+    ]
+    .into_iter()
+    .find(|s| span / s <= 6.0)
+    .unwrap_or(7200.0);
+    let mut out = Vec::new();
+    let mut x = (x0 / step).ceil() * step;
+    while x <= x1 {
+        let label = if step >= 60.0 {
+            format!("{}m", num(x / 60.0))
+        } else {
+            format!("{}s", num(x))
+        };
+        out.push((x, label));
+        x += step;
+    }
+    out
+}
+
+/// A number for a label: at most three decimals, no trailing zeros.
+pub fn num(v: f64) -> String {
+    let s = if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_are_round_and_paths_are_drawn() {
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(7.0), 10.0);
+        assert_eq!(nice_max(180.0), 200.0);
+        assert_eq!(nice_max(2.2), 2.5);
+        assert_eq!(num(2.5), "2.5");
+        assert_eq!(num(1234.4), "1234");
+        let svg = line_chart(&Chart {
+            id: "rps",
+            title: "Requests <per> second",
+            y_unit: "/s",
+            series: vec![
+                Series {
+                    name: "requests".into(),
+                    points: vec![(0.0, 10.0), (1.0, 20.0), (2.0, 15.0)],
+                },
+                Series {
+                    name: "one".into(),
+                    points: vec![(1.0, 5.0)],
+                },
+            ],
+            x_ticks: None,
+        });
+        assert!(
+            svg.contains(r#"data-chart="rps" viewBox="0 0 480 250""#),
+            "{svg}"
+        );
+        assert!(svg.contains("Requests &lt;per&gt; second"));
+        assert!(
+            svg.contains(r#"data-series="requests" data-points="3" d="M52.0 "#),
+            "{svg}"
+        );
+        assert!(svg.contains(" h 4\""));
+        assert!(svg.contains(">20/s</text>"), "{svg}");
+        assert!(svg.contains(">2s</text>"), "{svg}");
+    }
+}
