@@ -10,9 +10,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -48,38 +46,7 @@ impl Tls {
     /// System roots plus `ca_files`, or no verification with `insecure`. Fails on an
     /// unreadable CA file; with no roots at all, https origins fail at connect.
     pub fn new(ca_files: &[std::path::PathBuf], insecure: bool) -> Result<Tls, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?;
-        let mut config = if insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-                .with_no_client_auth()
-        } else {
-            let mut roots = RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            for file in ca_files {
-                let pem =
-                    std::fs::read(file).map_err(|e| format!("--ca {}: {e}", file.display()))?;
-                let mut found = 0;
-                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-                    let cert: CertificateDer<'static> =
-                        cert.map_err(|e| format!("--ca {}: {e}", file.display()))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("--ca {}: {e}", file.display()))?;
-                    found += 1;
-                }
-                if found == 0 {
-                    return Err(format!("--ca {}: no PEM certificate in it", file.display()));
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        };
+        let mut config = loadtape_tls::client_config("--ca", ca_files, insecure)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Tls {
             connector: Some(TlsConnector::from(Arc::new(config))),
@@ -421,53 +388,4 @@ async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> 
         response: parts,
         body,
     })
-}
-
-/// `--insecure`: accepts any certificate, still checks handshake signatures.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

@@ -13,14 +13,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use http::{header, HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -341,93 +340,6 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 pub fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfig> {
-    let builder = ClientConfig::builder_with_provider(crate::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification))
-            .with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-        if let Some(path) = extra_ca {
-            use rustls::pki_types::pem::PemObject as _;
-            let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-                .with_context(|| format!("--upstream-ca {}: cannot read it", path.display()))?
-                .collect::<Result<_, _>>()
-                .with_context(|| {
-                    format!("--upstream-ca {}: not PEM certificates", path.display())
-                })?;
-            anyhow::ensure!(
-                !certs.is_empty(),
-                "--upstream-ca {}: no certificate in it",
-                path.display()
-            );
-            for cert in certs {
-                roots.add(cert).with_context(|| {
-                    format!(
-                        "--upstream-ca {}: not a usable CA certificate",
-                        path.display()
-                    )
-                })?;
-            }
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    Ok(config)
-}
-
-/// `--insecure-upstream`: accepts any upstream certificate (self-signed staging servers).
-/// Signatures are still checked so the handshake itself is sound.
-#[derive(Debug)]
-struct NoVerification;
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &crate::crypto_provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &crate::crypto_provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crate::crypto_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    let extra: Vec<_> = extra_ca.map(Path::to_path_buf).into_iter().collect();
+    loadtape_tls::client_config("--upstream-ca", &extra, insecure).map_err(anyhow::Error::msg)
 }
