@@ -98,7 +98,7 @@ first=(); again=()
 for i in $(seq 2 41); do
   u="https://127.0.0.$i/"
   for kind in first again; do
-    read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}' --proxy http://127.0.0.1:18888 --cacert "$ca" "$u")
+    read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --proxy http://127.0.0.1:18888 --cacert "$ca" "$u")
     [ "$code" = 200 ] || { echo "$u through the proxy answered $code" >&2; exit 1; }
     if [ $kind = first ]; then first+=("$t"); else again+=("$t"); fi
   done
