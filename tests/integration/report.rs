@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use loadtape_engine::metrics::decode;
 use loadtape_format::RunResult;
 use serde_json::Value;
 
-use crate::util::{curl, loadtape, Running};
+use crate::util::{curl, finish, loadtape, Running};
 
 const ORIGIN: &str = "https://api.shop.example";
 
@@ -44,23 +44,6 @@ fn shard(base: &str, out: &Path, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits (bounded) for a child; kills it and fails the test past `limit`.
-fn finish(child: std::process::Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    let pid = child.id();
-    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    while !waiter.is_finished() {
-        if start.elapsed() > limit {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("loadtape did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    waiter.join().unwrap()
 }
 
 fn report(args: &[&Path]) -> Output {

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{curl, loadtape, Running};
+use crate::util::{curl, finish, loadtape, Running};
 
 const ORIGIN: &str = "https://api.shop.example";
 
@@ -46,23 +46,6 @@ fn run_cmd(scenario: &Path, base: &str, out: &Path, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-/// Waits (bounded) for a run started with `spawn`.
-fn finish(child: std::process::Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    let pid = child.id();
-    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    while !waiter.is_finished() {
-        if start.elapsed() > limit {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("loadtape run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    waiter.join().unwrap()
 }
 
 fn run(scenario: &Path, base: &str, out: &Path, args: &[&str], limit: Duration) -> Output {

@@ -107,3 +107,21 @@ pub fn curl_status(args: &[&str]) -> (String, u16) {
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
     (body.to_string(), code.trim().parse().unwrap_or(0))
 }
+
+/// Waits (bounded) for a child started with piped output; kills it and fails the test past
+/// `limit`, so a hung run cannot hang the suite.
+pub fn finish(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    let pid = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    while !waiter.is_finished() {
+        if start.elapsed() > limit {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("loadtape did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    waiter.join().unwrap()
+}
