@@ -1,5 +1,7 @@
 //! [`analyze`]: from a recording to findings (SPEC §5's table, rule by rule).
 
+use std::collections::HashSet;
+
 use indexmap::IndexMap;
 use loadtape_format::{Exchange, Recording};
 use serde_json::Value;
@@ -328,10 +330,28 @@ impl Ctx<'_> {
         o0: &Origin,
         all: &[Option<Origin>],
     ) -> Option<Verdict> {
-        let holders = self.index.responses_holding(value);
+        // Counted by endpoint (method and path): the same list fetched twice (pull to refresh)
+        // is one holder, so an id it lists does not pass for a status word that every
+        // endpoint answers with.
         let last_use = uses.last().map(|u| u.step).unwrap_or(0);
-        let responses = self.kept.iter().filter(|&&s| s < last_use).count();
-        if holders >= 3 && holders * 2 >= responses {
+        let endpoint = |s: usize| {
+            let url = &self.exchanges[s].request.url;
+            let path = url.split(['?', '#']).next().unwrap_or(url);
+            (self.exchanges[s].request.method.as_str(), path)
+        };
+        let holders: HashSet<_> = self
+            .index
+            .responses_holding(value)
+            .into_iter()
+            .map(endpoint)
+            .collect();
+        let responses: HashSet<_> = self
+            .kept
+            .iter()
+            .filter(|&&s| s <= last_use)
+            .map(|&s| endpoint(s))
+            .collect();
+        if holders.len() >= 3 && holders.len() * 2 >= responses.len() {
             return None;
         }
         let origin_ex = &self.exchanges[o0.step];

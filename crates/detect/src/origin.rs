@@ -69,13 +69,12 @@ impl Index {
     }
 
     /// How many distinct responses hold the value anywhere.
-    pub fn responses_holding(&self, value: &str) -> usize {
-        let steps: HashSet<usize> = self
-            .by_value
+    /// The steps whose responses hold `value`, each once.
+    pub fn responses_holding(&self, value: &str) -> HashSet<usize> {
+        self.by_value
             .get(value)
             .map(|v| v.iter().map(|(s, _)| *s).collect())
-            .unwrap_or_default();
-        steps.len()
+            .unwrap_or_default()
     }
 }
 

@@ -645,3 +645,39 @@ fn the_token_csv_example_in_recordings_is_current() {
     assert!(loaded.tokens.is_empty(), "the CSV replaces the token step");
     assert_eq!(loaded.data.len(), 1);
 }
+
+#[test]
+fn an_id_in_a_refreshed_list_and_its_echoing_detail_is_still_correlated() {
+    let (rec, a) = load("list-refresh");
+    assert_eq!(
+        rows(&a),
+        ["goods_id | correlated | goods_detail: path segment 3; cart: json $.goods_id | goods_2: json $.data[1].id; goods_detail: json $.data.id | 90"]
+    );
+    let c = convert_checked(&rec, &a, &ConvertOptions::default());
+    let pieces: Vec<(String, Vec<String>)> = c
+        .scenario
+        .steps
+        .iter()
+        .map(|st| (url(&st.request), extracts(&st.extract)))
+        .collect();
+    let base = "https://api.shop.example.com/v1";
+    assert_eq!(
+        pieces,
+        [
+            (format!("{base}/goods?page=1"), vec![]),
+            (
+                format!("{base}/goods?page=1"),
+                vec!["goods_id = json $.data[1].id".to_string()]
+            ),
+            (
+                format!("{base}/goods/{{{{ goods_id }}}}"),
+                vec!["goods_id = json $.data.id".to_string()]
+            ),
+            (format!("{base}/cart"), vec![]),
+        ]
+    );
+    assert_eq!(
+        body(&c.scenario.steps[3].request),
+        r#"{"goods_id":"{{ goods_id }}","qty":1}"#
+    );
+}
