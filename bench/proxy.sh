@@ -16,6 +16,7 @@ trap cleanup EXIT
 
 cargo build --release --quiet
 bin=./target/release/loadtape
+. bench/summary.sh
 
 # nginx: HTTPS with HTTP/2 on port 443 (hey puts the port into its TLS SNI for any other
 # port, which RFC 6066 forbids and rustls rejects), with a leaf from a throwaway CA for
@@ -84,13 +85,16 @@ if [ $have_mitm = 1 ]; then
   mitm=$(rps -z "${secs}s" -c "$conns" -x http://127.0.0.1:18889 "$url")
   echo "mitmproxy         $mitm req/s   ($(awk "BEGIN{printf \"%.1f\", 100*$mitm/$direct}") % of direct)"
   echo "loadtape / mitmproxy = $(awk "BEGIN{printf \"%.1f\", $through/$mitm}") x"
+  spec_row "proxy, HTTPS, recording on: loadtape / mitmproxy" "$(ratio "$through" "$mitm") x" ">= 20 x" "$through >= 20 * $mitm"
 fi
+spec_row "proxy, HTTPS, recording on: % of direct" "$(awk "BEGIN{printf \"%.1f\", 100*$through/$direct}") %" ">= 35 %" "$through >= 0.35 * $direct"
 echo "recorded exchanges: $(grep -c '^id: ' "$work/bench.yaml")"
 
 echo "== added latency at light load: hey -c 1 -n 2000, p50"
 d50=$(p50 -n 2000 -c 1 "$url")
 t50=$(p50 -n 2000 -c 1 -x http://127.0.0.1:18888 "$url")
 echo "direct p50 ${d50} ms, through loadtape p50 ${t50} ms, added $(awk "BEGIN{printf \"%.3f\", $t50-$d50}") ms"
+spec_row "proxy added latency, loopback, -c 1, p50" "$(awk "BEGIN{printf \"%.2f\", $t50-$d50}") ms" "< 0.5 ms" "$t50 - $d50 < 0.5"
 
 echo "== first request to a new host (leaf issued, upstream connected) vs the same host again"
 ca="$work/ca/loadtape-ca.pem"
@@ -105,4 +109,5 @@ for i in $(seq 2 41); do
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 f=$(median "${first[@]}"); a=$(median "${again[@]}")
+spec_row "first request to a new host" "+$(awk "BEGIN{printf \"%.2f\", ($f-$a)*1000}") ms" "< 5 ms" "($f - $a) * 1000 < 5"
 echo "median curl time_total: new host $(awk "BEGIN{printf \"%.2f\", $f*1000}") ms, cached host $(awk "BEGIN{printf \"%.2f\", $a*1000}") ms, added by a new host $(awk "BEGIN{printf \"%.2f\", ($f-$a)*1000}") ms"

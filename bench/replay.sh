@@ -24,6 +24,7 @@ cleanup() {
 trap cleanup EXIT
 cargo build --release --quiet
 lt=./target/release/loadtape
+. bench/summary.sh
 
 # --- nginx: one worker, a 60-byte static page, no access log, unlimited keep-alive.
 mkdir -p "$work/html" "$work/logs"
@@ -68,8 +69,9 @@ python3 - "$W" "$O" "$L" <<'EOF'
 import sys
 w, o, l = map(float, sys.argv[1:])
 print(f"median req/s: wrk {w:,.0f}  oha {o:,.0f}  loadtape {l:,.0f}")
-print(f"loadtape / wrk = {l/w:.2f} (target >= 0.9)   loadtape / oha = {l/o:.2f} (target >= 1.3)")
 EOF
+spec_row "replay, one GET, 50 conns: loadtape / wrk" "$(ratio "$L" "$W")" ">= 0.9" "$(ratio "$L" "$W") >= 0.9"
+spec_row "replay, one GET, 50 conns: loadtape / oha" "$(ratio "$L" "$O")" ">= 1.3" "$(ratio "$L" "$O") >= 1.3"
 
 echo "== 2. multi-step flow against the testbed, next to wrk's single GET on it"
 "$lt" testbed --listen 127.0.0.1:$tb_port --token-ttl 1h >/dev/null &
@@ -89,8 +91,9 @@ w = float(sys.argv[1]); r = json.load(open(sys.argv[2]))
 l = r["total"]["rps"]
 print(f"wrk single GET /api/goods/{{id}}: {w:,.0f} req/s   loadtape 3-step flow: {l:,.0f} req/s "
       f"({r['iterations']/r['duration_s']:,.0f} flows/s), errors {r['total']['errors']}")
-print(f"flow / wrk single GET = {l/w:.2f} (target >= 0.6)")
 EOF
+flow=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["rps"])' "$work/flow.json")
+spec_row "replay, 3-step flow / wrk single GET" "$(ratio "$flow" "$tw")" ">= 0.6" "$(ratio "$flow" "$tw") >= 0.6"
 
 echo "== 3. resident memory, 10,000 VUs, think 1s after every step, 60s"
 cat >"$work/mem.yaml" <<EOF
@@ -108,10 +111,12 @@ ulimit -n 65536 2>/dev/null || true
 "$lt" run "$work/mem.yaml" --quiet --out "$work/mem.json" >"$work/mem.txt" &
 lpid=$!
 pids+=($lpid)
+rss_at=()
 for t in 5 10 15 20 25 30 35 40 45 50 55 59; do
   sleep $((t - ${prev:-0})); prev=$t
   rss=$(awk '/VmRSS/ {print $2}' /proc/$lpid/status 2>/dev/null || echo 0)
   echo "t=${t}s RSS $((rss / 1024)) MiB"
+  rss_at+=("$((rss / 1024))")
 done
 wait $lpid || true
 python3 - "$work/mem.json" <<'EOF2'
@@ -119,3 +124,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))["total"]
 print(f"requests {r['requests']}  rps {r['rps']:.0f}  errors {r['errors']}  p99 {r['latency']['p99']} ms")
 EOF2
+# Flat: the last sample within 10 % of the one at 20 s (the first seconds touch new pages).
+peak=$(printf '%s\n' "${rss_at[@]}" | sort -n | tail -1)
+spec_row "memory, 10,000 VUs, think 1 s, 60 s" "peak ${peak} MiB, ${rss_at[3]} at 20 s, ${rss_at[-1]} at 59 s" \
+  "< 300 MB, flat" "$peak * 1.048576 < 300 && ${rss_at[-1]} <= 1.1 * ${rss_at[3]}"

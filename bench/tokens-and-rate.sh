@@ -15,6 +15,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 cargo build --release --quiet
 lt=./target/release/loadtape
+. bench/summary.sh
 ulimit -n 65536 2>/dev/null || true
 
 "$lt" testbed --listen 127.0.0.1:$port --token-ttl 2s >/dev/null &
@@ -59,7 +60,11 @@ issued = a["tokens_issued"]["platform"] - b["tokens_issued"]["platform"]
 fail = {k: a["auth_failures"][k] - b["auth_failures"][k] for k in a["auth_failures"]}
 print(f"token requests {issued} (one per 2 s lifetime would be {secs/2:.0f}); auth failures at the server {fail}; "
       f"business requests {r['total']['requests']}, errors {r['total']['errors']}")
+print(issued, sum(fail.values()), file=open(sys.argv[3] + ".counts", "w"))
 PY
+read -r issued failures <"$work/shared.json.counts"
+spec_row "shared token, 1,000 VUs, lifetime 2 s, ${secs} s" "$issued token requests, $failures auth failures" \
+  "~$((secs / 2)) token requests, 0 expired" "$failures == 0 && $issued <= 1.25 * $secs / 2 + 2"
 
 cat >"$work/rate.yaml" <<YAML
 loadtape: scenario/v1
@@ -77,4 +82,7 @@ r = json.load(open(sys.argv[1]))
 achieved = r["iterations"] / r["settings"]["duration_s"]
 print(f"achieved {achieved:,.1f} iterations/s of 5,000 ({100*(achieved-5000)/5000:+.2f} %), "
       f"dropped {r['dropped_iterations']}, p99 from the intended start {r['total']['latency']['p99']} ms")
+print(f"{achieved:.1f}", file=open(sys.argv[1] + ".achieved", "w"))
 PY
+achieved=$(cat "$work/rate.json.achieved")
+spec_row "rate accuracy, constant-rate 5,000/s" "$achieved/s" "within 1 %" "$achieved >= 4950 && $achieved <= 5050"
