@@ -16,12 +16,18 @@ pub struct Running {
 
 impl Running {
     pub fn spawn(args: &[&str]) -> Running {
-        let mut child = loadtape()
-            .args(args)
+        let mut command = loadtape();
+        command.args(args);
+        Running::start(command)
+    }
+
+    /// Starts any command with stdout piped (stderr goes to the test's output).
+    pub fn start(mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("the loadtape binary starts");
+            .expect("the command starts");
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Running { child, stdout }
     }
@@ -58,9 +64,18 @@ impl Running {
 
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code and the rest of
     /// stdout.
-    pub fn terminate(mut self) -> (i32, String) {
+    pub fn terminate(self) -> (i32, String) {
+        self.stop("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `INT` as Ctrl-C does) and waits (bounded) for the exit;
+    /// returns the exit code and the rest of stdout.
+    pub fn stop(mut self, signal: &str) -> (i32, String) {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(10);
         let code = loop {
@@ -69,7 +84,7 @@ impl Running {
             }
             assert!(
                 Instant::now() < deadline,
-                "loadtape did not stop within 10 s of SIGTERM"
+                "the process did not stop within 10 s of SIG{signal}"
             );
             std::thread::sleep(Duration::from_millis(20));
         };

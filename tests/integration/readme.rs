@@ -1,0 +1,198 @@
+//! The README's "Try each step by hand" section, run as written: its four shell blocks (each
+//! after a `<!-- readme-test: NAME -->` marker) in one scratch directory, with the binary under
+//! test first on PATH and the README's ports swapped for free ones. If the README's commands
+//! stop working, this fails; so the front door stays true.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{finish, Running};
+
+/// The shell block after `<!-- readme-test: NAME -->`, with the README's ports replaced.
+fn block(readme: &str, name: &str, ports: &[(&str, String)]) -> String {
+    let marker = format!("<!-- readme-test: {name} -->");
+    let after = readme
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker}"))
+        .1;
+    let body = after
+        .trim_start()
+        .strip_prefix("```sh\n")
+        .unwrap_or_else(|| panic!("{marker} is not followed by a ```sh block"));
+    let mut text = body
+        .split_once("\n```")
+        .expect("the block ends")
+        .0
+        .to_string();
+    for (from, to) in ports {
+        text = text.replace(from, to);
+    }
+    text
+}
+
+fn free_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port().to_string()
+}
+
+/// `bash -c` in `dir` with the binary under test first on PATH, `-e -o pipefail` so that the
+/// first failing command fails the block.
+fn shell(dir: &Path, script: &str) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_loadtape")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut c = Command::new("bash");
+    c.current_dir(dir)
+        .env("PATH", path)
+        .args(["-e", "-o", "pipefail", "-c", script]);
+    c
+}
+
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let ports = [("9090", free_port()), ("8888", free_port())];
+    let dir = tempfile::tempdir().unwrap();
+    let blk = |name| block(&readme, name, &ports);
+
+    // Terminals one and two: the servers, each `exec`ed so that a signal reaches loadtape.
+    let mut testbed = Running::start(shell(dir.path(), &format!("exec {}", blk("testbed"))));
+    testbed.line_containing("listening on");
+    let mut proxy = Running::start(shell(dir.path(), &format!("exec {}", blk("proxy"))));
+    proxy.line_containing("Each exchange is printed");
+
+    // Terminal three: the client through the proxy.
+    let client = shell(dir.path(), &blk("client")).output().unwrap();
+    let out = String::from_utf8_lossy(&client.stdout);
+    assert!(
+        client.status.success(),
+        "{:?} {out}\n{}",
+        client.status,
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(
+        out.starts_with(r#"{"errcode":0,"data":{"id":"g1x"#),
+        "{out}"
+    );
+
+    // Ctrl-C in terminal two: the proxy closes the recording and says what it wrote.
+    let (code, rest) = proxy.stop("INT");
+    assert_eq!(code, 0, "{rest}");
+    assert!(rest.contains("recorded 3 exchange(s) (0 failed)"), "{rest}");
+
+    // Terminal three again: tokens, convert, smoke test, load, report, HAR, the server's counts.
+    let mut run = shell(dir.path(), &blk("convert-and-run"));
+    run.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let done = finish(run.spawn().unwrap(), Duration::from_secs(120));
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    for expected in [
+        "session token", // the login's token, found by `tokens`
+        "correlated",    // the goods id, from the list into the detail's path
+        "wrote recordings/mine.scenario.yaml",
+        "extract token = ", // the --debug smoke test shows the extraction
+        "HTML report written to recordings/mine-report.html",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    let scenario =
+        std::fs::read_to_string(dir.path().join("recordings/mine.scenario.yaml")).unwrap();
+    assert!(
+        scenario.contains("/api/goods/{{ goods_id }}"),
+        "the detail URL is correlated:\n{scenario}"
+    );
+
+    // The load: 20 flows/s for 20 s through two token lifetimes, nothing failed.
+    let result: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("recordings/mine-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result["total"]["errors"], 0, "{}", result["total"]);
+    let iterations = result["iterations"].as_u64().unwrap();
+    assert!((390..=401).contains(&iterations), "iterations {iterations}");
+    let html = std::fs::read_to_string(dir.path().join("recordings/mine-report.html")).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &html[..60.min(html.len())]
+    );
+    let har: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("recordings/mine.har")).unwrap())
+            .unwrap();
+    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), 3);
+
+    // The block ends with the testbed's own counts: no auth failure, no unknown id, and the
+    // session token was issued again during the run (10 s lifetime, 20 s run).
+    let stats: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap()).expect("the last line is /stats");
+    for (kind, n) in stats["auth_failures"].as_object().unwrap() {
+        assert_eq!(n, 0, "auth failures of kind {kind}: {stats}");
+    }
+    assert_eq!(stats["unknown_ids"], 0, "{stats}");
+    let vus = result["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["active_vus"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let logins = result["tokens"][0]["requests"].as_u64().unwrap();
+    assert!(
+        logins > vus,
+        "each of {vus} VUs logs in, and refreshes before its 10 s token expires: {logins} logins"
+    );
+    drop(testbed);
+}
+
+/// The `loadtape tokens` table the README shows is the real output, cut short where the README
+/// writes `...` or `…` (a cell, or a line, then only has to start the same way).
+#[test]
+fn the_readme_tokens_table_is_real_output() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let command = "$ loadtape tokens recordings/testbed-shop.yaml\n";
+    let shown = readme
+        .split_once(command)
+        .expect("the README shows `loadtape tokens recordings/testbed-shop.yaml`")
+        .1
+        .split_once("\n```")
+        .unwrap()
+        .0;
+    let out = crate::util::loadtape()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tokens", "recordings/testbed-shop.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let real = String::from_utf8(out.stdout).unwrap();
+    let cells = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let mut real_lines = real.lines();
+    for want in shown.lines() {
+        let got = real_lines.next().unwrap_or_default();
+        let (want_cells, got_cells) = (cells(want), cells(got));
+        assert_eq!(
+            want_cells.len(),
+            got_cells.len(),
+            "README: {want}\nreal:   {got}"
+        );
+        for (w, g) in want_cells.iter().zip(&got_cells) {
+            match w.strip_suffix("...").or_else(|| w.strip_suffix('…')) {
+                Some(start) => assert!(g.starts_with(start.trim_end()), "{w:?} vs {g:?}"),
+                None => assert_eq!(w, g, "README: {want}\nreal:   {got}"),
+            }
+        }
+    }
+}
