@@ -196,3 +196,77 @@ fn the_readme_tokens_table_is_real_output() {
         }
     }
 }
+
+/// The README's `scenario/v1` example is a real scenario: it loads, and runs once per VU
+/// against the testbed (its origin mapped there with `--target`), every check and threshold
+/// passing.
+#[test]
+fn the_readme_scenario_example_runs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let yaml = readme
+        .split_once("<!-- readme-test: scenario -->")
+        .expect("README.md has the scenario marker")
+        .1
+        .trim_start()
+        .strip_prefix("```yaml\n")
+        .expect("a ```yaml block follows the marker")
+        .split_once("\n```")
+        .unwrap()
+        .0;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.scenario.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.path().join("users.csv"),
+        "code\nreadme-user-0001\nreadme-user-0002\n",
+    )
+    .unwrap();
+    let cert_dir = dir.path().join("certs");
+    let mut tb = Running::spawn(&[
+        "testbed",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--cert-dir",
+        cert_dir.to_str().unwrap(),
+        "--appid",
+        "wx5f3c9a1b2d4e6f70",
+    ]);
+    let line = tb.line_containing("listening on");
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let mut run = crate::util::loadtape();
+    run.current_dir(dir.path())
+        .env("WX_SECRET", "testbed-secret")
+        .args([
+            "run",
+            "shop.scenario.yaml",
+            "--iterations",
+            "1",
+            "--vus",
+            "2",
+        ])
+        .args(["--target", &format!("https://api.shop.example={base}")])
+        .args(["--ca", cert_dir.join("testbed-ca.pem").to_str().unwrap()])
+        .args(["--out", "result.json", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let done = finish(run.spawn().unwrap(), Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["passed"], true, "{}", result["thresholds"]);
+    assert_eq!(result["iterations"], 2);
+    assert_eq!(result["total"]["errors"], 0, "{}", result["total"]);
+    let tokens: Vec<(&str, u64)> = result["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["requests"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(tokens, [("platform", 1), ("login", 2)]);
+}
