@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     match args.command {
         Command::Init { dir, force } => {
             let ca = CertificateAuthority::init(&dir, force).map_err(Failure::BadInput)?;
-            println!("created a new CA in {}", dir.display());
+            outln!("created a new CA in {}", dir.display());
             show(&ca)
         }
         Command::Show { dir } => {
@@ -51,26 +51,26 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 fn show(ca: &CertificateAuthority) -> Result<(), Failure> {
     let info = ca.describe()?;
-    println!("certificate  {}", info.path.display());
-    println!(
+    outln!("certificate  {}", info.path.display());
+    outln!(
         "DER copy     {}",
         ca.dir.join(loadtape_proxy::ca::CERT_DER).display()
     );
-    println!("subject      {}", info.subject);
-    println!("SHA-256      {}", info.fingerprint_sha256);
-    println!("valid        {} to {}", info.not_before, info.not_after);
-    println!();
-    println!(
+    outln!("subject      {}", info.subject);
+    outln!("SHA-256      {}", info.fingerprint_sha256);
+    outln!("valid        {} to {}", info.not_before, info.not_after);
+    outln!();
+    outln!(
         "To install it on a device, start `loadtape record`, set the device's Wi-Fi proxy to the"
     );
-    println!(
+    outln!(
         "address it prints, and open http://<that address>/ (or http://loadtape.ca/ through the"
     );
-    println!(
+    outln!(
         "proxy): the page has the download and the steps for iOS (remember the full-trust switch"
     );
-    println!("in Certificate Trust Settings), Android, WeChat DevTools and desktop browsers.");
-    println!(
+    outln!("in Certificate Trust Settings), Android, WeChat DevTools and desktop browsers.");
+    outln!(
         "curl: curl --proxy http://HOST:8888 --cacert {} https://...",
         info.path.display()
     );

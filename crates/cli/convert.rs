@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| anyhow!("the converted scenario does not load (a loadtape bug): {e}"))?;
     let s = &conversion.scenario;
     let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
-    println!(
+    outln!(
         "wrote {}: {} token step(s), {} step(s), {} extractor(s), {} finding(s) applied, {} suggestion(s)",
         out.display(),
         s.tokens.len(),
@@ -106,12 +106,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
         analysis.suggestions().count()
     );
     if !analysis.warnings.is_empty() {
-        println!("warnings:");
+        outln!("warnings:");
         for w in &analysis.warnings {
-            println!("  - {w}");
+            outln!("  - {w}");
         }
     }
-    println!(
+    outln!(
         "next: loadtape run {} --iterations 1 --debug",
         out.display()
     );
@@ -193,7 +193,7 @@ fn prepare_csv(csv: &Path, columns: &[String], row: &[String]) -> Result<(), Fai
         row.iter().map(quote).collect::<Vec<_>>().join(",")
     );
     std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
-    println!(
+    outln!(
         "wrote {} with the recorded token(s) as one row: replace them with fresh, pre-fetched ones",
         csv.display()
     );

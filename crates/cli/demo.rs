@@ -82,14 +82,14 @@ async fn demo(args: Args) -> Result<()> {
         .ca_path()
         .expect("a TLS testbed has a CA")
         .to_path_buf();
-    println!("   testbed at {base}, its CA in {}", testbed_ca.display());
+    outln!("   testbed at {base}, its CA in {}", testbed_ca.display());
 
     step(
         2,
         "start the recording proxy and play a WeChat mini-program session through it",
         &args,
     );
-    let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| println!("   {line}"));
+    let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("   {line}"));
     let proxy = Proxy::start(
         ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -104,7 +104,7 @@ async fn demo(args: Args) -> Result<()> {
     )
     .await
     .context("step 2: the proxy did not start")?;
-    println!(
+    outln!(
         "   proxy at {}, CA {}",
         proxy.local_addr(),
         proxy.ca().cert_path().display()
@@ -126,7 +126,7 @@ async fn demo(args: Args) -> Result<()> {
             summary.exchanges
         );
     }
-    println!(
+    outln!(
         "   recorded {} exchanges to {}",
         summary.exchanges,
         recording.display()
@@ -179,23 +179,23 @@ async fn demo(args: Args) -> Result<()> {
     );
     let failures = after.auth_failures_total() - before.auth_failures_total();
     let unknown = after.unknown_ids - before.unknown_ids;
-    println!(
+    outln!(
         "   requests {}  platform tokens issued {}  session tokens issued {}  orders {}",
         after.requests_total() - before.requests_total(),
         tokens.0,
         tokens.1,
         after.orders - before.orders
     );
-    println!("   auth failures {failures}  unknown ids {unknown}");
+    outln!("   auth failures {failures}  unknown ids {unknown}");
     if failures != 0 || unknown != 0 {
         bail!("step 6: the testbed counted {failures} auth failure(s) and {unknown} unknown id(s); expected none");
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "demo passed: {:.0} token lifetimes replayed with fresh tokens and zero auth failures.",
         args.duration.as_secs_f64() / args.token_ttl.as_secs_f64()
     );
-    println!(
+    outln!(
         "files: {}, {}, {}, {} (open the report in a browser)",
         recording.display(),
         scenario.display(),
@@ -210,8 +210,8 @@ fn step(n: u32, what: &str, args: &Args) {
         "{ttl}",
         &humantime::format_duration(args.token_ttl).to_string(),
     );
-    println!();
-    println!("== {n}/6 {what}");
+    outln!();
+    outln!("== {n}/6 {what}");
 }
 
 fn path(p: &Path) -> &str {
@@ -221,7 +221,7 @@ fn path(p: &Path) -> &str {
 /// Runs this binary with `args`, its output shown as it comes.
 fn loadtape(args: &[&str], step: &str) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the loadtape binary")?;
-    println!("   $ loadtape {}", args.join(" "));
+    outln!("   $ loadtape {}", args.join(" "));
     let status = Command::new(exe)
         .args(args)
         .status()

@@ -70,19 +70,19 @@ fn import(file: &Path, out: Option<PathBuf>, force: bool) -> Result<(), Failure>
         .as_deref()
         .map(|c| format!(" (written by {c})"))
         .unwrap_or_default();
-    println!(
+    outln!(
         "imported {} exchanges from {}{by} into {}",
         exchanges.len(),
         file.display(),
         out.display()
     );
     if errors > 0 {
-        println!("  {errors} of them without a response (kept, with their error)");
+        outln!("  {errors} of them without a response (kept, with their error)");
     }
     for skipped in &imported.skipped {
-        println!("  skipped {skipped}");
+        outln!("  skipped {skipped}");
     }
-    println!("next: loadtape tokens {}", out.display());
+    outln!("next: loadtape tokens {}", out.display());
     Ok(())
 }
 
@@ -99,7 +99,7 @@ fn export(recording: &Path, out: Option<PathBuf>, force: bool) -> Result<(), Fai
         );
     }
     write_har(&out, &rec).map_err(|e| anyhow!("cannot write {}: {e}", out.display()))?;
-    println!(
+    outln!(
         "exported {} exchanges from {} to {}",
         rec.exchanges.len(),
         recording.display(),

@@ -92,17 +92,17 @@ async fn record(args: Args) -> Result<(), Failure> {
         upstream_ca: args.upstream_ca.clone(),
         insecure_upstream: args.insecure_upstream,
     };
-    let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| println!("{line}"));
+    let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("{line}"));
     let proxy = Proxy::start(config, print)
         .await
         .with_context(|| format!("cannot start the proxy on {}", args.listen))?;
     banner(&proxy, &args);
 
     wait_for_stop().await;
-    println!("stopping: finishing the exchanges in flight...");
+    outln!("stopping: finishing the exchanges in flight...");
     let path = proxy.recording_path().to_path_buf();
     let summary = proxy.stop(args.grace).await;
-    println!(
+    outln!(
         "recorded {} exchange(s) ({} failed) from {} host(s) to {}",
         summary.exchanges,
         summary.errors,
@@ -110,13 +110,13 @@ async fn record(args: Args) -> Result<(), Failure> {
         path.display()
     );
     if !summary.hosts.is_empty() {
-        println!(
+        outln!(
             "hosts: {}",
             summary.hosts.iter().cloned().collect::<Vec<_>>().join(", ")
         );
     }
     if !summary.token_names.is_empty() {
-        println!(
+        outln!(
             "token-like fields seen: {}",
             summary
                 .token_names
@@ -127,18 +127,18 @@ async fn record(args: Args) -> Result<(), Failure> {
         );
     }
     if summary.write_failures > 0 {
-        println!(
+        outln!(
             "!! {} exchange(s) could not be written (see the error above)",
             summary.write_failures
         );
     }
-    println!("next: loadtape tokens {}", path.display());
+    outln!("next: loadtape tokens {}", path.display());
     Ok(())
 }
 
 fn banner(proxy: &Proxy, args: &Args) {
     let addr = proxy.local_addr();
-    println!(
+    outln!(
         "loadtape record: listening on {addr}, recording to {}",
         proxy.recording_path().display()
     );
@@ -147,7 +147,7 @@ fn banner(proxy: &Proxy, args: &Args) {
         .describe()
         .map(|i| i.fingerprint_sha256)
         .unwrap_or_default();
-    println!(
+    outln!(
         "CA: {}{}",
         ca.cert_path().display(),
         if proxy.ca_created() {
@@ -156,24 +156,24 @@ fn banner(proxy: &Proxy, args: &Args) {
             ""
         }
     );
-    println!("    SHA-256 {fingerprint}");
+    outln!("    SHA-256 {fingerprint}");
     let reachable = loadtape_proxy::reachable_addresses(addr);
-    println!("Set the device's Wi-Fi proxy (manual) to one of:");
+    outln!("Set the device's Wi-Fi proxy (manual) to one of:");
     for a in &reachable {
-        println!("    {}  port {}", a.ip(), a.port());
+        outln!("    {}  port {}", a.ip(), a.port());
     }
     let page = format!("http://{}/", reachable[0]);
-    println!("Then open {page} on the device (or http://loadtape.ca/ once the proxy is set) to install the CA:");
+    outln!("Then open {page} on the device (or http://loadtape.ca/ once the proxy is set) to install the CA:");
     if let Some(qr) = loadtape_proxy::qr_code(&page) {
-        println!("{qr}");
+        outln!("{qr}");
     }
     if !args.include.is_empty() {
-        println!("Recording only: {}", args.include.join(", "));
+        outln!("Recording only: {}", args.include.join(", "));
     }
     if !args.passthrough.is_empty() {
-        println!("Passed through untouched: {}", args.passthrough.join(", "));
+        outln!("Passed through untouched: {}", args.passthrough.join(", "));
     }
-    println!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
+    outln!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
 }
 
 /// `16M`, `512k`, `1.5MiB`, `1048576`: binary units (k = 1024).

@@ -61,9 +61,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     } else {
         results.swap_remove(0)
     };
-    print!("{}", loadtape_report::summary(&result));
+    out!("{}", loadtape_report::summary(&result));
     if merge {
-        println!("merged {} results", files.len());
+        outln!("merged {} results", files.len());
     }
     write_outputs(&result, args.html.as_deref(), args.out.as_deref())?;
     verdict(&result)
@@ -80,12 +80,12 @@ pub fn write_outputs(
             .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
         std::fs::write(path, text + "\n")
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        println!("result written to {}", path.display());
+        outln!("result written to {}", path.display());
     }
     if let Some(path) = html {
         std::fs::write(path, loadtape_report::html::render(r))
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        println!("HTML report written to {}", path.display());
+        outln!("HTML report written to {}", path.display());
     }
     Ok(())
 }

@@ -144,7 +144,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         match &bar {
             Some(bar) => bar.set_message(progress_line(&p, total)),
             None if !args.quiet && !args.debug && last_line.elapsed() >= Duration::from_secs(5) => {
-                println!("{}", progress_line(&p, total));
+                outln!("{}", progress_line(&p, total));
                 last_line = Instant::now();
             }
             None => {}
@@ -159,18 +159,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if segment != Segment::WHOLE {
         result.settings.segment = Some(segment.to_string());
     }
-    print!("{}", report::table(&result));
+    out!("{}", report::table(&result));
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&result)
             .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
         std::fs::write(out, text + "\n")
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", out.display())))?;
-        println!("result written to {}", out.display());
+        outln!("result written to {}", out.display());
     }
     if let Some(path) = &args.html {
         std::fs::write(path, loadtape_report::html::render(&result))
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        println!("HTML report written to {}", path.display());
+        outln!("HTML report written to {}", path.display());
     }
     if !result.passed {
         let failed: Vec<&str> = result
@@ -200,7 +200,7 @@ fn wait_until(at: chrono::DateTime<chrono::Utc>, quiet: bool) {
     match (at - now).to_std() {
         Ok(wait) => {
             if !quiet {
-                println!("waiting {:.1}s to start at {at}", wait.as_secs_f64());
+                outln!("waiting {:.1}s to start at {at}", wait.as_secs_f64());
             }
             std::thread::sleep(wait);
         }

@@ -62,8 +62,8 @@ async fn serve(args: Args) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot start the testbed on {}", args.listen))?;
     let base = testbed.base_url();
-    println!("loadtape testbed listening on {base}");
-    println!(
+    outln!("loadtape testbed listening on {base}");
+    outln!(
         "  appid {}  secret {}  token lifetime {}",
         args.appid,
         args.secret,
@@ -71,24 +71,25 @@ async fn serve(args: Args) -> Result<(), Failure> {
     );
     let cacert = match testbed.ca_path() {
         Some(path) => {
-            println!("  CA for clients: {}", path.display());
+            outln!("  CA for clients: {}", path.display());
             format!(" --cacert {}", path.display())
         }
         None => String::new(),
     };
-    println!("try:");
-    println!(
+    outln!("try:");
+    outln!(
         "  curl{cacert} '{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}'",
-        args.appid, args.secret
+        args.appid,
+        args.secret
     );
-    println!("  curl{cacert} -d '{{\"code\":\"0a3Xk2ll2yqXRc4M\"}}' {base}/api/login");
-    println!("  curl{cacert} {base}/stats");
-    println!("Ctrl-C stops it.");
+    outln!("  curl{cacert} -d '{{\"code\":\"0a3Xk2ll2yqXRc4M\"}}' {base}/api/login");
+    outln!("  curl{cacert} {base}/stats");
+    outln!("Ctrl-C stops it.");
 
     wait_for_stop().await;
     let stats = testbed.stats();
     testbed.shutdown().await;
-    println!(
+    outln!(
         "stopped. {}",
         serde_json::to_string(&stats).unwrap_or_default()
     );

@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         token_step: args.token_step,
     };
     let analysis = analyze(&rec, &opts).map_err(|e| Failure::BadInput(anyhow::anyhow!(e)))?;
-    print!("{}", render_table(&analysis));
-    println!("\nnext: loadtape convert {}", args.recording.display());
+    out!("{}", render_table(&analysis));
+    outln!("\nnext: loadtape convert {}", args.recording.display());
     Ok(())
 }

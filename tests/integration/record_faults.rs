@@ -244,3 +244,57 @@ fn sigterm_finishes_the_exchanges_in_flight() {
     assert_eq!(rec.exchanges[0].response.as_ref().unwrap().status, 200);
     assert!(rec.exchanges[0].duration_ms >= 1500.0);
 }
+
+/// A proxy whose stdout nobody reads any more (its terminal closed, `| head` exited) keeps
+/// recording: printing a line must not panic the recorder and lose the exchanges after it.
+#[test]
+fn a_closed_stdout_does_not_stop_the_recording() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut upstream = crate::util::Running::spawn(&["testbed", "--listen", "127.0.0.1:0"]);
+    let base = upstream
+        .line_containing("listening on")
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let recording = dir.path().join("rec.yaml");
+    let mut child = crate::util::loadtape()
+        .args(["record", "--listen", "127.0.0.1:0", "--out"])
+        .arg(&recording)
+        .arg("--ca-dir")
+        .arg(dir.path().join("certs"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut proxy = String::new();
+    for _ in 0..200 {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "record exited");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            proxy = format!("http://{}", rest.split(',').next().unwrap());
+        }
+        if line.contains("Each exchange is printed") {
+            break;
+        }
+    }
+    drop(stdout);
+    for i in 0..5 {
+        let (code, out) = curl(&["--proxy", &proxy, &format!("{base}/slow?ms={i}")]);
+        assert_eq!(code, 0, "request {i} through the proxy: {out}");
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let done = crate::util::finish(child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let rec = read_recording(&recording).unwrap();
+    assert_eq!(rec.exchanges.len(), 5, "{stderr}");
+}

@@ -1,0 +1,36 @@
+//! Printing to stdout that survives a stdout nobody reads any more.
+//!
+//! Rust ignores SIGPIPE (so that a peer closing a socket is an error, not a kill, which the
+//! proxy and the engine rely on), and `println!` then panics when stdout is a closed pipe:
+//! `loadtape tokens x | head -3`, or a recording proxy whose terminal or `tee` went away. A
+//! panic in the proxy's recorder would stop the recording, so every line loadtape prints goes
+//! through these macros instead, which drop what cannot be written.
+
+use std::fmt::Arguments;
+use std::io::Write;
+
+/// Writes `args` (and a newline when `newline`) to stdout; a write error is ignored.
+pub fn write(args: Arguments, newline: bool) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args);
+    if newline {
+        let _ = out.write_all(b"\n");
+    }
+}
+
+/// `println!` that never panics.
+macro_rules! outln {
+    () => {
+        $crate::out::write(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::out::write(format_args!($($arg)*), true)
+    };
+}
+
+/// `print!` that never panics.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::out::write(format_args!($($arg)*), false)
+    };
+}
