@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use loadtape_engine::metrics::decode;
+use loadtape_engine::report::bytes;
 use loadtape_format::result::{ErrorCounts, RunResult, StepStats};
 use loadtape_format::scenario::{Metric, Threshold};
 
@@ -391,8 +392,9 @@ fn breakdowns(o: &mut String, r: &RunResult) {
     let retries: u64 = r.steps.iter().map(|s| s.retries).sum();
     let _ = writeln!(
         o,
-        "</table></div><p class=\"mute\">Requests sent again after a token refresh (refresh_on): {retries}. Sent {} bytes, received {} bytes.</p>",
-        r.total.bytes_sent, r.total.bytes_received
+        "</table></div><p class=\"mute\">Requests sent again after a token refresh (refresh_on): {retries}. Sent {}, received {}.</p>",
+        bytes(r.total.bytes_sent),
+        bytes(r.total.bytes_received)
     );
 }
 
