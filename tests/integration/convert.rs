@@ -148,14 +148,41 @@ fn record_tokens_convert_load() {
         stdout.contains(&format!("mini program: WeChat appid {APPID}")),
         "{stdout}"
     );
+    // A row and its continuation lines (one use or origin per line), cut at the header's
+    // column starts; a cell's lines joined with "; ".
     let row = |var: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{var} ")))
-            .unwrap_or_else(|| panic!("no row for {var}:\n{stdout}"))
-            .split("  ")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
+        let lines: Vec<&str> = stdout.lines().collect();
+        let header = lines.iter().find(|l| l.starts_with("VARIABLE")).unwrap();
+        let starts: Vec<usize> = ["VARIABLE", "CLASS", "USED IN", "ORIGIN", "CONFIDENCE"]
+            .iter()
+            .map(|h| header.find(h).unwrap())
+            .collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{var} ")))
+            .unwrap_or_else(|| panic!("no row for {var}:\n{stdout}"));
+        let mut cells = vec![Vec::new(); 5];
+        for l in std::iter::once(lines[first]).chain(
+            lines[first + 1..]
+                .iter()
+                .copied()
+                .take_while(|l| l.starts_with(' ')),
+        ) {
+            for (i, cell) in cells.iter_mut().enumerate() {
+                let end = starts
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(usize::MAX)
+                    .min(l.len());
+                let text = l.get(starts[i].min(end)..end).unwrap_or("").trim();
+                if !text.is_empty() {
+                    cell.push(text.to_string());
+                }
+            }
+        }
+        cells
+            .iter()
+            .map(|c| c.join("; "))
             .collect::<Vec<_>>()
             .join(" | ")
     };

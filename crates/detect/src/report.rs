@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use crate::finding::{Analysis, Finding};
 
 /// One row per finding (variable, class, where used, origin, confidence), applied findings
-/// first, then suggestions, then the warnings and what was dropped.
+/// first, then suggestions, then the warnings and what was dropped. A finding used in many
+/// places takes a line per use rather than one line wider than any terminal.
 pub fn render_table(a: &Analysis) -> String {
     let mut out = String::new();
     let kept = a.steps.iter().filter(|s| s.dropped.is_none()).count();
@@ -26,8 +27,8 @@ pub fn render_table(a: &Analysis) -> String {
         "ORIGIN".into(),
         "CONFIDENCE".into(),
     ];
-    let applied: Vec<[String; 5]> = a.applied().map(|f| row(a, f)).collect();
-    let suggested: Vec<[String; 5]> = a.suggestions().map(|f| row(a, f)).collect();
+    let applied: Vec<Row> = a.applied().map(|f| row(a, f)).collect();
+    let suggested: Vec<Row> = a.suggestions().map(|f| row(a, f)).collect();
     if applied.is_empty() {
         out.push_str("\nno tokens found\n");
     } else {
@@ -49,13 +50,39 @@ pub fn render_table(a: &Analysis) -> String {
     if !a.warnings.is_empty() {
         out.push_str("\nwarnings:\n");
         for w in &a.warnings {
-            let _ = writeln!(out, "  - {w}");
+            wrap(&mut out, w, "  - ", "    ");
         }
     }
     out
 }
 
-fn row(a: &Analysis, f: &Finding) -> [String; 5] {
+/// Lines of text no wider than this (a warning is a paragraph).
+const WIDTH: usize = 100;
+
+/// Writes `text` word-wrapped at [`WIDTH`], the first line after `first`, the rest after
+/// `rest`.
+fn wrap(out: &mut String, text: &str, first: &str, rest: &str) {
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            let _ = writeln!(out, "{line}");
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    let _ = writeln!(out, "{line}");
+}
+
+/// A row's cells, each a list of lines.
+type Row = [Vec<String>; 5];
+
+fn row(a: &Analysis, f: &Finding) -> Row {
     let uses: Vec<String> = f
         .uses
         .iter()
@@ -73,33 +100,40 @@ fn row(a: &Analysis, f: &Finding) -> [String; 5] {
         .map(|o| format!("{}: {}", a.steps[o.step].name, o.place))
         .collect();
     [
-        f.variable.clone(),
-        f.class.to_string(),
-        uses.join("; "),
+        vec![f.variable.clone()],
+        vec![f.class.to_string()],
+        uses,
         if origins.is_empty() {
-            "-".into()
+            vec!["-".into()]
         } else {
-            origins.join("; ")
+            origins
         },
-        format!("{}%", f.confidence),
+        vec![format!("{}%", f.confidence)],
     ]
 }
 
-fn table(out: &mut String, header: &[String; 5], rows: &[[String; 5]]) {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    for r in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
-            line.push_str(c);
-            if i + 1 < r.len() {
-                line.extend(std::iter::repeat_n(' ', w - c.chars().count() + 2));
+fn table(out: &mut String, header: &[String; 5], rows: &[Row]) {
+    let header: Row = header.clone().map(|h| vec![h]);
+    let mut widths = [0usize; 5];
+    for r in std::iter::once(&header).chain(rows) {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            for l in cell {
+                *w = (*w).max(l.chars().count());
             }
         }
-        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    for r in std::iter::once(&header).chain(rows) {
+        let height = r.iter().map(Vec::len).max().unwrap_or(1);
+        for n in 0..height {
+            let mut line = String::new();
+            for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
+                let c = cell.get(n).map(String::as_str).unwrap_or("");
+                line.push_str(c);
+                if i + 1 < r.len() {
+                    line.extend(std::iter::repeat_n(' ', w - c.chars().count() + 2));
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
     }
 }
