@@ -222,18 +222,13 @@ fn the_readme_scenario_example_runs() {
     )
     .unwrap();
     let cert_dir = dir.path().join("certs");
-    let mut tb = Running::spawn(&[
-        "testbed",
-        "--listen",
-        "127.0.0.1:0",
+    let (_testbed, base) = crate::util::testbed(&[
         "--tls",
         "--cert-dir",
         cert_dir.to_str().unwrap(),
         "--appid",
         "wx5f3c9a1b2d4e6f70",
     ]);
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
     let mut run = crate::util::loadtape();
     run.current_dir(dir.path())
         .env("WX_SECRET", "testbed-secret")

@@ -251,14 +251,7 @@ fn sigterm_finishes_the_exchanges_in_flight() {
 fn a_closed_stdout_does_not_stop_the_recording() {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
-    let mut upstream = crate::util::Running::spawn(&["testbed", "--listen", "127.0.0.1:0"]);
-    let base = upstream
-        .line_containing("listening on")
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
+    let (_upstream, base) = crate::util::testbed(&[]);
     let recording = dir.path().join("rec.yaml");
     let mut child = crate::util::loadtape()
         .args(["record", "--listen", "127.0.0.1:0", "--out"])

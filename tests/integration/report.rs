@@ -22,10 +22,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn testbed() -> (Running, String) {
-    let mut tb = Running::spawn(&["testbed", "--listen", "127.0.0.1:0", "--token-ttl", "1h"]);
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    (tb, base)
+    crate::util::testbed(&["--token-ttl", "1h"])
 }
 
 /// Starts `loadtape run` of the shop fixture against `base`, writing `out`.

@@ -19,10 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// A plain-HTTP testbed process on a free port; returns it and its base URL.
 fn testbed(ttl: &str) -> (Running, String) {
-    let mut tb = Running::spawn(&["testbed", "--listen", "127.0.0.1:0", "--token-ttl", ttl]);
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    (tb, base)
+    crate::util::testbed(&["--token-ttl", ttl])
 }
 
 fn stats(base: &str) -> Value {
@@ -374,17 +371,8 @@ fn debug_smoke_test_prints_every_exchange() {
 fn https_origins_speak_h2_with_ca_or_insecure_and_fail_as_tls_without() {
     let dir = tempfile::tempdir().unwrap();
     let cert_dir = dir.path().to_str().unwrap().to_string();
-    let mut tb = Running::spawn(&[
-        "testbed",
-        "--listen",
-        "127.0.0.1:0",
-        "--tls",
-        "--cert-dir",
-        &cert_dir,
-    ]);
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("https://localhost:"), "{line}");
+    let (_tb, base) = crate::util::testbed(&["--tls", "--cert-dir", &cert_dir]);
+    assert!(base.starts_with("https://localhost:"), "{base}");
     let ca = dir.path().join("testbed-ca.pem");
     let out = dir.path().join("r.json");
     let smoke = ["--iterations", "1", "--vus", "1", "--debug"];

@@ -101,6 +101,17 @@ impl Drop for Running {
     }
 }
 
+/// Starts `loadtape testbed` on a free loopback port with `extra` flags; returns it and its
+/// base URL (`http://127.0.0.1:PORT`, or `https://localhost:PORT` with `--tls`).
+pub fn testbed(extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["testbed", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut tb = Running::spawn(&args);
+    let line = tb.line_containing("listening on");
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    (tb, base)
+}
+
 /// Runs curl with the given arguments; returns (exit code, stdout).
 pub fn curl(args: &[&str]) -> (i32, String) {
     let out = Command::new("curl")
