@@ -134,8 +134,7 @@ impl Testbed {
         ));
 
         // Bind first: a busy port fails before any file is written.
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = listen(config.listen)
             .with_context(|| format!("binding testbed to {}", config.listen))?;
         let local_addr = listener.local_addr()?;
 
@@ -223,4 +222,18 @@ impl std::fmt::Debug for Testbed {
             .field("ca_path", &self.ca_path)
             .finish_non_exhaustive()
     }
+}
+
+/// A listener with a deep accept queue: 10,000 VUs connecting at once overflow the usual
+/// 1,024 and the connections the kernel then drops look like a slow server, which the testbed
+/// must never be (the kernel caps the depth at `net.core.somaxconn`).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
 }
