@@ -149,6 +149,18 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms.min(5000))
 }
 
+/// How long after it was fetched a token is refreshed: `before` ahead of its expiry, and for
+/// a per-VU token a further `spread` (0 to 1) of `before` earlier. VUs that started together
+/// log in together; without the spread they would all log in again in the same instant, every
+/// lifetime, for the whole run — a burst no real user base makes. A shared token has one
+/// fetch for everyone and is refreshed at `life - before` exactly (`spread` 0). The spread
+/// never takes more than half of what is left, so a token is always used for a while.
+pub fn refresh_after(life: Duration, before: Duration, spread: f64) -> Duration {
+    let due = life.saturating_sub(before);
+    let early = before.mul_f64(spread.clamp(0.0, 1.0)).min(due / 2);
+    due - early
+}
+
 /// When no `refresh_before` is given: a tenth of the lifetime, at most a minute.
 pub fn default_refresh_before(life: Duration) -> Duration {
     (life / 10).min(Duration::from_secs(60))
@@ -219,6 +231,18 @@ mod tests {
         assert!(life > Duration::from_secs(95) && life <= Duration::from_secs(100));
         assert!(jwt_lifetime("not-a-jwt").is_none());
         assert_eq!(backoff(1), Duration::from_millis(100));
+        // The refresh point: `before` ahead of expiry, a per-VU spread up to `before` more.
+        let (life, before) = (Duration::from_secs(10), Duration::from_secs(1));
+        assert_eq!(refresh_after(life, before, 0.0), Duration::from_secs(9));
+        assert_eq!(refresh_after(life, before, 1.0), Duration::from_secs(8));
+        assert_eq!(
+            refresh_after(life, before, 0.5),
+            Duration::from_millis(8500)
+        );
+        assert_eq!(
+            refresh_after(life, life / 2, 1.0),
+            Duration::from_millis(2500)
+        );
         assert_eq!(backoff(20), Duration::from_secs(5));
     }
 }

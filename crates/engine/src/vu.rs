@@ -18,7 +18,9 @@ use crate::jar::Jar;
 use crate::metrics::{ErrorKind, Sample};
 use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
 use crate::response::{extract, memchr_find, parse_json, received_size};
-use crate::tokens::{backoff, default_refresh_before, jwt_lifetime, Next, TokenValue};
+use crate::tokens::{
+    backoff, default_refresh_before, jwt_lifetime, refresh_after, Next, TokenValue,
+};
 use crate::vars::{Layered, View};
 use crate::worker::{Ctx, EndReason};
 
@@ -376,7 +378,11 @@ impl Vu {
                     // A margin made for a long recorded lifetime (1m of 2h) must not turn a
                     // 2 s test token into a refresh every 200 ms: at most half the lifetime.
                     .min(life / 2);
-                (Some(sent_at + life - before), Some(sent_at + life))
+                let spread = if tp.shared { 0.0 } else { fastrand::f64() };
+                (
+                    Some(sent_at + refresh_after(life, before, spread)),
+                    Some(sent_at + life),
+                )
             }
             None => (None, None),
         };
