@@ -10,7 +10,12 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-# ring builds its assembly with the C compiler the rust image ships; no cmake, no OpenSSL.
+# ring and zstd build with the C compiler the rust image ships; jemalloc (the binary's
+# allocator) also runs its configure script and make, which the slim image lacks. No cmake,
+# no OpenSSL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 RUN cargo build --release --locked --bin loadtape \
  && install -m 0755 target/release/loadtape /usr/local/bin/loadtape
 
