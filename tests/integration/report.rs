@@ -11,15 +11,8 @@ use loadtape_engine::metrics::decode;
 use loadtape_format::RunResult;
 use serde_json::Value;
 
+use crate::run::{fixture, run_cmd};
 use crate::util::{curl, finish, loadtape, Running};
-
-const ORIGIN: &str = "https://api.shop.example";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/run")
-        .join(name)
-}
 
 fn testbed() -> (Running, String) {
     crate::util::testbed(&["--token-ttl", "1h"])
@@ -27,18 +20,7 @@ fn testbed() -> (Running, String) {
 
 /// Starts `loadtape run` of the shop fixture against `base`, writing `out`.
 fn shard(base: &str, out: &Path, args: &[&str]) -> std::process::Child {
-    loadtape()
-        .arg("run")
-        .arg(fixture("shop.scenario.yaml"))
-        .arg("--target")
-        .arg(format!("{ORIGIN}={base}"))
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(args)
-        .env("SLOW_MS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    run_cmd(&fixture("shop.scenario.yaml"), base, out, args)
         .spawn()
         .unwrap()
 }

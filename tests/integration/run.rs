@@ -9,9 +9,11 @@ use serde_json::Value;
 
 use crate::util::{curl, finish, loadtape, Running};
 
-const ORIGIN: &str = "https://api.shop.example";
+/// The origin the run fixtures were written for; `--target` maps it to a testbed.
+pub const ORIGIN: &str = "https://api.shop.example";
 
-fn fixture(name: &str) -> PathBuf {
+/// A scenario (or data file) of tests/fixtures/run.
+pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/run")
         .join(name)
@@ -29,7 +31,7 @@ fn stats(base: &str) -> Value {
 }
 
 /// `loadtape run SCENARIO --target ORIGIN=base --out FILE --quiet ARGS...`, not yet waited for.
-fn run_cmd(scenario: &Path, base: &str, out: &Path, args: &[&str]) -> Command {
+pub fn run_cmd(scenario: &Path, base: &str, out: &Path, args: &[&str]) -> Command {
     let mut cmd = loadtape();
     cmd.arg("run")
         .arg(scenario)
