@@ -68,8 +68,7 @@ impl Index {
             })
     }
 
-    /// How many distinct responses hold the value anywhere.
-    /// The steps whose responses hold `value`, each once.
+    /// The steps whose responses hold `value` anywhere, each once.
     pub fn responses_holding(&self, value: &str) -> HashSet<usize> {
         self.by_value
             .get(value)
