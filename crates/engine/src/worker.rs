@@ -142,7 +142,7 @@ impl Ctx {
     /// Prints a problem once per worker (a missing variable, a refused origin).
     pub fn warn_once(&self, message: &str) {
         if self.warned.borrow_mut().insert(message.to_string()) {
-            eprintln!("warning: {message}");
+            say(format_args!("warning: {message}"));
         }
     }
 
@@ -162,10 +162,10 @@ impl Ctx {
             .get(idx)
             .map_or(0, |m| m.errors.token);
         if n % 10 == 0 || self.plan.options.debug {
-            eprintln!(
+            say(format_args!(
                 "warning: token step `{token}` failed ({} so far on this worker): {message}",
                 n + 1
-            );
+            ));
         }
     }
 
@@ -239,7 +239,10 @@ pub fn run(init: WorkerInit) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: worker {} cannot start its runtime: {e}", init.index);
+            say(format_args!(
+                "error: worker {} cannot start its runtime: {e}",
+                init.index
+            ));
             init.control.end(EndReason::Interrupted);
             let plan = &init.plan;
             let _ = init.tx.send(Msg::Done {
@@ -532,4 +535,11 @@ impl Pool {
         drop(m);
         self.ctx.stop_local();
     }
+}
+
+/// A line on stderr. `eprintln!` panics when stderr is closed, and a panicking worker would
+/// lose its VUs' results; a warning nobody can read is dropped instead.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
