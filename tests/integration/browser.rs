@@ -36,28 +36,15 @@ fn chromium_loads_the_testbed_page_and_its_xhr_calls_over_http2() {
         .unwrap();
     assert!(status.success());
 
-    let out = Command::new("timeout")
-        .arg("60")
-        .arg("chromium")
+    let out = crate::util::chromium(&home)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-features=OptimizationHints,MediaRouter,Translate,NetworkTimeServiceQuerying,AutofillServerCommunication",
             // Chromium sends loopback traffic around a proxy unless told not to.
             "--proxy-bypass-list=<-loopback>",
             "--virtual-time-budget=10000",
             "--dump-dom",
         ])
         .arg(format!("--proxy-server={}", s.proxy_url()))
-        .arg(format!("--user-data-dir={}", home.join("profile").display()))
         .arg(format!("{}/", s.tls_base))
-        .env("HOME", &home)
         .output()
         .expect("chromium is installed");
     let dom = String::from_utf8_lossy(&out.stdout);

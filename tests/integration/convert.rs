@@ -59,16 +59,7 @@ fn record_flow(dir: &Path) -> Recorded {
         "--upstream-ca",
         &testbed_ca,
     ]);
-    let line = proxy.line_containing("listening on");
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_string();
-    proxy.line_containing("Each exchange is printed");
+    let addr = proxy.proxy_ready();
     let proxy_url = format!("http://{addr}");
     let ca = ca_dir.join("loadtape-ca.pem");
     let referer = format!("referer: https://servicewechat.com/{APPID}/12/page-frame.html");

@@ -61,7 +61,7 @@ fn the_readme_walkthrough_runs_as_written() {
     let mut testbed = Running::start(shell(dir.path(), &format!("exec {}", blk("testbed"))));
     testbed.line_containing("listening on");
     let mut proxy = Running::start(shell(dir.path(), &format!("exec {}", blk("proxy"))));
-    proxy.line_containing("Each exchange is printed");
+    proxy.proxy_ready();
 
     // Terminal three: the client through the proxy.
     let client = shell(dir.path(), &blk("client")).output().unwrap();

@@ -51,16 +51,7 @@ impl Setup {
         ];
         args.extend_from_slice(extra);
         let mut proxy = Running::spawn(&args);
-        let line = proxy.line_containing("listening on");
-        let proxy_addr = line
-            .split("listening on ")
-            .nth(1)
-            .unwrap()
-            .split(',')
-            .next()
-            .unwrap()
-            .to_string();
-        proxy.line_containing("Each exchange is printed");
+        let proxy_addr = proxy.proxy_ready();
         Setup {
             proxy: Some(proxy),
             proxy_addr,

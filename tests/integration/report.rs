@@ -3,7 +3,7 @@
 //! adds itself; the HTML report must draw its charts in a real browser (headless Chromium).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -190,25 +190,9 @@ fn merged_shards_equal_the_servers_counts_and_the_added_histograms_and_render_in
 /// The report opened in headless Chromium: every chart is drawn with data, the tables have
 /// their rows.
 fn renders_in_chromium(html: &Path, dir: &Path) {
-    let out = Command::new("timeout")
-        .arg("60")
-        .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.join("chromium").display()
-        ))
+    let out = crate::util::chromium(dir)
+        .arg("--dump-dom")
         .arg(format!("file://{}", html.display()))
-        .env("HOME", dir)
         .output()
         .expect("chromium is installed (.ci/run installs it)");
     let dom = String::from_utf8_lossy(&out.stdout);

@@ -46,6 +46,22 @@ impl Running {
         panic!("no line containing {needle:?} in the first 200 lines");
     }
 
+    /// For a `loadtape record` just started: waits until it is ready (its banner printed)
+    /// and returns the address it listens on.
+    pub fn proxy_ready(&mut self) -> String {
+        let line = self.line_containing("listening on");
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string();
+        self.line_containing("Each exchange is printed");
+        addr
+    }
+
     /// Reads the next `n` stdout lines.
     pub fn lines(&mut self, n: usize) -> Vec<String> {
         (0..n)
@@ -110,6 +126,29 @@ pub fn testbed(extra: &[&str]) -> (Running, String) {
     let line = tb.line_containing("listening on");
     let base = line.trim().rsplit(' ').next().unwrap().to_string();
     (tb, base)
+}
+
+/// Headless Chromium (bounded by `timeout 60`) with a fresh profile under `home`, and the
+/// flags that keep it off this closed network (no background fetches, no QUIC, no sync);
+/// the caller adds what to load and `--dump-dom`.
+pub fn chromium(home: &std::path::Path) -> Command {
+    let mut c = Command::new("timeout");
+    c.arg("60")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-features=OptimizationHints,MediaRouter,Translate,NetworkTimeServiceQuerying,AutofillServerCommunication",
+        ])
+        .arg(format!("--user-data-dir={}", home.join("profile").display()))
+        .env("HOME", home);
+    c
 }
 
 /// Runs curl with the given arguments; returns (exit code, stdout).
