@@ -1,6 +1,7 @@
 //! [`analyze`]: from a recording to findings (SPEC §5's table, rule by rule).
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use loadtape_format::{Exchange, Recording};
@@ -11,10 +12,12 @@ use crate::finding::{
     Analysis, Class, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform, StepInfo, Use,
 };
 use crate::naming::{self, Names};
-use crate::origin::{norm, Index};
+use crate::extract;
+use crate::origin::{norm, Hit, Index};
+use crate::rules;
 use crate::presets;
 use crate::shape::{self, TimeUnit};
-use crate::walk::{self, Slot};
+use crate::walk::{self, Kind, Slot};
 
 /// What changes the analysis.
 #[derive(Debug, Clone, Default)]
@@ -26,32 +29,39 @@ pub struct Options {
 }
 
 /// A value's class, confidence, reason and origins, before it gets a name.
-struct Verdict {
+pub(crate) struct Verdict {
     class: Class,
     confidence: u8,
     reason: String,
     origins: Vec<Origin>,
+    /// The part of the value the class is about (the clock in `1698345365:10`), when not all.
+    pub(crate) part: Option<String>,
 }
 
 impl Verdict {
-    fn new(class: Class, confidence: u8, reason: impl Into<String>) -> Verdict {
+    pub(crate) fn new(class: Class, confidence: u8, reason: impl Into<String>) -> Verdict {
         Verdict {
             class,
             confidence,
             reason: reason.into(),
             origins: Vec::new(),
+            part: None,
         }
     }
 }
 
 /// Everything classification looks at.
-struct Ctx<'a> {
-    exchanges: &'a [Exchange],
-    steps: &'a [StepInfo],
-    kept: &'a [usize],
-    index: Index,
+pub(crate) struct Ctx<'a> {
+    pub exchanges: &'a [Exchange],
+    pub steps: &'a [StepInfo],
+    pub kept: &'a [usize],
+    pub index: Index,
+    /// Short ids (see `rules::short_ids`), indexed apart: never matched without a name.
+    pub short: Index,
     mini: Option<MiniProgram>,
     forced: Option<usize>,
+    /// Whether a regex singles out a value in a page, by (step, value): checked once.
+    extractable: RefCell<HashMap<(usize, String), bool>>,
 }
 
 /// Finds the tokens of a recording. Fails only when `--token-step` names no step.
@@ -91,9 +101,18 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         ),
     };
     let mut index = Index::default();
+    let mut short = Index::default();
     for &i in &kept {
+        let req = &exchanges[i].request;
+        for kind in [Kind::Candidate, Kind::ShortId] {
+            for slot in walk::request_slots_of(req, kind) {
+                index.sent(i, &slot.value);
+                short.sent(i, &slot.value);
+            }
+        }
         if let Some(resp) = &exchanges[i].response {
             index.add(i, walk::response_slots(resp), walk::text_body(resp));
+            short.add(i, walk::response_slots_of(resp, Kind::ShortId), None);
         }
     }
     let mini = kept
@@ -108,10 +127,13 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         steps: &steps,
         kept: &kept,
         index,
+        short,
         mini,
         forced,
+        extractable: RefCell::new(HashMap::new()),
     };
-    let groups = cx.group_uses();
+    let mut groups = cx.group_uses();
+    let short_ids = rules::short_ids::find(&cx, &mut groups);
     let mut names = Names::for_variables();
     let mut findings = Vec::new();
     let mut warnings = Vec::new();
@@ -142,7 +164,7 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         let f = Finding {
             variable,
             class: v.class,
-            value,
+            value: v.part.unwrap_or(value),
             aliases: Vec::new(),
             uses,
             origins: v.origins,
@@ -153,6 +175,19 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
             warnings.push(w);
         }
         findings.push(f);
+    }
+    for (value, uses, origins) in short_ids {
+        let variable = names.unique(&cx.variable_base_of(Class::Correlated, &origins, &uses));
+        findings.push(Finding {
+            variable,
+            class: Class::Correlated,
+            value,
+            aliases: Vec::new(),
+            uses,
+            origins,
+            confidence: 85,
+            reason: "a short id a name or a REST path ties to the response that issued it".into(),
+        });
     }
     let mini_program = cx.mini.clone();
     drop(cx);
@@ -166,8 +201,35 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
 }
 
 impl Ctx<'_> {
-    /// Every candidate value a kept request sends, with its uses in order. A base64 value
-    /// whose decoded text a response issued counts as a use of that text.
+    /// Whether a response hit can be extracted from: a value in a page only when a regex on
+    /// a short context singles it out there.
+    pub fn usable(&self, h: &Hit, value: &str) -> bool {
+        if !matches!(h.place, Place::Text | Place::TextField(_)) {
+            return true;
+        }
+        let held = h.raw.as_deref().unwrap_or(value);
+        let key = (h.step, held.to_string());
+        if let Some(&ok) = self.extractable.borrow().get(&key) {
+            return ok;
+        }
+        let ok = self.exchanges[h.step]
+            .response
+            .as_ref()
+            .and_then(walk::text_body)
+            .is_some_and(|t| extract::text_regex(t, held).is_some());
+        self.extractable.borrow_mut().insert(key, ok);
+        ok
+    }
+
+    /// The origin of a value used at `step`, from the candidate index.
+    pub fn origin_of(&self, value: &str, step: usize, key: Option<&str>) -> Option<Origin> {
+        self.index
+            .origin(value, step, key, &|h, v| self.usable(h, v))
+    }
+
+    /// Every candidate value a kept request sends, with its uses in order. A value sent in a
+    /// layer (base64 of, percent-encoding of, or decoding of what a response issued) counts
+    /// as a use of the issued value, with the layer on the use.
     fn group_uses(&self) -> IndexMap<String, Vec<Use>> {
         let mut groups: IndexMap<String, Vec<Use>> = IndexMap::new();
         for &i in self.kept {
@@ -175,16 +237,7 @@ impl Ctx<'_> {
                 if matches!(place, Place::JwtClaim(..)) {
                     continue;
                 }
-                let mut encoding = Encoding::Plain;
-                let mut value = value;
-                if self.index.origin(&value, i, place.key()).is_none() {
-                    if let Some(text) = shape::base64_text(&value) {
-                        if self.index.origin(&text, i, None).is_some() {
-                            value = text;
-                            encoding = Encoding::Base64;
-                        }
-                    }
-                }
+                let (value, encoding) = self.layered(value, i, place.key());
                 let uses = groups.entry(value).or_default();
                 let u = Use {
                     step: i,
@@ -197,6 +250,33 @@ impl Ctx<'_> {
             }
         }
         groups
+    }
+
+    /// The issued value a request value stands for, and the layer between them.
+    fn layered(&self, value: String, step: usize, key: Option<&str>) -> (String, Encoding) {
+        let usable = |h: &Hit, v: &str| self.usable(h, v);
+        if let Some(h) = self.index.hit(&value, step, key, &usable) {
+            return match &h.raw {
+                // The response held it percent-encoded; the request sends it decoded.
+                Some(raw) => (raw.clone(), Encoding::UrlDecoded),
+                None => (value, Encoding::Plain),
+            };
+        }
+        if let Some(text) = shape::base64_text(&value) {
+            if self.index.hit(&text, step, None, &usable).is_some() {
+                return (text, Encoding::Base64);
+            }
+        }
+        let decoded = walk::decode_component(&value);
+        if decoded != value && self.index.hit(&decoded, step, key, &usable).is_some() {
+            if loadtape_format::template::form_encode(&decoded) == value {
+                return (decoded, Encoding::FormEncoded);
+            }
+            if loadtape_format::template::url_encode(&decoded) == value {
+                return (decoded, Encoding::UrlEncoded);
+            }
+        }
+        (value, Encoding::Plain)
     }
 
     fn classify(&self, value: &str, uses: &[Use]) -> Option<Verdict> {
@@ -227,7 +307,7 @@ impl Ctx<'_> {
         let first = &uses[0];
         let origins: Vec<Option<Origin>> = uses
             .iter()
-            .map(|u| self.index.origin(value, u.step, u.place.key()))
+            .map(|u| self.origin_of(value, u.step, u.place.key()))
             .collect();
         let mut known_before = false;
         if let Some(o0) = &origins[0] {
@@ -236,6 +316,20 @@ impl Ctx<'_> {
             // Sent before any response held it: the client knew it (a device id a response
             // echoes), so nothing issued it.
             known_before = true;
+        }
+        if !known_before && self.index.held_before(value, first.step) {
+            if let Some(v) = rules::clock::embedded(value, self.exchanges[first.step].started) {
+                return Some(v);
+            }
+            return Some(Verdict::new(
+                Class::Static,
+                40,
+                "an earlier page holds it, but no short context singles it out there: kept as \
+                 recorded (extract it by hand with a regex if the replay needs it)",
+            ));
+        }
+        if let Some(v) = rules::server_session::never_set(&names, uses) {
+            return Some(v);
         }
         let at = self.exchanges[first.step].started;
         let steps_using = {
@@ -265,6 +359,9 @@ impl Ctx<'_> {
                 confidence,
                 format!("a Unix time in {what} within a day of the capture"),
             ));
+        }
+        if let Some(v) = rules::clock::embedded(value, at) {
+            return Some(v);
         }
         let everywhere = self.kept.len() >= 3 && steps_using * 5 >= self.kept.len() * 4;
         if any_name(shape::is_nonce_name) && shape::looks_random(value) && steps_using == 1 {
@@ -333,7 +430,9 @@ impl Ctx<'_> {
         // Counted by endpoint (method and path): the same list fetched twice (pull to refresh)
         // is one holder, so an id it lists does not pass for a status word that every
         // endpoint answers with.
-        let last_use = uses.last().map(|u| u.step).unwrap_or(0);
+        // Only responses before the first use count: a value the server echoes back in every
+        // later response (a REST nonce in a header) was still issued by the first one.
+        let first_use = uses.first().map(|u| u.step).unwrap_or(0);
         let endpoint = |s: usize| {
             let url = &self.exchanges[s].request.url;
             let path = url.split(['?', '#']).next().unwrap_or(url);
@@ -343,15 +442,19 @@ impl Ctx<'_> {
             .index
             .responses_holding(value)
             .into_iter()
+            .filter(|&s| s < first_use)
             .map(endpoint)
             .collect();
         let responses: HashSet<_> = self
             .kept
             .iter()
-            .filter(|&&s| s <= last_use)
+            .filter(|&&s| s < first_use)
             .map(|&s| endpoint(s))
             .collect();
-        if holders.len() >= 3 && holders.len() * 2 >= responses.len() {
+        // Two endpoints suffice for a word (`operation_success`); a machine-made value answered
+        // by two (a login and a profile both returning the session) is still issued.
+        let many = holders.len() >= 3 || (holders.len() == 2 && !shape::looks_random(value));
+        if many && holders.len() * 2 >= responses.len() {
             return None;
         }
         let origin_ex = &self.exchanges[o0.step];
@@ -360,6 +463,7 @@ impl Ctx<'_> {
             confidence,
             reason,
             origins: vec![o0.clone()],
+            part: None,
         };
         if let Some(p) = presets::token_endpoint(origin_ex) {
             return Some(single(
@@ -404,6 +508,7 @@ impl Ctx<'_> {
             confidence,
             reason,
             origins,
+            part: None,
         })
     }
 
@@ -428,6 +533,9 @@ impl Ctx<'_> {
             .find(|k| shape::is_login_code_name(k))
         {
             return Some(format!("its request sends `{code}`"));
+        }
+        if let Some(why) = rules::login::credentials_sent(&request) {
+            return Some(why);
         }
         let body = e.response.as_ref().and_then(|r| r.body.as_ref());
         if let Some(sibling) = body
@@ -482,9 +590,13 @@ impl Ctx<'_> {
 
     /// The name a finding's variable starts from.
     fn variable_base(&self, v: &Verdict, uses: &[Use]) -> String {
+        self.variable_base_of(v.class, &v.origins, uses)
+    }
+
+    pub(crate) fn variable_base_of(&self, class: Class, origins: &[Origin], uses: &[Use]) -> String {
         let use_key = uses.iter().find_map(|u| u.place.key());
-        let origin_key = v.origins.first().and_then(|o| o.place.key());
-        let tokenish = matches!(v.class, Class::SessionToken | Class::PlatformToken);
+        let origin_key = origins.first().and_then(|o| o.place.key());
+        let tokenish = matches!(class, Class::SessionToken | Class::PlatformToken);
         let ordered = if tokenish {
             [origin_key, use_key]
         } else {
@@ -499,7 +611,7 @@ impl Ctx<'_> {
             return n;
         }
         let key = origin_key.or(use_key).and_then(naming::variable);
-        match (v.origins.first(), key) {
+        match (origins.first(), key) {
             (Some(o), Some(k)) => format!("{}_{k}", self.steps[o.step].name),
             (None, Some(k)) => k,
             (Some(o), None) => format!("{}_value", self.steps[o.step].name),

@@ -14,7 +14,7 @@ use loadtape_format::scenario::{
 use loadtape_format::template::{Expr, Func};
 use loadtape_format::{BodyContent, Exchange, Recording, Scenario, Template, SCENARIO_V1};
 
-use crate::finding::{Analysis, Class, Encoding, Finding, Gen, Place, Platform};
+use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform};
 use crate::presets;
 use crate::shape;
 use crate::substitute::Subs;
@@ -361,10 +361,7 @@ impl<'a> Builder<'a> {
                 let bearer_origin =
                     matches!(f.origins.first().map(|o| &o.place), Some(Place::Bearer(_)));
                 for value in std::iter::once(&f.value).chain(&f.aliases) {
-                    match u.encoding {
-                        Encoding::Plain => subs.add(value, expr.clone()),
-                        Encoding::Base64 => subs.add_base64(value, expr.clone()),
-                    }
+                    subs.add_layered(value, u.encoding, expr.clone());
                     if bearer_origin && matches!(u.place, Place::Bearer(_)) {
                         for scheme in ["Bearer", "bearer", "BEARER"] {
                             subs.add(&format!("{scheme} {value}"), expr.clone());
@@ -441,18 +438,9 @@ impl<'a> Builder<'a> {
             Place::Json(p) => JsonPathExpr::parse(p).ok().map(Extractor::Json),
             Place::Header(h) | Place::Bearer(h) => Some(Extractor::Header(h.clone())),
             Place::SetCookie(c) => Some(Extractor::Cookie(c.clone())),
-            Place::Text => {
+            Place::Text | Place::TextField(_) => {
                 let text = self.ex[step].response.as_ref()?.body.as_ref()?.as_text()?;
-                let at = text.find(value)?;
-                let mut from = at.saturating_sub(16);
-                while !text.is_char_boundary(from) {
-                    from += 1;
-                }
-                let pattern = format!(
-                    "{}([A-Za-z0-9._~+/=%-]{{{}}})",
-                    regex::escape(&text[from..at]),
-                    value.len()
-                );
+                let pattern = crate::extract::text_regex(text, value)?;
                 RegexExpr::parse(&pattern)
                     .ok()
                     .map(|pattern| Extractor::Regex { pattern, group: 1 })

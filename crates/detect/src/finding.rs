@@ -189,6 +189,12 @@ pub enum Encoding {
     Plain,
     /// The request sends base64 of the issued value.
     Base64,
+    /// The request sends `url_decode` of the issued value (issued percent-encoded).
+    UrlDecoded,
+    /// The request sends `url_encode` of the issued value (in a JSON string, say).
+    UrlEncoded,
+    /// The request sends `form_encode` of the issued value (a space as `+`).
+    FormEncoded,
 }
 
 /// Where a value sits in a request or a response.
@@ -215,6 +221,9 @@ pub enum Place {
     JwtClaim(Box<Place>, String),
     /// Somewhere in a text body.
     Text,
+    /// A named value of a text body: a hidden input, a `data-` attribute, a script object's
+    /// key, a query parameter in a link.
+    TextField(String),
 }
 
 impl Place {
@@ -227,7 +236,8 @@ impl Place {
             | Place::Bearer(k)
             | Place::Cookie(k)
             | Place::SetCookie(k)
-            | Place::JwtClaim(_, k) => Some(k),
+            | Place::JwtClaim(_, k)
+            | Place::TextField(k) => Some(k),
             Place::Json(p) | Place::JsonInString(_, p) => last_key(p),
             Place::PathSegment(_) | Place::Text => None,
         }
@@ -265,6 +275,7 @@ impl fmt::Display for Place {
             Place::JsonInString(outer, inner) => write!(f, "json {outer} → {inner}"),
             Place::JwtClaim(at, claim) => write!(f, "{at} → JWT claim {claim}"),
             Place::Text => f.write_str("body text"),
+            Place::TextField(k) => write!(f, "body text `{k}`"),
         }
     }
 }

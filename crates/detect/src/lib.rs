@@ -12,14 +12,18 @@
 
 mod classify;
 mod convert;
+mod extract;
 mod filter;
 mod finding;
+mod multipart;
 mod naming;
 mod origin;
 pub mod presets;
 mod report;
+mod rules;
 pub mod shape;
 mod substitute;
+mod text;
 mod walk;
 
 pub use classify::{analyze, Options};

@@ -89,6 +89,9 @@ fn row(a: &Analysis, f: &Finding) -> Row {
         .map(|u| {
             let enc = match u.encoding {
                 crate::Encoding::Base64 => " (base64)",
+                crate::Encoding::UrlDecoded => " (url-decoded)",
+                crate::Encoding::UrlEncoded => " (url-encoded)",
+                crate::Encoding::FormEncoded => " (form-encoded)",
                 crate::Encoding::Plain => "",
             };
             format!("{}: {}{enc}", a.steps[u.step].name, u.place)

@@ -17,7 +17,16 @@ pub fn is_candidate(value: &str) -> bool {
     if matches!(value, "true" | "false" | "null" | "undefined") {
         return false;
     }
-    if value.contains(char::is_whitespace) || value.contains("://") {
+    if value.contains("://") {
+        return false;
+    }
+    // Text with spaces is a sentence or a name, unless a token is glued into it (a value
+    // built from an issued one: `algo con espacio3dc42ef8-6bca-…`).
+    if value.contains(char::is_whitespace)
+        && !value
+            .split(char::is_whitespace)
+            .any(|w| w.len() >= 16 && is_high_entropy(w))
+    {
         return false;
     }
     // A number is a candidate only when it is long enough to be an id or a timestamp.
@@ -25,6 +34,16 @@ pub fn is_candidate(value: &str) -> bool {
         return value.bytes().all(|b| b.is_ascii_digit()) && n >= 10_000_000.0;
     }
     true
+}
+
+/// A short id (`1330`, `a7x`): 2 to 7 letters and digits with a digit among them, not a
+/// candidate by itself (too likely to repeat by chance) but correlated when a name or a REST
+/// path vouches for it.
+pub fn is_short_id(value: &str) -> bool {
+    (2..MIN_LEN).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric())
+        && value.bytes().any(|b| b.is_ascii_digit())
+        && !value.starts_with('0')
 }
 
 /// Whether a value looks machine-made (a token, an id) rather than a word: it mixes letters

@@ -3,44 +3,50 @@
 
 use base64::Engine as _;
 use loadtape_format::scenario::JsonTemplate;
-use loadtape_format::template::{Expr, Func, Part};
+use loadtape_format::template::{form_encode, url_decode, url_encode, Expr, Func, Part};
 use loadtape_format::Template;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-/// What `encodeURIComponent` leaves alone; everything else is percent-encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
+use crate::finding::Encoding;
+use crate::shape::MIN_LEN;
 
 /// Needles and the expressions replacing them, longest needle first so that a value inside a
-/// longer one does not split it.
+/// longer one does not split it. A needle shorter than a candidate (a short id) is replaced
+/// only where it stands alone, never inside a longer run of letters and digits (`1330` in
+/// `posts/1330`, not in `16981330`).
 #[derive(Debug, Default, Clone)]
 pub struct Subs {
     needles: Vec<(String, Expr)>,
 }
 
 impl Subs {
-    /// Replaces `value` (and its percent-encoded form, with `url_encode`) by `expr`.
+    /// Replaces `value`, and its percent- and form-encoded forms, by `expr` (wrapped in the
+    /// function that encodes it the same way).
     pub fn add(&mut self, value: &str, expr: Expr) {
-        let encoded = utf8_percent_encode(value, COMPONENT).to_string();
-        if encoded != value {
-            self.push(encoded, Expr::Call(Func::UrlEncode, vec![expr.clone()]));
+        for (encoded, func) in [
+            (url_encode(value), Func::UrlEncode),
+            (form_encode(value), Func::FormEncode),
+        ] {
+            if encoded != value {
+                self.push(encoded, Expr::Call(func, vec![expr.clone()]));
+            }
         }
         self.push(value.to_string(), expr);
     }
 
-    /// Replaces base64 of `value` by `base64(expr)`.
-    pub fn add_base64(&mut self, value: &str, expr: Expr) {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
-        self.add(&b64, Expr::Call(Func::Base64, vec![expr]));
+    /// Replaces what a use sends of `value` through its layer by `expr` through the same.
+    pub fn add_layered(&mut self, value: &str, encoding: Encoding, expr: Expr) {
+        let wrap = |f: Func| Expr::Call(f, vec![expr.clone()]);
+        match encoding {
+            Encoding::Plain => self.add(value, expr),
+            Encoding::Base64 => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+                self.add(&b64, wrap(Func::Base64));
+            }
+            Encoding::UrlDecoded => self.add(&url_decode(value), wrap(Func::UrlDecode)),
+            Encoding::UrlEncoded => self.push(url_encode(value), wrap(Func::UrlEncode)),
+            Encoding::FormEncoded => self.push(form_encode(value), wrap(Func::FormEncode)),
+        }
     }
 
     fn push(&mut self, needle: String, expr: Expr) {
@@ -49,6 +55,15 @@ impl Subs {
         }
         self.needles.push((needle, expr));
         self.needles.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
+    }
+
+    /// Whether `needle` may be replaced at `i` of `text`: a short one only standing alone.
+    fn fits(text: &str, i: usize, needle: &str) -> bool {
+        if needle.len() >= MIN_LEN {
+            return true;
+        }
+        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        !alnum(text[..i].chars().next_back()) && !alnum(text[i + needle.len()..].chars().next())
     }
 
     /// The text with every needle replaced.
@@ -64,7 +79,7 @@ impl Subs {
             match self
                 .needles
                 .iter()
-                .find(|(n, _)| text[i..].starts_with(n.as_str()))
+                .find(|(n, _)| text[i..].starts_with(n.as_str()) && Self::fits(text, i, n))
             {
                 Some((needle, expr)) => {
                     parts.push(Part::Literal(text[literal_start..i].to_string()));
@@ -112,11 +127,24 @@ mod tests {
     fn replaces_raw_encoded_and_base64() {
         let mut s = Subs::default();
         s.add("ab+c/defgh", Expr::Var("tok".into()));
-        s.add_base64("g1x0abcdef", Expr::Var("id".into()));
+        s.add_layered("g1x0abcdef", Encoding::Base64, Expr::Var("id".into()));
         let t = s.template("https://x/y?t=ab%2Bc%2Fdefgh&u=ab+c/defgh&b=ZzF4MGFiY2RlZg==");
         assert_eq!(
             t.to_string(),
             "https://x/y?t={{ url_encode(tok) }}&u={{ tok }}&b={{ base64(id) }}"
+        );
+        let mut short = Subs::default();
+        short.add("1330", Expr::Var("post".into()));
+        assert_eq!(
+            short.template("/posts/1330?x=16981330&p=post-1330").to_string(),
+            "/posts/{{ post }}?x=16981330&p=post-{{ post }}"
+        );
+        let mut layers = Subs::default();
+        layers.add_layered("%26a+b%3Dc", Encoding::UrlDecoded, Expr::Var("e".into()));
+        layers.add_layered("&x y=z", Encoding::FormEncoded, Expr::Var("d".into()));
+        assert_eq!(
+            layers.template("&a b=c|%26x+y%3Dz").to_string(),
+            "{{ url_decode(e) }}|{{ form_encode(d) }}"
         );
         let j = s.json(&serde_json::json!({"a": "ab+c/defgh", "n": 5}));
         assert_eq!(j.to_value(), serde_json::json!({"a": "{{ tok }}", "n": 5}));

@@ -79,23 +79,55 @@ pub fn path_and_query(url: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Which values become slots: candidates (long enough to be a token by themselves), or short
+/// ids, which only a name or a REST path can vouch for (see `rules::short_ids`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Candidate,
+    ShortId,
+}
+
+impl Kind {
+    fn keeps(self, value: &str) -> bool {
+        match self {
+            Kind::Candidate => shape::is_candidate(value),
+            Kind::ShortId => shape::is_short_id(value),
+        }
+    }
+}
+
 /// Every value a request sends.
 pub fn request_slots(req: &Request) -> Vec<Slot> {
+    request_slots_of(req, Kind::Candidate)
+}
+
+/// Every value of `kind` a request sends: path segments, query, headers, JSON leaves, form
+/// and multipart fields.
+pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
+    let push_kind = |out: &mut Vec<Slot>, place: Place, value: String| {
+        if kind.keeps(&value) {
+            push(out, place, value);
+        }
+    };
     let (path, query) = path_and_query(&req.url);
     for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        push(&mut out, Place::PathSegment(i), decode_component(seg));
+        push_kind(&mut out, Place::PathSegment(i), decode_component(seg));
     }
     for (k, v) in query.map(pairs).unwrap_or_default() {
-        push(&mut out, Place::Query(k), v);
+        push_kind(&mut out, Place::Query(k), v);
     }
-    header_slots(&req.headers, &mut out);
+    if kind == Kind::Candidate {
+        header_slots(&req.headers, &mut out);
+    }
     if let Some(body) = &req.body {
         match &body.content {
-            BodyContent::Json(v) => json_slots("$", v, &mut out),
-            BodyContent::Text(t) if is_form(&req.headers, t) => {
-                for (k, v) in pairs(t) {
-                    push(&mut out, Place::Form(k), v);
+            BodyContent::Json(v) => json_slots("$", v, kind, &mut out),
+            BodyContent::Text(t) => {
+                let fields = crate::multipart::fields(&req.headers, t)
+                    .or_else(|| is_form(&req.headers, t).then(|| pairs(t)));
+                for (k, v) in fields.unwrap_or_default() {
+                    push_kind(&mut out, Place::Form(k), v);
                 }
             }
             _ => {}
@@ -107,10 +139,26 @@ pub fn request_slots(req: &Request) -> Vec<Slot> {
 /// Every value a response carries; `text` bodies are searched separately (see
 /// [`text_body`]).
 pub fn response_slots(resp: &Response) -> Vec<Slot> {
+    response_slots_of(resp, Kind::Candidate)
+}
+
+/// Every value of `kind` a response carries in headers and JSON, and the named values of a
+/// text body (hidden inputs, script objects, links).
+pub fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
-    header_slots(&resp.headers, &mut out);
-    if let Some(BodyContent::Json(v)) = resp.body.as_ref().map(|b| &b.content) {
-        json_slots("$", v, &mut out);
+    if kind == Kind::Candidate {
+        header_slots(&resp.headers, &mut out);
+    }
+    match resp.body.as_ref().map(|b| &b.content) {
+        Some(BodyContent::Json(v)) => json_slots("$", v, kind, &mut out),
+        Some(BodyContent::Text(t)) => {
+            for f in crate::text::fields(&crate::text::decode_entities(t)) {
+                if kind.keeps(&f.value) {
+                    push(&mut out, Place::TextField(f.name), f.value);
+                }
+            }
+        }
+        _ => {}
     }
     out
 }
@@ -200,10 +248,19 @@ pub fn json_leaves(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn json_slots(root: &str, v: &Value, out: &mut Vec<Slot>) {
+fn json_slots(root: &str, v: &Value, kind: Kind, out: &mut Vec<Slot>) {
     let mut leaves = Vec::new();
     json_leaves(root, v, &mut leaves);
     for (path, value) in leaves {
+        if kind == Kind::ShortId {
+            if kind.keeps(&value) {
+                out.push(Slot {
+                    place: Place::Json(path),
+                    value,
+                });
+            }
+            continue;
+        }
         // A layer of JSON inside a string (`"data": "{\"token\": ...}"`).
         let trimmed = value.trim_start();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -270,7 +327,7 @@ mod tests {
         let v =
             serde_json::json!({"data": [{"id": "g1"}], "a-b": 1, "s": "{\"t\":\"abcdefgh12\"}"});
         let mut out = Vec::new();
-        json_slots("$", &v, &mut out);
+        json_slots("$", &v, Kind::Candidate, &mut out);
         assert_eq!(
             out,
             vec![Slot {

@@ -15,7 +15,7 @@ fn decoded_layers_url_encoding_base64_text_and_json_in_strings() {
         [
             "x_uid | correlated | init: header x-uid | config: json $.uid | 90",
             "cursor | correlated | list: query cursor | config: json $.cursor | 90",
-            "t | correlated | list: query t | init: body text | 90",
+            "t | correlated | list: query t | init: body text `ticket` | 90",
             "k | correlated | confirm: json $.k | config: json $.payload → $.nonceKey | 50",
         ]
     );
@@ -34,7 +34,7 @@ fn decoded_layers_url_encoding_base64_text_and_json_in_strings() {
     assert_eq!(headers(&s.steps[1].request), ["x-uid: {{ base64(x_uid) }}"]);
     assert_eq!(
         extracts(&s.steps[1].extract),
-        [r#"t = regex back\(\{"ticket":"([A-Za-z0-9._~+/=%-]{15}) group 1"#]
+        [r#"t = regex \(\{"ticket":"([A-Za-z0-9\_]+) group 1"#]
     );
     assert_eq!(
         url(&s.steps[2].request),

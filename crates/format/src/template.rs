@@ -31,6 +31,42 @@ use std::fmt;
 
 pub use eval::{RenderError, Vars};
 
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What `url_encode` leaves alone: RFC 3986's unreserved characters.
+const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What `form_encode` leaves alone besides the space (WHATWG's urlencoded serializer).
+const FORM_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b' ');
+
+/// `url_encode(s)`: the one definition, shared by the template function and by detection,
+/// which must write the needle the function will reproduce.
+pub fn url_encode(s: &str) -> String {
+    utf8_percent_encode(s, URL_KEEP).to_string()
+}
+
+/// `form_encode(s)`: `application/x-www-form-urlencoded`, a space as `+`.
+pub fn form_encode(s: &str) -> String {
+    utf8_percent_encode(s, FORM_KEEP)
+        .to_string()
+        .replace(' ', "+")
+}
+
+/// `url_decode(s)`: percent-decoding with `+` as a space; invalid UTF-8 is replaced.
+pub fn url_decode(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+}
+
 /// A compiled template: literal text and expressions, in order.
 ///
 /// Invariant (kept by every constructor): no two literals are adjacent, no literal is empty
@@ -83,10 +119,15 @@ pub enum Func {
     /// Percent-encoding of everything but RFC 3986's unreserved characters
     /// (`A-Z a-z 0-9 - _ . ~`), as `encodeURIComponent` does for most inputs.
     UrlEncode,
+    /// `application/x-www-form-urlencoded` encoding (a space becomes `+`), as browsers encode
+    /// form fields and Java's `URLEncoder` encodes anything.
+    FormEncode,
+    /// Percent-decoding, `+` read as a space: the inverse of both encodings above.
+    UrlDecode,
 }
 
 impl Func {
-    pub const ALL: [Func; 10] = [
+    pub const ALL: [Func; 12] = [
         Func::NowMs,
         Func::NowS,
         Func::Uuid,
@@ -97,6 +138,8 @@ impl Func {
         Func::HmacSha256,
         Func::Base64,
         Func::UrlEncode,
+        Func::FormEncode,
+        Func::UrlDecode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +154,8 @@ impl Func {
             Func::HmacSha256 => "hmac_sha256",
             Func::Base64 => "base64",
             Func::UrlEncode => "url_encode",
+            Func::FormEncode => "form_encode",
+            Func::UrlDecode => "url_decode",
         }
     }
 
@@ -120,7 +165,12 @@ impl Func {
             Func::NowMs | Func::NowS | Func::Uuid => &[],
             Func::RandomInt => &["a", "b"],
             Func::Env => &["name"],
-            Func::Md5 | Func::Sha256 | Func::Base64 | Func::UrlEncode => &["s"],
+            Func::Md5
+            | Func::Sha256
+            | Func::Base64
+            | Func::UrlEncode
+            | Func::FormEncode
+            | Func::UrlDecode => &["s"],
             Func::HmacSha256 => &["key", "s"],
         }
     }

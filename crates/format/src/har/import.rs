@@ -260,7 +260,10 @@ impl Importer<'_> {
                     is_base64(post.encoding.as_deref()),
                 )
             }
-            _ if !post.params.is_empty() => (encode_params(&post.params, mime), false),
+            _ if !post.params.is_empty() => match raw_body_in_names(&post.params, headers) {
+                Some(raw) => (raw.into_bytes(), false),
+                None => (encode_params(&post.params, mime), false),
+            },
             _ => return Ok(None),
         };
         Ok(body(bytes, was_base64, mime, headers, post.truncated_size))
@@ -490,6 +493,37 @@ fn form_encode(pairs: &[NameValue]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A body an exporter mistook for a form: Charles writes a JSON (or other non-form) body
+/// sent as `application/x-www-form-urlencoded` as `params` whose *names* are the body and
+/// whose values are empty, cut where it met a `&` or `;` (and trimmed). The bytes on the wire
+/// were the body itself. Taken so only when every value is empty and the names, joined back,
+/// parse as JSON; the separator is the one that gives the recorded `Content-Length` (`&`
+/// when none fits or none is recorded).
+fn raw_body_in_names(params: &[NameValue], headers: &Headers) -> Option<String> {
+    if params
+        .iter()
+        .any(|p| p.value.as_deref().is_some_and(|v| !v.is_empty()) || p.file_name.is_some())
+    {
+        return None;
+    }
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let first = names.first()?.trim_start();
+    if !first.starts_with('{') && !first.starts_with('[') {
+        return None;
+    }
+    let length: Option<usize> = headers
+        .get("content-length")
+        .and_then(|l| l.trim().parse().ok());
+    let joined = ["&", ";", "; "]
+        .iter()
+        .map(|sep| names.join(sep))
+        .find(|j| Some(j.len()) == length)
+        .unwrap_or_else(|| names.join("&"));
+    serde_json::from_str::<serde_json::Value>(&joined)
+        .is_ok()
+        .then_some(joined)
 }
 
 /// A body from `params` alone (k6 Studio writes forms that way): multipart when the type says

@@ -7,7 +7,6 @@ use std::hash::BuildHasher;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use super::{Expr, Func, Part, Template};
 
@@ -97,13 +96,6 @@ pub enum RenderError {
     #[error("random_int({low}, {high}) is empty: the first bound exceeds the second")]
     EmptyRange { low: i64, high: i64 },
 }
-
-/// The characters `url_encode` leaves alone: RFC 3986 unreserved.
-const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// Anything rendered text can be fed to: a buffer, or a hash being computed.
 pub(crate) trait Sink {
@@ -268,12 +260,9 @@ fn call(func: Func, args: &[Expr], vars: &dyn Vars, out: &mut dyn Sink) -> Resul
             crate::body::BASE64.encode_string(s.as_bytes(), &mut encoded);
             out.put(&encoded);
         }
-        Func::UrlEncode => {
-            let s = text(arg(0), vars)?;
-            for chunk in percent_encoding::utf8_percent_encode(&s, URL_KEEP) {
-                out.put(chunk);
-            }
-        }
+        Func::UrlEncode => out.put(&super::url_encode(&text(arg(0), vars)?)),
+        Func::FormEncode => out.put(&super::form_encode(&text(arg(0), vars)?)),
+        Func::UrlDecode => out.put(&super::url_decode(&text(arg(0), vars)?)),
     }
     Ok(())
 }

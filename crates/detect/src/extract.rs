@@ -1,0 +1,149 @@
+//! Regex extractors for values in text bodies, built so that they still work when the page
+//! around the value changes a little, and checked on the recorded page before they are used.
+//!
+//! A pattern is the literal text just before the value, then the value's own character class
+//! (digits for an id, the letters and punctuation the value is made of otherwise), so it takes
+//! the whole value however long the replayed one is, and stops where the recorded one stopped.
+//! A pattern is accepted only when, on the recorded response, every match captures the
+//! recorded value: a context shared by many values (`<tr id="post-`) is lengthened, and a
+//! value no short context singles out is not extracted at all (left as recorded).
+
+use regex::Regex;
+
+/// Context lengths tried before the value, shortest (most robust) first.
+const CONTEXTS: [usize; 6] = [8, 12, 16, 24, 32, 40];
+
+/// A pattern with one group that takes `value` out of `text`, if a short context singles it
+/// out.
+pub fn text_regex(text: &str, value: &str) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    let class = char_class(value);
+    let inside = Regex::new(&format!("^{class}$")).ok()?;
+    let whole = |at: usize| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + value.len()..].chars().next();
+        let outside = |c: Option<char>| c.is_none_or(|c| !inside.is_match(c.encode_utf8(&mut [0; 4])));
+        outside(before) && outside(after)
+    };
+    let hits: Vec<usize> = text
+        .match_indices(value)
+        .map(|(i, _)| i)
+        .filter(|&i| whole(i))
+        .take(64)
+        .collect();
+    for &len in &CONTEXTS {
+        for &at in &hits {
+            let mut from = at.saturating_sub(len);
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            // Never start inside a word or number: that anchors on part of another value.
+            let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            while from < at && alnum(text[..from].chars().next_back()) && alnum(text[from..].chars().next()) {
+                from += text[from..].chars().next().map_or(1, char::len_utf8);
+            }
+            let context = &text[from..at];
+            if context.len() < len.min(at) / 2 || fragile(context) {
+                continue;
+            }
+            let pattern = format!("{}({class}+)", regex::escape(context));
+            if singles_out(&pattern, text, value) {
+                return Some(pattern);
+            }
+        }
+    }
+    None
+}
+
+/// A context that holds another id or token (a run of digits, a long random word) would
+/// break as soon as that one changes: it is not an anchor.
+fn fragile(context: &str) -> bool {
+    let digits = context
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 3);
+    digits
+        || context
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.len() >= 12 && crate::shape::looks_random(w))
+}
+
+/// Whether every match of `pattern` in `text` captures `value` (and there is one).
+pub fn singles_out(pattern: &str, text: &str, value: &str) -> bool {
+    let Ok(re) = Regex::new(pattern) else {
+        return false;
+    };
+    let mut n = 0;
+    for c in re.captures_iter(text) {
+        if c.get(1).map(|m| m.as_str()) != Some(value) {
+            return false;
+        }
+        n += 1;
+    }
+    n > 0
+}
+
+/// The characters a value is made of, as a regex class: `[0-9]` for a number, letters and
+/// digits plus the value's own punctuation otherwise (`1698345365:10` → `[0-9:]`).
+fn char_class(value: &str) -> String {
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return "[0-9]".into();
+    }
+    let mut punct: Vec<char> = value
+        .chars()
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .collect();
+    punct.sort_unstable();
+    punct.dedup();
+    let mut class = String::from("[");
+    if value.bytes().any(|b| b.is_ascii_alphabetic()) {
+        class.push_str("A-Za-z");
+    }
+    if value.bytes().any(|b| b.is_ascii_digit()) {
+        class.push_str("0-9");
+    }
+    for c in punct {
+        if c.is_ascii_alphanumeric() {
+            continue;
+        }
+        // Escaped one by one: `-`, `]`, `\` and `^` mean something inside a class.
+        class.push('\\');
+        class.push(c);
+    }
+    class.push(']');
+    class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_on_context_and_checked() {
+        let page = r#"<a href='x?action=logout&#038;_wpnonce=0b4b01722f'>Log Out</a>
+                      <a href="x?action=logout&#038;_wpnonce=0b4b01722f">Log Out</a>"#;
+        let p = text_regex(page, "0b4b01722f").unwrap();
+        assert_eq!(p, r"wpnonce=([A-Za-z0-9]+)");
+        assert!(singles_out(&p, page, "0b4b01722f"));
+        let lock = r#"{"activePostLock":"1698345365:10"},"x":"1698345365:11""#;
+        assert_eq!(
+            text_regex(lock, "1698345365:10").unwrap(),
+            r#"\{"activePostLock":"([0-9\:]+)"#
+        );
+    }
+
+    #[test]
+    fn a_context_shared_by_many_values_is_lengthened_or_refused() {
+        let rows = r#"<tbody id="the-list"><tr id="post-1330"><td>x</td></tr><tr id="post-1327"><td>x</td></tr><tr id="post-1319"><td>x</td></tr>"#;
+        let first = text_regex(rows, "post-1330").unwrap();
+        assert_eq!(first, r#""><tr id="([A-Za-z0-9\-]+)"#);
+        assert!(singles_out(&first, rows, "post-1330"), "{first}");
+        // The second and third rows share every context that holds no other id.
+        assert_eq!(text_regex(rows, "post-1319"), None);
+        let same = "<tr id=\"post-101\"><tr id=\"post-102\"><tr id=\"post-103\">";
+        assert_eq!(text_regex(same, "post-102"), None);
+        // Part of a longer token is not an occurrence.
+        assert_eq!(text_regex("id=12345", "2345"), None);
+    }
+}
