@@ -216,7 +216,7 @@ impl Ctx<'_> {
             .response
             .as_ref()
             .and_then(walk::text_body)
-            .is_some_and(|t| extract::text_regex(t, held).is_some());
+            .is_some_and(|t| extract::text_regex(t, held, h.place.key()).is_some());
         self.extractable.borrow_mut().insert(key, ok);
         ok
     }
@@ -492,12 +492,20 @@ impl Ctx<'_> {
                 origins.push(o.clone());
             }
         }
+        let same_name = match (o0.place.key(), uses[0].place.key()) {
+            (Some(a), Some(b)) => norm(a) == norm(b),
+            _ => false,
+        };
         let (confidence, reason) = match &o0.place {
             Place::JsonInString(..) | Place::JwtClaim(..) => (
                 50,
                 "issued inside a JSON string or JWT: extract it by hand".to_string(),
             ),
             _ if shape::looks_random(value) => (90, "issued by an earlier response".to_string()),
+            _ if same_name => (
+                90,
+                "issued by an earlier response under the same name".to_string(),
+            ),
             _ => (
                 55,
                 "issued by an earlier response, but word-like: may be a coincidence".to_string(),

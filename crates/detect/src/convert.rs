@@ -440,7 +440,7 @@ impl<'a> Builder<'a> {
             Place::SetCookie(c) => Some(Extractor::Cookie(c.clone())),
             Place::Text | Place::TextField(_) => {
                 let text = self.ex[step].response.as_ref()?.body.as_ref()?.as_text()?;
-                let pattern = crate::extract::text_regex(text, value)?;
+                let pattern = crate::extract::text_regex(text, value, place.key())?;
                 RegexExpr::parse(&pattern)
                     .ok()
                     .map(|pattern| Extractor::Regex { pattern, group: 1 })

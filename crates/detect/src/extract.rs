@@ -14,8 +14,10 @@ use regex::Regex;
 const CONTEXTS: [usize; 6] = [8, 12, 16, 24, 32, 40];
 
 /// A pattern with one group that takes `value` out of `text`, if a short context singles it
-/// out.
-pub fn text_regex(text: &str, value: &str) -> Option<String> {
+/// out. With the `name` the page gives the value (a hidden input's, a script key's), a
+/// context that starts at that name is tried first: it moves with the value when the page
+/// around it changes.
+pub fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String> {
     if value.is_empty() {
         return None;
     }
@@ -33,6 +35,19 @@ pub fn text_regex(text: &str, value: &str) -> Option<String> {
         .filter(|&i| whole(i))
         .take(64)
         .collect();
+    if let Some(name) = name.filter(|n| n.len() >= 2) {
+        for &at in &hits {
+            let window = at.saturating_sub(48);
+            let Some(start) = text.get(window..at).and_then(|w| w.rfind(name)) else {
+                continue;
+            };
+            let context = &text[window + start..at];
+            let pattern = format!("{}({class}+)", regex::escape(context));
+            if !fragile(context) && singles_out(&pattern, text, value) {
+                return Some(pattern);
+            }
+        }
+    }
     for &len in &CONTEXTS {
         for &at in &hits {
             let mut from = at.saturating_sub(len);
@@ -60,9 +75,10 @@ pub fn text_regex(text: &str, value: &str) -> Option<String> {
 /// A context that holds another id or token (a run of digits, a long random word) would
 /// break as soon as that one changes: it is not an anchor.
 fn fragile(context: &str) -> bool {
-    let digits = context
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|run| run.len() >= 3);
+    // `&#038;` is a separator written as an entity, not an id.
+    let context = &crate::text::decode_entities(context);
+    // A date, a time or another id: digits that change from page to page.
+    let digits = context.bytes().filter(u8::is_ascii_digit).count() >= 2;
     digits
         || context
             .split(|c: char| !c.is_ascii_alphanumeric())
@@ -123,12 +139,12 @@ mod tests {
     fn anchored_on_context_and_checked() {
         let page = r#"<a href='x?action=logout&#038;_wpnonce=0b4b01722f'>Log Out</a>
                       <a href="x?action=logout&#038;_wpnonce=0b4b01722f">Log Out</a>"#;
-        let p = text_regex(page, "0b4b01722f").unwrap();
+        let p = text_regex(page, "0b4b01722f", None).unwrap();
         assert_eq!(p, r"wpnonce=([A-Za-z0-9]+)");
         assert!(singles_out(&p, page, "0b4b01722f"));
         let lock = r#"{"activePostLock":"1698345365:10"},"x":"1698345365:11""#;
         assert_eq!(
-            text_regex(lock, "1698345365:10").unwrap(),
+            text_regex(lock, "1698345365:10", None).unwrap(),
             r#"\{"activePostLock":"([0-9\:]+)"#
         );
     }
@@ -136,14 +152,23 @@ mod tests {
     #[test]
     fn a_context_shared_by_many_values_is_lengthened_or_refused() {
         let rows = r#"<tbody id="the-list"><tr id="post-1330"><td>x</td></tr><tr id="post-1327"><td>x</td></tr><tr id="post-1319"><td>x</td></tr>"#;
-        let first = text_regex(rows, "post-1330").unwrap();
+        let first = text_regex(rows, "post-1330", None).unwrap();
         assert_eq!(first, r#""><tr id="([A-Za-z0-9\-]+)"#);
         assert!(singles_out(&first, rows, "post-1330"), "{first}");
         // The second and third rows share every context that holds no other id.
-        assert_eq!(text_regex(rows, "post-1319"), None);
+        assert_eq!(text_regex(rows, "post-1319", None), None);
         let same = "<tr id=\"post-101\"><tr id=\"post-102\"><tr id=\"post-103\">";
-        assert_eq!(text_regex(same, "post-102"), None);
+        assert_eq!(text_regex(same, "post-102", None), None);
         // Part of a longer token is not an occurrence.
-        assert_eq!(text_regex("id=12345", "2345"), None);
+        assert_eq!(text_regex("id=12345", "2345", None), None);
+    }
+
+    #[test]
+    fn the_name_is_the_anchor_when_there_is_one() {
+        let page = r#"<p>1330</p><input type="hidden" id="post_ID" name="post_ID" value="1330" />"#;
+        assert_eq!(
+            text_regex(page, "1330", Some("post_ID")).unwrap(),
+            r#"post_ID" value="([0-9]+)"#
+        );
     }
 }

@@ -105,10 +105,10 @@ pub fn request_slots(req: &Request) -> Vec<Slot> {
 /// and multipart fields.
 pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
-    let push_kind = |out: &mut Vec<Slot>, place: Place, value: String| {
-        if kind.keeps(&value) {
-            push(out, place, value);
-        }
+    let push_kind = |out: &mut Vec<Slot>, place: Place, value: String| match kind {
+        Kind::Candidate => push(out, place, value),
+        Kind::ShortId if kind.keeps(&value) => out.push(Slot { place, value }),
+        Kind::ShortId => {}
     };
     let (path, query) = path_and_query(&req.url);
     for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
@@ -153,8 +153,14 @@ pub fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
         Some(BodyContent::Json(v)) => json_slots("$", v, kind, &mut out),
         Some(BodyContent::Text(t)) => {
             for f in crate::text::fields(&crate::text::decode_entities(t)) {
-                if kind.keeps(&f.value) {
-                    push(&mut out, Place::TextField(f.name), f.value);
+                let place = Place::TextField(f.name);
+                match kind {
+                    Kind::Candidate => push(&mut out, place, f.value),
+                    Kind::ShortId if kind.keeps(&f.value) => out.push(Slot {
+                        place,
+                        value: f.value,
+                    }),
+                    Kind::ShortId => {}
                 }
             }
         }

@@ -34,7 +34,7 @@ fn decoded_layers_url_encoding_base64_text_and_json_in_strings() {
     assert_eq!(headers(&s.steps[1].request), ["x-uid: {{ base64(x_uid) }}"]);
     assert_eq!(
         extracts(&s.steps[1].extract),
-        [r#"t = regex \(\{"ticket":"([A-Za-z0-9\_]+) group 1"#]
+        [r#"t = regex ticket":"([A-Za-z0-9\_]+) group 1"#]
     );
     assert_eq!(
         url(&s.steps[2].request),

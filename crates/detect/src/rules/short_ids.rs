@@ -52,7 +52,8 @@ pub(crate) fn find(
                 step: hit.step,
                 place: hit.place.clone(),
             };
-            if !origins.contains(&o) {
+            // One origin per response: the first name found there is extracted.
+            if !origins.iter().any(|x: &Origin| x.step == o.step) {
                 origins.push(o);
             }
         }
