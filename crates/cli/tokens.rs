@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use loadtape_detect::{analyze, render_table, Options};
+use loadtape_detect::{analyze, findings_json, render_table, Options};
 
 use crate::exit::Failure;
 
@@ -23,6 +23,9 @@ pub struct Args {
     /// Keep static assets and analytics beacons.
     #[arg(long)]
     keep_static: bool,
+    /// Print the findings as JSON (for tools) instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -33,6 +36,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
         token_step: args.token_step,
     };
     let analysis = analyze(&rec, &opts).map_err(|e| Failure::BadInput(anyhow::anyhow!(e)))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&findings_json(&analysis))
+            .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?;
+        outln!("{text}");
+        return Ok(());
+    }
     out!("{}", render_table(&analysis));
     outln!("\nnext: loadtape convert {}", args.recording.display());
     Ok(())

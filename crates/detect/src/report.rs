@@ -2,7 +2,15 @@
 
 use std::fmt::Write as _;
 
-use crate::finding::{Analysis, Finding};
+use crate::finding::{Analysis, Class, Finding, Place};
+
+/// A correlated cookie a response set and only cookies send: the VU's cookie jar carries it,
+/// so the table names it on one line instead of a row each (a WordPress login sets ten).
+pub fn rides_cookie_jar(f: &Finding) -> bool {
+    f.class == Class::Correlated
+        && f.origins.iter().all(|o| matches!(o.place, Place::SetCookie(_)))
+        && f.uses.iter().all(|u| matches!(u.place, Place::Cookie(_)))
+}
 
 /// One row per finding (variable, class, where used, origin, confidence), applied findings
 /// first, then suggestions, then the warnings and what was dropped. A finding used in many
@@ -27,13 +35,38 @@ pub fn render_table(a: &Analysis) -> String {
         "ORIGIN".into(),
         "CONFIDENCE".into(),
     ];
-    let applied: Vec<Row> = a.applied().map(|f| row(a, f)).collect();
+    let jar: Vec<&Finding> = a.applied().filter(|f| rides_cookie_jar(f)).collect();
+    let applied: Vec<Row> = a
+        .applied()
+        .filter(|f| !rides_cookie_jar(f))
+        .map(|f| row(a, f))
+        .collect();
     let suggested: Vec<Row> = a.suggestions().map(|f| row(a, f)).collect();
     if applied.is_empty() {
         out.push_str("\nno tokens found\n");
     } else {
         out.push('\n');
         table(&mut out, &header, &applied);
+    }
+    if !jar.is_empty() {
+        let mut names: Vec<&str> = Vec::new();
+        for f in &jar {
+            for u in &f.uses {
+                if let Some(k) = u.place.key().filter(|k| !names.contains(k)) {
+                    names.push(k);
+                }
+            }
+        }
+        out.push('\n');
+        wrap(
+            &mut out,
+            &format!(
+                "left to the cookie jar (set by a response, sent back as cookies): {}",
+                names.join(", ")
+            ),
+            "",
+            "  ",
+        );
     }
     if !suggested.is_empty() {
         out.push_str("\nsuggestions (not applied by convert):\n");
@@ -51,6 +84,102 @@ pub fn render_table(a: &Analysis) -> String {
         out.push_str("\nwarnings:\n");
         for w in &a.warnings {
             wrap(&mut out, w, "  - ", "    ");
+        }
+    }
+    out
+}
+
+/// The analysis as JSON, for tools (`loadtape tokens --json`): every finding with its
+/// class, value, confidence, whether `convert` applies it, its uses and origins (step names
+/// and recorded exchange ids), the dropped steps and the warnings.
+pub fn findings_json(a: &Analysis) -> serde_json::Value {
+    use serde_json::json;
+    let step = |i: usize| json!({"step": a.steps[i].name, "exchange": a.steps[i].id});
+    let findings: Vec<serde_json::Value> = a
+        .findings
+        .iter()
+        .map(|f| {
+            let uses: Vec<_> = f
+                .uses
+                .iter()
+                .map(|u| {
+                    let mut v = step(u.step);
+                    v["place"] = json!(u.place.to_string());
+                    v["encoding"] = json!(format!("{:?}", u.encoding).to_lowercase());
+                    v
+                })
+                .collect();
+            let origins: Vec<_> = f
+                .origins
+                .iter()
+                .map(|o| {
+                    let mut v = step(o.step);
+                    v["place"] = json!(o.place.to_string());
+                    v
+                })
+                .collect();
+            json!({
+                "variable": f.variable,
+                "class": f.class.to_string(),
+                "value": f.value,
+                "confidence": f.confidence,
+                "applied": f.applied(),
+                "cookie_jar": rides_cookie_jar(f),
+                "reason": f.reason,
+                "uses": uses,
+                "origins": origins,
+            })
+        })
+        .collect();
+    let dropped: Vec<_> = a
+        .steps
+        .iter()
+        .filter_map(|s| s.dropped.map(|d| json!({"step": s.name, "exchange": s.id, "why": d.to_string()})))
+        .collect();
+    json!({
+        "name": a.name,
+        "mini_program": a.mini_program.as_ref().map(|m| json!({"platform": m.platform.to_string(), "appid": m.appid})),
+        "findings": findings,
+        "dropped": dropped,
+        "warnings": a.warnings,
+    })
+}
+
+/// Column widths that fit [`TABLE_WIDTH`]: the natural ones, the widest narrowed first.
+fn caps(header: &Row, rows: &[Row]) -> [usize; 5] {
+    let mut w = [0usize; 5];
+    for r in std::iter::once(header).chain(rows) {
+        for (w, cell) in w.iter_mut().zip(r) {
+            for l in cell {
+                *w = (*w).max(l.chars().count());
+            }
+        }
+    }
+    while w.iter().sum::<usize>() + 2 * (w.len() - 1) > TABLE_WIDTH {
+        let Some((i, _)) = w.iter().enumerate().filter(|(_, &x)| x > 16).max_by_key(|(_, &x)| x) else {
+            break;
+        };
+        w[i] -= 1;
+    }
+    w
+}
+
+/// A row with each cell's lines cut to its column's width, at a space or punctuation when
+/// one is near.
+fn capped(r: &Row, caps: &[usize; 5]) -> Row {
+    let mut out: Row = Default::default();
+    for (i, cell) in r.iter().enumerate() {
+        for line in cell {
+            let mut rest: Vec<char> = line.chars().collect();
+            while rest.len() > caps[i] {
+                let cut = (caps[i] / 2..caps[i])
+                    .rev()
+                    .find(|&k| matches!(rest[k], ' ' | '.' | '[' | '_' | '-' | '/' | ','))
+                    .map_or(caps[i], |k| k + usize::from(rest[k] == ' '));
+                out[i].push(rest[..cut].iter().collect::<String>().trim_end().to_string());
+                rest.drain(..cut);
+            }
+            out[i].push(rest.into_iter().collect());
         }
     }
     out
@@ -115,8 +244,15 @@ fn row(a: &Analysis, f: &Finding) -> Row {
     ]
 }
 
+/// A table is at most this wide: the widest columns are narrowed until it fits, and a
+/// longer line of a cell continues on the next line.
+const TABLE_WIDTH: usize = 120;
+
 fn table(out: &mut String, header: &[String; 5], rows: &[Row]) {
     let header: Row = header.clone().map(|h| vec![h]);
+    let caps = caps(&header, rows);
+    let rows: Vec<Row> = rows.iter().map(|r| capped(r, &caps)).collect();
+    let rows = rows.as_slice();
     let mut widths = [0usize; 5];
     for r in std::iter::once(&header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(r) {
