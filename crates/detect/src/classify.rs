@@ -7,15 +7,15 @@ use indexmap::IndexMap;
 use loadtape_format::{Exchange, Recording};
 use serde_json::Value;
 
+use crate::extract;
 use crate::filter;
 use crate::finding::{
     Analysis, Class, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform, StepInfo, Use,
 };
 use crate::naming::{self, Names};
-use crate::extract;
 use crate::origin::{norm, Hit, Index};
-use crate::rules;
 use crate::presets;
+use crate::rules;
 use crate::shape::{self, TimeUnit};
 use crate::walk::{self, Kind, Slot};
 
@@ -492,8 +492,17 @@ impl Ctx<'_> {
                 origins.push(o.clone());
             }
         }
+        // The same name at both ends vouches for a value that is not a plain word (a word
+        // under one name in a page and a request is configuration: `user=mitmproxy`); a
+        // cookie sent back under the name a response set it by is how cookies work.
         let same_name = match (o0.place.key(), uses[0].place.key()) {
-            (Some(a), Some(b)) => norm(a) == norm(b),
+            (Some(a), Some(b)) if norm(a) == norm(b) => {
+                value.bytes().any(|b| b.is_ascii_digit())
+                    || matches!(
+                        (&o0.place, &uses[0].place),
+                        (Place::SetCookie(_), Place::Cookie(_))
+                    )
+            }
             _ => false,
         };
         let (confidence, reason) = match &o0.place {
@@ -601,7 +610,12 @@ impl Ctx<'_> {
         self.variable_base_of(v.class, &v.origins, uses)
     }
 
-    pub(crate) fn variable_base_of(&self, class: Class, origins: &[Origin], uses: &[Use]) -> String {
+    pub(crate) fn variable_base_of(
+        &self,
+        class: Class,
+        origins: &[Origin],
+        uses: &[Use],
+    ) -> String {
         let use_key = uses.iter().find_map(|u| u.place.key());
         let origin_key = origins.first().and_then(|o| o.place.key());
         let tokenish = matches!(class, Class::SessionToken | Class::PlatformToken);

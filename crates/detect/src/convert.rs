@@ -9,7 +9,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use loadtape_format::scenario::{
     BodyTemplate, Check, Comments, DataSource, Executor, Extractor, JsonPathExpr, JsonRule,
-    JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, TokenStep,
+    JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, Threshold, TokenStep,
 };
 use loadtape_format::template::{Expr, Func};
 use loadtape_format::{BodyContent, Exchange, Recording, Scenario, Template, SCENARIO_V1};
@@ -18,6 +18,9 @@ use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform};
 use crate::presets;
 use crate::shape;
 use crate::substitute::Subs;
+
+/// The threshold every converted scenario starts with.
+pub const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 
 /// Think times longer than this are cut: a tester reading the screen is not load.
 pub const MAX_THINK: Duration = Duration::from_secs(5);
@@ -89,9 +92,15 @@ pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversi
             },
             iterations: None,
         },
-        thresholds: Vec::new(),
+        // A run whose requests fail must not pass: the default verdict, for the user to edit.
+        thresholds: Threshold::parse(DEFAULT_THRESHOLD).into_iter().collect(),
     };
     let mut comments = b.comments;
+    comments.add(
+        "thresholds",
+        "The run fails (exit 99) when more than 1% of requests fail, token requests included.\n\
+         Edit or add: `p99 < 300ms`, `goods.p95 < 200ms`, `rps >= 500`.",
+    );
     comments.add(
         "load",
         "Start small: `loadtape run FILE --iterations 1 --debug` shows every request once.",
@@ -348,7 +357,15 @@ impl<'a> Builder<'a> {
             let Some(expr) = self.exprs.get(f.variable.as_str()) else {
                 continue;
             };
-            if for_token && f.class == Class::Correlated {
+            // A token request sends only what is bound before the flow: values issued by an
+            // earlier token step, not by the flow.
+            if for_token
+                && f.class == Class::Correlated
+                && !f
+                    .origins
+                    .iter()
+                    .any(|o| o.step < step && self.token_origins.contains(&o.step))
+            {
                 continue;
             }
             let rides_cookie_jar = self.rides_cookie_jar(f);

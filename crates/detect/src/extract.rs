@@ -26,7 +26,8 @@ pub fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String>
     let whole = |at: usize| {
         let before = text[..at].chars().next_back();
         let after = text[at + value.len()..].chars().next();
-        let outside = |c: Option<char>| c.is_none_or(|c| !inside.is_match(c.encode_utf8(&mut [0; 4])));
+        let outside =
+            |c: Option<char>| c.is_none_or(|c| !inside.is_match(c.encode_utf8(&mut [0; 4])));
         outside(before) && outside(after)
     };
     let hits: Vec<usize> = text
@@ -56,7 +57,10 @@ pub fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String>
             }
             // Never start inside a word or number: that anchors on part of another value.
             let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-            while from < at && alnum(text[..from].chars().next_back()) && alnum(text[from..].chars().next()) {
+            while from < at
+                && alnum(text[..from].chars().next_back())
+                && alnum(text[from..].chars().next())
+            {
                 from += text[from..].chars().next().map_or(1, char::len_utf8);
             }
             let context = &text[from..at];

@@ -32,4 +32,4 @@ pub use finding::{
     Analysis, Class, Dropped, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform,
     StepInfo, Use, APPLY_AT,
 };
-pub use report::{findings_json, render_table};
+pub use report::{findings_json, render_table, rides_cookie_jar};

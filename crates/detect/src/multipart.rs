@@ -22,7 +22,9 @@ pub fn fields(headers: &Headers, text: &str) -> Option<Vec<(String, String)>> {
         if part.starts_with("--") {
             break;
         }
-        let part = part.strip_prefix("\r\n").or_else(|| part.strip_prefix('\n'));
+        let part = part
+            .strip_prefix("\r\n")
+            .or_else(|| part.strip_prefix('\n'));
         let Some(part) = part else { continue };
         let (head, body) = part
             .split_once("\r\n\r\n")

@@ -51,7 +51,8 @@ impl Index {
             let t = text::decode_entities(t);
             let mut seen = HashSet::new();
             for run in t.split(|c: char| !is_token_char(c)) {
-                let pieces = std::iter::once(run).chain(run.split('=').filter(|p| p.len() < run.len()));
+                let pieces =
+                    std::iter::once(run).chain(run.split('=').filter(|p| p.len() < run.len()));
                 for word in pieces {
                     if shape::is_candidate(word) && seen.insert(word.to_string()) {
                         self.push(word.to_string(), step, Place::Text, None);

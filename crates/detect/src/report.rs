@@ -8,7 +8,9 @@ use crate::finding::{Analysis, Class, Finding, Place};
 /// so the table names it on one line instead of a row each (a WordPress login sets ten).
 pub fn rides_cookie_jar(f: &Finding) -> bool {
     f.class == Class::Correlated
-        && f.origins.iter().all(|o| matches!(o.place, Place::SetCookie(_)))
+        && f.origins
+            .iter()
+            .all(|o| matches!(o.place, Place::SetCookie(_)))
         && f.uses.iter().all(|u| matches!(u.place, Place::Cookie(_)))
 }
 
@@ -134,7 +136,10 @@ pub fn findings_json(a: &Analysis) -> serde_json::Value {
     let dropped: Vec<_> = a
         .steps
         .iter()
-        .filter_map(|s| s.dropped.map(|d| json!({"step": s.name, "exchange": s.id, "why": d.to_string()})))
+        .filter_map(|s| {
+            s.dropped
+                .map(|d| json!({"step": s.name, "exchange": s.id, "why": d.to_string()}))
+        })
         .collect();
     json!({
         "name": a.name,
@@ -156,7 +161,12 @@ fn caps(header: &Row, rows: &[Row]) -> [usize; 5] {
         }
     }
     while w.iter().sum::<usize>() + 2 * (w.len() - 1) > TABLE_WIDTH {
-        let Some((i, _)) = w.iter().enumerate().filter(|(_, &x)| x > 16).max_by_key(|(_, &x)| x) else {
+        let Some((i, _)) = w
+            .iter()
+            .enumerate()
+            .filter(|(_, &x)| x > 16)
+            .max_by_key(|(_, &x)| x)
+        else {
             break;
         };
         w[i] -= 1;
@@ -176,7 +186,13 @@ fn capped(r: &Row, caps: &[usize; 5]) -> Row {
                     .rev()
                     .find(|&k| matches!(rest[k], ' ' | '.' | '[' | '_' | '-' | '/' | ','))
                     .map_or(caps[i], |k| k + usize::from(rest[k] == ' '));
-                out[i].push(rest[..cut].iter().collect::<String>().trim_end().to_string());
+                out[i].push(
+                    rest[..cut]
+                        .iter()
+                        .collect::<String>()
+                        .trim_end()
+                        .to_string(),
+                );
                 rest.drain(..cut);
             }
             out[i].push(rest.into_iter().collect());

@@ -98,7 +98,18 @@ impl Subs {
     /// string template (the format has no numeric templates).
     pub fn json(&self, v: &Value) -> JsonTemplate {
         match v {
-            Value::String(s) => JsonTemplate::String(self.template(s)),
+            Value::String(s) => {
+                let t = self.template(s);
+                // A recorded string stays a string: a lone `now_ms()` would render a number.
+                match t.parts() {
+                    [Part::Expr(e @ Expr::Call(Func::NowMs | Func::NowS | Func::RandomInt, _))] => {
+                        JsonTemplate::String(Template::from_parts([Part::Expr(Expr::Concat(
+                            vec![Expr::Str(String::new()), e.clone()],
+                        ))]))
+                    }
+                    _ => JsonTemplate::String(t),
+                }
+            }
             Value::Number(n) => {
                 let text = n.to_string();
                 match self.needles.iter().find(|(needle, _)| *needle == text) {
@@ -136,7 +147,9 @@ mod tests {
         let mut short = Subs::default();
         short.add("1330", Expr::Var("post".into()));
         assert_eq!(
-            short.template("/posts/1330?x=16981330&p=post-1330").to_string(),
+            short
+                .template("/posts/1330?x=16981330&p=post-1330")
+                .to_string(),
             "/posts/{{ post }}?x=16981330&p=post-{{ post }}"
         );
         let mut layers = Subs::default();

@@ -19,8 +19,9 @@ pub struct Field {
 /// and friends. A query string inside an `href` is written `a=1&amp;b=2` (WordPress writes
 /// `&#038;`), and the value after the entity is what a request sends.
 pub fn decode_entities(text: &str) -> String {
-    static ENTITY: LazyLock<Option<Regex>> =
-        LazyLock::new(|| Regex::new(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|quot|apos|lt|gt);").ok());
+    static ENTITY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|quot|apos|lt|gt);").ok()
+    });
     let Some(re) = ENTITY.as_ref() else {
         return text.to_string();
     };

@@ -350,7 +350,6 @@ fn is_plain_safe(s: &str, in_flow: bool) -> bool {
                     | b'$'
                     | b'&'
                     | b'\''
-                    | b'?'
                     | b'~'
                     | b'^'
                     | b'-'
@@ -359,7 +358,8 @@ fn is_plain_safe(s: &str, in_flow: bool) -> bool {
                     | b'|'
                     | b'`'
             )
-            || (!in_flow && matches!(b, b',' | b'[' | b']' | b'{' | b'}'));
+            // PyYAML (YAML 1.1) ends a plain scalar in flow style at a `?`.
+            || (!in_flow && matches!(b, b',' | b'[' | b']' | b'{' | b'}' | b'?'));
         if !ok {
             return false;
         }

@@ -345,8 +345,14 @@ fn fold(e: Expr) -> Expr {
                     (_, item) => out.push(item),
                 }
             }
-            // An empty string adds nothing to a concatenation of other things.
-            if out.len() > 1 {
+            // An empty string adds nothing to a concatenation of other things, except to a lone
+            // number-making call: `"" + now_ms()` is how a JSON body asks for it as a string.
+            let numeric =
+                |e: &Expr| matches!(e, Expr::Call(Func::NowMs | Func::NowS | Func::RandomInt, _));
+            let keeps_string = out.len() == 2
+                && matches!(&out[0], Expr::Str(s) if s.is_empty())
+                && numeric(&out[1]);
+            if out.len() > 1 && !keeps_string {
                 out.retain(|e| !matches!(e, Expr::Str(s) if s.is_empty()));
             }
             match out.len() {

@@ -40,9 +40,26 @@ impl Builder<'_> {
                 self.refetches.insert(again.step);
             }
         }
+        // A token request that sends a value an earlier exchange issued (a game's login
+        // sends the openId its `wx.login` exchange answered) needs that exchange first: it
+        // becomes a per-VU token step of its own, ahead of the one that sends the value.
+        let mut prerequisites: Vec<usize> = Vec::new();
+        for f in a.applied().filter(|f| f.class == Class::Correlated) {
+            for u in f.uses.iter().filter(|u| by_origin.contains_key(&u.step)) {
+                let Some(o) = f.origins.iter().rev().find(|o| o.step < u.step) else {
+                    continue;
+                };
+                if !by_origin.contains_key(&o.step) && !prerequisites.contains(&o.step) {
+                    prerequisites.push(o.step);
+                }
+            }
+        }
+        for p in prerequisites {
+            by_origin.entry(p).or_default();
+        }
         by_origin.sort_keys();
+        self.token_origins.extend(by_origin.keys().copied());
         for (step, findings) in by_origin {
-            self.token_origins.insert(step);
             self.token_step(step, &findings);
         }
     }
@@ -139,7 +156,9 @@ impl Builder<'_> {
                 }
             }
         }
-        let first = findings[0];
+        let Some(first) = findings.first() else {
+            return self.prerequisite_step(step, extract);
+        };
         let body = e
             .response
             .as_ref()
@@ -190,6 +209,31 @@ impl Builder<'_> {
                 "No lifetime was recorded: the token is refreshed only when a response says it is stale.",
             );
         }
+    }
+
+    /// An exchange whose values a token request sends: fetched once per VU before it.
+    fn prerequisite_step(&mut self, step: usize, extract: IndexMap<String, Extractor>) {
+        let i = self.tokens.len();
+        let request = self.request(step, true);
+        let vars: Vec<&str> = extract.keys().map(String::as_str).collect();
+        self.comments.add(
+            format!("tokens[{i}]"),
+            format!(
+                "Recorded exchange {}: issues {}, which the next token step sends.",
+                self.ex[step].id,
+                vars.join(", ")
+            ),
+        );
+        self.tokens.push(TokenStep {
+            name: self.a.steps[step].name.clone(),
+            scope: Scope::PerVu,
+            request,
+            extract,
+            expires_in: None,
+            refresh_before: None,
+            refresh_on: None,
+        });
+        self.step_comments(&format!("tokens[{i}]"), step);
     }
 
     fn refresh_on(&self, platform: Option<Platform>) -> RefreshOn {

@@ -30,7 +30,11 @@ fn is_password_name(name: &str) -> bool {
 /// An identifier (no spaces, short) one of whose words is login, logon or signin:
 /// `ReqLoginAccount`, `user.login`, `SignIn`.
 fn names_a_login(value: &str) -> bool {
-    if value.len() > 48 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b)) {
+    if value.len() > 48
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b))
+    {
         return false;
     }
     let mut words = Vec::new();
@@ -46,10 +50,14 @@ fn names_a_login(value: &str) -> bool {
         }
     }
     words.push(word);
-    words
-        .windows(2)
-        .any(|w| matches!((w[0].as_str(), w[1].as_str()), ("sign", "in") | ("log", "in") | ("log", "on")))
-        || words.iter().any(|w| matches!(w.as_str(), "login" | "logon" | "signin"))
+    words.windows(2).any(|w| {
+        matches!(
+            (w[0].as_str(), w[1].as_str()),
+            ("sign", "in") | ("log", "in") | ("log", "on")
+        )
+    }) || words
+        .iter()
+        .any(|w| matches!(w.as_str(), "login" | "logon" | "signin"))
 }
 
 #[cfg(test)]

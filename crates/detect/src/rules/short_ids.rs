@@ -36,9 +36,8 @@ pub(crate) fn find(
             .collect();
         for slot in walk::request_slots_of(req, Kind::ShortId) {
             let hits = cx.short.hits_before(&slot.value, i);
-            let evidence = |h: &&&Hit| {
-                cx.usable(h, &slot.value) && vouches(cx, &slot.place, &segments, h)
-            };
+            let evidence =
+                |h: &&&Hit| cx.usable(h, &slot.value) && vouches(cx, &slot.place, &segments, h);
             let Some(hit) = hits.iter().rev().find(evidence) else {
                 continue;
             };
@@ -141,7 +140,9 @@ fn vouches(cx: &Ctx<'_>, at: &Place, segments: &[String], h: &Hit) -> bool {
 }
 
 fn is_word(s: &str) -> bool {
-    s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
+    s.len() >= 3
+        && s.bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
 }
 
 /// The resource words of a path (`/api/address/save` → `address`, `save`), singular.

@@ -110,3 +110,13 @@ pub fn url(r: &RequestTemplate) -> String {
 pub fn template(t: &Template) -> String {
     t.to_string()
 }
+
+/// A file of the real-world corpus (tests/fixtures/realworld, HAR as exported).
+pub fn load_realworld(file: &str) -> (Recording, Analysis) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/realworld")
+        .join(file);
+    let rec = loadtape_format::read_any(&path).unwrap_or_else(|e| panic!("{e}"));
+    let a = analyze(&rec, &Options::default()).unwrap();
+    (rec, a)
+}

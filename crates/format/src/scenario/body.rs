@@ -12,7 +12,7 @@ use serde_json::{Number, Value};
 use super::de::{did_you_mean, fail, fail_at};
 use crate::body::BASE64;
 use crate::template::eval::Sink;
-use crate::template::{Expr, Part, RenderError, Template, Vars};
+use crate::template::{Expr, Func, Part, RenderError, Template, Vars};
 
 /// A request body. In YAML: `{json: ...}`, `{text: ...}`, `{form: {name: value}}` or
 /// `{base64: ...}`, exactly one.
@@ -156,6 +156,14 @@ impl JsonTemplate {
                 let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
             }
             JsonTemplate::String(t) => {
+                // A lone call that makes a number (`now_ms()`, `now_s()`, `random_int(a, b)`)
+                // is a JSON number: a recorded `"ts": 1795255206123` stays a number.
+                // `'{{ "" + now_ms() }}'` makes it a string.
+                if let [Part::Expr(Expr::Call(Func::NowMs | Func::NowS | Func::RandomInt, _))] =
+                    t.parts()
+                {
+                    return t.render_into(vars, &mut RawBytes(out));
+                }
                 // `'{{ v }}'` alone, with a typed value: the value itself, unquoted.
                 if let [Part::Expr(Expr::Var(name))] = t.parts() {
                     if vars.is_json(name) {
@@ -200,6 +208,15 @@ impl JsonTemplate {
 
 /// Writes text as the inside of a JSON string.
 struct JsonEscape<'a>(&'a mut Vec<u8>);
+
+/// Rendered text as it is (a number a function made needs no escaping).
+struct RawBytes<'a>(&'a mut Vec<u8>);
+
+impl Sink for RawBytes<'_> {
+    fn put(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+}
 
 impl Sink for JsonEscape<'_> {
     fn put(&mut self, s: &str) {
@@ -462,6 +479,14 @@ mod tests {
             render(&b, &[("n", "42"), ("s", "x")]),
             r#"{"a":"42","b":"id-42","c":"x"}"#
         );
+    }
+
+    #[test]
+    fn a_lone_number_function_is_a_json_number() {
+        let b = body(
+            r#"{json: {t: '{{ random_int(7, 7) }}', s: '{{ "" + random_int(7, 7) }}', u: 'x{{ random_int(7, 7) }}'}}"#,
+        );
+        assert_eq!(render(&b, &[]), r#"{"t":7,"s":"7","u":"x7"}"#);
     }
 
     #[test]
