@@ -144,7 +144,7 @@ fn record_tokens_convert_load() {
     let row = |var: &str| {
         let lines: Vec<&str> = stdout.lines().collect();
         let header = lines.iter().find(|l| l.starts_with("VARIABLE")).unwrap();
-        let starts: Vec<usize> = ["VARIABLE", "CLASS", "USED IN", "ORIGIN", "CONFIDENCE"]
+        let starts: Vec<usize> = ["VARIABLE", "CLASS", "USED IN", "ORIGIN", "CONF"]
             .iter()
             .map(|h| header.find(h).unwrap())
             .collect();

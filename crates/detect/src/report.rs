@@ -35,7 +35,7 @@ pub fn render_table(a: &Analysis) -> String {
         "CLASS".into(),
         "USED IN".into(),
         "ORIGIN".into(),
-        "CONFIDENCE".into(),
+        "CONF".into(),
     ];
     let jar: Vec<&Finding> = a.applied().filter(|f| rides_cookie_jar(f)).collect();
     let applied: Vec<Row> = a

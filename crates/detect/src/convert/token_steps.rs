@@ -9,15 +9,15 @@ use loadtape_format::scenario::{
     RequestTemplate, Scope, TokenStep,
 };
 use loadtape_format::template::Expr;
-use loadtape_format::{Exchange, Template};
+use loadtape_format::Template;
 use serde_json::Value;
 
 use super::Builder;
 use crate::finding::{Class, Finding, Platform};
 use crate::presets;
+use crate::rules::lifetime;
 use crate::shape;
 use crate::substitute::Subs;
-use crate::walk::key_step;
 
 impl Builder<'_> {
     /// Session- and platform-token origins become token steps; a platform token never
@@ -159,24 +159,28 @@ impl Builder<'_> {
         let Some(first) = findings.first() else {
             return self.prerequisite_step(step, extract);
         };
-        let body = e
-            .response
-            .as_ref()
-            .and_then(|r| r.body.as_ref())
-            .and_then(|b| b.as_json());
-        let sibling = body.and_then(|j| expiry_path("$", j, &first.value));
-        let has_sibling = sibling.is_some();
-        let (expires_in, lifetime) = match sibling {
-            Some((path, secs)) => {
-                extract.insert("expires_in".into(), json_extractor(&path));
-                (
-                    Template::parse("{{ expires_in }}s")
-                        .ok()
-                        .map(Expiry::Template),
-                    secs.map(Duration::from_secs),
-                )
+        // Every value this exchange issues can carry the lifetime (a login answering a cookie
+        // and a token states it beside the token), the tokens' own first.
+        let mut values: Vec<&str> = findings.iter().map(|f| f.value.as_str()).collect();
+        for f in self.a.applied() {
+            if f.origins.iter().any(|o| o.step == step) && !values.contains(&f.value.as_str()) {
+                values.push(&f.value);
             }
-            None => (None, jwt_lifetime(&first.value, e)),
+        }
+        let found = lifetime::find(e, &values);
+        let has_sibling = found.is_some();
+        let (expires_in, lifetime) = match &found {
+            Some(l) => {
+                let expiry = match &l.relative_path {
+                    Some(path) => {
+                        extract.insert("expires_in".into(), json_extractor(path));
+                        Template::parse("{{ expires_in }}s").ok().map(Expiry::Template)
+                    }
+                    None => l.recorded.map(Expiry::Fixed),
+                };
+                (expiry, l.recorded)
+            }
+            None => (None, None),
         };
         // Short-lived tokens need a margin that fits: a fifth of the lifetime, at most 60 s.
         let refresh_before = lifetime.map(|l| (l / 5).min(Duration::from_secs(60)));
@@ -203,6 +207,12 @@ impl Builder<'_> {
                 first.reason
             ),
         );
+        if let Some(l) = found.as_ref().filter(|l| l.relative_path.is_none()) {
+            self.comments.add(
+                format!("tokens[{i}].expires_in"),
+                format!("The lifetime the recording shows, from {}.", l.how),
+            );
+        }
         if lifetime.is_none() && !has_sibling {
             self.comments.add(
                 format!("tokens[{i}].refresh_on"),
@@ -328,38 +338,3 @@ fn reparse(t: JsonTemplate) -> JsonTemplate {
     }
 }
 
-/// The path of a lifetime field beside the string `value`, and its recorded seconds.
-fn expiry_path(at: &str, v: &Value, value: &str) -> Option<(String, Option<u64>)> {
-    match v {
-        Value::Object(map) => {
-            if map.values().any(|x| x.as_str() == Some(value)) {
-                if let Some((k, x)) = map.iter().find(|(k, _)| shape::is_expiry_name(k)) {
-                    let secs = x
-                        .as_u64()
-                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()));
-                    return Some((format!("{at}{}", key_step(k)), secs));
-                }
-            }
-            map.iter()
-                .find_map(|(k, x)| expiry_path(&format!("{at}{}", key_step(k)), x, value))
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| expiry_path(&format!("{at}[{i}]"), x, value)),
-        _ => None,
-    }
-}
-
-/// A JWT's lifetime: `exp` minus `iat` (or minus the capture time).
-fn jwt_lifetime(value: &str, e: &Exchange) -> Option<Duration> {
-    let claims = shape::jwt_claims(value)?;
-    let exp = claims.get("exp")?.as_i64()?;
-    let from = claims
-        .get("iat")
-        .and_then(Value::as_i64)
-        .unwrap_or_else(|| e.started.timestamp());
-    u64::try_from(exp.checked_sub(from)?)
-        .ok()
-        .map(Duration::from_secs)
-}

@@ -3,6 +3,7 @@
 //! `classify.rs` (which still holds the SPEC §5 table's core rules and calls these).
 
 pub mod clock;
+pub mod lifetime;
 pub mod login;
 pub mod server_session;
 pub mod short_ids;
