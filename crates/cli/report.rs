@@ -90,19 +90,7 @@ pub fn write_outputs(
     Ok(())
 }
 
-/// Exit 99 when a threshold failed, naming them.
+/// Exit 99 when a threshold failed, naming them; 1 when the run failed otherwise.
 fn verdict(r: &RunResult) -> Result<(), Failure> {
-    if r.passed {
-        return Ok(());
-    }
-    let failed: Vec<&str> = r
-        .thresholds
-        .iter()
-        .filter(|t| !t.passed)
-        .map(|t| t.threshold.as_str())
-        .collect();
-    Err(Failure::Thresholds(anyhow!(
-        "threshold(s) failed: {}",
-        failed.join(", ")
-    )))
+    crate::run::judged(r)
 }

@@ -172,22 +172,44 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
         outln!("HTML report written to {}", path.display());
     }
-    if !result.passed {
-        let failed: Vec<&str> = result
-            .thresholds
-            .iter()
-            .filter(|t| !t.passed)
-            .map(|t| t.threshold.as_str())
-            .collect();
-        return Err(Failure::Thresholds(anyhow!(
-            "threshold(s) failed: {}",
-            failed.join(", ")
-        )));
-    }
+    verdict(&result)
+}
+
+/// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
+fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+    judged(result)?;
     if result.partial {
         return Err(Failure::Other(anyhow!(
             "the run was interrupted; its result is partial"
         )));
+    }
+    Ok(())
+}
+
+/// A result's verdict (`run` and `report` alike): 99 when a threshold failed (one without data
+/// too), 1 when the run failed otherwise (a token step never succeeded), else 0.
+pub(crate) fn judged(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+    let failed: Vec<String> = result
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| match t.observed {
+            Some(_) => t.threshold.clone(),
+            None => format!("{} (no data)", t.threshold),
+        })
+        .collect();
+    let also = match &result.failure {
+        Some(f) => format!("; and {f}"),
+        None => String::new(),
+    };
+    if !failed.is_empty() {
+        return Err(Failure::Thresholds(anyhow!(
+            "threshold(s) failed: {}{also}",
+            failed.join(", ")
+        )));
+    }
+    if let Some(f) = &result.failure {
+        return Err(Failure::Other(anyhow!("the run failed: {f}")));
     }
     Ok(())
 }

@@ -164,13 +164,16 @@ fn a_revoke_mid_run_is_survived_by_refresh_on_and_one_retry() {
     assert!(n(&s["auth_failures"]["revoked"]) > 0, "{s}");
     // ...and the run recovered every time: no failed business request.
     assert_eq!(n(&r["total"]["errors"]), 0, "{}", show(&o));
+    // Each refused request was sent again (a retry), or, when the session died after an
+    // earlier step of the iteration, its iteration restarted with the new session.
     let retries: u64 = r["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| n(&s["retries"]))
+        .map(|s| n(&s["retries"]) + n(&s["restarted"]))
         .sum();
     assert_eq!(retries, n(&s["auth_failures"]["revoked"]), "{s}");
+    assert_eq!(n(&r["total"]["restarted"]) + n(&r["total"]["retries"]), retries);
     // The shared token was fetched again exactly once for all VUs; each VU logged in again.
     assert_eq!(n(&s["tokens_issued"]["platform"]), 2, "{s}");
     assert_eq!(n(&s["tokens_issued"]["session"]), 20, "{s}");
