@@ -15,9 +15,10 @@ use crate::exit::Failure;
 /// Replay a scenario as load: virtual users or a target rate, with fresh tokens throughout.
 ///
 /// `--iterations 1 --debug` is the smoke test: one flow per VU with every request, response,
-/// extracted value and check printed. Exit code: 0 thresholds passed, 99 a threshold failed,
-/// 2 bad input (the scenario's file:line: field is printed), 1 anything else (an interrupted
-/// run too; its result is written with `partial: true`).
+/// extracted value and check printed. Exit code: 0 thresholds passed, 99 a threshold failed
+/// (one without data too), 2 bad input (the scenario's file:line: field is printed), 1
+/// anything else: a token step that never succeeded (nothing was tested), an interrupted run
+/// (its result is written with `partial: true`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The scenario (scenario/v1 YAML), as `loadtape convert` writes it.

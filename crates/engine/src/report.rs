@@ -370,3 +370,106 @@ pub fn bytes(n: u64) -> String {
         n => format!("{n} B"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
+        StepStats {
+            name: name.into(),
+            kind: kind.into(),
+            requests,
+            errors,
+            succeeded: Some(requests.saturating_sub(errors)),
+            ..StepStats::default()
+        }
+    }
+
+    fn run(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
+        RunResult {
+            loadtape: RESULT_V1.into(),
+            scenario: "s".into(),
+            scenario_file: None,
+            version: "0".into(),
+            started: String::new(),
+            ended: String::new(),
+            duration_s: 1.0,
+            partial: false,
+            end_reason: "completed".into(),
+            failure: None,
+            settings: Settings {
+                executor: "constant-vus".into(),
+                max_vus: 1,
+                duration_s: 1.0,
+                rate: None,
+                iterations: None,
+                targets: Default::default(),
+                insecure: false,
+                workers: 1,
+                segment: None,
+            },
+            steps: vec![StepStats {
+                name: "goods".into(),
+                ..total.clone()
+            }],
+            total,
+            tokens,
+            iterations: 0,
+            dropped_iterations: 0,
+            timeline: vec![],
+            thresholds: vec![],
+            passed: true,
+        }
+    }
+
+    fn judge(src: &str, r: &RunResult) -> ThresholdResult {
+        evaluate(&Threshold::parse(src).unwrap(), r)
+    }
+
+    #[test]
+    fn nothing_measured_is_no_data_and_fails() {
+        let empty = run(row("total", "total", 0, 0), vec![]);
+        for src in [
+            "p99 < 300ms",
+            "goods.p95 < 200ms",
+            "error_rate < 1%",
+            "errors == 0",
+            "dropped == 0",
+        ] {
+            let t = judge(src, &empty);
+            assert_eq!((t.observed, t.passed), (None, false), "{src}");
+        }
+        // Every request failed: an error rate, but no latency to judge.
+        let failed = run(row("total", "total", 10, 10), vec![]);
+        assert_eq!(judge("goods.p95 < 200ms", &failed).observed, None);
+        assert_eq!(judge("error_rate < 1%", &failed).observed, Some(1.0));
+        let fine = run(row("total", "total", 10, 0), vec![]);
+        assert!(judge("p99 < 300ms", &fine).passed);
+        assert!(judge("dropped == 0", &fine).passed);
+    }
+
+    #[test]
+    fn token_errors_count_in_the_run_wide_error_rate_only() {
+        let r = run(
+            row("total", "total", 0, 0),
+            vec![row("platform", "token", 5, 5)],
+        );
+        let t = judge("error_rate < 1%", &r);
+        assert_eq!((t.observed, t.passed), (Some(1.0), false));
+        assert_eq!(judge("errors == 0", &r).observed, Some(5.0));
+        assert_eq!(judge("platform.error_rate < 1%", &r).observed, Some(1.0));
+        // The business step itself ran nothing.
+        assert_eq!(judge("goods.error_rate < 1%", &r).observed, None);
+        let r = run(
+            row("total", "total", 90, 0),
+            vec![row("platform", "token", 10, 1)],
+        );
+        assert_eq!(judge("error_rate < 1%", &r).observed, Some(0.01));
+        assert!(token_failure(&r.tokens).is_none());
+        let never = [row("login", "token", 3, 3)];
+        assert!(token_failure(&never)
+            .unwrap()
+            .contains("`login` never succeeded"));
+    }
+}

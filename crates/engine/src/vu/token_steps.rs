@@ -228,6 +228,17 @@ impl Vu {
             typed.push(j);
         }
         let ok = status < 400 && missing.is_none();
+        let why = (!ok).then(|| {
+            let body = debug::snippet(&answer.body, 200);
+            match missing {
+                Some(name) => format!("HTTP {status}, no `{name}` in the answer: {body}"),
+                None => format!("HTTP {status}: {body}"),
+            }
+        });
+        if let Some(why) = &why {
+            // Before it is counted: the first failure is one of those shown.
+            ctx.warn_token(&tp.name, why);
+        }
         let error = (!ok).then_some(ErrorKind::Token);
         let received = received_size(&answer);
         self.record(
@@ -242,13 +253,7 @@ impl Vu {
         );
         let host = &ctx.plan.origins[built.origin].host;
         self.jar.store(host, &answer.response.headers);
-        if !ok {
-            let body = debug::snippet(&answer.body, 200);
-            let why = match missing {
-                Some(name) => format!("HTTP {status}, no `{name}` in the answer: {body}"),
-                None => format!("HTTP {status}: {body}"),
-            };
-            ctx.warn_token(&tp.name, &why);
+        if let Some(why) = why {
             return Err(format!("{url}: {why}"));
         }
         let (refresh_at, expires_at) = self.schedule(t, &values, sent_at);
