@@ -503,31 +503,6 @@ impl Vu {
         (result, sent)
     }
 
-    /// `METHOD URL` of a built request as it went out (to the target origin), for messages:
-    /// the values of query parameters that look like credentials are masked.
-    fn shown_url(&self, b: &Built) -> String {
-        let origin = &self.ctx.plan.origins[b.origin];
-        let mut url = format!(
-            "{} {}://{}{}",
-            b.method,
-            origin.scheme,
-            origin.authority,
-            b.pq.path()
-        );
-        if let Some(query) = b.pq.query() {
-            let masked: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if secret_like(k) => format!("{k}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            url.push('?');
-            url.push_str(&masked.join("&"));
-        }
-        url
-    }
-
     /// Renders a request. Errors name what could not be rendered, or the origin refused.
     fn build(&self, r: &RequestPlan) -> Result<Built, String> {
         let plan = &self.ctx.plan;
@@ -591,12 +566,4 @@ impl Vu {
             body,
         })
     }
-}
-
-/// A query parameter name whose value should not be printed.
-fn secret_like(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["secret", "password", "passwd", "key"]
-        .iter()
-        .any(|w| name.contains(w))
 }

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use loadtape_format::template::Vars;
 
-use super::{OwnToken, Vu};
+use super::{Built, OwnToken, Vu};
 use crate::debug;
+use crate::http::Answer;
 use crate::metrics::ErrorKind;
+use crate::plan::TokenPlan;
 use crate::response::{extract, parse_json, received_size};
 use crate::tokens::{
     backoff, default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next,
@@ -212,21 +214,7 @@ impl Vu {
             }
         };
         let status = answer.response.status.as_u16();
-        let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
-        let mut values = Vec::with_capacity(tp.extract.len());
-        let mut typed = Vec::with_capacity(tp.extract.len());
-        let mut missing = None;
-        for e in &tp.extract {
-            let (v, j) = extract(e, &answer, json.as_ref()).unwrap_or_else(|| {
-                missing.get_or_insert(e.name.as_str());
-                (String::new(), false)
-            });
-            if ctx.plan.options.debug {
-                debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
-            }
-            values.push(v);
-            typed.push(j);
-        }
+        let (values, typed, missing) = take_values(tp, &answer, ctx.plan.options.debug);
         let ok = status < 400 && missing.is_none();
         let why = (!ok).then(|| {
             let body = debug::snippet(&answer.body, 200);
@@ -265,6 +253,31 @@ impl Vu {
             expires_at,
             fetched_at: sent_at,
         })
+    }
+
+    /// `METHOD URL` of a built request as it went out (to the target origin), for messages:
+    /// the values of query parameters that look like credentials are masked.
+    fn shown_url(&self, b: &Built) -> String {
+        let origin = &self.ctx.plan.origins[b.origin];
+        let mut url = format!(
+            "{} {}://{}{}",
+            b.method,
+            origin.scheme,
+            origin.authority,
+            b.pq.path()
+        );
+        if let Some(query) = b.pq.query() {
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if secret_like(k) => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            url.push('?');
+            url.push_str(&masked.join("&"));
+        }
+        url
     }
 
     /// When a token fetched at `sent_at` is refreshed and when it expires: from its stated
@@ -316,4 +329,36 @@ impl Vu {
             Some(sent_at + life),
         )
     }
+}
+
+/// A query parameter name whose value should not be printed.
+fn secret_like(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["secret", "password", "passwd", "key"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// A token answer's extracted values, which are typed JSON, and the first one missing.
+fn take_values<'p>(
+    tp: &'p TokenPlan,
+    answer: &Answer,
+    debug: bool,
+) -> (Vec<String>, Vec<bool>, Option<&'p str>) {
+    let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
+    let mut values = Vec::with_capacity(tp.extract.len());
+    let mut typed = Vec::with_capacity(tp.extract.len());
+    let mut missing = None;
+    for e in &tp.extract {
+        let (v, j) = extract(e, answer, json.as_ref()).unwrap_or_else(|| {
+            missing.get_or_insert(e.name.as_str());
+            (String::new(), false)
+        });
+        if debug {
+            debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
+        }
+        values.push(v);
+        typed.push(j);
+    }
+    (values, typed, missing)
 }
