@@ -3,7 +3,8 @@
 //! `loadtape report r.json --html r.html` renders one run; `loadtape report merge a.json b.json
 //! … --html all.html --out all.json` (or several files without `merge`) first merges the
 //! segment results of a distributed run into the result of the whole run. The exit code is the
-//! merged thresholds' verdict, as `loadtape run`'s: 0 passed, 99 failed, 2 bad input.
+//! merged thresholds' verdict, as `loadtape run`'s: 0 passed, 99 failed, 2 bad input, 1 a run
+//! that failed otherwise (a token step never succeeded).
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +18,9 @@ use crate::exit::Failure;
 /// One file: its summary (and `--html`, `--out`). Several files, or `merge` before them: the
 /// results of the segments of one run (`loadtape run --segment K/N`) merged into one, with
 /// histograms added (never percentiles averaged) and thresholds evaluated again on the merge.
-/// Exit code: 0 thresholds passed, 99 a threshold failed, 2 a file is not a result or the
-/// results are not of one scenario.
+/// Exit code: 0 thresholds passed, 99 a threshold failed (one without data too), 1 the run
+/// failed otherwise (a token step never succeeded), 2 a file is not a result or the results
+/// are not of one scenario.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Result files (result/v1 JSON from `loadtape run --out`); `merge FILE...` to merge even
@@ -90,19 +92,7 @@ pub fn write_outputs(
     Ok(())
 }
 
-/// Exit 99 when a threshold failed, naming them.
+/// Exit 99 when a threshold failed, naming them; 1 when the run failed otherwise.
 fn verdict(r: &RunResult) -> Result<(), Failure> {
-    if r.passed {
-        return Ok(());
-    }
-    let failed: Vec<&str> = r
-        .thresholds
-        .iter()
-        .filter(|t| !t.passed)
-        .map(|t| t.threshold.as_str())
-        .collect();
-    Err(Failure::Thresholds(anyhow!(
-        "threshold(s) failed: {}",
-        failed.join(", ")
-    )))
+    crate::run::judged(r)
 }

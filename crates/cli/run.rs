@@ -15,9 +15,10 @@ use crate::exit::Failure;
 /// Replay a scenario as load: virtual users or a target rate, with fresh tokens throughout.
 ///
 /// `--iterations 1 --debug` is the smoke test: one flow per VU with every request, response,
-/// extracted value and check printed. Exit code: 0 thresholds passed, 99 a threshold failed,
-/// 2 bad input (the scenario's file:line: field is printed), 1 anything else (an interrupted
-/// run too; its result is written with `partial: true`).
+/// extracted value and check printed. Exit code: 0 thresholds passed, 99 a threshold failed
+/// (one without data too), 2 bad input (the scenario's file:line: field is printed), 1
+/// anything else: a token step that never succeeded (nothing was tested), an interrupted run
+/// (its result is written with `partial: true`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The scenario (scenario/v1 YAML), as `loadtape convert` writes it.
@@ -172,22 +173,44 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
         outln!("HTML report written to {}", path.display());
     }
-    if !result.passed {
-        let failed: Vec<&str> = result
-            .thresholds
-            .iter()
-            .filter(|t| !t.passed)
-            .map(|t| t.threshold.as_str())
-            .collect();
-        return Err(Failure::Thresholds(anyhow!(
-            "threshold(s) failed: {}",
-            failed.join(", ")
-        )));
-    }
+    verdict(&result)
+}
+
+/// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
+fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+    judged(result)?;
     if result.partial {
         return Err(Failure::Other(anyhow!(
             "the run was interrupted; its result is partial"
         )));
+    }
+    Ok(())
+}
+
+/// A result's verdict (`run` and `report` alike): 99 when a threshold failed (one without data
+/// too), 1 when the run failed otherwise (a token step never succeeded), else 0.
+pub(crate) fn judged(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+    let failed: Vec<String> = result
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| match t.observed {
+            Some(_) => t.threshold.clone(),
+            None => format!("{} (no data)", t.threshold),
+        })
+        .collect();
+    let also = match &result.failure {
+        Some(f) => format!("; and {f}"),
+        None => String::new(),
+    };
+    if !failed.is_empty() {
+        return Err(Failure::Thresholds(anyhow!(
+            "threshold(s) failed: {}{also}",
+            failed.join(", ")
+        )));
+    }
+    if let Some(f) = &result.failure {
+        return Err(Failure::Other(anyhow!("the run failed: {f}")));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod cli;
 mod convert;
 mod demo;
 mod har;
+mod honest;
 mod readme;
 mod record;
 mod record_faults;

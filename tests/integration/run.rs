@@ -24,7 +24,7 @@ fn testbed(ttl: &str) -> (Running, String) {
     crate::util::testbed(&["--token-ttl", ttl])
 }
 
-fn stats(base: &str) -> Value {
+pub fn stats(base: &str) -> Value {
     let (code, body) = curl(&[&format!("{base}/stats")]);
     assert_eq!(code, 0, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -47,17 +47,17 @@ pub fn run_cmd(scenario: &Path, base: &str, out: &Path, args: &[&str]) -> Comman
     cmd
 }
 
-fn run(scenario: &Path, base: &str, out: &Path, args: &[&str], limit: Duration) -> Output {
+pub fn run(scenario: &Path, base: &str, out: &Path, args: &[&str], limit: Duration) -> Output {
     let child = run_cmd(scenario, base, out, args).spawn().unwrap();
     finish(child, limit)
 }
 
-fn result(path: &Path) -> Value {
+pub fn result(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).expect("the result file is written");
     serde_json::from_str(&text).unwrap()
 }
 
-fn step<'a>(r: &'a Value, name: &str) -> &'a Value {
+pub fn step<'a>(r: &'a Value, name: &str) -> &'a Value {
     r["steps"]
         .as_array()
         .unwrap()
@@ -67,11 +67,11 @@ fn step<'a>(r: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step {name}"))
 }
 
-fn n(v: &Value) -> u64 {
+pub fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-fn show(o: &Output) -> String {
+pub fn show(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),
@@ -164,13 +164,19 @@ fn a_revoke_mid_run_is_survived_by_refresh_on_and_one_retry() {
     assert!(n(&s["auth_failures"]["revoked"]) > 0, "{s}");
     // ...and the run recovered every time: no failed business request.
     assert_eq!(n(&r["total"]["errors"]), 0, "{}", show(&o));
+    // Each refused request was sent again (a retry), or, when the session died after an
+    // earlier step of the iteration, its iteration restarted with the new session.
     let retries: u64 = r["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| n(&s["retries"]))
+        .map(|s| n(&s["retries"]) + n(&s["restarted"]))
         .sum();
     assert_eq!(retries, n(&s["auth_failures"]["revoked"]), "{s}");
+    assert_eq!(
+        n(&r["total"]["restarted"]) + n(&r["total"]["retries"]),
+        retries
+    );
     // The shared token was fetched again exactly once for all VUs; each VU logged in again.
     assert_eq!(n(&s["tokens_issued"]["platform"]), 2, "{s}");
     assert_eq!(n(&s["tokens_issued"]["session"]), 20, "{s}");

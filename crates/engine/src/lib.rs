@@ -50,6 +50,7 @@ const SMALL_BUFFERS_FROM: u32 = 1000;
 /// A run in progress.
 pub struct Running {
     plan: Arc<Plan>,
+    shared: Arc<Vec<tokens::SharedToken>>,
     control: Arc<Control>,
     rx: Receiver<Msg>,
     threads: Vec<JoinHandle<()>>,
@@ -99,6 +100,10 @@ pub struct Outcome {
     pub ended: chrono::DateTime<chrono::Utc>,
     pub elapsed: Duration,
     pub reason: EndReason,
+    /// Why the run ended early on a failure (a token step that never succeeded).
+    pub detail: Option<String>,
+    /// Per token step: the lifetime learned from `refresh_on`, when none was stated.
+    pub learned: Vec<Option<Duration>>,
     pub workers: usize,
 }
 
@@ -149,6 +154,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
     }
     Ok(Running {
         plan,
+        shared,
         control,
         rx,
         workers,
@@ -267,6 +273,8 @@ impl Running {
             ended: chrono::Utc::now(),
             elapsed,
             reason,
+            detail: self.control.detail(),
+            learned: self.shared.iter().map(|c| c.learned()).collect(),
             workers: self.workers,
         }
     }

@@ -71,6 +71,15 @@ pub struct StepMetrics {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub retries: u64,
+    /// Requests answered without an error and not rejected by a token's `refresh_on`.
+    pub succeeded: u64,
+    /// Iterations restarted from their first step after this step's answer rejected a
+    /// per-VU token.
+    pub restarted: u64,
+    /// Requests still in flight when the run ended, counted as `timeout` errors.
+    pub unfinished: u64,
+    /// Requests sent and not answered yet (settled at the end: [`WorkerMetrics::settle`]).
+    pub in_flight: u64,
 }
 
 impl StepMetrics {
@@ -84,6 +93,10 @@ impl StepMetrics {
             bytes_sent: 0,
             bytes_received: 0,
             retries: 0,
+            succeeded: 0,
+            restarted: 0,
+            unfinished: 0,
+            in_flight: 0,
         }
     }
 
@@ -98,6 +111,10 @@ impl StepMetrics {
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
         self.retries += o.retries;
+        self.succeeded += o.succeeded;
+        self.restarted += o.restarted;
+        self.unfinished += o.unfinished;
+        self.in_flight += o.in_flight;
     }
 }
 
@@ -115,6 +132,8 @@ pub struct Sample {
     pub error: Option<ErrorKind>,
     pub sent: u64,
     pub received: u64,
+    /// The answer matched a token's `refresh_on`: counted as a request, not as a success.
+    pub rejected: bool,
 }
 
 /// The last second of one worker (or, merged, of all).
@@ -219,6 +238,10 @@ impl WorkerMetrics {
         m.latency.saturating_record(lat);
         m.service.saturating_record(micros(s.service));
         m.requests += 1;
+        m.in_flight = m.in_flight.saturating_sub(1);
+        if s.error.is_none() && !s.rejected {
+            m.succeeded += 1;
+        }
         m.bytes_sent += s.sent;
         m.bytes_received += s.received;
         if let Some(status) = s.status {
@@ -245,6 +268,33 @@ impl WorkerMetrics {
             count_error(&mut m.errors, kind);
             if index >= self.tokens {
                 self.interval.errors += 1;
+            }
+        }
+    }
+
+    /// A request of row `index` is on its way; [`WorkerMetrics::record`] takes it back.
+    pub fn sending(&mut self, index: usize) {
+        if let Some(m) = self.steps.get_mut(index) {
+            m.in_flight += 1;
+        }
+    }
+
+    /// At the end of the run: requests still in flight (their VU's task is abandoned after
+    /// the grace period) were sent, so they count, as `timeout` errors without a latency.
+    pub fn settle(&mut self) {
+        for (index, m) in self.steps.iter_mut().enumerate() {
+            let n = std::mem::take(&mut m.in_flight);
+            if n == 0 {
+                continue;
+            }
+            m.requests += n;
+            m.unfinished += n;
+            m.errors.timeout += n;
+            if index < self.tokens {
+                self.interval.token_requests += n;
+            } else {
+                self.interval.requests += n;
+                self.interval.errors += n;
             }
         }
     }
@@ -341,6 +391,7 @@ mod tests {
             error: None,
             sent: 10,
             received: 20,
+            rejected: false,
         };
         w.record(0, &s);
         w.record(2, &s);
@@ -350,5 +401,31 @@ mod tests {
         let i = w.take_interval();
         assert_eq!((i.requests, i.token_requests, i.errors), (1, 1, 1));
         assert_eq!(w.interval.requests, 0);
+        assert_eq!((w.steps[0].succeeded, w.steps[2].succeeded), (1, 1));
+    }
+
+    #[test]
+    fn requests_in_flight_at_the_end_are_counted_as_timeouts() {
+        let mut w = WorkerMetrics::new(1, 1);
+        w.sending(0);
+        w.sending(1);
+        w.sending(1);
+        let s = Sample {
+            latency: Duration::from_millis(5),
+            service: Duration::from_millis(5),
+            status: Some(200),
+            error: None,
+            sent: 1,
+            received: 1,
+            rejected: true,
+        };
+        w.record(1, &s);
+        w.settle();
+        assert_eq!((w.steps[0].requests, w.steps[0].unfinished), (1, 1));
+        assert_eq!(w.steps[1].requests, 2);
+        assert_eq!((w.steps[1].unfinished, w.steps[1].errors.timeout), (1, 1));
+        assert_eq!(w.steps[1].succeeded, 0, "a refresh_on answer is no success");
+        let i = w.take_interval();
+        assert_eq!((i.requests, i.errors, i.token_requests), (2, 1, 1));
     }
 }

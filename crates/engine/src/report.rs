@@ -17,6 +17,10 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
         errors: m.errors.total(),
         errors_by_kind: m.errors,
         retries: m.retries,
+        succeeded: Some(m.succeeded),
+        restarted: m.restarted,
+        unfinished: m.unfinished,
+        learned_lifetime_s: None,
         statuses: m
             .statuses
             .iter()
@@ -49,7 +53,11 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         .tokens
         .iter()
         .zip(&o.metrics.steps)
-        .map(|(tp, m)| stats(&tp.name, "token", m, secs))
+        .enumerate()
+        .map(|(i, (tp, m))| StepStats {
+            learned_lifetime_s: o.learned.get(i).copied().flatten().map(|d| d.as_secs_f64()),
+            ..stats(&tp.name, "token", m, secs)
+        })
         .collect();
     let steps: Vec<StepStats> = plan
         .steps
@@ -58,21 +66,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         .map(|(sp, m)| stats(&sp.name, "step", m, secs))
         .collect();
     let total = stats("total", "total", &total, secs);
-    let timeline = o
-        .timeline
-        .iter()
-        .map(|(t, i)| Second {
-            t: *t,
-            requests: i.requests,
-            errors: i.errors,
-            token_requests: i.token_requests,
-            p50: i.p50_ms,
-            p99: i.p99_ms,
-            active_vus: i.active_vus,
-            dropped: i.dropped,
-            histogram: i.histogram.clone(),
-        })
-        .collect();
+    let timeline = timeline(o);
     let rate = match &plan.load.executor {
         Executor::ConstantRate { rate, .. } => Some(rate.as_per_second()),
         Executor::RampingRate { stages, .. } => stages.last().map(|s| s.to.as_per_second()),
@@ -90,6 +84,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         duration_s: secs,
         partial: o.reason == EndReason::Interrupted,
         end_reason: o.reason.name().to_string(),
+        failure: o.detail.clone(),
         settings: Settings {
             executor: plan.load.executor.name().to_string(),
             max_vus: plan.load.executor.max_vus(),
@@ -110,21 +105,85 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         thresholds: Vec::new(),
         passed: true,
     };
+    r.failure = r.failure.take().or_else(|| token_failure(&r.tokens));
     r.thresholds = plan.thresholds.iter().map(|t| evaluate(t, &r)).collect();
-    r.passed = r.thresholds.iter().all(|t| t.passed);
+    r.passed = r.thresholds.iter().all(|t| t.passed) && r.failure.is_none();
     r
 }
 
-/// The observed value of a threshold's metric, in its unit, and whether it passes.
+/// A token step that was tried and never succeeded: nothing behind it was tested, whatever
+/// the thresholds say (the run may have ended before the VUs gave up on it).
+fn token_failure(tokens: &[StepStats]) -> Option<String> {
+    let t = tokens
+        .iter()
+        .find(|t| t.attempted() && t.succeeded() == 0)?;
+    Some(format!(
+        "token step `{}` never succeeded ({} request(s), {} failed); see its warnings above",
+        t.name, t.requests, t.errors
+    ))
+}
+
+/// The run's seconds, as `result/v1` stores them.
+fn timeline(o: &Outcome) -> Vec<Second> {
+    o.timeline
+        .iter()
+        .map(|(t, i)| Second {
+            t: *t,
+            requests: i.requests,
+            errors: i.errors,
+            token_requests: i.token_requests,
+            p50: i.p50_ms,
+            p99: i.p99_ms,
+            active_vus: i.active_vus,
+            dropped: i.dropped,
+            histogram: i.histogram.clone(),
+        })
+        .collect()
+}
+
+/// The observed value of a threshold's metric, in its unit, and whether it passes. A
+/// threshold with nothing to judge (no data) fails.
 pub fn evaluate(t: &Threshold, r: &RunResult) -> ThresholdResult {
+    let observed = observe(t, r);
+    ThresholdResult {
+        threshold: t.source().to_string(),
+        observed,
+        passed: observed.is_some_and(|v| v.is_finite() && t.evaluate(v)),
+    }
+}
+
+/// Requests and errors as `error_rate` and `errors` see them: a step's own row, or for the
+/// whole run every business step and every token step. A run whose token requests all fail
+/// sends no business request, and it must not pass as "0 errors".
+fn tried(t: &Threshold, r: &RunResult, s: &StepStats) -> (u64, u64) {
+    if t.step().is_some() {
+        return (s.requests, s.errors);
+    }
+    r.tokens.iter().fold((s.requests, s.errors), |(q, e), k| {
+        (q + k.requests, e + k.errors)
+    })
+}
+
+/// The observed value, or `None` when there is no data: latency needs a successful request,
+/// every other metric a row on which something was tried.
+fn observe(t: &Threshold, r: &RunResult) -> Option<f64> {
+    if t.metric() == Metric::Dropped {
+        let ran = r.total.attempted() || r.tokens.iter().any(StepStats::attempted);
+        return (ran || r.dropped_iterations > 0).then_some(r.dropped_iterations as f64);
+    }
     let s = match t.step() {
-        None => Some(&r.total),
-        Some(name) => r.steps.iter().chain(&r.tokens).find(|s| s.name == name),
+        None => &r.total,
+        Some(name) => r.steps.iter().chain(&r.tokens).find(|s| s.name == name)?,
     };
-    let observed = match (t.metric(), s) {
-        (Metric::Dropped, _) => r.dropped_iterations as f64,
-        (_, None) => f64::NAN,
-        (Metric::Latency(stat), Some(s)) => {
+    let (requests, errors) = tried(t, r, s);
+    if requests == 0 && errors == 0 {
+        return None;
+    }
+    Some(match t.metric() {
+        Metric::Latency(stat) => {
+            if s.succeeded() == 0 {
+                return None;
+            }
             let l = &s.latency;
             match stat {
                 Stat::P50 => l.p50,
@@ -137,26 +196,13 @@ pub fn evaluate(t: &Threshold, r: &RunResult) -> ThresholdResult {
                 Stat::Min => l.min,
             }
         }
-        (Metric::ErrorRate, Some(s)) => {
-            if s.requests == 0 {
-                if s.errors > 0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            } else {
-                s.errors as f64 / s.requests as f64
-            }
-        }
-        (Metric::Rps, Some(s)) => s.rps,
-        (Metric::Requests, Some(s)) => s.requests as f64,
-        (Metric::Errors, Some(s)) => s.errors as f64,
-    };
-    ThresholdResult {
-        threshold: t.source().to_string(),
-        observed,
-        passed: observed.is_finite() && t.evaluate(observed),
-    }
+        // Failures before any request (a token that could not be had) count in full.
+        Metric::ErrorRate => (errors as f64 / requests.max(1) as f64).min(1.0),
+        Metric::Rps => s.rps,
+        Metric::Requests => s.requests as f64,
+        Metric::Errors => errors as f64,
+        Metric::Dropped => r.dropped_iterations as f64,
+    })
 }
 
 /// The end-of-run summary: one row per step, token steps on their own rows, then the
@@ -209,23 +255,77 @@ pub fn table(r: &RunResult) -> String {
         row(&mut out, &s.name, s);
     }
     row(&mut out, "total", &r.total);
+    notes(&mut out, r);
+    for t in &r.thresholds {
+        let _ = writeln!(
+            out,
+            "{} {}  ({})",
+            if t.passed { "PASS" } else { "FAIL" },
+            t.threshold,
+            observed(t)
+        );
+    }
+    out
+}
+
+/// `observed 12.3ms`, or why there was nothing to observe.
+pub fn observed(t: &ThresholdResult) -> String {
+    let metric = Threshold::parse(&t.threshold).map(|t| t.metric());
+    let Some(v) = t.observed else {
+        return match metric {
+            Ok(Metric::Latency(_)) => "no data: no successful request to measure".into(),
+            _ => "no data: nothing was sent".into(),
+        };
+    };
+    let shown = match metric {
+        Ok(Metric::Latency(_)) => format!("{}ms", trim(v)),
+        Ok(Metric::Rps) => format!("{}/s", trim(v)),
+        Ok(Metric::ErrorRate) => format!("{}%", trim(v * 100.0)),
+        _ => trim(v),
+    };
+    format!("observed {shown}")
+}
+
+/// The lines under the table: errors by kind, the error rate with token requests, counts,
+/// service time, what was learned about tokens, and why the run ended early.
+fn notes(out: &mut String, r: &RunResult) {
     let e = &r.total.errors_by_kind;
-    let tok: u64 = r.tokens.iter().map(|t| t.errors).sum();
+    let (tok_req, tok_err) = r
+        .tokens
+        .iter()
+        .fold((0, 0), |(q, e), t| (q + t.requests, e + t.errors));
     let _ = writeln!(
         out,
-        "errors: connect {} tls {} timeout {} status {} check {} token {} (token requests failed: {tok})",
+        "errors: connect {} tls {} timeout {} status {} check {} token {} (token requests failed: {tok_err} of {tok_req})",
         e.connect, e.tls, e.timeout, e.status, e.check, e.token
     );
+    let (all_req, all_err) = (r.total.requests + tok_req, r.total.errors + tok_err);
+    if all_req + all_err > 0 {
+        let rate = (all_err as f64 / all_req.max(1) as f64).min(1.0);
+        let _ = writeln!(
+            out,
+            "error rate {}% ({all_err} failed of {all_req} requests, token requests included)",
+            trim(rate * 100.0)
+        );
+    }
     let retries: u64 = r.steps.iter().map(|s| s.retries).sum();
     let _ = writeln!(
         out,
-        "iterations {}  dropped {}  retried after token refresh {}  sent {}  received {}",
+        "iterations {}  dropped {}  retried after token refresh {}  restarted {}  sent {}  received {}",
         r.iterations,
         r.dropped_iterations,
         retries,
+        r.total.restarted,
         bytes(r.total.bytes_sent),
         bytes(r.total.bytes_received)
     );
+    let unfinished = r.total.unfinished + r.tokens.iter().map(|t| t.unfinished).sum::<u64>();
+    if unfinished > 0 {
+        let _ = writeln!(
+            out,
+            "{unfinished} request(s) still in flight at the end: counted, as timeout errors"
+        );
+    }
     if r.total.latency != r.total.service {
         let s = &r.total.service;
         let _ = writeln!(
@@ -236,24 +336,18 @@ pub fn table(r: &RunResult) -> String {
             ms(s.max)
         );
     }
-    for t in &r.thresholds {
-        let unit = match Threshold::parse(&t.threshold).map(|t| t.metric()) {
-            Ok(Metric::Latency(_)) => "ms",
-            Ok(Metric::Rps) => "/s",
-            _ => "",
-        };
-        let observed = match Threshold::parse(&t.threshold).map(|t| t.metric()) {
-            Ok(Metric::ErrorRate) => format!("{}%", trim(t.observed * 100.0)),
-            _ => format!("{}{unit}", trim(t.observed)),
-        };
-        let _ = writeln!(
-            out,
-            "{} {}  (observed {observed})",
-            if t.passed { "PASS" } else { "FAIL" },
-            t.threshold,
-        );
+    for t in &r.tokens {
+        if let Some(life) = t.learned_lifetime_s {
+            let _ = writeln!(
+                out,
+                "token `{}`: lifetime learned {life:.1} s from the first refresh_on; refreshed ahead from then on",
+                t.name
+            );
+        }
     }
-    out
+    if let Some(detail) = &r.failure {
+        let _ = writeln!(out, "FAILED run: {detail}");
+    }
 }
 
 fn ms(v: f64) -> String {
@@ -278,5 +372,108 @@ pub fn bytes(n: u64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
+        StepStats {
+            name: name.into(),
+            kind: kind.into(),
+            requests,
+            errors,
+            succeeded: Some(requests.saturating_sub(errors)),
+            ..StepStats::default()
+        }
+    }
+
+    fn run(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
+        RunResult {
+            loadtape: RESULT_V1.into(),
+            scenario: "s".into(),
+            scenario_file: None,
+            version: "0".into(),
+            started: String::new(),
+            ended: String::new(),
+            duration_s: 1.0,
+            partial: false,
+            end_reason: "completed".into(),
+            failure: None,
+            settings: Settings {
+                executor: "constant-vus".into(),
+                max_vus: 1,
+                duration_s: 1.0,
+                rate: None,
+                iterations: None,
+                targets: Default::default(),
+                insecure: false,
+                workers: 1,
+                segment: None,
+            },
+            steps: vec![StepStats {
+                name: "goods".into(),
+                ..total.clone()
+            }],
+            total,
+            tokens,
+            iterations: 0,
+            dropped_iterations: 0,
+            timeline: vec![],
+            thresholds: vec![],
+            passed: true,
+        }
+    }
+
+    fn judge(src: &str, r: &RunResult) -> ThresholdResult {
+        evaluate(&Threshold::parse(src).unwrap(), r)
+    }
+
+    #[test]
+    fn nothing_measured_is_no_data_and_fails() {
+        let empty = run(row("total", "total", 0, 0), vec![]);
+        for src in [
+            "p99 < 300ms",
+            "goods.p95 < 200ms",
+            "error_rate < 1%",
+            "errors == 0",
+            "dropped == 0",
+        ] {
+            let t = judge(src, &empty);
+            assert_eq!((t.observed, t.passed), (None, false), "{src}");
+        }
+        // Every request failed: an error rate, but no latency to judge.
+        let failed = run(row("total", "total", 10, 10), vec![]);
+        assert_eq!(judge("goods.p95 < 200ms", &failed).observed, None);
+        assert_eq!(judge("error_rate < 1%", &failed).observed, Some(1.0));
+        let fine = run(row("total", "total", 10, 0), vec![]);
+        assert!(judge("p99 < 300ms", &fine).passed);
+        assert!(judge("dropped == 0", &fine).passed);
+    }
+
+    #[test]
+    fn token_errors_count_in_the_run_wide_error_rate_only() {
+        let r = run(
+            row("total", "total", 0, 0),
+            vec![row("platform", "token", 5, 5)],
+        );
+        let t = judge("error_rate < 1%", &r);
+        assert_eq!((t.observed, t.passed), (Some(1.0), false));
+        assert_eq!(judge("errors == 0", &r).observed, Some(5.0));
+        assert_eq!(judge("platform.error_rate < 1%", &r).observed, Some(1.0));
+        // The business step itself ran nothing.
+        assert_eq!(judge("goods.error_rate < 1%", &r).observed, None);
+        let r = run(
+            row("total", "total", 90, 0),
+            vec![row("platform", "token", 10, 1)],
+        );
+        assert_eq!(judge("error_rate < 1%", &r).observed, Some(0.01));
+        assert!(token_failure(&r.tokens).is_none());
+        let never = [row("login", "token", 3, 3)];
+        assert!(token_failure(&never)
+            .unwrap()
+            .contains("`login` never succeeded"));
     }
 }

@@ -4,9 +4,14 @@
 //! first VU to find the token due marks it in flight (under a short mutex) and fetches; the
 //! others keep using the old value while it is still valid, or wait on a `watch` channel for
 //! the new generation. A failed fetch is retried with exponential backoff, and each failure is
-//! counted as a `token` error — never a silent stall.
+//! counted as a `token` error — never a silent stall — and after [`TOKEN_ATTEMPTS`] failures
+//! in a row a VU gives up on its iteration (the run ends when the token never succeeded).
+//!
+//! The cell also keeps, for per-VU tokens too, what the run learned: whether the token step
+//! ever succeeded, and, when no lifetime is stated (no `expires_in`, no JWT `exp`), the
+//! lifetime learned from the age at which `refresh_on` first rejected it ([`SharedToken::learn`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +29,10 @@ pub struct TokenValue {
     pub generation: u64,
     /// Refresh from this moment (others may still use it until `expires_at`).
     pub refresh_at: Option<Instant>,
+    /// `None` when no lifetime is known (a learned one only schedules `refresh_at`).
     pub expires_at: Option<Instant>,
+    /// When its request was sent: the start of its age.
+    pub fetched_at: Instant,
 }
 
 impl TokenValue {
@@ -54,12 +62,23 @@ struct State {
     in_flight: bool,
     failures: u32,
     retry_at: Option<Instant>,
+    /// Why the last fetch failed (for the VUs that give up waiting).
+    last_failure: Option<String>,
 }
+
+/// How many failures in a row a VU takes before it gives up on the token for this iteration.
+pub const TOKEN_ATTEMPTS: u32 = 5;
 
 pub struct SharedToken {
     state: Mutex<State>,
     generation: AtomicU64,
     changed: watch::Sender<u64>,
+    /// Fetches that failed, ever (a VU gives up after [`TOKEN_ATTEMPTS`] more than it saw).
+    failed_total: AtomicU64,
+    /// Some fetch of this token step succeeded, on any VU.
+    ever: AtomicBool,
+    /// The learned lifetime in ms; 0 while none is.
+    learned_ms: AtomicU64,
 }
 
 impl Default for SharedToken {
@@ -68,6 +87,9 @@ impl Default for SharedToken {
             state: Mutex::new(State::default()),
             generation: AtomicU64::new(0),
             changed: watch::channel(0).0,
+            failed_total: AtomicU64::new(0),
+            ever: AtomicBool::new(false),
+            learned_ms: AtomicU64::new(0),
         }
     }
 }
@@ -105,22 +127,15 @@ impl SharedToken {
         Next::Fetch
     }
 
-    /// A fetch succeeded: the new value becomes current for everyone.
-    pub fn publish(
-        &self,
-        values: Vec<String>,
-        typed: Vec<bool>,
-        refresh_at: Option<Instant>,
-        expires_at: Option<Instant>,
-    ) -> Arc<TokenValue> {
+    /// A fetch succeeded: the new value becomes current for everyone. `generation` is
+    /// replaced by the next one.
+    pub fn publish(&self, fetched: TokenValue) -> Arc<TokenValue> {
+        self.succeeded();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let generation = st.value.as_ref().map_or(0, |v| v.generation) + 1;
         let v = Arc::new(TokenValue {
-            values,
-            typed,
             generation,
-            refresh_at,
-            expires_at,
+            ..fetched
         });
         st.value = Some(v.clone());
         st.in_flight = false;
@@ -132,15 +147,64 @@ impl SharedToken {
         v
     }
 
-    /// A fetch failed: the next attempt waits for the backoff.
-    pub fn failed(&self, now: Instant) {
+    /// A fetch failed (`why`, for messages): the next attempt waits for the backoff.
+    pub fn failed(&self, now: Instant, why: String) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.in_flight = false;
         st.failures += 1;
         st.retry_at = Some(now + backoff(st.failures));
+        st.last_failure = Some(why);
+        self.failed_total.fetch_add(1, Ordering::AcqRel);
         drop(st);
         self.changed.send_modify(|_| {});
     }
+
+    /// Failed fetches of the shared token so far.
+    pub fn failures(&self) -> u64 {
+        self.failed_total.load(Ordering::Acquire)
+    }
+
+    /// Why the last fetch of the shared token failed.
+    pub fn last_failure(&self) -> Option<String> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.last_failure.clone()
+    }
+
+    /// Some fetch of this token step succeeded (any VU's, for a per-VU token).
+    pub fn succeeded(&self) {
+        self.ever.store(true, Ordering::Release);
+    }
+
+    pub fn ever(&self) -> bool {
+        self.ever.load(Ordering::Acquire)
+    }
+
+    /// `refresh_on` rejected a token of unknown lifetime at `age`: the first such age becomes
+    /// the lifetime; a later rejection of a younger token lowers it (the first age was an
+    /// overestimate: requests came too seldom to see the token die). True the first time.
+    pub fn learn(&self, age: Duration) -> bool {
+        let ms = (age.as_millis() as u64).max(1);
+        let before = self
+            .learned_ms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                (old == 0 || ms < old).then_some(ms)
+            });
+        before == Ok(0)
+    }
+
+    /// The learned lifetime, once `refresh_on` has rejected a token of unknown lifetime.
+    pub fn learned(&self) -> Option<Duration> {
+        match self.learned_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// When a token of learned lifetime is refreshed, after it was fetched: at 85 % of the
+/// learned age for a shared token (`spread` 0.5), between 80 and 90 % for a per-VU one.
+pub fn learned_refresh_after(learned: Duration, spread: f64) -> Duration {
+    learned.mul_f64(0.9 - 0.1 * spread.clamp(0.0, 1.0))
 }
 
 /// 100 ms, doubling, at most 5 s.
@@ -197,25 +261,55 @@ mod tests {
         assert!(matches!(t.next(now, None), Next::Fetch));
         // Everyone else waits: there is no value yet.
         assert!(matches!(t.next(now, None), Next::Wait(..)));
-        let v = t.publish(
-            vec!["a".into()],
-            vec![false],
+        let v = t.publish(value(
+            "a",
             Some(now + Duration::from_secs(5)),
             Some(now + Duration::from_secs(6)),
-        );
+        ));
         assert_eq!(v.generation, 1);
         assert!(matches!(t.next(now, None), Next::Use(v) if v.generation == 1));
         // Due: one refreshes, the others keep the still-valid value.
         let later = now + Duration::from_millis(5500);
         assert!(matches!(t.next(later, None), Next::Fetch));
         assert!(matches!(t.next(later, None), Next::Use(_)));
-        t.publish(vec!["b".into()], vec![false], None, None);
+        t.publish(value("b", None, None));
         // A rejection of generation 1 after generation 2 exists refreshes nothing.
         assert!(matches!(t.next(later, Some(1)), Next::Use(v) if v.generation == 2));
         assert!(matches!(t.next(later, Some(2)), Next::Fetch));
-        t.failed(later);
+        t.failed(later, "HTTP 500".into());
         assert!(matches!(t.next(later, Some(2)), Next::Wait(_, Some(_))));
         assert_eq!(t.generation(), 2);
+        assert_eq!(
+            (t.failures(), t.last_failure()),
+            (1, Some("HTTP 500".into()))
+        );
+        assert!(t.ever());
+    }
+
+    fn value(v: &str, refresh_at: Option<Instant>, expires_at: Option<Instant>) -> TokenValue {
+        TokenValue {
+            values: vec![v.into()],
+            typed: vec![false],
+            generation: 0,
+            refresh_at,
+            expires_at,
+            fetched_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_lifetime_is_learned_from_the_first_rejection_and_only_lowered() {
+        let t = SharedToken::default();
+        assert_eq!(t.learned(), None);
+        assert!(t.learn(Duration::from_millis(2050)));
+        assert!(!t.learn(Duration::from_secs(3)));
+        assert_eq!(t.learned(), Some(Duration::from_millis(2050)));
+        assert!(!t.learn(Duration::from_millis(1900)));
+        assert_eq!(t.learned(), Some(Duration::from_millis(1900)));
+        let ten = Duration::from_secs(10);
+        assert_eq!(learned_refresh_after(ten, 0.5), Duration::from_millis(8500));
+        assert_eq!(learned_refresh_after(ten, 0.0), Duration::from_secs(9));
+        assert_eq!(learned_refresh_after(ten, 1.0), Duration::from_secs(8));
     }
 
     #[test]

@@ -1,4 +1,7 @@
 //! A virtual user: its variables, tokens, cookie jar and connections, and the flow it runs.
+//! Its token steps live in [`token_steps`].
+
+mod token_steps;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,7 +13,6 @@ use http::uri::PathAndQuery;
 use http::{Request, Uri};
 use http_body_util::Full;
 use loadtape_format::scenario::Pick;
-use loadtape_format::template::Vars;
 
 use crate::debug;
 use crate::http::{exchange, Answer, Conn};
@@ -18,11 +20,10 @@ use crate::jar::Jar;
 use crate::metrics::{ErrorKind, Sample};
 use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
 use crate::response::{extract, memchr_find, parse_json, received_size};
-use crate::tokens::{
-    backoff, default_refresh_before, jwt_lifetime, refresh_after, Next, TokenValue,
-};
-use crate::vars::{Layered, View};
+use crate::tokens::TokenValue;
+use crate::vars::View;
 use crate::worker::{Ctx, EndReason};
+use token_steps::Got;
 
 /// What the VU's loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +34,24 @@ pub enum Flow {
 
 enum StepEnd {
     Next,
-    /// The flow cannot go on (a value was not extracted).
+    /// The flow cannot go on (a value was not extracted, a token could not be had).
     Abort,
+    /// A per-VU token was refreshed mid-iteration: start again from the first step, so that
+    /// no value extracted under the dead session is sent.
+    Restart,
     Stop,
 }
 
+/// A per-VU token's state (its values are the VU's locals).
 #[derive(Default, Clone, Copy)]
 struct OwnToken {
     generation: u64,
     refresh_at: Option<Instant>,
+    /// `None` when no lifetime is known.
+    expires_at: Option<Instant>,
+    fetched_at: Option<Instant>,
+    /// This VU's share (0 to 1) of the early refresh that keeps VUs from refreshing together.
+    spread: f64,
 }
 
 /// A request rendered for sending.
@@ -75,13 +85,17 @@ impl Vu {
             .iter()
             .map(|d| (d.pick == Pick::PerVu).then(|| d.for_vu(id)))
             .collect();
+        let own = OwnToken {
+            spread: fastrand::f64(),
+            ..OwnToken::default()
+        };
         Vu {
             id,
             locals: vec![None; plan.slots.locals()],
             typed: vec![false; plan.slots.locals()],
             rows,
             shared: vec![None; plan.tokens.len()],
-            own: vec![OwnToken::default(); plan.tokens.len()],
+            own: vec![own; plan.tokens.len()],
             conns: (0..plan.origins.len()).map(|_| None).collect(),
             jar: Jar::default(),
             vars_ready: false,
@@ -106,308 +120,121 @@ impl Vu {
     /// not hidden (no coordinated omission).
     pub async fn iteration(&mut self, intended: Option<Instant>) -> Flow {
         let ctx = self.ctx.clone();
-        let plan = &ctx.plan;
         if ctx.stopped() {
             return Flow::Stop;
         }
-        for (i, d) in plan.data.iter().enumerate() {
-            if d.pick != Pick::PerVu {
-                match d.next() {
-                    Some(row) => self.rows[i] = Some(row),
-                    None => {
-                        ctx.control.end(EndReason::Data);
-                        return Flow::Stop;
-                    }
-                }
-            }
+        if let Some(flow) = self.prepare().await {
+            return flow;
         }
-        if !self.vars_ready || plan.variables_each_iteration {
-            for (slot, t) in &plan.variables {
-                let value = t.render_to_string(&self.view()).map(|c| c.into_owned());
-                match value {
-                    Ok(v) => self.locals[*slot] = Some(v),
-                    Err(e) => {
-                        ctx.warn_once(&format!("variables: {e}"));
-                        ctx.metrics
-                            .borrow_mut()
-                            .error_only(plan.tokens.len(), ErrorKind::Check);
-                        return if ctx.sleep(std::time::Duration::from_millis(100)).await {
-                            Flow::Continue
-                        } else {
-                            Flow::Stop
-                        };
-                    }
-                }
-            }
-            self.vars_ready = true;
-        }
-        for t in 0..plan.tokens.len() {
+        for t in 0..ctx.plan.tokens.len() {
             // Boxed only when there is work: the common case is a cheap check.
-            if !self.token_fresh(t) && !Box::pin(self.ensure_token(t, None)).await {
-                return Flow::Stop;
+            if self.token_fresh(t) {
+                continue;
             }
-        }
-        let mut intended = intended;
-        for s in 0..plan.steps.len() {
-            if ctx.stopped() {
-                return Flow::Stop;
-            }
-            match self.step(s, intended.take()).await {
-                StepEnd::Next => {}
-                StepEnd::Abort => break,
-                StepEnd::Stop => return Flow::Stop,
-            }
-            if let Some(think) = plan.steps[s].think {
-                if !ctx.sleep(think).await {
-                    return Flow::Stop;
+            match Box::pin(self.ensure_token(t, None)).await {
+                Got::Ready => {}
+                Got::Stopped => return Flow::Stop,
+                Got::GaveUp(why) => {
+                    // The iteration is over, failed: `--iterations N` still ends.
+                    self.iterations += 1;
+                    ctx.gave_up(t, &why);
+                    return if ctx.stopped() {
+                        Flow::Stop
+                    } else {
+                        Flow::Continue
+                    };
                 }
             }
+        }
+        if self.steps(intended).await == Flow::Stop {
+            return Flow::Stop;
         }
         self.iterations += 1;
         ctx.metrics.borrow_mut().iterations += 1;
         Flow::Continue
     }
 
-    /// Whether token `t` can be used as it is: one atomic load for a shared token.
-    fn token_fresh(&self, t: usize) -> bool {
-        let now = Instant::now();
-        if self.ctx.plan.tokens[t].shared {
-            self.shared[t]
-                .as_ref()
-                .is_some_and(|v| v.generation == self.ctx.shared[t].generation() && !v.due(now))
-        } else {
-            let own = self.own[t];
-            own.generation > 0 && own.refresh_at.is_none_or(|r| now < r)
-        }
-    }
-
-    /// Makes sure token `t` is usable; `stale` is a generation a `refresh_on` response
-    /// rejected. False when the run stops while waiting.
-    async fn ensure_token(&mut self, t: usize, stale: Option<u64>) -> bool {
+    /// Picks this iteration's data rows and renders the variables; `Some` when the
+    /// iteration cannot run.
+    async fn prepare(&mut self) -> Option<Flow> {
         let ctx = self.ctx.clone();
         let plan = &ctx.plan;
-        if !plan.tokens[t].shared {
-            loop {
-                let own = self.own[t];
-                let fresh = own.generation > 0
-                    && stale != Some(own.generation)
-                    && own.refresh_at.is_none_or(|r| Instant::now() < r);
-                if fresh {
-                    return true;
-                }
-                if ctx.stopped() {
-                    return false;
-                }
-                match Box::pin(self.fetch_token(t)).await {
-                    Some((values, typed, refresh_at, _)) => {
-                        for ((e, v), j) in plan.tokens[t].extract.iter().zip(values).zip(typed) {
-                            self.locals[e.slot] = Some(v);
-                            self.typed[e.slot] = j;
-                        }
-                        self.own[t] = OwnToken {
-                            generation: own.generation + 1,
-                            refresh_at,
-                        };
-                        ctx.token_success(t);
-                        return true;
-                    }
+        for (i, d) in plan.data.iter().enumerate() {
+            if d.pick != Pick::PerVu {
+                match d.next() {
+                    Some(row) => self.rows[i] = Some(row),
                     None => {
-                        let failures = ctx.token_failure(t);
-                        if !ctx.sleep(backoff(failures)).await {
-                            return false;
-                        }
+                        ctx.control.end(EndReason::Data);
+                        return Some(Flow::Stop);
                     }
                 }
             }
         }
-        let cell = &ctx.shared[t];
-        loop {
-            if stale.is_none() {
-                if let Some(v) = &self.shared[t] {
-                    if v.generation == cell.generation() && !v.due(Instant::now()) {
-                        return true;
-                    }
-                }
-            }
-            if ctx.stopped() {
-                return false;
-            }
-            match cell.next(Instant::now(), stale) {
-                Next::Use(v) => {
-                    self.shared[t] = Some(v);
-                    return true;
-                }
-                Next::Fetch => match Box::pin(self.fetch_token(t)).await {
-                    Some((values, typed, refresh_at, expires_at)) => {
-                        self.shared[t] = Some(cell.publish(values, typed, refresh_at, expires_at));
-                        return true;
-                    }
-                    None => cell.failed(Instant::now()),
-                },
-                Next::Wait(mut rx, retry_at) => {
-                    let wait = async {
-                        match retry_at {
-                            Some(at) => tokio::time::sleep_until(at.into()).await,
-                            None => {
-                                let _ = tokio::time::timeout(
-                                    std::time::Duration::from_secs(1),
-                                    rx.changed(),
-                                )
-                                .await;
-                            }
-                        }
-                    };
-                    tokio::select! {
-                        _ = wait => {}
-                        _ = ctx.stop_wait() => return false,
-                    }
-                }
-            }
-        }
-    }
-
-    /// Runs token step `t`'s request: its values, refresh and expiry times, or `None` (counted
-    /// as a `token` error).
-    async fn fetch_token(
-        &mut self,
-        t: usize,
-    ) -> Option<(Vec<String>, Vec<bool>, Option<Instant>, Option<Instant>)> {
-        let ctx = self.ctx.clone();
-        let tp = &ctx.plan.tokens[t];
-        let built = match self.build(&tp.request) {
-            Ok(b) => b,
-            Err(m) => {
-                ctx.warn_once(&format!("token step `{}`: {m}", tp.name));
-                ctx.metrics.borrow_mut().error_only(t, ErrorKind::Token);
-                return None;
-            }
-        };
-        let sent_at = Instant::now();
-        let result = self.send(&built, &tp.name).await;
-        let end = Instant::now();
-        let (answer, sent) = match result {
-            (Ok(a), sent) => (a, sent),
-            (Err(f), sent) => {
-                ctx.warn_token(&tp.name, &f.message);
-                self.record(
-                    t,
-                    sent_at,
-                    sent_at,
-                    end,
-                    None,
-                    Some(ErrorKind::Token),
-                    sent,
-                    0,
-                );
-                return None;
-            }
-        };
-        let status = answer.response.status.as_u16();
-        let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
-        let mut values = Vec::with_capacity(tp.extract.len());
-        let mut typed = Vec::with_capacity(tp.extract.len());
-        let mut missing = None;
-        for e in &tp.extract {
-            let (v, j) = extract(e, &answer, json.as_ref()).unwrap_or_else(|| {
-                missing.get_or_insert(e.name.as_str());
-                (String::new(), false)
-            });
-            values.push(v);
-            typed.push(j);
-        }
-        if ctx.plan.options.debug {
-            for (e, v) in tp.extract.iter().zip(&values) {
-                debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
-            }
-        }
-        let ok = status < 400 && missing.is_none();
-        let received = received_size(&answer);
-        self.record(
-            t,
-            sent_at,
-            sent_at,
-            end,
-            Some(status),
-            (!ok).then_some(ErrorKind::Token),
-            sent,
-            received,
-        );
-        self.jar.store(
-            &ctx.plan.origins[built.origin].host,
-            &answer.response.headers,
-        );
-        if !ok {
-            let why = match missing {
-                Some(name) => format!(
-                    "HTTP {status}, no `{name}` in the answer: {}",
-                    debug::snippet(&answer.body, 200)
-                ),
-                None => format!("HTTP {status}: {}", debug::snippet(&answer.body, 200)),
-            };
-            ctx.warn_token(&tp.name, &why);
+        if self.vars_ready && !plan.variables_each_iteration {
             return None;
         }
-        let pairs: Vec<(String, String)> = tp
-            .extract
-            .iter()
-            .zip(&values)
-            .map(|(e, v)| (e.name.clone(), v.clone()))
-            .collect();
-        let life = match &tp.expires_in {
-            Some(exp) => {
-                let view = self.view();
-                let layered = Layered {
-                    top: &pairs,
-                    base: &view as &dyn Vars,
-                };
-                match exp.resolve(&layered) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        ctx.warn_once(&format!("token step `{}`: {e}", tp.name));
-                        None
-                    }
+        for (slot, t) in &plan.variables {
+            let value = t.render_to_string(&self.view()).map(|c| c.into_owned());
+            match value {
+                Ok(v) => self.locals[*slot] = Some(v),
+                Err(e) => {
+                    ctx.warn_once(&format!("variables: {e}"));
+                    ctx.metrics
+                        .borrow_mut()
+                        .error_only(plan.tokens.len(), ErrorKind::Check);
+                    let go_on = ctx.sleep(std::time::Duration::from_millis(100)).await;
+                    return Some(if go_on { Flow::Continue } else { Flow::Stop });
                 }
             }
-            None => values.iter().find_map(|v| jwt_lifetime(v)),
-        };
-        let (refresh_at, expires_at) = match life {
-            Some(life) => {
-                let before = tp
-                    .refresh_before
-                    .unwrap_or_else(|| default_refresh_before(life))
-                    // A margin made for a long recorded lifetime (1m of 2h) must not turn a
-                    // 2 s test token into a refresh every 200 ms: at most half the lifetime.
-                    .min(life / 2);
-                let spread = if tp.shared { 0.0 } else { fastrand::f64() };
-                (
-                    Some(sent_at + refresh_after(life, before, spread)),
-                    Some(sent_at + life),
-                )
-            }
-            None => (None, None),
-        };
-        Some((values, typed, refresh_at, expires_at))
+        }
+        self.vars_ready = true;
+        None
     }
 
-    async fn step(&mut self, s: usize, intended: Option<Instant>) -> StepEnd {
+    /// The steps in order, with their think times; restarted from the first (once per
+    /// iteration) when a step refreshed a per-VU token.
+    async fn steps(&mut self, intended: Option<Instant>) -> Flow {
+        let ctx = self.ctx.clone();
+        let plan = &ctx.plan;
+        let mut intended = intended;
+        let mut restarted = false;
+        let mut s = 0;
+        while s < plan.steps.len() {
+            if ctx.stopped() {
+                return Flow::Stop;
+            }
+            let may_restart = !restarted && s > 0;
+            match self.step(s, intended.take(), may_restart).await {
+                StepEnd::Next => {}
+                StepEnd::Abort => break,
+                StepEnd::Stop => return Flow::Stop,
+                StepEnd::Restart => {
+                    restarted = true;
+                    s = 0;
+                    continue;
+                }
+            }
+            if let Some(think) = plan.steps[s].think {
+                if !ctx.sleep(think).await {
+                    return Flow::Stop;
+                }
+            }
+            s += 1;
+        }
+        Flow::Continue
+    }
+
+    /// Step `s`: one request, sent again once after a `refresh_on` answer refreshed a token it
+    /// used — or, for a per-VU token past the first step (`may_restart`), the iteration starts
+    /// over with the new session.
+    async fn step(&mut self, s: usize, intended: Option<Instant>, may_restart: bool) -> StepEnd {
         let ctx = self.ctx.clone();
         let plan = &ctx.plan;
         let sp = &plan.steps[s];
         let row = plan.tokens.len() + s;
         let mut start_ref = intended;
         for attempt in 0..2 {
-            let used: Vec<(usize, u64)> = sp
-                .request
-                .tokens
-                .iter()
-                .map(|&t| {
-                    let generation = match &self.shared[t] {
-                        Some(v) if plan.tokens[t].shared => v.generation,
-                        _ => self.own[t].generation,
-                    };
-                    (t, generation)
-                })
-                .collect();
+            let used = self.tokens_used(s);
             let built = match self.build(&sp.request) {
                 Ok(b) => b,
                 Err(m) => {
@@ -418,7 +245,7 @@ impl Vu {
             };
             let sent_at = Instant::now();
             let start = start_ref.take().unwrap_or(sent_at).min(sent_at);
-            let (result, sent) = self.send(&built, &sp.name).await;
+            let (result, sent) = self.send(&built, &sp.name, row).await;
             let end = Instant::now();
             let answer = match result {
                 Ok(a) => a,
@@ -437,82 +264,160 @@ impl Vu {
                 &ctx.plan.origins[built.origin].host,
                 &answer.response.headers,
             );
-            if attempt == 0 {
-                let stale: Vec<(usize, u64)> = used
-                    .iter()
-                    .copied()
-                    .filter(|(t, _)| {
-                        plan.tokens[*t]
-                            .refresh_on
-                            .as_ref()
-                            .is_some_and(|r| r.matches(status, json.as_ref()))
-                    })
-                    .collect();
-                if !stale.is_empty() {
-                    self.record(row, start, sent_at, end, Some(status), None, sent, received);
-                    ctx.metrics.borrow_mut().steps[row].retries += 1;
-                    if plan.options.debug {
-                        debug::note("refresh_on matched: refreshing the token and retrying once");
-                    }
-                    for (t, generation) in stale {
-                        if !Box::pin(self.ensure_token(t, Some(generation))).await {
-                            return StepEnd::Stop;
-                        }
-                    }
-                    continue;
+            let stale: Vec<(usize, u64)> = used
+                .into_iter()
+                .filter(|(t, _)| {
+                    plan.tokens[*t]
+                        .refresh_on
+                        .as_ref()
+                        .is_some_and(|r| r.matches(status, json.as_ref()))
+                })
+                .collect();
+            if attempt == 0 && !stale.is_empty() {
+                ctx.metrics.borrow_mut().record(
+                    row,
+                    &Sample {
+                        latency: end - start,
+                        service: end - sent_at,
+                        status: Some(status),
+                        error: None,
+                        sent,
+                        received,
+                        rejected: true,
+                    },
+                );
+                match self.refresh_stale(row, stale, sent_at, may_restart).await {
+                    Some(end) => return end,
+                    None => continue,
                 }
             }
-            let mut error = None;
-            if let Some(check) = &sp.check {
-                if !check.status_ok(status) {
-                    error = Some(ErrorKind::Status);
-                } else if !check
-                    .json
-                    .iter()
-                    .all(|r| json.as_ref().is_some_and(|j| r.matches(j)))
-                    || !check
-                        .body_contains
-                        .iter()
-                        .all(|needle| memchr_find(&answer.body, needle.as_bytes()))
-                {
-                    error = Some(ErrorKind::Check);
-                }
-            } else if status >= 400 {
-                error = Some(ErrorKind::Status);
-            }
-            if plan.options.debug {
-                debug::check(error.map(ErrorKind::name));
-            }
-            let mut abort = false;
-            for e in &sp.extract {
-                let value = extract(e, &answer, json.as_ref());
-                if plan.options.debug {
-                    debug::extracted(&e.name, value.as_ref().map(|(v, _)| v.as_str()));
-                }
-                match value {
-                    Some((v, j)) => {
-                        self.locals[e.slot] = Some(v);
-                        self.typed[e.slot] = j;
-                    }
-                    None => {
-                        abort = true;
-                        error.get_or_insert(ErrorKind::Check);
-                    }
-                }
-            }
+            let error = self.judge(s, &answer, json.as_ref(), status);
             self.record(
                 row,
                 start,
                 sent_at,
                 end,
                 Some(status),
-                error,
+                error.1,
                 sent,
                 received,
             );
-            return if abort { StepEnd::Abort } else { StepEnd::Next };
+            return error.0;
         }
         StepEnd::Next
+    }
+
+    /// The tokens step `s` uses, with the generation of each this VU holds.
+    fn tokens_used(&self, s: usize) -> Vec<(usize, u64)> {
+        let plan = &self.ctx.plan;
+        plan.steps[s]
+            .request
+            .tokens
+            .iter()
+            .map(|&t| {
+                let generation = match &self.shared[t] {
+                    Some(v) if plan.tokens[t].shared => v.generation,
+                    _ => self.own[t].generation,
+                };
+                (t, generation)
+            })
+            .collect()
+    }
+
+    /// A `refresh_on` answer (to a request sent at `sent_at`) rejected the tokens in `stale`:
+    /// learn from it, refresh them, and say how the step goes on: `None` to send it again,
+    /// else how it ends (a restart when a per-VU token was refreshed and `may_restart`).
+    async fn refresh_stale(
+        &mut self,
+        row: usize,
+        stale: Vec<(usize, u64)>,
+        sent_at: Instant,
+        may_restart: bool,
+    ) -> Option<StepEnd> {
+        let ctx = self.ctx.clone();
+        let plan = &ctx.plan;
+        let restart = may_restart && stale.iter().any(|(t, _)| !plan.tokens[*t].shared);
+        {
+            let mut m = ctx.metrics.borrow_mut();
+            if restart {
+                m.steps[row].restarted += 1;
+            } else {
+                m.steps[row].retries += 1;
+            }
+        }
+        if plan.options.debug {
+            debug::note(if restart {
+                "refresh_on matched a per-VU token: refreshing it and restarting the iteration from its first step"
+            } else {
+                "refresh_on matched: refreshing the token and retrying once"
+            });
+        }
+        for (t, generation) in stale {
+            self.rejected_at(t, sent_at);
+            match Box::pin(self.ensure_token(t, Some(generation))).await {
+                Got::Ready => {}
+                Got::Stopped => return Some(StepEnd::Stop),
+                Got::GaveUp(why) => {
+                    ctx.metrics.borrow_mut().error_only(row, ErrorKind::Token);
+                    ctx.gave_up(t, &why);
+                    return Some(StepEnd::Abort);
+                }
+            }
+        }
+        restart.then_some(StepEnd::Restart)
+    }
+
+    /// Step `s`'s checks and extractions on its answer: how the flow goes on, and the error
+    /// to record, if any.
+    fn judge(
+        &mut self,
+        s: usize,
+        answer: &Answer,
+        json: Option<&serde_json::Value>,
+        status: u16,
+    ) -> (StepEnd, Option<ErrorKind>) {
+        let plan = &self.ctx.plan;
+        let sp = &plan.steps[s];
+        let mut error = None;
+        if let Some(check) = &sp.check {
+            if !check.status_ok(status) {
+                error = Some(ErrorKind::Status);
+            } else if !check
+                .json
+                .iter()
+                .all(|r| json.is_some_and(|j| r.matches(j)))
+                || !check
+                    .body_contains
+                    .iter()
+                    .all(|needle| memchr_find(&answer.body, needle.as_bytes()))
+            {
+                error = Some(ErrorKind::Check);
+            }
+        } else if status >= 400 {
+            error = Some(ErrorKind::Status);
+        }
+        if plan.options.debug {
+            debug::check(error.map(ErrorKind::name));
+        }
+        let mut abort = false;
+        for e in &sp.extract {
+            let value = extract(e, answer, json);
+            if plan.options.debug {
+                debug::extracted(&e.name, value.as_ref().map(|(v, _)| v.as_str()));
+            }
+            match value {
+                Some((v, j)) => {
+                    self.locals[e.slot] = Some(v);
+                    self.typed[e.slot] = j;
+                }
+                None => {
+                    abort = true;
+                    error.get_or_insert(ErrorKind::Check);
+                }
+            }
+        }
+        let end = if abort { StepEnd::Abort } else { StepEnd::Next };
+        (end, error)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -536,13 +441,22 @@ impl Vu {
                 error,
                 sent,
                 received,
+                rejected: false,
             },
         );
     }
 
     /// Sends a built request on this VU's connection to its origin; also returns the bytes
     /// it put on the wire (an HTTP/1.1 estimate).
-    async fn send(&mut self, b: &Built, name: &str) -> (Result<Answer, crate::http::Failure>, u64) {
+    /// Counted in flight on row `row` until recorded (see [`WorkerMetrics::settle`]).
+    ///
+    /// [`WorkerMetrics::settle`]: crate::metrics::WorkerMetrics::settle
+    async fn send(
+        &mut self,
+        b: &Built,
+        name: &str,
+        row: usize,
+    ) -> (Result<Answer, crate::http::Failure>, u64) {
         let ctx = self.ctx.clone();
         let origin = &ctx.plan.origins[b.origin];
         if ctx.plan.options.debug {
@@ -572,6 +486,7 @@ impl Vu {
             req
         };
         let timeout = ctx.plan.options.request_timeout;
+        ctx.metrics.borrow_mut().sending(row);
         let result = exchange(
             &mut self.conns[b.origin],
             &ctx.tls,

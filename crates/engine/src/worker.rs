@@ -19,7 +19,7 @@ use crate::http::Tls;
 use crate::metrics::{Interval, WorkerMetrics};
 use crate::plan::Plan;
 use crate::schedule::{vus_at, RateSchedule};
-use crate::tokens::SharedToken;
+use crate::tokens::{SharedToken, TOKEN_ATTEMPTS};
 use crate::vu::{Flow, Vu};
 
 /// How long VUs may finish the requests they have in flight once the run ends.
@@ -31,6 +31,8 @@ pub enum EndReason {
     Completed,
     Iterations,
     Data,
+    /// A token step never succeeded: no step could run without it.
+    Token,
     Interrupted,
 }
 
@@ -40,6 +42,7 @@ impl EndReason {
             EndReason::Completed => "completed",
             EndReason::Iterations => "iterations",
             EndReason::Data => "data",
+            EndReason::Token => "token",
             EndReason::Interrupted => "interrupted",
         }
     }
@@ -50,6 +53,8 @@ impl EndReason {
 pub struct Control {
     stop: AtomicBool,
     reason: Mutex<Option<EndReason>>,
+    /// What went wrong, when the run ends on a failure ([`Control::fail`]).
+    detail: Mutex<Option<String>>,
     notify: Notify,
 }
 
@@ -61,6 +66,25 @@ impl Control {
         drop(r);
         self.stop.store(true, Ordering::Release);
         self.notify.notify_waiters();
+    }
+
+    /// Ends the run because it cannot go on: `detail` says why (printed at once, and kept for
+    /// the summary and the exit message). Only the first failure is kept.
+    pub fn fail(&self, reason: EndReason, detail: String) {
+        let mut d = self.detail.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_none() && !self.stopped() {
+            say(format_args!("error: {detail}"));
+            *d = Some(detail);
+        }
+        drop(d);
+        self.end(reason);
+    }
+
+    pub fn detail(&self) -> Option<String> {
+        self.detail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn stopped(&self) -> bool {
@@ -165,6 +189,31 @@ impl Ctx {
             say(format_args!(
                 "warning: token step `{token}` failed ({} so far on this worker): {message}",
                 n + 1
+            ));
+        }
+    }
+
+    /// A line for people on stderr (something the run learned).
+    pub fn note(&self, message: &str) {
+        say(format_args!("note: {message}"));
+    }
+
+    /// A VU gave up on token `t` after [`TOKEN_ATTEMPTS`] failures in a row (`why`: the last).
+    /// When the token step never succeeded in this run, nothing can be tested: the run ends.
+    /// Otherwise (a token that worked before, or for other VUs) the iteration is abandoned,
+    /// said once per worker.
+    pub fn gave_up(&self, t: usize, why: &str) {
+        let name = &self.plan.tokens[t].name;
+        if !self.shared[t].ever() {
+            self.control.fail(
+                EndReason::Token,
+                format!(
+                    "token step `{name}` failed {TOKEN_ATTEMPTS} times in a row and never succeeded, so no step can run; the run stops. Last attempt: {why}"
+                ),
+            );
+        } else if self.warned.borrow_mut().insert(format!("gave up on {t}")) {
+            say(format_args!(
+                "warning: token step `{name}` failed {TOKEN_ATTEMPTS} times in a row; the iteration is abandoned (shown once). Last attempt: {why}"
             ));
         }
     }
@@ -415,6 +464,8 @@ async fn worker(init: WorkerInit) {
     ticker.abort();
     let second = start.elapsed().as_secs();
     let mut metrics = ctx.metrics.borrow_mut();
+    // Requests still out after the grace period were sent: they count.
+    metrics.settle();
     let interval = metrics.take_interval();
     let _ = init.tx.send(Msg::Done {
         second,

@@ -39,8 +39,14 @@ pub struct RunResult {
     /// what ran.
     pub partial: bool,
     /// Why the run ended: `completed`, `iterations` (every VU did its iterations), `data` (a
-    /// `unique` data source ran out of rows), `interrupted`.
+    /// `unique` data source ran out of rows), `token` (a token step never succeeded, so no
+    /// step could run: see `failure`), `interrupted`.
     pub end_reason: String,
+    /// Why the run failed whatever its thresholds say, for people: a token step that never
+    /// succeeded (the token step, the URL it went to, the last answer). The run then does not
+    /// pass (`passed` is false) and `loadtape run` exits 1 unless a threshold failed (99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     pub settings: Settings,
     /// Every business step together (token requests excluded).
     pub total: StepStats,
@@ -55,7 +61,7 @@ pub struct RunResult {
     /// One entry per second of the run, in order.
     pub timeline: Vec<Second>,
     pub thresholds: Vec<ThresholdResult>,
-    /// Every threshold passed (true when there are none).
+    /// Every threshold passed (true when there are none) and there is no `failure`.
     pub passed: bool,
 }
 
@@ -102,6 +108,25 @@ pub struct StepStats {
     /// token was refreshed (counted in `requests`, not in `errors`).
     #[serde(default)]
     pub retries: u64,
+    /// Requests answered without an error and not rejected by `refresh_on`: the samples a
+    /// latency threshold needs (with none it fails, "no data"). `None` in results written
+    /// before it existed; see [`StepStats::succeeded`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<u64>,
+    /// Iterations restarted from their first step because this step's answer rejected a
+    /// per-VU token (`refresh_on`): the token was refreshed mid-iteration, and values
+    /// extracted under the dead session must not be sent. Counted in `requests`, not `errors`.
+    #[serde(default)]
+    pub restarted: u64,
+    /// Requests still in flight when the run ended (after the grace period): counted in
+    /// `requests` and as `timeout` errors, without a latency.
+    #[serde(default)]
+    pub unfinished: u64,
+    /// Token steps only: the lifetime learned from the age of the token when `refresh_on`
+    /// first rejected it (the token step states no `expires_in` and the token is no JWT), in
+    /// seconds. From then on the token is refreshed ahead of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_lifetime_s: Option<f64>,
     /// Responses by status code (`"200": 1234`).
     pub statuses: BTreeMap<String, u64>,
     /// `requests / duration_s`.
@@ -120,6 +145,19 @@ pub struct StepStats {
     pub histogram: String,
     /// The service-time histogram, encoded the same way.
     pub service_histogram: String,
+}
+
+impl StepStats {
+    /// Requests that succeeded; for a result without the count, those that did not fail.
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded
+            .unwrap_or_else(|| self.requests.saturating_sub(self.errors))
+    }
+
+    /// Whether anything was tried on this row: a request sent, or a failure before sending.
+    pub fn attempted(&self) -> bool {
+        self.requests > 0 || self.errors > 0
+    }
 }
 
 /// Failed requests by kind.
@@ -195,8 +233,9 @@ pub struct ThresholdResult {
     /// As written in the scenario (`goods.p95 < 200ms`).
     pub threshold: String,
     /// In the threshold's unit: ms for latency, a fraction for `error_rate`, per second for
-    /// `rps`, a count for the rest.
-    pub observed: f64,
+    /// `rps`, a count for the rest. `null` when there was no data to judge (no successful
+    /// request for a latency, nothing sent for the rest): the threshold then fails.
+    pub observed: Option<f64>,
     pub passed: bool,
 }
 
@@ -216,6 +255,7 @@ mod tests {
             duration_s: 10.0,
             partial: true,
             end_reason: "interrupted".into(),
+            failure: None,
             settings: Settings {
                 executor: "constant-vus".into(),
                 max_vus: 10,
@@ -241,7 +281,7 @@ mod tests {
             timeline: vec![Second::default()],
             thresholds: vec![ThresholdResult {
                 threshold: "p99 < 1ms".into(),
-                observed: 2.0,
+                observed: Some(2.0),
                 passed: false,
             }],
             passed: false,
@@ -249,5 +289,24 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         let back: RunResult = serde_json::from_str(&text).unwrap();
         assert_eq!(back, r);
+        let mut no_data = r.clone();
+        no_data.thresholds[0].observed = None;
+        let text = serde_json::to_string(&no_data).unwrap();
+        assert!(text.contains(r#""observed":null"#), "{text}");
+        assert_eq!(serde_json::from_str::<RunResult>(&text).unwrap(), no_data);
+    }
+
+    #[test]
+    fn results_written_before_the_new_counts_still_read() {
+        let old = r#"{"name":"goods","kind":"step","requests":10,"errors":3,
+            "errors_by_kind":{"connect":0,"tls":0,"timeout":0,"status":3,"check":0,"token":0},
+            "statuses":{"200":7,"500":3},"rps":1.0,"bytes_sent":0,"bytes_received":0,
+            "latency":{"min":1,"mean":1,"p50":1,"p90":1,"p95":1,"p99":1,"p999":1,"max":1},
+            "service":{"min":1,"mean":1,"p50":1,"p90":1,"p95":1,"p99":1,"p999":1,"max":1},
+            "histogram":"","service_histogram":""}"#;
+        let s: StepStats = serde_json::from_str(old).unwrap();
+        assert_eq!((s.succeeded, s.restarted, s.unfinished), (None, 0, 0));
+        assert_eq!(s.succeeded(), 7);
+        assert!(s.learned_lifetime_s.is_none());
     }
 }

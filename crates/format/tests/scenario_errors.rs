@@ -90,6 +90,18 @@ fn malformed_scenarios_name_file_line_field_and_fix() {
         "thresholds[1]",
         "is not a number",
     );
+    // A bare `1` is a fraction, 100%: refused, with the percentage it surely meant.
+    let e = fails(
+        "  - error_rate < 1%",
+        "  - error_rate < 1",
+        "error_rate < 1",
+        "thresholds[1]",
+        "a bare number is a fraction",
+    );
+    assert!(
+        e.to_string().contains("did you mean `error_rate < 1%`?"),
+        "{e}"
+    );
     fails(
         "  - p99 < 300ms ",
         "  - p98 < 300ms ",

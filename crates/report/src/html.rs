@@ -26,6 +26,7 @@ h1{font-size:1.4em;margin:.2em 0;word-break:break-word}h2{font-size:1.1em;margin
 .mute{color:var(--mute)}
 .badge{display:inline-block;padding:.1em .6em;border-radius:1em;font-weight:600;font-size:.85em;color:#fff}
 .pass{background:var(--ok)}.fail{background:var(--bad)}.partial{background:var(--c3)}
+.nodata{color:var(--bad);font-weight:600}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px}
 .card{background:var(--card);border-radius:8px;padding:8px 12px}
 .card b{display:block;font-size:1.3em}
@@ -138,6 +139,13 @@ fn header(o: &mut String, r: &RunResult) {
         r.duration_s,
         esc(&r.end_reason)
     );
+    if let Some(detail) = &r.failure {
+        let _ = writeln!(
+            o,
+            "<p id=\"failure\"><span class=\"badge fail\">RUN FAILED</span> {}</p>",
+            esc(detail)
+        );
+    }
     let t = &r.total;
     let cards = [
         ("requests", t.requests.to_string()),
@@ -204,11 +212,13 @@ fn thresholds(o: &mut String, r: &RunResult) {
     }
     o.push_str("<div class=\"scroll\"><table id=\"thresholds\"><tr><th>threshold</th><th>observed</th><th></th></tr>");
     for t in &r.thresholds {
-        let observed = match Threshold::parse(&t.threshold).map(|t| t.metric()) {
-            Ok(Metric::Latency(_)) => ms(t.observed),
-            Ok(Metric::ErrorRate) => format!("{}%", num(t.observed * 100.0)),
-            Ok(Metric::Rps) => format!("{}/s", num(t.observed)),
-            _ => num(t.observed),
+        let metric = Threshold::parse(&t.threshold).map(|t| t.metric());
+        let observed = match (metric, t.observed) {
+            (_, None) => "<span class=\"nodata\">no data</span>".to_string(),
+            (Ok(Metric::Latency(_)), Some(v)) => ms(v),
+            (Ok(Metric::ErrorRate), Some(v)) => format!("{}%", num(v * 100.0)),
+            (Ok(Metric::Rps), Some(v)) => format!("{}/s", num(v)),
+            (_, Some(v)) => num(v),
         };
         let _ = write!(
             o,
@@ -392,7 +402,8 @@ fn breakdowns(o: &mut String, r: &RunResult) {
     let retries: u64 = r.steps.iter().map(|s| s.retries).sum();
     let _ = writeln!(
         o,
-        "</table></div><p class=\"mute\">Requests sent again after a token refresh (refresh_on): {retries}. Sent {}, received {}.</p>",
+        "</table></div><p class=\"mute\">Requests sent again after a token refresh (refresh_on): {retries}. Iterations restarted after a per-VU token was refreshed mid-iteration: {}. Sent {}, received {}.</p>",
+        r.total.restarted,
         bytes(r.total.bytes_sent),
         bytes(r.total.bytes_received)
     );

@@ -113,6 +113,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         duration_s,
         partial,
         end_reason,
+        failure: results.iter().find_map(|r| r.failure.clone()),
         settings: settings(results),
         total,
         tokens,
@@ -129,7 +130,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
             .map_err(|(m, _)| at(0, format!("threshold `{}`: {m}", t.threshold)))?;
         thresholds.push(evaluate(&parsed, &merged));
     }
-    merged.passed = thresholds.iter().all(|t| t.passed);
+    merged.passed = thresholds.iter().all(|t| t.passed) && merged.failure.is_none();
     merged.thresholds = thresholds;
     Ok(merged)
 }
@@ -230,6 +231,7 @@ fn merge_steps<'a>(
     let mut out = StepStats::default();
     let mut lat = histogram();
     let mut service = histogram();
+    let mut succeeded = 0;
     for (i, r) in results.iter().enumerate() {
         let Some(s) = pick(r) else {
             return Err(at(i, format!("it has no `{name}` row")));
@@ -242,6 +244,13 @@ fn merge_steps<'a>(
         out.errors += s.errors;
         out.errors_by_kind.add(&s.errors_by_kind);
         out.retries += s.retries;
+        succeeded += s.succeeded();
+        out.restarted += s.restarted;
+        out.unfinished += s.unfinished;
+        out.learned_lifetime_s = match (out.learned_lifetime_s, s.learned_lifetime_s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for (status, n) in &s.statuses {
             *out.statuses.entry(status.clone()).or_default() += n;
         }
@@ -260,6 +269,7 @@ fn merge_steps<'a>(
     } else {
         0.0
     };
+    out.succeeded = Some(succeeded);
     out.latency = latency(&lat);
     out.service = latency(&service);
     out.histogram = encode(&lat);

@@ -39,7 +39,7 @@ fn counts_add_and_percentiles_come_from_the_added_histograms() {
     assert_eq!(m.thresholds.len(), 1);
     assert!(!m.thresholds[0].passed);
     assert!(!m.passed);
-    assert!((m.thresholds[0].observed - 10.0).abs() < 0.01);
+    assert!((m.thresholds[0].observed.unwrap() - 10.0).abs() < 0.01);
 }
 
 #[test]

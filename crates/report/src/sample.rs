@@ -72,6 +72,7 @@ pub fn result(started: &str, goods: &[u64]) -> RunResult {
         duration_s: 2.0,
         partial: false,
         end_reason: "completed".into(),
+        failure: None,
         settings: Settings {
             executor: "constant-vus".into(),
             max_vus: 2,
@@ -91,7 +92,7 @@ pub fn result(started: &str, goods: &[u64]) -> RunResult {
         timeline: vec![second(0, &goods[..half]), second(1, &goods[half..])],
         thresholds: vec![ThresholdResult {
             threshold: "p99 < 5ms".into(),
-            observed: 0.0,
+            observed: Some(0.0),
             passed: true,
         }],
         passed: true,

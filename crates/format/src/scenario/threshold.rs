@@ -165,7 +165,18 @@ impl Threshold {
         if step.is_some() && metric == Metric::Dropped {
             return bad("`dropped` counts the whole run's iterations, not one step's".into());
         }
-        let value = parse_value(metric, rhs.trim()).map_err(|(m, h)| (m, h.to_string()))?;
+        let value = parse_value(metric, rhs.trim()).map_err(|(m, h)| {
+            let hint = match h {
+                Hint::Fixed(h) => h.to_string(),
+                Hint::Percent(n) => format!(
+                    "did you mean `{lhs} {} {n}%`? (or a fraction: `{lhs} {} {}`)",
+                    op.as_str(),
+                    op.as_str(),
+                    n / 100.0
+                ),
+            };
+            (m, hint)
+        })?;
         Ok(Threshold {
             source: source.to_string(),
             step: step.map(str::to_string),
@@ -215,7 +226,20 @@ fn split_metric(lhs: &str) -> Option<(Option<&str>, Metric)> {
     })
 }
 
-fn parse_value(metric: Metric, rhs: &str) -> Result<f64, (String, &'static str)> {
+/// What to suggest for a limit that does not parse.
+enum Hint {
+    Fixed(&'static str),
+    /// A bare error rate of 1 or more: the same number as a percentage.
+    Percent(f64),
+}
+
+impl From<&'static str> for Hint {
+    fn from(h: &'static str) -> Hint {
+        Hint::Fixed(h)
+    }
+}
+
+fn parse_value(metric: Metric, rhs: &str) -> Result<f64, (String, Hint)> {
     let split = rhs
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rhs.len());
@@ -226,7 +250,7 @@ fn parse_value(metric: Metric, rhs: &str) -> Result<f64, (String, &'static str)>
         _ => {
             return Err((
                 format!("`{rhs}` is not a number"),
-                "write the limit after the comparison: p99 < 300ms",
+                "write the limit after the comparison: p99 < 300ms".into(),
             ))
         }
     };
@@ -239,27 +263,44 @@ fn parse_value(metric: Metric, rhs: &str) -> Result<f64, (String, &'static str)>
                 "" => {
                     return Err((
                         format!("latency limit `{rhs}` has no unit"),
-                        "add ms, s or us: p99 < 300ms",
+                        "add ms, s or us: p99 < 300ms".into(),
                     ))
                 }
-                _ => return Err((format!("`{unit}` is not a latency unit"), "use ms, s or us")),
+                _ => {
+                    return Err((
+                        format!("`{unit}` is not a latency unit"),
+                        "use ms, s or us".into(),
+                    ))
+                }
             };
             Ok(n * scale)
         }
+        // A bare number is a fraction, so `error_rate < 1` would be 100%: a limit no run can
+        // fail. Whoever wrote it meant 1%, so 1 and more are refused with that suggestion.
         Metric::ErrorRate => match unit {
             "%" if n <= 100.0 => Ok(n / 100.0),
-            "" if n <= 1.0 => Ok(n),
-            "" => Err((
-                format!("error rate `{rhs}` is more than 1"),
-                "write a percentage (1%) or a fraction (0.01)",
+            "%" => Err((
+                format!("error rate `{rhs}` is more than 100%"),
+                "write a percentage up to 100%: error_rate < 1%".into(),
             )),
-            _ => Err((format!("`{rhs}` is not an error rate"), "write 1% or 0.01")),
+            "" if n < 1.0 => Ok(n),
+            "" => Err((
+                format!(
+                    "error rate `{rhs}` has no `%`: a bare number is a fraction (0.05 is 5%), so `{rhs}` means {}%",
+                    n * 100.0
+                ),
+                Hint::Percent(n),
+            )),
+            _ => Err((
+                format!("`{rhs}` is not an error rate"),
+                "write 1% or 0.01".into(),
+            )),
         },
         Metric::Rps if unit == "/s" || unit.is_empty() => Ok(n),
         _ if unit.is_empty() => Ok(n),
         _ => Err((
             format!("`{rhs}` should be a plain number"),
-            "e.g. errors == 0, requests >= 1000",
+            "e.g. errors == 0, requests >= 1000".into(),
         )),
     }
 }
@@ -315,6 +356,8 @@ mod tests {
             Threshold::parse("error_rate <= 0.05").unwrap().value(),
             0.05
         );
+        assert_eq!(Threshold::parse("error_rate < 0.5").unwrap().value(), 0.5);
+        assert_eq!(Threshold::parse("error_rate < 100%").unwrap().value(), 1.0);
         assert_eq!(Threshold::parse("rps >= 500/s").unwrap().value(), 500.0);
         assert!(Threshold::parse("errors == 0").unwrap().evaluate(0.0));
         assert_eq!(Threshold::parse("avg < 500us").unwrap().value(), 0.5);
@@ -329,12 +372,25 @@ mod tests {
             ("p98 < 300ms", "unknown metric `p98`"),
             ("p99 < 300", "has no unit"),
             ("p99 < 3 sec", "not a latency unit"),
-            ("error_rate < 5", "more than 1"),
+            ("error_rate < 5", "means 500%"),
+            ("error_rate < 1", "means 100%"),
+            ("error_rate <= 1.0", "has no `%`"),
+            ("error_rate < 101%", "more than 100%"),
             ("goods.dropped < 1", "whole run"),
             ("errors < abc", "not a number"),
         ] {
             let (m, _) = Threshold::parse(src).expect_err(src);
             assert!(m.contains(want), "{src}: {m}");
         }
+    }
+
+    #[test]
+    fn a_bare_error_rate_of_one_or_more_suggests_the_percentage() {
+        let (m, hint) = Threshold::parse("error_rate < 1").unwrap_err();
+        assert!(m.contains("a bare number is a fraction"), "{m}");
+        assert!(hint.contains("did you mean `error_rate < 1%`?"), "{hint}");
+        assert!(hint.contains("`error_rate < 0.01`"), "{hint}");
+        let (_, hint) = Threshold::parse("login.error_rate<=5").unwrap_err();
+        assert!(hint.contains("`login.error_rate <= 5%`"), "{hint}");
     }
 }

@@ -1,0 +1,364 @@
+//! A VU's token steps: making a token usable before the flow (or after a `refresh_on`),
+//! fetching it, scheduling its refresh, learning a lifetime nobody stated, and giving up after
+//! [`TOKEN_ATTEMPTS`] failures in a row so that an iteration always ends.
+
+use std::time::{Duration, Instant};
+
+use loadtape_format::template::Vars;
+
+use super::{Built, OwnToken, Vu};
+use crate::debug;
+use crate::http::Answer;
+use crate::metrics::ErrorKind;
+use crate::plan::TokenPlan;
+use crate::response::{extract, parse_json, received_size};
+use crate::tokens::{
+    backoff, default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next,
+    TokenValue, TOKEN_ATTEMPTS,
+};
+use crate::vars::Layered;
+
+/// What came of making a token usable.
+pub(super) enum Got {
+    Ready,
+    /// [`TOKEN_ATTEMPTS`] failures in a row; the last one's reason (token step, URL, answer).
+    GaveUp(String),
+    /// The run stopped meanwhile.
+    Stopped,
+}
+
+impl Vu {
+    /// Whether token `t` can be used as it is: one atomic load for a shared token.
+    pub(super) fn token_fresh(&self, t: usize) -> bool {
+        let now = Instant::now();
+        if self.ctx.plan.tokens[t].shared {
+            self.shared[t]
+                .as_ref()
+                .is_some_and(|v| v.generation == self.ctx.shared[t].generation() && !v.due(now))
+        } else {
+            self.own_fresh(t, now, None)
+        }
+    }
+
+    /// A per-VU token is usable: fetched, not the `stale` generation, not due. A token of
+    /// unknown lifetime fetched before the run learned one follows the learned schedule.
+    fn own_fresh(&self, t: usize, now: Instant, stale: Option<u64>) -> bool {
+        let own = self.own[t];
+        if own.generation == 0 || stale == Some(own.generation) {
+            return false;
+        }
+        let refresh_at = own.refresh_at.or_else(|| {
+            let learned = self.ctx.shared[t].learned()?;
+            Some(own.fetched_at? + learned_refresh_after(learned, own.spread))
+        });
+        refresh_at.is_none_or(|r| now < r)
+    }
+
+    /// Makes sure token `t` is usable; `stale` is a generation a `refresh_on` response
+    /// rejected.
+    pub(super) async fn ensure_token(&mut self, t: usize, stale: Option<u64>) -> Got {
+        if self.ctx.plan.tokens[t].shared {
+            self.ensure_shared(t, stale).await
+        } else {
+            self.ensure_own(t, stale).await
+        }
+    }
+
+    async fn ensure_own(&mut self, t: usize, stale: Option<u64>) -> Got {
+        let ctx = self.ctx.clone();
+        let plan = &ctx.plan;
+        let mut attempt = 0;
+        loop {
+            if self.own_fresh(t, Instant::now(), stale) {
+                return Got::Ready;
+            }
+            if ctx.stopped() {
+                return Got::Stopped;
+            }
+            attempt += 1;
+            match Box::pin(self.fetch_token(t)).await {
+                Ok(v) => {
+                    for ((e, value), j) in plan.tokens[t].extract.iter().zip(v.values).zip(v.typed)
+                    {
+                        self.locals[e.slot] = Some(value);
+                        self.typed[e.slot] = j;
+                    }
+                    self.own[t] = OwnToken {
+                        generation: self.own[t].generation + 1,
+                        refresh_at: v.refresh_at,
+                        expires_at: v.expires_at,
+                        fetched_at: Some(v.fetched_at),
+                        spread: self.own[t].spread,
+                    };
+                    ctx.token_success(t);
+                    ctx.shared[t].succeeded();
+                    return Got::Ready;
+                }
+                Err(why) if attempt >= TOKEN_ATTEMPTS => return Got::GaveUp(why),
+                Err(_) => {
+                    let failures = ctx.token_failure(t);
+                    if !ctx.sleep(backoff(failures)).await {
+                        return Got::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ensure_shared(&mut self, t: usize, stale: Option<u64>) -> Got {
+        let ctx = self.ctx.clone();
+        let cell = &ctx.shared[t];
+        let seen = cell.failures();
+        loop {
+            if stale.is_none() {
+                if let Some(v) = &self.shared[t] {
+                    if v.generation == cell.generation() && !v.due(Instant::now()) {
+                        return Got::Ready;
+                    }
+                }
+            }
+            if ctx.stopped() {
+                return Got::Stopped;
+            }
+            if cell.failures() >= seen + u64::from(TOKEN_ATTEMPTS) {
+                return Got::GaveUp(cell.last_failure().unwrap_or_default());
+            }
+            match cell.next(Instant::now(), stale) {
+                Next::Use(v) => {
+                    self.shared[t] = Some(v);
+                    return Got::Ready;
+                }
+                Next::Fetch => match Box::pin(self.fetch_token(t)).await {
+                    Ok(v) => {
+                        self.shared[t] = Some(cell.publish(v));
+                        return Got::Ready;
+                    }
+                    Err(why) => cell.failed(Instant::now(), why),
+                },
+                Next::Wait(mut rx, retry_at) => {
+                    let wait = async {
+                        match retry_at {
+                            Some(at) => tokio::time::sleep_until(at.into()).await,
+                            None => {
+                                let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed())
+                                    .await;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = ctx.stop_wait() => return Got::Stopped,
+                    }
+                }
+            }
+        }
+    }
+
+    /// `refresh_on` rejected token `t`'s value in a request sent at `sent_at`. When the token
+    /// has no known lifetime, its age then is what the run learns.
+    pub(super) fn rejected_at(&self, t: usize, sent_at: Instant) {
+        let ctx = &self.ctx;
+        let (fetched_at, known) = if ctx.plan.tokens[t].shared {
+            match &self.shared[t] {
+                Some(v) => (Some(v.fetched_at), v.expires_at.is_some()),
+                None => (None, true),
+            }
+        } else {
+            (self.own[t].fetched_at, self.own[t].expires_at.is_some())
+        };
+        let Some(fetched_at) = fetched_at.filter(|_| !known) else {
+            return;
+        };
+        let age = sent_at.saturating_duration_since(fetched_at);
+        if ctx.shared[t].learn(age) {
+            ctx.note(&format!(
+                "token `{}` states no lifetime; refresh_on rejected it at age {:.1} s: refreshing it ahead of that age from now on",
+                ctx.plan.tokens[t].name,
+                age.as_secs_f64()
+            ));
+        }
+    }
+
+    /// Runs token step `t`'s request: the fetched value (its generation left 0), or why not
+    /// (counted as a `token` error): the token step, the URL it went to and what came back.
+    async fn fetch_token(&mut self, t: usize) -> Result<TokenValue, String> {
+        let ctx = self.ctx.clone();
+        let tp = &ctx.plan.tokens[t];
+        let built = match self.build(&tp.request) {
+            Ok(b) => b,
+            Err(m) => {
+                ctx.warn_once(&format!("token step `{}`: {m}", tp.name));
+                ctx.metrics.borrow_mut().error_only(t, ErrorKind::Token);
+                return Err(format!("token step `{}`: {m}", tp.name));
+            }
+        };
+        let url = self.shown_url(&built);
+        let sent_at = Instant::now();
+        let (result, sent) = self.send(&built, &tp.name, t).await;
+        let end = Instant::now();
+        let answer = match result {
+            Ok(a) => a,
+            Err(f) => {
+                ctx.warn_token(&tp.name, &f.message);
+                self.record(
+                    t,
+                    sent_at,
+                    sent_at,
+                    end,
+                    None,
+                    Some(ErrorKind::Token),
+                    sent,
+                    0,
+                );
+                return Err(format!("{url}: {}", f.message));
+            }
+        };
+        let status = answer.response.status.as_u16();
+        let (values, typed, missing) = take_values(tp, &answer, ctx.plan.options.debug);
+        let ok = status < 400 && missing.is_none();
+        let why = (!ok).then(|| {
+            let body = debug::snippet(&answer.body, 200);
+            match missing {
+                Some(name) => format!("HTTP {status}, no `{name}` in the answer: {body}"),
+                None => format!("HTTP {status}: {body}"),
+            }
+        });
+        if let Some(why) = &why {
+            // Before it is counted: the first failure is one of those shown.
+            ctx.warn_token(&tp.name, why);
+        }
+        let error = (!ok).then_some(ErrorKind::Token);
+        let received = received_size(&answer);
+        self.record(
+            t,
+            sent_at,
+            sent_at,
+            end,
+            Some(status),
+            error,
+            sent,
+            received,
+        );
+        let host = &ctx.plan.origins[built.origin].host;
+        self.jar.store(host, &answer.response.headers);
+        if let Some(why) = why {
+            return Err(format!("{url}: {why}"));
+        }
+        let (refresh_at, expires_at) = self.schedule(t, &values, sent_at);
+        Ok(TokenValue {
+            values,
+            typed,
+            generation: 0,
+            refresh_at,
+            expires_at,
+            fetched_at: sent_at,
+        })
+    }
+
+    /// `METHOD URL` of a built request as it went out (to the target origin), for messages:
+    /// the values of query parameters that look like credentials are masked.
+    fn shown_url(&self, b: &Built) -> String {
+        let origin = &self.ctx.plan.origins[b.origin];
+        let mut url = format!(
+            "{} {}://{}{}",
+            b.method,
+            origin.scheme,
+            origin.authority,
+            b.pq.path()
+        );
+        if let Some(query) = b.pq.query() {
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if secret_like(k) => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            url.push('?');
+            url.push_str(&masked.join("&"));
+        }
+        url
+    }
+
+    /// When a token fetched at `sent_at` is refreshed and when it expires: from its stated
+    /// lifetime (`expires_in`, or a JWT's `exp`), else from the learned one (refresh only).
+    fn schedule(
+        &self,
+        t: usize,
+        values: &[String],
+        sent_at: Instant,
+    ) -> (Option<Instant>, Option<Instant>) {
+        let ctx = &self.ctx;
+        let tp = &ctx.plan.tokens[t];
+        let spread = if tp.shared { 0.0 } else { self.own[t].spread };
+        let life = match &tp.expires_in {
+            Some(exp) => {
+                let pairs: Vec<(String, String)> = tp
+                    .extract
+                    .iter()
+                    .zip(values)
+                    .map(|(e, v)| (e.name.clone(), v.clone()))
+                    .collect();
+                let view = self.view();
+                let layered = Layered {
+                    top: &pairs,
+                    base: &view as &dyn Vars,
+                };
+                exp.resolve(&layered)
+                    .map_err(|e| ctx.warn_once(&format!("token step `{}`: {e}", tp.name)))
+                    .ok()
+            }
+            None => values.iter().find_map(|v| jwt_lifetime(v)),
+        };
+        let Some(life) = life else {
+            let learned = ctx.shared[t].learned();
+            let spread = if tp.shared { 0.5 } else { spread };
+            return (
+                learned.map(|l| sent_at + learned_refresh_after(l, spread)),
+                None,
+            );
+        };
+        let before = tp
+            .refresh_before
+            .unwrap_or_else(|| default_refresh_before(life))
+            // A margin made for a long recorded lifetime (1m of 2h) must not turn a 2 s test
+            // token into a refresh every 200 ms: at most half the lifetime.
+            .min(life / 2);
+        (
+            Some(sent_at + refresh_after(life, before, spread)),
+            Some(sent_at + life),
+        )
+    }
+}
+
+/// A query parameter name whose value should not be printed.
+fn secret_like(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["secret", "password", "passwd", "key"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// A token answer's extracted values, which are typed JSON, and the first one missing.
+fn take_values<'p>(
+    tp: &'p TokenPlan,
+    answer: &Answer,
+    debug: bool,
+) -> (Vec<String>, Vec<bool>, Option<&'p str>) {
+    let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
+    let mut values = Vec::with_capacity(tp.extract.len());
+    let mut typed = Vec::with_capacity(tp.extract.len());
+    let mut missing = None;
+    for e in &tp.extract {
+        let (v, j) = extract(e, answer, json.as_ref()).unwrap_or_else(|| {
+            missing.get_or_insert(e.name.as_str());
+            (String::new(), false)
+        });
+        if debug {
+            debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
+        }
+        values.push(v);
+        typed.push(j);
+    }
+    (values, typed, missing)
+}
