@@ -184,7 +184,7 @@ fn record_tokens_convert_load() {
     );
     assert_eq!(
         row("goods_id"),
-        "goods_id | correlated | goods_detail: path segment 3; order: json $.goods_id | goods: json $.data[0].id; goods_detail: json $.data.id | 90%"
+        "goods_id | correlated | goods_detail: path segment 3; order: json $.goods_id | goods: json $.data[0].id | 90%"
     );
     assert_eq!(
         row("access_token"),

@@ -16,6 +16,7 @@ use loadtape_format::{BodyContent, Exchange, Recording, Scenario, Template, SCEN
 
 use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform};
 use crate::presets;
+use crate::rules::business::Dialect;
 use crate::shape;
 use crate::substitute::Subs;
 
@@ -134,6 +135,8 @@ struct Builder<'a> {
     csv_row: Vec<String>,
     /// Responses speak WeChat's `errcode` dialect.
     errcodes: bool,
+    /// The business status fields the recording's answers carry.
+    business: Dialect,
 }
 
 impl<'a> Builder<'a> {
@@ -163,6 +166,11 @@ impl<'a> Builder<'a> {
             csv_columns: Vec::new(),
             csv_row: Vec::new(),
             errcodes,
+            business: Dialect::learn(
+                rec.exchanges
+                    .iter()
+                    .filter_map(|e| e.response.as_ref()?.body.as_ref()?.as_json()),
+            ),
         }
     }
 
@@ -277,15 +285,12 @@ impl<'a> Builder<'a> {
             if (100..400).contains(&status) {
                 check.status = vec![status];
             }
-            let errcode_ok = resp
-                .and_then(|r| r.body.as_ref())
-                .and_then(|b| b.as_json())
-                .and_then(|j| j.get("errcode"))
-                .is_some_and(|c| c == 0);
-            if errcode_ok {
+            // HTTP 200 that says "failed" in its body is an error too.
+            let answer = resp.and_then(|r| r.body.as_ref()).and_then(|b| b.as_json());
+            if let Some((field, ok)) = answer.and_then(|j| self.business.check(j)) {
                 check.json.push(JsonRule {
-                    path: token_steps::path("$.errcode"),
-                    test: JsonTest::Equals(0.into()),
+                    path: token_steps::path(&field),
+                    test: JsonTest::Equals(ok),
                 });
             }
             let think = kept.get(n + 1).and_then(|&next| think(e, &self.ex[next]));

@@ -174,8 +174,11 @@ impl Builder<'_> {
                 let expiry = match &l.relative_path {
                     Some(path) => {
                         extract.insert("expires_in".into(), json_extractor(path));
-                        Template::parse("{{ expires_in }}s").ok().map(Expiry::Template)
+                        Template::parse("{{ expires_in }}s")
+                            .ok()
+                            .map(Expiry::Template)
                     }
+                    None if l.jwt => None,
                     None => l.recorded.map(Expiry::Fixed),
                 };
                 (expiry, l.recorded)
@@ -207,7 +210,10 @@ impl Builder<'_> {
                 first.reason
             ),
         );
-        if let Some(l) = found.as_ref().filter(|l| l.relative_path.is_none()) {
+        if let Some(l) = found
+            .as_ref()
+            .filter(|l| l.relative_path.is_none() && !l.jwt)
+        {
             self.comments.add(
                 format!("tokens[{i}].expires_in"),
                 format!("The lifetime the recording shows, from {}.", l.how),
@@ -253,6 +259,21 @@ impl Builder<'_> {
                 path: path("$.errcode"),
                 test: JsonTest::In(
                     presets::WECHAT_REFRESH_ERRCODES
+                        .iter()
+                        .map(|&c| c.into())
+                        .collect(),
+                ),
+            });
+        }
+        // The recording's own business status fields, with the codes that mean "log in again".
+        for field in self.business.numeric_paths() {
+            if field == "$.errcode" && !json.is_empty() {
+                continue;
+            }
+            json.push(JsonRule {
+                path: path(&field),
+                test: JsonTest::In(
+                    crate::rules::business::AUTH_CODES
                         .iter()
                         .map(|&c| c.into())
                         .collect(),
@@ -337,4 +358,3 @@ fn reparse(t: JsonTemplate) -> JsonTemplate {
         other => other,
     }
 }
-

@@ -22,6 +22,9 @@ pub struct Lifetime {
     pub recorded: Option<Duration>,
     /// Where it was found, in words, for the scenario's comment.
     pub how: String,
+    /// From a JWT's `exp`: the engine reads each fetched token's own, so the scenario states
+    /// none.
+    pub jwt: bool,
 }
 
 /// The lifetime of the first of `values` (the token first, then the other values the
@@ -44,13 +47,25 @@ pub fn find(e: &Exchange, values: &[&str]) -> Option<Lifetime> {
 }
 
 fn relative_name(k: &str) -> bool {
-    shape::is_expiry_name(k) || matches!(norm(k).as_str(), "expiretime" | "expiresec" | "expireseconds" | "lifetime" | "maxage" | "timeout")
+    shape::is_expiry_name(k)
+        || matches!(
+            norm(k).as_str(),
+            "expiretime" | "expiresec" | "expireseconds" | "lifetime" | "maxage" | "timeout"
+        )
 }
 
 fn absolute_name(k: &str) -> bool {
     matches!(
         norm(k).as_str(),
-        "expiresat" | "expireat" | "expiration" | "expirationtime" | "expiry" | "expiredat" | "expiretime" | "exp" | "deadline"
+        "expiresat"
+            | "expireat"
+            | "expiration"
+            | "expirationtime"
+            | "expiry"
+            | "expiredat"
+            | "expiretime"
+            | "exp"
+            | "deadline"
     )
 }
 
@@ -90,9 +105,15 @@ fn contains(v: &Value, value: &str) -> bool {
 }
 
 /// The lifetime an object states in one of its fields, if any.
-fn field(at_path: &str, map: &serde_json::Map<String, Value>, at: DateTime<Utc>) -> Option<Lifetime> {
+fn field(
+    at_path: &str,
+    map: &serde_json::Map<String, Value>,
+    at: DateTime<Utc>,
+) -> Option<Lifetime> {
     for (k, x) in map {
-        let n = x.as_i64().or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()));
+        let n = x
+            .as_i64()
+            .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()));
         let path = format!("{at_path}{}", key_step(k));
         if let Some(n) = n.filter(|&n| n > 0) {
             // Epoch seconds or milliseconds: an absolute time, whatever the name says.
@@ -105,12 +126,17 @@ fn field(at_path: &str, map: &serde_json::Map<String, Value>, at: DateTime<Utc>)
                     relative_path: Some(path.clone()),
                     recorded: u64::try_from(n).ok().map(Duration::from_secs),
                     how: format!("`{k}` ({path}) in seconds"),
+                    jwt: false,
                 });
             }
         }
         if let (Some(s), true) = (x.as_str(), absolute_name(k) || relative_name(k)) {
             if let Ok(when) = DateTime::parse_from_rfc3339(s.trim()) {
-                return absolute(when.with_timezone(&Utc), at, format!("`{k}` ({path}), an RFC 3339 time"));
+                return absolute(
+                    when.with_timezone(&Utc),
+                    at,
+                    format!("`{k}` ({path}), an RFC 3339 time"),
+                );
             }
         }
     }
@@ -133,6 +159,7 @@ fn absolute(when: DateTime<Utc>, at: DateTime<Utc>, how: String) -> Option<Lifet
         relative_path: None,
         recorded: Some(Duration::from_secs(secs)),
         how,
+        jwt: false,
     })
 }
 
@@ -153,6 +180,7 @@ fn cookie(e: &Exchange, value: &str) -> Option<Lifetime> {
                     relative_path: None,
                     recorded: Some(Duration::from_secs(secs)),
                     how: format!("the `Max-Age` of cookie `{name}`"),
+                    jwt: false,
                 });
             }
         }
@@ -160,9 +188,15 @@ fn cookie(e: &Exchange, value: &str) -> Option<Lifetime> {
             if let Some((k, x)) = attr.trim().split_once('=') {
                 if k.eq_ignore_ascii_case("expires") {
                     let when = DateTime::parse_from_rfc2822(x.trim())
-                        .or_else(|_| DateTime::parse_from_str(x.trim(), "%a, %d-%b-%Y %H:%M:%S GMT"))
+                        .or_else(|_| {
+                            DateTime::parse_from_str(x.trim(), "%a, %d-%b-%Y %H:%M:%S GMT")
+                        })
                         .ok()?;
-                    return absolute(when.with_timezone(&Utc), e.started, format!("the `Expires` of cookie `{name}`"));
+                    return absolute(
+                        when.with_timezone(&Utc),
+                        e.started,
+                        format!("the `Expires` of cookie `{name}`"),
+                    );
                 }
             }
         }
@@ -174,12 +208,16 @@ fn cookie(e: &Exchange, value: &str) -> Option<Lifetime> {
 fn jwt(value: &str, at: DateTime<Utc>) -> Option<Lifetime> {
     let claims = shape::jwt_claims(value)?;
     let exp = claims.get("exp")?.as_i64()?;
-    let from = claims.get("iat").and_then(Value::as_i64).unwrap_or_else(|| at.timestamp());
+    let from = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| at.timestamp());
     let secs = u64::try_from(exp.checked_sub(from)?).ok()?;
     Some(Lifetime {
         relative_path: None,
         recorded: Some(Duration::from_secs(secs)),
         how: "the JWT's `exp`".into(),
+        jwt: true,
     })
 }
 
@@ -193,7 +231,9 @@ mod tests {
         for c in set_cookie {
             headers.push("set-cookie", *c);
         }
-        let started = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap().with_timezone(&Utc);
+        let started = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         Exchange {
             id: 1,
             started,
@@ -227,21 +267,51 @@ mod tests {
         assert_eq!(l.relative_path.as_deref(), Some("$.data.expiresIn"));
         assert_eq!(l.recorded, Some(Duration::from_secs(900)));
         // Around the value, not beside it.
-        let e = exchange(r#"{"data":{"token":"tok123456789"},"expire_time":7200}"#, &[]);
-        assert_eq!(find(&e, &["tok123456789"]).unwrap().relative_path.as_deref(), Some("$.expire_time"));
+        let e = exchange(
+            r#"{"data":{"token":"tok123456789"},"expire_time":7200}"#,
+            &[],
+        );
+        assert_eq!(
+            find(&e, &["tok123456789"])
+                .unwrap()
+                .relative_path
+                .as_deref(),
+            Some("$.expire_time")
+        );
         // Absolute: epoch seconds and RFC 3339, as the distance from the capture.
         let e = exchange(r#"{"token":"tok123456789","expires_at":1795258800}"#, &[]);
         let l = find(&e, &["tok123456789"]).unwrap();
-        assert_eq!((l.relative_path, l.recorded), (None, Some(Duration::from_secs(3600))));
-        let e = exchange(r#"{"token":"tok123456789","expiresAt":"2026-11-21T10:30:00Z"}"#, &[]);
-        assert_eq!(find(&e, &["tok123456789"]).unwrap().recorded, Some(Duration::from_secs(1800)));
+        assert_eq!(
+            (l.relative_path, l.recorded),
+            (None, Some(Duration::from_secs(3600)))
+        );
+        let e = exchange(
+            r#"{"token":"tok123456789","expiresAt":"2026-11-21T10:30:00Z"}"#,
+            &[],
+        );
+        assert_eq!(
+            find(&e, &["tok123456789"]).unwrap().recorded,
+            Some(Duration::from_secs(1800))
+        );
         // A cookie's Max-Age.
         let e = exchange("{}", &["sid=abcdef123456; Max-Age=600; Path=/"]);
         let l = find(&e, &["abcdef123456"]).unwrap();
         assert_eq!(l.recorded, Some(Duration::from_secs(600)));
         assert!(l.how.contains("Max-Age"), "{}", l.how);
-        let e = exchange("{}", &["sid=abcdef123456; Expires=Sat, 21 Nov 2026 12:00:00 GMT"]);
-        assert_eq!(find(&e, &["abcdef123456"]).unwrap().recorded, Some(Duration::from_secs(7200)));
-        assert_eq!(find(&exchange(r#"{"token":"tok123456789","page":2}"#, &[]), &["tok123456789"]), None);
+        let e = exchange(
+            "{}",
+            &["sid=abcdef123456; Expires=Sat, 21 Nov 2026 12:00:00 GMT"],
+        );
+        assert_eq!(
+            find(&e, &["abcdef123456"]).unwrap().recorded,
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            find(
+                &exchange(r#"{"token":"tok123456789","page":2}"#, &[]),
+                &["tok123456789"]
+            ),
+            None
+        );
     }
 }
