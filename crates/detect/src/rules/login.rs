@@ -40,10 +40,9 @@ fn names_a_login(value: &str) -> bool {
     let mut words = Vec::new();
     let mut word = String::new();
     for c in value.chars() {
-        if !c.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && !word.is_empty()) {
-            if !word.is_empty() {
-                words.push(std::mem::take(&mut word));
-            }
+        let boundary = !c.is_ascii_alphanumeric() || c.is_ascii_uppercase();
+        if boundary && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
         }
         if c.is_ascii_alphanumeric() {
             word.push(c.to_ascii_lowercase());
