@@ -111,11 +111,46 @@ pub fn run(args: Args) -> Result<(), Failure> {
             outln!("  - {w}");
         }
     }
+    let private = talks_to_private_https(s);
+    // The testbed writes its CA here (`loadtape testbed --tls`): a hint that works as printed.
+    let testbed_ca = std::path::Path::new("certs/testbed-ca.pem");
+    let ca = if private && testbed_ca.exists() {
+        format!(" --ca {}", testbed_ca.display())
+    } else {
+        String::new()
+    };
     outln!(
-        "next: loadtape run {} --iterations 1 --debug",
+        "next: loadtape run {} --vus 1 --iterations 1 --debug{ca}",
         out.display()
     );
+    if private && ca.is_empty() {
+        outln!("      (add --ca FILE with the target's CA: its HTTPS certificate is not publicly trusted)");
+    }
     Ok(())
+}
+
+/// Whether the scenario talks HTTPS to a host on this machine or a private network, whose
+/// certificate (a testbed's, a staging server's) no public root vouches for.
+fn talks_to_private_https(s: &loadtape_format::Scenario) -> bool {
+    let private = |url: String| {
+        let Some(rest) = url.strip_prefix("https://") else {
+            return false;
+        };
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let host = host.trim_matches(['[', ']']);
+        host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
+                std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+                std::net::IpAddr::V6(v6) => v6.is_loopback(),
+            })
+    };
+    let urls = s
+        .tokens
+        .iter()
+        .map(|t| t.request.url.to_string())
+        .chain(s.steps.iter().map(|st| st.request.url.to_string()));
+    urls.into_iter().any(private)
 }
 
 /// `recordings/shop.yaml` → `recordings/shop.scenario.yaml`.

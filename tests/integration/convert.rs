@@ -203,7 +203,7 @@ fn record_tokens_convert_load() {
     let scenario_path = dir.path().join("shop.scenario.yaml");
     assert!(
         stdout.contains(&format!(
-            "wrote {}: 2 token step(s), 4 step(s), 2 extractor(s), 5 finding(s) applied, 0 suggestion(s)",
+            "wrote {}: 2 token step(s), 4 step(s), 1 extractor(s), 5 finding(s) applied, 0 suggestion(s)",
             scenario_path.display()
         )),
         "{stdout}"

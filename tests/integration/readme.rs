@@ -93,6 +93,16 @@ fn the_readme_walkthrough_runs_as_written() {
         "{out}\n{}",
         String::from_utf8_lossy(&done.stderr)
     );
+    // Every `next:` hint works when followed: the README runs convert's hint as printed.
+    let block = blk("convert-and-run");
+    let hint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("next: loadtape run "))
+        .expect("convert prints a next: hint");
+    assert!(
+        block.contains(&format!("loadtape run {hint}\n")),
+        "the README does not run convert's hint `loadtape run {hint}`:\n{block}"
+    );
     for expected in [
         "session token", // the login's token, found by `tokens`
         "correlated",    // the goods id, from the list into the detail's path
