@@ -678,3 +678,47 @@ fn an_id_in_a_refreshed_list_and_its_echoing_detail_is_still_correlated() {
         r#"{"goods_id":"{{ goods_id }}","qty":1}"#
     );
 }
+
+/// A litemall-shaped shop (every answer HTTP 200 with an `errno`): each step checks
+/// `errno == 0`, the token's `refresh_on` knows the shop's "log in again" codes, and the ids the
+/// flow creates (the address `address/save` answers as its whole `data`, the order
+/// `order/submit` answers) are carried, however short.
+#[test]
+fn business_errors_in_http_200_and_ids_the_flow_creates() {
+    let (rec, a) = load("shop-errno");
+    assert_eq!(
+        rows(&a),
+        [
+            "code | generated (login code) | login_by_weixin: json $.code |  | 85",
+            "token | session token | save: header x-litemall-token; checkout: header x-litemall-token; submit: header x-litemall-token; prepay: header x-litemall-token | login_by_weixin: json $.data.token | 90",
+            "addressId | correlated | checkout: query addressId; submit: json $.addressId | save: json $.data | 85",
+            "orderId | correlated | prepay: json $.orderId | submit: json $.data.orderId | 85",
+        ]
+    );
+    let c = convert_checked(&rec, &a, &ConvertOptions::default());
+    let s = &c.scenario;
+    for st in &s.steps {
+        let check = st.check.as_ref().unwrap();
+        assert_eq!(rules(&check.json), ["$.errno == 0"], "{}", st.name);
+    }
+    let refresh = s.tokens[0].refresh_on.as_ref().unwrap();
+    assert!(
+        rules(&refresh.json).contains(&"$.errno in [401,501,40001,40014,42001,-14]".to_string())
+    );
+    assert_eq!(extracts(&s.steps[0].extract), ["addressId = json $.data"]);
+    assert_eq!(
+        url(&s.steps[1].request),
+        "https://shop.example.com/wx/cart/checkout?cartId=0&addressId={{ addressId }}&couponId=0&grouponRulesId=0"
+    );
+    assert_eq!(
+        body(&s.steps[2].request),
+        r#"{"cartId":0,"addressId":"{{ addressId }}","couponId":0,"message":"","grouponRulesId":0,"grouponLinkId":0}"#
+    );
+    assert_eq!(
+        extracts(&s.steps[2].extract),
+        ["orderId = json $.data.orderId"]
+    );
+    assert_eq!(body(&s.steps[3].request), r#"{"orderId":"{{ orderId }}"}"#);
+    assert_eq!(s.thresholds.len(), 1);
+    assert_eq!(s.thresholds[0].to_string(), "error_rate < 1%");
+}

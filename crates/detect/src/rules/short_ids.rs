@@ -8,6 +8,8 @@
 //!   `{"id": 7}`, `order/submit` sends `addressId: 7`);
 //! - a REST path segment after a collection (`/posts/1330`) and an earlier `id`, `post_id`
 //!   or `post` holding it;
+//! - an answer that is nothing but the id (`{"errno": 0, "data": 57}`) as that resource's
+//!   `id`;
 //! - a prefixed form of an id so found (`post-1330`): the prefix is kept, the id templated.
 //!
 //! Never a small number without such evidence: `page=2` and `"status": 10` stay as sent.
@@ -88,7 +90,16 @@ fn is_prefixed(value: &str, id: &str) -> bool {
 
 /// Whether the place of a use and the place of an earlier hit name the same resource id.
 fn vouches(cx: &Ctx<'_>, at: &Place, segments: &[String], h: &Hit) -> bool {
-    let Some(origin_key) = h.place.key().map(norm) else {
+    // An answer whose whole payload is the id (`{"errno": 0, "data": 57}` from
+    // `address/save`) names it as the `id` of the resource its path names.
+    let whole_payload = matches!(&h.place, Place::Json(p) if p == "$.data" || p == "$.result");
+    let Some(origin_key) = h.place.key().map(|k| {
+        if whole_payload {
+            "id".to_string()
+        } else {
+            norm(k)
+        }
+    }) else {
         return false;
     };
     let origin_resources = || {
