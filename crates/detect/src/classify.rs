@@ -3,21 +3,20 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use indexmap::IndexMap;
 use loadtape_format::{Exchange, Recording};
 use serde_json::Value;
 
 use crate::extract;
 use crate::filter;
 use crate::finding::{
-    Analysis, Class, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform, StepInfo, Use,
+    Analysis, Class, Finding, Gen, MiniProgram, Origin, Place, Platform, StepInfo, Use,
 };
 use crate::naming::{self, Names};
 use crate::origin::{norm, Hit, Index};
 use crate::presets;
 use crate::rules;
 use crate::shape::{self, TimeUnit};
-use crate::walk::{self, Kind, Slot};
+use crate::walk::{self, Kind};
 
 /// What changes the analysis.
 #[derive(Debug, Clone, Default)]
@@ -225,58 +224,6 @@ impl Ctx<'_> {
     pub fn origin_of(&self, value: &str, step: usize, key: Option<&str>) -> Option<Origin> {
         self.index
             .origin(value, step, key, &|h, v| self.usable(h, v))
-    }
-
-    /// Every candidate value a kept request sends, with its uses in order. A value sent in a
-    /// layer (base64 of, percent-encoding of, or decoding of what a response issued) counts
-    /// as a use of the issued value, with the layer on the use.
-    fn group_uses(&self) -> IndexMap<String, Vec<Use>> {
-        let mut groups: IndexMap<String, Vec<Use>> = IndexMap::new();
-        for &i in self.kept {
-            for Slot { place, value } in walk::request_slots(&self.exchanges[i].request) {
-                if matches!(place, Place::JwtClaim(..)) {
-                    continue;
-                }
-                let (value, encoding) = self.layered(value, i, place.key());
-                let uses = groups.entry(value).or_default();
-                let u = Use {
-                    step: i,
-                    place,
-                    encoding,
-                };
-                if !uses.contains(&u) {
-                    uses.push(u);
-                }
-            }
-        }
-        groups
-    }
-
-    /// The issued value a request value stands for, and the layer between them.
-    fn layered(&self, value: String, step: usize, key: Option<&str>) -> (String, Encoding) {
-        let usable = |h: &Hit, v: &str| self.usable(h, v);
-        if let Some(h) = self.index.hit(&value, step, key, &usable) {
-            return match &h.raw {
-                // The response held it percent-encoded; the request sends it decoded.
-                Some(raw) => (raw.clone(), Encoding::UrlDecoded),
-                None => (value, Encoding::Plain),
-            };
-        }
-        if let Some(text) = shape::base64_text(&value) {
-            if self.index.hit(&text, step, None, &usable).is_some() {
-                return (text, Encoding::Base64);
-            }
-        }
-        let decoded = walk::decode_component(&value);
-        if decoded != value && self.index.hit(&decoded, step, key, &usable).is_some() {
-            if loadtape_format::template::form_encode(&decoded) == value {
-                return (decoded, Encoding::FormEncoded);
-            }
-            if loadtape_format::template::url_encode(&decoded) == value {
-                return (decoded, Encoding::UrlEncoded);
-            }
-        }
-        (value, Encoding::Plain)
     }
 
     fn classify(&self, value: &str, uses: &[Use]) -> Option<Verdict> {

@@ -15,6 +15,7 @@ mod convert;
 mod extract;
 mod filter;
 mod finding;
+mod grouping;
 mod multipart;
 mod naming;
 mod origin;
