@@ -18,6 +18,11 @@ use crate::runtime::{runtime, wait_for_stop};
 /// POST /api/order?access_token=..., POST /admin/revoke, POST /admin/stall?for=1s,
 /// GET /blob?bytes=N, GET /slow?ms=N, GET /stats (the server's own counts), and GET / (a page
 /// that runs the flow from a browser). JSON over 256 bytes is gzipped when the client accepts it.
+///
+/// Under /wp/, a small web app in WordPress's shape: POST /wp/login (form log=admin,
+/// pwd=testbed-password; a session cookie living --token-ttl), GET /wp/admin (per-session nonces
+/// in its HTML), POST /wp/json/posts and GET/POST /wp/json/posts/{id} (X-WP-Nonce), POST /wp/ajax
+/// (multipart action, _wpnonce, post_ID), GET /wp/logout?action=logout&_wpnonce=...
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.

@@ -14,3 +14,4 @@ mod report;
 mod run;
 mod testbed;
 mod util;
+mod webapp;

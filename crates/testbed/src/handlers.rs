@@ -30,6 +30,8 @@ mod admin;
 mod business;
 mod reply;
 mod synthetic;
+mod webapp;
+mod wp_rest;
 
 use std::convert::Infallible;
 
@@ -38,6 +40,7 @@ use http::header::{HeaderValue, ALLOW};
 use http::{Request, StatusCode};
 
 use crate::catalog::Catalog;
+use crate::posts::Posts;
 use crate::stall::Stall;
 use crate::stats::{Counters, Endpoint};
 use crate::tokens::Tokens;
@@ -56,6 +59,7 @@ pub struct App {
     pub tokens: Tokens,
     pub catalog: Catalog,
     pub counters: Counters,
+    posts: Posts,
     stall: Stall,
     appid: String,
     secret: String,
@@ -77,6 +81,7 @@ enum Route<'p> {
     Blob,
     Slow,
     Stats,
+    Wp(&'p str),
     NotFound,
 }
 
@@ -95,6 +100,7 @@ impl Route<'_> {
             "/blob" => Route::Blob,
             "/slow" => Route::Slow,
             "/stats" => Route::Stats,
+            p if p.starts_with("/wp/") => Route::Wp(p),
             p => match p.strip_prefix("/api/goods/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::GoodsDetail(id),
                 _ => Route::NotFound,
@@ -119,6 +125,8 @@ impl Route<'_> {
             Route::Blob => (Some("GET"), Some(Endpoint::Blob)),
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
+            // Checks its methods and counts itself: several routes, some with two methods.
+            Route::Wp(_) => (None, None),
             Route::NotFound => (None, Some(Endpoint::Other)),
         }
     }
@@ -134,6 +142,7 @@ impl Route<'_> {
                 | Route::GoodsDetail(_)
                 | Route::Profile
                 | Route::Order
+                | Route::Wp(_)
         )
     }
 }
@@ -146,6 +155,7 @@ impl App {
         appid: String,
         secret: String,
         ttl: std::time::Duration,
+        first_post_id: u64,
     ) -> App {
         let expires_in = u64::try_from(ttl.as_nanos().div_ceil(1_000_000_000))
             .unwrap_or(u64::MAX)
@@ -154,6 +164,7 @@ impl App {
             tokens,
             catalog,
             counters: Counters::default(),
+            posts: Posts::new(first_post_id, ttl),
             stall: Stall::new(),
             appid,
             secret,
@@ -201,6 +212,7 @@ impl App {
             Route::Blob => synthetic::blob(query),
             Route::Slow => synthetic::slow(query).await,
             Route::Stats => self.stats(),
+            Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
             Route::NotFound => reply::json(StatusCode::NOT_FOUND, NOT_FOUND),
         };
         Ok(reply::encode(resp, headers))

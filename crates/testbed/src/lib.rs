@@ -25,6 +25,14 @@
 //!   `i % 251`, streamed in 64 KiB frames with a `content-length`: for proxy tests of big
 //!   downloads.
 //! * `GET /slow?ms=N` — `{"errcode":0,"slept_ms":N}` after N ms (≤ 60000).
+//! * `/wp/...` — a small server-rendered web app in WordPress's shape: `POST /wp/login` (form
+//!   `log=admin`, `pwd=testbed-password`) sets the `wordpress_logged_in_testbed` session cookie
+//!   (lifetime: the token TTL); `GET /wp/admin` issues per-session nonces in its HTML (hidden
+//!   `_wpnonce`, `wpApiSettings.nonce`, the logout link's `_wpnonce`); `POST /wp/json/posts`
+//!   (`X-WP-Nonce`) creates a draft with a short integer id, `GET/POST /wp/json/posts/{id}`
+//!   reads and edits one of this session's drafts; `POST /wp/ajax` (multipart `action`,
+//!   `_wpnonce`, `post_ID`); `GET /wp/logout?action=logout&_wpnonce=`. Counted in
+//!   [`Stats::webapp`] (nonce failures, unknown post ids, drafts created).
 //! * `GET /stats` — the counters as [`Stats`].
 //! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
 //!   browser driving the recorder).
@@ -50,8 +58,10 @@
 
 mod body;
 mod catalog;
+mod form;
 mod gzip;
 mod handlers;
+mod posts;
 mod query;
 mod server;
 mod stall;
@@ -72,7 +82,7 @@ use tokio::task::JoinHandle;
 pub use catalog::PAGE_SIZE;
 pub use handlers::MAX_BODY;
 pub use server::GRACE as SHUTDOWN_GRACE;
-pub use stats::{AuthFailures, Requests, Stats, TokensIssued};
+pub use stats::{AuthFailures, Requests, Stats, TokensIssued, Webapp};
 pub use tls::CA_FILE_NAME;
 
 /// How to run a testbed.
@@ -131,6 +141,7 @@ impl Testbed {
             config.appid,
             config.secret,
             config.token_ttl,
+            first_post_id()?,
         ));
 
         // Bind first: a busy port fails before any file is written.
@@ -222,6 +233,17 @@ impl std::fmt::Debug for Testbed {
             .field("ca_path", &self.ca_path)
             .finish_non_exhaustive()
     }
+}
+
+/// Where this run's draft ids start: a random 4-digit number (1000..9000), so ids are short
+/// like WordPress's and two runs' ids differ.
+fn first_post_id() -> anyhow::Result<u64> {
+    use ring::rand::SecureRandom as _;
+    let mut seed = [0u8; 2];
+    ring::rand::SystemRandom::new()
+        .fill(&mut seed)
+        .map_err(|_| anyhow::anyhow!("no system randomness for the post ids"))?;
+    Ok(1000 + u64::from(u16::from_be_bytes(seed)) % 8000)
 }
 
 /// A listener with a deep accept queue: 10,000 VUs connecting at once overflow the usual

@@ -16,7 +16,8 @@ pub fn param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<'q, str>> {
         .map(|(_, v)| decode(v))
 }
 
-fn decode(s: &str) -> Cow<'_, str> {
+/// `%XX` and `+` decoded, as in [`param`].
+pub fn decode(s: &str) -> Cow<'_, str> {
     if !s.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(s);
     }

@@ -21,6 +21,8 @@ pub struct Stats {
     pub unknown_ids: u64,
     /// Orders accepted.
     pub orders: u64,
+    /// The WordPress-shaped web app under `/wp/`.
+    pub webapp: Webapp,
 }
 
 impl Stats {
@@ -45,8 +47,30 @@ impl Stats {
             + r.blob
             + r.slow
             + r.page
+            + r.wp_login
+            + r.wp_admin
+            + r.wp_rest
+            + r.wp_ajax
+            + r.wp_logout
             + r.other
     }
+}
+
+/// What the `/wp/` web app saw beyond its requests. Its refused cookies (missing, expired,
+/// forged) and refused passwords are counted in [`AuthFailures`] with the rest.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Webapp {
+    /// Successful `POST /wp/login`s: session cookies issued.
+    pub logins: u64,
+    /// Drafts created by `POST /wp/json/posts`.
+    pub posts_created: u64,
+    /// A valid session sent a nonce that is missing, forged, of another action or of another
+    /// session (`X-WP-Nonce`, the ajax `_wpnonce`, the logout `_wpnonce`).
+    pub nonce_failures: u64,
+    /// A post id that this session did not create (REST path, ajax `post_ID`).
+    pub unknown_post_ids: u64,
+    /// Logouts whose nonce checked.
+    pub logouts: u64,
 }
 
 /// Tokens handed out, by kind.
@@ -78,6 +102,16 @@ pub struct Requests {
     pub slow: u64,
     /// `GET /`, the HTML shop page.
     pub page: u64,
+    /// `POST /wp/login`, the web app's form login.
+    pub wp_login: u64,
+    /// `GET /wp/admin`, the page that issues the nonces.
+    pub wp_admin: u64,
+    /// Every `/wp/json/...` call (REST API).
+    pub wp_rest: u64,
+    /// `POST /wp/ajax` (multipart).
+    pub wp_ajax: u64,
+    /// `GET /wp/logout`.
+    pub wp_logout: u64,
     /// Unknown paths, and known paths with the wrong method.
     pub other: u64,
 }
@@ -111,8 +145,24 @@ pub enum Endpoint {
     Blob,
     Slow,
     Page,
+    WpLogin,
+    WpAdmin,
+    WpRest,
+    WpAjax,
+    WpLogout,
     // Keep last: it sizes the counter array.
     Other,
+}
+
+/// Events counted in [`Webapp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebEvent {
+    Login,
+    PostCreated,
+    NonceFailure,
+    UnknownPostId,
+    // Keep last: it sizes the counter array.
+    Logout,
 }
 
 /// Reasons counted in [`AuthFailures`].
@@ -128,6 +178,7 @@ pub enum Failure {
 
 const ENDPOINTS: usize = Endpoint::Other as usize + 1;
 const FAILURES: usize = Failure::BadCredentials as usize + 1;
+const WEB_EVENTS: usize = WebEvent::Logout as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
@@ -138,6 +189,7 @@ pub struct Counters {
     failures: [AtomicU64; FAILURES],
     unknown_ids: AtomicU64,
     orders: AtomicU64,
+    web: [AtomicU64; WEB_EVENTS],
 }
 
 impl Counters {
@@ -157,6 +209,10 @@ impl Counters {
         self.session_tokens.fetch_add(1, Relaxed);
     }
 
+    pub fn web(&self, e: WebEvent) {
+        self.web[e as usize].fetch_add(1, Relaxed);
+    }
+
     pub fn unknown_id(&self) {
         self.unknown_ids.fetch_add(1, Relaxed);
     }
@@ -171,6 +227,7 @@ impl Counters {
     pub fn snapshot(&self) -> Stats {
         let r = |e: Endpoint| self.requests[e as usize].load(Relaxed);
         let f = |x: Failure| self.failures[x as usize].load(Relaxed);
+        let w = |x: WebEvent| self.web[x as usize].load(Relaxed);
         Stats {
             tokens_issued: TokensIssued {
                 platform: self.platform_tokens.load(Relaxed),
@@ -189,6 +246,11 @@ impl Counters {
                 blob: r(Endpoint::Blob),
                 slow: r(Endpoint::Slow),
                 page: r(Endpoint::Page),
+                wp_login: r(Endpoint::WpLogin),
+                wp_admin: r(Endpoint::WpAdmin),
+                wp_rest: r(Endpoint::WpRest),
+                wp_ajax: r(Endpoint::WpAjax),
+                wp_logout: r(Endpoint::WpLogout),
                 other: r(Endpoint::Other),
             },
             auth_failures: AuthFailures {
@@ -200,6 +262,13 @@ impl Counters {
             },
             unknown_ids: self.unknown_ids.load(Relaxed),
             orders: self.orders.load(Relaxed),
+            webapp: Webapp {
+                logins: w(WebEvent::Login),
+                posts_created: w(WebEvent::PostCreated),
+                nonce_failures: w(WebEvent::NonceFailure),
+                unknown_post_ids: w(WebEvent::UnknownPostId),
+                logouts: w(WebEvent::Logout),
+            },
         }
     }
 }
@@ -217,6 +286,7 @@ mod tests {
         c.request(Endpoint::Slow);
         c.failure(Failure::BadCredentials);
         c.platform_token();
+        c.web(WebEvent::Logout);
         assert_eq!(c.order(), 1);
         let s = c.snapshot();
         assert_eq!(s.auth_failures_total(), 1);
@@ -224,7 +294,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1}}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
     }
@@ -245,6 +315,11 @@ mod tests {
             Blob,
             Slow,
             Page,
+            WpLogin,
+            WpAdmin,
+            WpRest,
+            WpAjax,
+            WpLogout,
             Other,
         ];
         assert_eq!(all.len(), ENDPOINTS);

@@ -41,6 +41,8 @@ pub enum Kind {
     Platform = 1,
     /// Session token from `/api/login`, sent as `Authorization: Bearer`.
     Session = 2,
+    /// The web app's session cookie from `POST /wp/login`.
+    WebSession = 3,
 }
 
 /// Why a token was refused.
@@ -171,6 +173,24 @@ impl Tokens {
         id
     }
 
+    /// A WordPress-style nonce: 10 hex characters of an HMAC over the session's serial and the
+    /// action it is for. Bound to that one session, so a nonce recorded in another session (or
+    /// another process) is refused; the same for every page of one session, as WordPress's are
+    /// within a tick.
+    pub fn nonce(&self, serial: u64, action: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(&[0x03]);
+        ctx.update(&serial.to_be_bytes());
+        ctx.update(action.as_bytes());
+        let tag = ctx.sign();
+        let mut nonce = String::with_capacity(10);
+        for b in &tag.as_ref()[..5] {
+            nonce.push(char::from(HEX[usize::from(b >> 4)]));
+            nonce.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        nonce
+    }
+
     /// Revokes every token issued so far and returns the new generation (tokens from earlier
     /// generations are now refused as "revoked").
     pub fn revoke(&self) -> u32 {
@@ -243,6 +263,19 @@ mod tests {
         assert_ne!(t.openid(b), id);
         let other = Tokens::new(Duration::from_secs(60)).unwrap();
         assert_ne!(other.openid(a), id, "keyed per process");
+    }
+
+    #[test]
+    fn nonces_are_bound_to_session_and_action() {
+        let t = Tokens::new(Duration::from_secs(60)).unwrap();
+        let n = t.nonce(7, "wp_rest");
+        assert_eq!(n.len(), 10);
+        assert!(n.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        assert_eq!(t.nonce(7, "wp_rest"), n);
+        assert_ne!(t.nonce(8, "wp_rest"), n, "another session");
+        assert_ne!(t.nonce(7, "log-out"), n, "another action");
+        let other = Tokens::new(Duration::from_secs(60)).unwrap();
+        assert_ne!(other.nonce(7, "wp_rest"), n, "keyed per process");
     }
 
     #[test]

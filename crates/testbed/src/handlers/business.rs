@@ -312,7 +312,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The first non-empty value of cookie `name` (names are case-sensitive), across every
 /// `Cookie` line: HTTP/2 clients may send one line per cookie.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()

@@ -37,16 +37,25 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let bytes = read_bytes(body).await?;
+    serde_json::from_slice(&bytes).map_err(|_| BodyError::Json)
+}
+
+/// Buffers at most [`MAX_BODY`] bytes of `body`.
+pub async fn read_bytes<B>(body: B) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     // A declared Content-Length over the cap is refused before reading a byte of it.
     if body.size_hint().lower() > MAX_BODY as u64 {
         return Err(BodyError::TooLarge);
     }
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(BodyError::TooLarge),
-        Err(_) => return Err(BodyError::Read),
-    };
-    serde_json::from_slice(&bytes).map_err(|_| BodyError::Json)
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Read),
+    }
 }
 
 pub fn with_headers(status: StatusCode, content_type: &'static str, body: Body) -> Resp {

@@ -108,6 +108,7 @@ async fn platform_token_endpoints() {
         },
         unknown_ids: 0,
         orders: 0,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     assert_eq!(tb.stats(), expected, "/stats itself is not counted");
@@ -197,6 +198,7 @@ async fn orders_need_a_valid_access_token() {
         },
         unknown_ids: 1,
         orders: 2,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     tb.shutdown().await;
@@ -340,6 +342,7 @@ async fn shop_flow_with_bearer() {
         },
         unknown_ids: 1,
         orders: 0,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     assert_eq!(http.stats().await, expected, "/stats is not counted");
@@ -416,6 +419,7 @@ async fn tokens_really_expire() {
         },
         unknown_ids: 0,
         orders: 2,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     tb.shutdown().await;
@@ -480,6 +484,7 @@ async fn revoke_invalidates_earlier_tokens() {
         },
         unknown_ids: 0,
         orders: 1,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     tb.shutdown().await;

@@ -5,3 +5,4 @@ mod session;
 mod support;
 mod synthetic;
 mod tls;
+mod webapp;

@@ -173,6 +173,7 @@ async fn login_sets_cookies_and_profile_takes_bearer_or_cookie() {
         },
         unknown_ids: 0,
         orders: 0,
+        ..Stats::default()
     };
     assert_eq!(http.stats().await, expected);
     tb.shutdown().await;

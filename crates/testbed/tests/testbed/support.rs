@@ -123,8 +123,13 @@ impl Http {
     ) -> Response<Incoming> {
         let mut req = Request::builder()
             .method(method)
-            .uri(format!("{}{}", self.base, path_and_query))
-            .header("content-type", "application/json");
+            .uri(format!("{}{}", self.base, path_and_query));
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }

@@ -331,6 +331,7 @@ async fn stall_holds_business_routes_only() {
             page: 1,
             other: 2,
             revoke: 0,
+            ..Requests::default()
         },
         unknown_ids: 0,
         orders: 1,
