@@ -10,6 +10,8 @@
 //! | `GET /api/goods/{id}`          | bearer (session)      | `goods_detail` | `business`  |
 //! | `GET /api/profile`             | bearer or cookie      | `profile`      | `business`  |
 //! | `POST /api/order`              | `?access_token=`      | `order`        | `business`  |
+//! | `POST /api/login2`             | `{code}`              | `v2.calls`     | `session2`  |
+//! | `GET /api/v2/{profile,feed,search}` | bearer + cookie  | `v2.calls`     | `session2`  |
 //! | `POST /admin/revoke`           | none (test hook)      | `revoke`       | `admin`     |
 //! | `POST /admin/stall?for=D`      | none (test hook)      | `stall`        | `admin`     |
 //! | `GET /blob?bytes=N`            | none                  | `blob`         | `synthetic` |
@@ -29,6 +31,7 @@
 mod admin;
 mod business;
 mod reply;
+mod session2;
 mod synthetic;
 mod webapp;
 mod wp_rest;
@@ -82,6 +85,7 @@ enum Route<'p> {
     Slow,
     Stats,
     Wp(&'p str),
+    V2(&'p str),
     NotFound,
 }
 
@@ -101,6 +105,7 @@ impl Route<'_> {
             "/slow" => Route::Slow,
             "/stats" => Route::Stats,
             p if p.starts_with("/wp/") => Route::Wp(p),
+            p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
             p => match p.strip_prefix("/api/goods/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::GoodsDetail(id),
                 _ => Route::NotFound,
@@ -126,7 +131,7 @@ impl Route<'_> {
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
-            Route::Wp(_) => (None, None),
+            Route::Wp(_) | Route::V2(_) => (None, None),
             Route::NotFound => (None, Some(Endpoint::Other)),
         }
     }
@@ -143,6 +148,7 @@ impl Route<'_> {
                 | Route::Profile
                 | Route::Order
                 | Route::Wp(_)
+                | Route::V2(_)
         )
     }
 }
@@ -213,6 +219,7 @@ impl App {
             Route::Slow => synthetic::slow(query).await,
             Route::Stats => self.stats(),
             Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
+            Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
             Route::NotFound => reply::json(StatusCode::NOT_FOUND, NOT_FOUND),
         };
         Ok(reply::encode(resp, headers))

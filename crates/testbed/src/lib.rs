@@ -33,6 +33,12 @@
 //!   reads and edits one of this session's drafts; `POST /wp/ajax` (multipart `action`,
 //!   `_wpnonce`, `post_ID`); `GET /wp/logout?action=logout&_wpnonce=`. Counted in
 //!   [`Stats::webapp`] (nonce failures, unknown post ids, drafts created).
+//! * `POST /api/login2` (`{"code"}`) — `{"errcode":0,"data":{"sessionToken","expiresIn"}}` and a
+//!   `tb_sid` cookie bound to it; `GET /api/v2/profile`, `GET /api/v2/feed` (a session-bound
+//!   `data.cursor`) and `GET /api/v2/search?q=<URL-encoded {"cursor","size"}>` want both the
+//!   bearer and the cookie: 401 when one is missing or forged, HTTP 200 `{"errcode":42001}` when
+//!   one expired, HTTP 200 `{"errcode":40099}` for a cursor this session was not given. Counted
+//!   in [`Stats::v2`].
 //! * `GET /stats` — the counters as [`Stats`].
 //! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
 //!   browser driving the recorder).
@@ -82,7 +88,7 @@ use tokio::task::JoinHandle;
 pub use catalog::PAGE_SIZE;
 pub use handlers::MAX_BODY;
 pub use server::GRACE as SHUTDOWN_GRACE;
-pub use stats::{AuthFailures, Requests, Stats, TokensIssued, Webapp};
+pub use stats::{AuthFailures, Requests, Stats, TokensIssued, Webapp, V2};
 pub use tls::CA_FILE_NAME;
 
 /// How to run a testbed.

@@ -23,6 +23,8 @@ pub struct Stats {
     pub orders: u64,
     /// The WordPress-shaped web app under `/wp/`.
     pub webapp: Webapp,
+    /// The v2 session shape: `/api/login2` and `/api/v2/...`.
+    pub v2: V2,
 }
 
 impl Stats {
@@ -71,6 +73,20 @@ pub struct Webapp {
     pub unknown_post_ids: u64,
     /// Logouts whose nonce checked.
     pub logouts: u64,
+}
+
+/// What the v2 session shape (`POST /api/login2`, `/api/v2/...`) saw. Its refused
+/// credentials are counted in [`AuthFailures`] with the rest.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct V2 {
+    /// Successful `POST /api/login2`s: a bearer and a `tb_sid` cookie issued.
+    pub logins: u64,
+    /// Every `/api/v2/...` call, whatever its outcome.
+    pub calls: u64,
+    /// Calls answered HTTP 200 `{"errcode":42001}`: the bearer or the cookie had expired.
+    pub expired_answers: u64,
+    /// `GET /api/v2/search` whose `q` JSON held a cursor this session's feed did not issue.
+    pub invalid_cursors: u64,
 }
 
 /// Tokens handed out, by kind.
@@ -165,6 +181,16 @@ pub enum WebEvent {
     Logout,
 }
 
+/// Events counted in [`V2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V2Event {
+    Login,
+    Call,
+    ExpiredAnswer,
+    // Keep last: it sizes the counter array.
+    InvalidCursor,
+}
+
 /// Reasons counted in [`AuthFailures`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -179,6 +205,7 @@ pub enum Failure {
 const ENDPOINTS: usize = Endpoint::Other as usize + 1;
 const FAILURES: usize = Failure::BadCredentials as usize + 1;
 const WEB_EVENTS: usize = WebEvent::Logout as usize + 1;
+const V2_EVENTS: usize = V2Event::InvalidCursor as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
@@ -190,6 +217,7 @@ pub struct Counters {
     unknown_ids: AtomicU64,
     orders: AtomicU64,
     web: [AtomicU64; WEB_EVENTS],
+    v2: [AtomicU64; V2_EVENTS],
 }
 
 impl Counters {
@@ -213,6 +241,10 @@ impl Counters {
         self.web[e as usize].fetch_add(1, Relaxed);
     }
 
+    pub fn v2(&self, e: V2Event) {
+        self.v2[e as usize].fetch_add(1, Relaxed);
+    }
+
     pub fn unknown_id(&self) {
         self.unknown_ids.fetch_add(1, Relaxed);
     }
@@ -228,6 +260,7 @@ impl Counters {
         let r = |e: Endpoint| self.requests[e as usize].load(Relaxed);
         let f = |x: Failure| self.failures[x as usize].load(Relaxed);
         let w = |x: WebEvent| self.web[x as usize].load(Relaxed);
+        let v = |x: V2Event| self.v2[x as usize].load(Relaxed);
         Stats {
             tokens_issued: TokensIssued {
                 platform: self.platform_tokens.load(Relaxed),
@@ -269,6 +302,12 @@ impl Counters {
                 unknown_post_ids: w(WebEvent::UnknownPostId),
                 logouts: w(WebEvent::Logout),
             },
+            v2: V2 {
+                logins: v(V2Event::Login),
+                calls: v(V2Event::Call),
+                expired_answers: v(V2Event::ExpiredAnswer),
+                invalid_cursors: v(V2Event::InvalidCursor),
+            },
         }
     }
 }
@@ -287,6 +326,7 @@ mod tests {
         c.failure(Failure::BadCredentials);
         c.platform_token();
         c.web(WebEvent::Logout);
+        c.v2(V2Event::InvalidCursor);
         assert_eq!(c.order(), 1);
         let s = c.snapshot();
         assert_eq!(s.auth_failures_total(), 1);
@@ -294,7 +334,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1}}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1}}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
     }

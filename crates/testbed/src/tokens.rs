@@ -43,6 +43,10 @@ pub enum Kind {
     Session = 2,
     /// The web app's session cookie from `POST /wp/login`.
     WebSession = 3,
+    /// Bearer from `POST /api/login2`.
+    Session2 = 4,
+    /// The `tb_sid` cookie issued beside a [`Kind::Session2`] bearer, sharing its serial.
+    Sid = 5,
 }
 
 /// Why a token was refused.
@@ -93,11 +97,24 @@ impl Tokens {
 
     /// A new token of `kind`, valid for the configured TTL from now.
     pub fn issue(&self, kind: Kind) -> String {
+        self.issue_serial(kind, self.serial.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Two tokens of one session: `first` and `second` share a fresh serial, so a checker can
+    /// tell that they were issued together (see [`Tokens::verify`]).
+    pub fn issue_pair(&self, first: Kind, second: Kind) -> (String, String) {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        (
+            self.issue_serial(first, serial),
+            self.issue_serial(second, serial),
+        )
+    }
+
+    fn issue_serial(&self, kind: Kind, serial: u64) -> String {
         let issued = self.now_ms();
         // 48-bit fields: ~8900 years of milliseconds, so saturating is only a formality.
         let expiry = issued.saturating_add(self.ttl_ms).min(MAX_48);
         let generation = self.generation.load(Ordering::Acquire);
-        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
 
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[0] = kind as u8;
@@ -312,6 +329,18 @@ mod tests {
         assert_eq!(t.check(&new, Kind::Platform), Ok(()));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(t.check(&new, Kind::Platform), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_pair_shares_its_serial_and_keeps_its_kinds() {
+        let t = Tokens::new(Duration::from_secs(60)).unwrap();
+        let (bearer, sid) = t.issue_pair(Kind::Session2, Kind::Sid);
+        assert_ne!(bearer, sid);
+        let a = t.verify(&bearer, Kind::Session2).unwrap();
+        assert_eq!(t.verify(&sid, Kind::Sid), Ok(a));
+        assert_eq!(t.check(&sid, Kind::Session2), Err(TokenError::Invalid));
+        let (next, _) = t.issue_pair(Kind::Session2, Kind::Sid);
+        assert_eq!(t.verify(&next, Kind::Session2), Ok(a + 1));
     }
 
     #[test]

@@ -299,7 +299,7 @@ impl App {
 }
 
 /// The token of `Authorization: Bearer <token>`, if that is the header's scheme.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -2,6 +2,7 @@
 
 mod http;
 mod session;
+mod session2;
 mod support;
 mod synthetic;
 mod tls;
