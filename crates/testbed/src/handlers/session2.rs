@@ -115,7 +115,7 @@ impl App {
         }
         let serial = match self.v2_session(headers) {
             Ok(serial) => serial,
-            Err(refusal) => return refusal,
+            Err(failure) => return self.refuse(failure),
         };
         match path {
             "/api/v2/profile" => to_json(&Data {
@@ -167,10 +167,10 @@ impl App {
     }
 
     /// The session's serial when the bearer and the cookie are both valid and of one login;
-    /// otherwise the refusal to send, counted as an auth failure.
-    fn v2_session(&self, headers: &HeaderMap) -> Result<u64, Resp> {
+    /// otherwise why not (for [`App::refuse`]).
+    fn v2_session(&self, headers: &HeaderMap) -> Result<u64, Failure> {
         let (Some(token), Some(sid)) = (bearer(headers), cookie(headers, SID_COOKIE)) else {
-            return Err(self.refuse(Failure::Missing));
+            return Err(Failure::Missing);
         };
         let bearer = self.tokens.verify(token, Kind::Session2);
         let cookie = self.tokens.verify(sid, Kind::Sid);
@@ -181,7 +181,7 @@ impl App {
             (Err(TokenError::Revoked), _) | (_, Err(TokenError::Revoked)) => Failure::Revoked,
             _ => Failure::Expired,
         };
-        Err(self.refuse(failure))
+        Err(failure)
     }
 
     /// Counts `failure` and builds its answer: 200 + 42001 for an expiry, else 401.
