@@ -12,6 +12,7 @@ mod record;
 mod record_faults;
 mod report;
 mod run;
+mod session_shapes;
 mod testbed;
 mod util;
 mod webapp;
