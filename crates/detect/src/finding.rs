@@ -221,6 +221,9 @@ pub enum Place {
     JwtClaim(Box<Place>, String),
     /// Somewhere in a text body.
     Text,
+    /// A JSON leaf inside a query or form value that holds a JSON document
+    /// (`?q=%7B%22cursor%22%3A…%7D`): where the value sits, and the path inside.
+    JsonIn(Box<Place>, String),
     /// A named value of a text body: a hidden input, a `data-` attribute, a script object's
     /// key, a query parameter in a link.
     TextField(String),
@@ -238,7 +241,7 @@ impl Place {
             | Place::SetCookie(k)
             | Place::JwtClaim(_, k)
             | Place::TextField(k) => Some(k),
-            Place::Json(p) | Place::JsonInString(_, p) => last_key(p),
+            Place::Json(p) | Place::JsonInString(_, p) | Place::JsonIn(_, p) => last_key(p),
             Place::PathSegment(_) | Place::Text => None,
         }
     }
@@ -276,6 +279,7 @@ impl fmt::Display for Place {
             Place::JwtClaim(at, claim) => write!(f, "{at} → JWT claim {claim}"),
             Place::Text => f.write_str("body text"),
             Place::TextField(k) => write!(f, "body text `{k}`"),
+            Place::JsonIn(at, inner) => write!(f, "{at} → {inner}"),
         }
     }
 }

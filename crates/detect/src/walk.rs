@@ -115,6 +115,7 @@ pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
         push_kind(&mut out, Place::PathSegment(i), decode_component(seg));
     }
     for (k, v) in query.map(pairs).unwrap_or_default() {
+        json_in(&Place::Query(k.clone()), &v, kind, &mut out);
         push_kind(&mut out, Place::Query(k), v);
     }
     if kind == Kind::Candidate {
@@ -127,6 +128,7 @@ pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
                 let fields = crate::multipart::fields(&req.headers, t)
                     .or_else(|| is_form(&req.headers, t).then(|| pairs(t)));
                 for (k, v) in fields.unwrap_or_default() {
+                    json_in(&Place::Form(k.clone()), &v, kind, &mut out);
                     push_kind(&mut out, Place::Form(k), v);
                 }
             }
@@ -217,6 +219,29 @@ fn header_slots(headers: &Headers, out: &mut Vec<Slot>) {
                     push(out, Place::Header(lower), value.to_string());
                 }
             }
+        }
+    }
+}
+
+/// The leaves of a JSON document a query or form value holds (decoded already), each a slot
+/// of its own: a cursor inside `q={"cursor":"…","size":10}` is sent like any other value.
+fn json_in(at: &Place, value: &str, kind: Kind, out: &mut Vec<Slot>) {
+    let t = value.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return;
+    }
+    let Ok(doc @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(value)
+    else {
+        return;
+    };
+    let mut leaves = Vec::new();
+    json_leaves("$", &doc, &mut leaves);
+    for (path, v) in leaves {
+        if kind.keeps(&v) {
+            out.push(Slot {
+                place: Place::JsonIn(Box::new(at.clone()), path),
+                value: v,
+            });
         }
     }
 }
