@@ -7,6 +7,7 @@ mod convert;
 mod demo;
 mod har;
 mod honest;
+mod pipeline;
 mod readme;
 mod record;
 mod record_faults;

@@ -7,12 +7,11 @@
 //! the testbed's own `/stats`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{curl, finish, loadtape, Running};
+use crate::pipeline::{delta, in_dir, record_script, replay, stats};
+use crate::util::Running;
 
 /// The mini program as shell. Prints the token, the cookie and the cursor it used.
 const CLIENT: &str = r#"
@@ -28,93 +27,13 @@ via "${auth[@]}" -G --data-urlencode "q={\"cursor\":\"$cursor\",\"size\":10}" "$
 echo "$token $sid $cursor"
 "#;
 
-fn in_dir(dir: &Path, args: &[&str]) -> Command {
-    let mut c = loadtape();
-    c.current_dir(dir).args(args);
-    c
-}
-
-fn stats(dir: &Path, base: &str) -> Value {
-    let ca = dir.join("certs/testbed-ca.pem");
-    let (code, out) = curl(&["--cacert", ca.to_str().unwrap(), &format!("{base}/stats")]);
-    assert_eq!(code, 0, "{out}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-/// The difference of one counter (a JSON path of keys) between two `/stats`.
-fn delta(after: &Value, before: &Value, path: &[&str]) -> u64 {
-    let get = |v: &Value| {
-        let v = path.iter().fold(v, |v, k| &v[*k]);
-        v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-    };
-    get(after) - get(before)
-}
-
 /// Records the client's session; returns the three values it used (token, cookie, cursor).
 fn record(dir: &Path, base: &str) -> Vec<String> {
-    let mut proxy = Running::start(in_dir(
-        dir,
-        &[
-            "record",
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-            "v2.yaml",
-            "--ca-dir",
-            "certs",
-            "--upstream-ca",
-            "certs/testbed-ca.pem",
-        ],
-    ));
-    let addr = proxy.proxy_ready();
-    let client = Command::new("bash")
-        .current_dir(dir)
-        .env("BASE", base)
-        .env("PROXY", &addr)
-        .args(["-e", "-o", "pipefail", "-c", CLIENT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = finish(client, Duration::from_secs(60));
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // One line per exchange, printed once it is on disk.
-    let lines = proxy.lines(4);
+    let (lines, printed) = record_script(dir, base, "v2.yaml", CLIENT, 4);
     assert!(lines[3].contains("/api/v2/search?q="), "{lines:?}");
-    let (code, rest) = proxy.terminate();
-    assert_eq!(code, 0, "{rest}");
     let values: Vec<String> = printed.split_whitespace().map(String::from).collect();
     assert_eq!(values.len(), 3, "{printed}");
     values
-}
-
-/// `loadtape run` of `scenario` with `args`; returns the exit code and the result JSON.
-fn replay(dir: &Path, scenario: &str, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["run", scenario, "--ca", "certs/testbed-ca.pem", "--quiet"];
-    all.extend_from_slice(&["--out", "result.json"]);
-    all.extend_from_slice(args);
-    let child = in_dir(dir, &all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = finish(child, Duration::from_secs(90));
-    let result = std::fs::read_to_string(dir.join("result.json")).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_str(&result).unwrap(),
-    )
 }
 
 /// Converts `v2.yaml`; returns the scenario's text.

@@ -6,10 +6,9 @@
 //! with the REST nonce put back to its recorded literal is refused, so the check is real.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use crate::util::{curl, finish, loadtape, Running};
+use crate::pipeline::{delta, in_dir, record_script, replay, stats};
+use crate::util::Running;
 
 /// A browser session as shell: log in (the cookie jar keeps the session), open the admin page
 /// and take its three nonces out of the HTML, create a draft over REST, read it, edit it, the
@@ -31,94 +30,17 @@ via -o /dev/null "$BASE/wp/logout?action=logout&_wpnonce=$logout"
 echo "$rest $edit $logout $id"
 "#;
 
-fn in_dir(dir: &Path, args: &[&str]) -> Command {
-    let mut c = loadtape();
-    c.current_dir(dir).args(args);
-    c
-}
-
-fn stats(dir: &Path, base: &str) -> serde_json::Value {
-    let ca = dir.join("certs/testbed-ca.pem");
-    let (code, out) = curl(&["--cacert", ca.to_str().unwrap(), &format!("{base}/stats")]);
-    assert_eq!(code, 0, "{out}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
 fn n(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// The difference of one counter (a JSON path of keys) between two `/stats`.
-fn delta(after: &serde_json::Value, before: &serde_json::Value, path: &[&str]) -> u64 {
-    let get = |v: &serde_json::Value| n(path.iter().fold(v, |v, k| &v[*k]));
-    get(after) - get(before)
-}
-
 /// Records the session; returns the recording and the four values the client used.
 fn record(dir: &Path, base: &str) -> (PathBuf, Vec<String>) {
-    let mut proxy = Running::start(in_dir(
-        dir,
-        &[
-            "record",
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-            "wp.yaml",
-            "--ca-dir",
-            "certs",
-            "--upstream-ca",
-            "certs/testbed-ca.pem",
-        ],
-    ));
-    let addr = proxy.proxy_ready();
-    let client = Command::new("bash")
-        .current_dir(dir)
-        .env("BASE", base)
-        .env("PROXY", &addr)
-        .args(["-e", "-o", "pipefail", "-c", CLIENT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = finish(client, Duration::from_secs(60));
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // One line per exchange, printed once it is on disk.
-    let lines = proxy.lines(7);
+    let (lines, printed) = record_script(dir, base, "wp.yaml", CLIENT, 7);
     assert!(lines[6].contains("/wp/logout?"), "{lines:?}");
-    let (code, rest) = proxy.terminate();
-    assert_eq!(code, 0, "{rest}");
     let values: Vec<String> = printed.split_whitespace().map(String::from).collect();
     assert_eq!(values.len(), 4, "{printed}");
     (dir.join("wp.yaml"), values)
-}
-
-/// `loadtape run` of `scenario` with `args`; returns the exit code and the result JSON.
-fn replay(dir: &Path, scenario: &str, args: &[&str]) -> (i32, serde_json::Value) {
-    let mut all = vec!["run", scenario, "--ca", "certs/testbed-ca.pem", "--quiet"];
-    all.extend_from_slice(&["--out", "result.json"]);
-    all.extend_from_slice(args);
-    let child = in_dir(dir, &all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = finish(child, Duration::from_secs(90));
-    let result = std::fs::read_to_string(dir.join("result.json")).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_str(&result).unwrap(),
-    )
 }
 
 #[test]

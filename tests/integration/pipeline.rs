@@ -1,0 +1,108 @@
+//! The whole pipeline against the TLS testbed, as the end-to-end tests of one backend shape
+//! each drive it: record a client script through the real proxy, read the testbed's own
+//! counts, replay a scenario and read its result.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{curl, finish, loadtape, Running};
+
+/// `loadtape ARGS` in `dir`.
+pub fn in_dir(dir: &Path, args: &[&str]) -> Command {
+    let mut c = loadtape();
+    c.current_dir(dir).args(args);
+    c
+}
+
+/// The TLS testbed's `/stats` (its CA in `dir/certs`).
+pub fn stats(dir: &Path, base: &str) -> Value {
+    let ca = dir.join("certs/testbed-ca.pem");
+    let (code, out) = curl(&["--cacert", ca.to_str().unwrap(), &format!("{base}/stats")]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The difference of one counter (a JSON path of keys) between two `/stats`.
+pub fn delta(after: &Value, before: &Value, path: &[&str]) -> u64 {
+    let get = |v: &Value| {
+        let v = path.iter().fold(v, |v, k| &v[*k]);
+        v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+    };
+    get(after) - get(before)
+}
+
+/// Runs the bash `script` (with `$BASE` and `$PROXY` set) through `loadtape record` in front
+/// of the testbed at `base`, into `dir/out`; waits for the proxy's `exchanges` lines (each
+/// printed once the exchange is on disk), stops the proxy, and returns those lines and what
+/// the script printed.
+pub fn record_script(
+    dir: &Path,
+    base: &str,
+    out: &str,
+    script: &str,
+    exchanges: usize,
+) -> (Vec<String>, String) {
+    let mut proxy = Running::start(in_dir(
+        dir,
+        &[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            out,
+            "--ca-dir",
+            "certs",
+            "--upstream-ca",
+            "certs/testbed-ca.pem",
+        ],
+    ));
+    let addr = proxy.proxy_ready();
+    let client = Command::new("bash")
+        .current_dir(dir)
+        .env("BASE", base)
+        .env("PROXY", &addr)
+        .args(["-e", "-o", "pipefail", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = finish(client, Duration::from_secs(60));
+    let printed = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(
+        done.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let lines = proxy.lines(exchanges);
+    let (code, rest) = proxy.terminate();
+    assert_eq!(code, 0, "{rest}");
+    (lines, printed)
+}
+
+/// `loadtape run` of `scenario` with `args` (the testbed's CA trusted, the result in
+/// `dir/result.json`); returns the exit code and the result JSON.
+pub fn replay(dir: &Path, scenario: &str, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["run", scenario, "--ca", "certs/testbed-ca.pem", "--quiet"];
+    all.extend_from_slice(&["--out", "result.json"]);
+    all.extend_from_slice(args);
+    let child = in_dir(dir, &all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, Duration::from_secs(90));
+    let result = std::fs::read_to_string(dir.join("result.json")).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&result).unwrap(),
+    )
+}
