@@ -30,6 +30,11 @@ pub struct Args {
     /// created with the recorded token as a starter row when it does not exist.
     #[arg(long, value_name = "FILE")]
     token_csv: Option<PathBuf>,
+    /// Log in with the user-bound login material (wx.getUserInfo's rawData, signature,
+    /// encryptedData, iv) from this CSV, one row per VU, so N VUs are N users; created with
+    /// the recorded user's row as a starter when it does not exist.
+    #[arg(long, value_name = "FILE")]
+    login_csv: Option<PathBuf>,
     /// Keep static assets and analytics beacons.
     #[arg(long)]
     keep_static: bool,
@@ -56,9 +61,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
             out.display()
         )));
     }
-    let token_csv = args.token_csv.as_ref().map(|csv| TokenCsv {
+    let beside = |csv: &PathBuf| TokenCsv {
         path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
-    });
+    };
+    let token_csv = args.token_csv.as_ref().map(beside);
+    let login_csv = args.login_csv.as_ref().map(beside);
     let conversion = convert(
         &rec,
         &analysis,
@@ -68,6 +75,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
             token_csv,
+            login_csv,
         },
     );
     if conversion.scenario.steps.is_empty() {
@@ -79,7 +87,27 @@ pub fn run(args: Args) -> Result<(), Failure> {
         )));
     }
     if let Some(csv) = &args.token_csv {
-        prepare_csv(csv, &conversion.csv_columns, &conversion.csv_row)?;
+        prepare_csv(
+            csv,
+            &conversion.csv_columns,
+            &conversion.csv_row,
+            "the recorded token(s) as one row: replace them with fresh, pre-fetched ones",
+        )?;
+    }
+    if let Some(csv) = &args.login_csv {
+        if conversion.login_columns.is_empty() {
+            return Err(bad(format!(
+                "--login-csv: {} sends no user-bound login material (rawData, signature, \
+                 encryptedData, iv); nothing to take from a CSV",
+                args.recording.display()
+            )));
+        }
+        prepare_csv(
+            csv,
+            &conversion.login_columns,
+            &conversion.login_row,
+            "the recorded user's login material as one row: add a row per test user",
+        )?;
     }
     let yaml = conversion.yaml();
     let mut file = OpenOptions::new()
@@ -184,7 +212,7 @@ fn relative_to(csv: &Path, dir: &Path) -> String {
 
 /// An existing CSV must have the token columns; a missing one is created with the recorded
 /// tokens as a starter row (they expire: replace them with fresh ones).
-fn prepare_csv(csv: &Path, columns: &[String], row: &[String]) -> Result<(), Failure> {
+fn prepare_csv(csv: &Path, columns: &[String], row: &[String], what: &str) -> Result<(), Failure> {
     if columns.is_empty() {
         return Err(Failure::BadInput(anyhow!(
             "--token-csv: the recording has no token to read from a CSV"
@@ -228,9 +256,6 @@ fn prepare_csv(csv: &Path, columns: &[String], row: &[String]) -> Result<(), Fai
         row.iter().map(quote).collect::<Vec<_>>().join(",")
     );
     std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
-    outln!(
-        "wrote {} with the recorded token(s) as one row: replace them with fresh, pre-fetched ones",
-        csv.display()
-    );
+    outln!("wrote {} with {what}", csv.display());
     Ok(())
 }

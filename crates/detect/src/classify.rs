@@ -175,6 +175,21 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         }
         findings.push(f);
     }
+    if let Some((i, fields)) = kept
+        .iter()
+        .map(|&i| (i, rules::user_bound::fields(&exchanges[i].request)))
+        .find(|(_, f)| !f.is_empty())
+    {
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        warnings.push(format!(
+            "step `{}` logs in with login material bound to the recorded user ({}): loadtape \
+             cannot mint it, so every VU will be that one user (carts, orders and per-user limits \
+             collide); pass --login-csv FILE for one row per test user (a starter file with the \
+             recorded row is written)",
+            steps[i].name,
+            names.join(", ")
+        ));
+    }
     for (value, uses, origins) in short_ids {
         let variable = names.unique(&cx.variable_base_of(Class::Correlated, &origins, &uses));
         findings.push(Finding {
@@ -243,6 +258,19 @@ impl Ctx<'_> {
                 .all(|u| presets::token_endpoint(&self.exchanges[u.step]).is_some())
         {
             return None;
+        }
+        let user_bound = uses.iter().any(|u| {
+            u.place
+                .key()
+                .is_some_and(|k| rules::user_bound::is_material(&self.exchanges[u.step].request, k))
+        });
+        if user_bound {
+            return Some(Verdict::new(
+                Class::Static,
+                40,
+                "login material that ties the session to the recorded user (wx.getUserInfo / \
+                 getPhoneNumber): loadtape cannot mint it; --login-csv FILE gives each VU its own",
+            ));
         }
         if any_name(shape::is_signature_name) {
             return Some(Verdict::new(

@@ -1,6 +1,7 @@
 //! [`convert`]: an analysis and its recording become a `scenario/v1` scenario, commented
 //! where a human has to decide.
 
+mod logins;
 mod token_steps;
 
 use std::collections::{HashMap, HashSet};
@@ -46,6 +47,8 @@ pub struct ConvertOptions {
     pub recording: Option<String>,
     /// Pre-fetched tokens instead of token steps (PTS "method 2").
     pub token_csv: Option<TokenCsv>,
+    /// The user-bound login material from a CSV, one row per VU (`--login-csv`).
+    pub login_csv: Option<TokenCsv>,
 }
 
 /// A CSV of pre-fetched tokens: a data source named `tokens`, one column per token variable.
@@ -62,6 +65,9 @@ pub struct Conversion {
     /// With `--token-csv`: the CSV's columns, and the recorded values as a starter row.
     pub csv_columns: Vec<String>,
     pub csv_row: Vec<String>,
+    /// With `--login-csv`: its columns, and the recorded user's material as a starter row.
+    pub login_columns: Vec<String>,
+    pub login_row: Vec<String>,
 }
 
 impl Conversion {
@@ -75,6 +81,7 @@ impl Conversion {
 pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversion {
     let mut b = Builder::new(rec, a, opts);
     b.variables();
+    b.login_data();
     b.token_steps();
     b.flow();
     let scenario = Scenario {
@@ -111,6 +118,8 @@ pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversi
         comments,
         csv_columns: b.csv_columns,
         csv_row: b.csv_row,
+        login_columns: b.login_columns,
+        login_row: b.login_row,
     }
 }
 
@@ -133,6 +142,8 @@ struct Builder<'a> {
     comments: Comments,
     csv_columns: Vec<String>,
     csv_row: Vec<String>,
+    login_columns: Vec<String>,
+    login_row: Vec<String>,
     /// Responses speak WeChat's `errcode` dialect.
     errcodes: bool,
     /// The business status fields the recording's answers carry.
@@ -165,6 +176,8 @@ impl<'a> Builder<'a> {
             comments: Comments::new(),
             csv_columns: Vec::new(),
             csv_row: Vec::new(),
+            login_columns: Vec::new(),
+            login_row: Vec::new(),
             errcodes,
             business: Dialect::learn(
                 rec.exchanges
@@ -395,6 +408,7 @@ impl<'a> Builder<'a> {
         if for_token {
             self.secret(step, &mut subs);
         }
+        self.login_subs(step, &mut subs);
         let mut headers = Vec::new();
         for (name, value) in e.request.headers.iter() {
             let lower = name.to_ascii_lowercase();

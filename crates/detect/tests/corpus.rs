@@ -223,6 +223,7 @@ fn token_csv_turns_the_platform_token_into_a_data_column() {
         token_csv: Some(TokenCsv {
             path: "tokens.csv".into(),
         }),
+        ..Default::default()
     };
     let c = loadtape_detect::convert(&rec, &a, &opts);
     assert_eq!(c.csv_columns, ["access_token"]);
@@ -556,6 +557,7 @@ fn examples_in_recordings_are_current() {
             &ConvertOptions {
                 recording: Some(format!("{name}.yaml")),
                 token_csv: None,
+                login_csv: None,
             },
         );
         let file = dir.join(format!("{name}.scenario.yaml"));
@@ -628,6 +630,7 @@ fn the_token_csv_example_in_recordings_is_current() {
             token_csv: Some(TokenCsv {
                 path: "wechat-platform-tokens.csv".into(),
             }),
+            ..Default::default()
         },
     );
     let file = dir.join("wechat-platform-csv.scenario.yaml");
@@ -721,4 +724,61 @@ fn business_errors_in_http_200_and_ids_the_flow_creates() {
     assert_eq!(body(&s.steps[3].request), r#"{"orderId":"{{ orderId }}"}"#);
     assert_eq!(s.thresholds.len(), 1);
     assert_eq!(s.thresholds[0].to_string(), "error_rate < 1%");
+}
+
+/// wx.getUserInfo-style login material ties every VU to the recorded user: said so, its
+/// `signature` is not taken for a signing rule, and `--login-csv` makes it a per-VU data
+/// source with the recorded user as the starter row.
+#[test]
+fn user_bound_login_material_and_the_login_csv() {
+    let (rec, a) = load("wechat-userinfo");
+    let warned: Vec<&String> = a
+        .warnings
+        .iter()
+        .filter(|w| w.contains("--login-csv"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", a.warnings);
+    assert!(
+        warned[0].contains("(rawData, signature, encryptedData, iv)"),
+        "{}",
+        warned[0]
+    );
+    assert!(
+        warned[0].contains("every VU will be that one user"),
+        "{}",
+        warned[0]
+    );
+    assert!(
+        !a.warnings.iter().any(|w| w.contains("signing rule")),
+        "{:?}",
+        a.warnings
+    );
+    // (The loader wants the CSV to exist: `loadtape convert` writes it; here it is not.)
+    let c = loadtape_detect::convert(
+        &rec,
+        &a,
+        &ConvertOptions {
+            login_csv: Some(TokenCsv {
+                path: "logins.csv".into(),
+            }),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        c.login_columns,
+        ["rawData", "signature", "encryptedData", "iv"]
+    );
+    assert_eq!(c.login_row[1], "75e81ceda165f4ffa64f4068af58c64b8f54b88c");
+    let s = &c.scenario;
+    assert_eq!(s.data["logins"].csv, "logins.csv");
+    assert_eq!(s.tokens.len(), 1);
+    assert_eq!(
+        body(&s.tokens[0].request),
+        r#"{"code":"{{ uuid() }}","rawData":"{{ logins.rawData }}","signature":"{{ logins.signature }}","encryptedData":"{{ logins.encryptedData }}","iv":"{{ logins.iv }}"}"#
+    );
+    // Without the CSV the material is sent as recorded (and the warning says what that means).
+    let plain = convert_checked(&rec, &a, &ConvertOptions::default());
+    assert!(plain.scenario.data.is_empty());
+    assert!(body(&plain.scenario.tokens[0].request)
+        .contains("75e81ceda165f4ffa64f4068af58c64b8f54b88c"));
 }

@@ -8,3 +8,4 @@ pub mod lifetime;
 pub mod login;
 pub mod server_session;
 pub mod short_ids;
+pub mod user_bound;
