@@ -53,10 +53,10 @@ fn json_fields(v: &Value, depth: usize, out: &mut Vec<(String, String)>) {
     let Value::Object(map) = v else { return };
     for (k, x) in map {
         match x {
-            Value::String(s) if FIELDS.contains(&k.as_str()) => {
-                if !out.iter().any(|(n, _)| n == k) {
-                    out.push((k.clone(), s.clone()));
-                }
+            Value::String(s)
+                if FIELDS.contains(&k.as_str()) && !out.iter().any(|(n, _)| n == k) =>
+            {
+                out.push((k.clone(), s.clone()));
             }
             Value::Object(_) if depth < 2 => json_fields(x, depth + 1, out),
             _ => {}
