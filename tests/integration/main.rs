@@ -14,6 +14,7 @@ mod record_faults;
 mod report;
 mod run;
 mod session_shapes;
+mod shop;
 mod testbed;
 mod util;
 mod webapp;

@@ -12,6 +12,7 @@
 //! | `POST /api/order`              | `?access_token=`      | `order`        | `business`  |
 //! | `POST /api/login2`             | `{code}`              | `v2.calls`     | `session2`  |
 //! | `GET /api/v2/{profile,feed,search}` | bearer + cookie  | `v2.calls`     | `session2`  |
+//! | `/wx/...` (litemall's shape)  | `X-Litemall-Token`    | `shop.calls`   | `shop`      |
 //! | `POST /admin/revoke`           | none (test hook)      | `revoke`       | `admin`     |
 //! | `POST /admin/stall?for=D`      | none (test hook)      | `stall`        | `admin`     |
 //! | `GET /blob?bytes=N`            | none                  | `blob`         | `synthetic` |
@@ -32,6 +33,7 @@ mod admin;
 mod business;
 mod reply;
 mod session2;
+mod shop;
 mod synthetic;
 mod webapp;
 mod wp_rest;
@@ -44,6 +46,7 @@ use http::{Request, StatusCode};
 
 use crate::catalog::Catalog;
 use crate::posts::Posts;
+use crate::shop_store::ShopStore;
 use crate::stall::Stall;
 use crate::stats::{Counters, Endpoint};
 use crate::tokens::Tokens;
@@ -63,6 +66,7 @@ pub struct App {
     pub catalog: Catalog,
     pub counters: Counters,
     posts: Posts,
+    shop: ShopStore,
     stall: Stall,
     appid: String,
     secret: String,
@@ -86,6 +90,7 @@ enum Route<'p> {
     Stats,
     Wp(&'p str),
     V2(&'p str),
+    Wx(&'p str),
     NotFound,
 }
 
@@ -106,6 +111,7 @@ impl Route<'_> {
             "/stats" => Route::Stats,
             p if p.starts_with("/wp/") => Route::Wp(p),
             p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
+            p if p.starts_with("/wx/") => Route::Wx(p),
             p => match p.strip_prefix("/api/goods/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::GoodsDetail(id),
                 _ => Route::NotFound,
@@ -131,7 +137,7 @@ impl Route<'_> {
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
-            Route::Wp(_) | Route::V2(_) => (None, None),
+            Route::Wp(_) | Route::V2(_) | Route::Wx(_) => (None, None),
             Route::NotFound => (None, Some(Endpoint::Other)),
         }
     }
@@ -149,6 +155,7 @@ impl Route<'_> {
                 | Route::Order
                 | Route::Wp(_)
                 | Route::V2(_)
+                | Route::Wx(_)
         )
     }
 }
@@ -171,6 +178,8 @@ impl App {
             catalog,
             counters: Counters::default(),
             posts: Posts::new(first_post_id, ttl),
+            // Two-digit address ids at first, as the recorded `"data":57`; four-digit orders.
+            shop: ShopStore::new(10 + first_post_id % 90, first_post_id + 100, ttl),
             stall: Stall::new(),
             appid,
             secret,
@@ -220,6 +229,7 @@ impl App {
             Route::Stats => self.stats(),
             Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
             Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
+            Route::Wx(path) => self.shop(&parts.method, path, headers, query, body).await,
             Route::NotFound => reply::json(StatusCode::NOT_FOUND, NOT_FOUND),
         };
         Ok(reply::encode(resp, headers))

@@ -39,6 +39,13 @@
 //!   bearer and the cookie: 401 when one is missing or forged, HTTP 200 `{"errcode":42001}` when
 //!   one expired, HTTP 200 `{"errcode":40099}` for a cursor this session was not given. Counted
 //!   in [`Stats::v2`].
+//! * `/wx/...` — a litemall-shaped shop, every answer HTTP 200 `{"errno","errmsg","data"}`:
+//!   `POST /wx/auth/login_by_weixin` (`{"code","userInfo"}`) answers `data.token`, sent back as
+//!   `X-Litemall-Token` (errno 501 when missing, expired or forged); `POST /wx/address/save`
+//!   answers a short integer address id as `data`; `GET /wx/cart/checkout?addressId=N`,
+//!   `POST /wx/order/submit {"addressId"}` (answers `data.orderId`) and
+//!   `POST /wx/order/prepay {"orderId"}` want ids of this login's session (errno 402
+//!   otherwise). Counted in [`Stats::shop`], nonzero errnos by code.
 //! * `GET /stats` — the counters as [`Stats`].
 //! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
 //!   browser driving the recorder).
@@ -70,6 +77,7 @@ mod handlers;
 mod posts;
 mod query;
 mod server;
+mod shop_store;
 mod stall;
 mod stats;
 mod tls;
@@ -88,7 +96,7 @@ use tokio::task::JoinHandle;
 pub use catalog::PAGE_SIZE;
 pub use handlers::MAX_BODY;
 pub use server::GRACE as SHUTDOWN_GRACE;
-pub use stats::{AuthFailures, Requests, Stats, TokensIssued, Webapp, V2};
+pub use stats::{AuthFailures, Requests, Shop, ShopErrno, Stats, TokensIssued, Webapp, V2};
 pub use tls::CA_FILE_NAME;
 
 /// How to run a testbed.

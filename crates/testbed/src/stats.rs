@@ -25,6 +25,8 @@ pub struct Stats {
     pub webapp: Webapp,
     /// The v2 session shape: `/api/login2` and `/api/v2/...`.
     pub v2: V2,
+    /// The litemall-shaped shop under `/wx/`.
+    pub shop: Shop,
 }
 
 impl Stats {
@@ -87,6 +89,48 @@ pub struct V2 {
     pub expired_answers: u64,
     /// `GET /api/v2/search` whose `q` JSON held a cursor this session's feed did not issue.
     pub invalid_cursors: u64,
+}
+
+/// What the litemall-shaped shop (`/wx/...`) saw. Every answer is HTTP 200 with an `errno`;
+/// its refused tokens (errno 501) are also counted in [`AuthFailures`] with the rest.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shop {
+    /// Every `/wx/...` call, whatever its outcome.
+    pub calls: u64,
+    /// Successful `POST /wx/auth/login_by_weixin`s: tokens issued.
+    pub logins: u64,
+    /// Addresses saved.
+    pub addresses: u64,
+    /// Checkouts answered errno 0.
+    pub checkouts: u64,
+    /// Orders accepted.
+    pub orders: u64,
+    /// Accepted orders whose address was the session's but not the one it saved last (an
+    /// address of an earlier flow reused).
+    pub stale_addresses: u64,
+    /// Prepays answered errno 0.
+    pub prepaid: u64,
+    /// Answers with an errno other than 0, all codes together.
+    pub errno_nonzero: u64,
+    /// The same, by code.
+    pub errno: ShopErrno,
+}
+
+/// [`Shop`]'s answers by nonzero errno (litemall's codes).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShopErrno {
+    /// 参数不对: a body or parameter missing or of the wrong type.
+    #[serde(rename = "401")]
+    pub bad_argument: u64,
+    /// 参数值不对: an address or order id that is not this session's.
+    #[serde(rename = "402")]
+    pub bad_value: u64,
+    /// An unknown `/wx/` path or method.
+    #[serde(rename = "404")]
+    pub not_found: u64,
+    /// 请登录: the token is missing, expired, forged or revoked.
+    #[serde(rename = "501")]
+    pub unlogin: u64,
 }
 
 /// Tokens handed out, by kind.
@@ -191,6 +235,39 @@ pub enum V2Event {
     InvalidCursor,
 }
 
+/// Events counted in [`Shop`] (the errno counts have [`Counters::shop_errno`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopEvent {
+    Call,
+    Login,
+    Address,
+    Checkout,
+    Order,
+    StaleAddress,
+    // Keep last: it sizes the counter array.
+    Prepaid,
+}
+
+/// The nonzero errnos counted in [`ShopErrno`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errno {
+    BadArgument = 401,
+    BadValue = 402,
+    NotFound = 404,
+    Unlogin = 501,
+}
+
+impl Errno {
+    fn slot(self) -> usize {
+        match self {
+            Errno::BadArgument => 0,
+            Errno::BadValue => 1,
+            Errno::NotFound => 2,
+            Errno::Unlogin => 3,
+        }
+    }
+}
+
 /// Reasons counted in [`AuthFailures`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -206,6 +283,7 @@ const ENDPOINTS: usize = Endpoint::Other as usize + 1;
 const FAILURES: usize = Failure::BadCredentials as usize + 1;
 const WEB_EVENTS: usize = WebEvent::Logout as usize + 1;
 const V2_EVENTS: usize = V2Event::InvalidCursor as usize + 1;
+const SHOP_EVENTS: usize = ShopEvent::Prepaid as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
@@ -218,6 +296,8 @@ pub struct Counters {
     orders: AtomicU64,
     web: [AtomicU64; WEB_EVENTS],
     v2: [AtomicU64; V2_EVENTS],
+    shop: [AtomicU64; SHOP_EVENTS],
+    shop_errno: [AtomicU64; 4],
 }
 
 impl Counters {
@@ -243,6 +323,37 @@ impl Counters {
 
     pub fn v2(&self, e: V2Event) {
         self.v2[e as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn shop(&self, e: ShopEvent) {
+        self.shop[e as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a shop answer with a nonzero errno.
+    pub fn shop_errno(&self, e: Errno) {
+        self.shop_errno[e.slot()].fetch_add(1, Relaxed);
+    }
+
+    fn shop_snapshot(&self) -> Shop {
+        let s = |x: ShopEvent| self.shop[x as usize].load(Relaxed);
+        let e = |x: Errno| self.shop_errno[x.slot()].load(Relaxed);
+        let errno = ShopErrno {
+            bad_argument: e(Errno::BadArgument),
+            bad_value: e(Errno::BadValue),
+            not_found: e(Errno::NotFound),
+            unlogin: e(Errno::Unlogin),
+        };
+        Shop {
+            calls: s(ShopEvent::Call),
+            logins: s(ShopEvent::Login),
+            addresses: s(ShopEvent::Address),
+            checkouts: s(ShopEvent::Checkout),
+            orders: s(ShopEvent::Order),
+            stale_addresses: s(ShopEvent::StaleAddress),
+            prepaid: s(ShopEvent::Prepaid),
+            errno_nonzero: errno.bad_argument + errno.bad_value + errno.not_found + errno.unlogin,
+            errno,
+        }
     }
 
     pub fn unknown_id(&self) {
@@ -308,6 +419,7 @@ impl Counters {
                 expired_answers: v(V2Event::ExpiredAnswer),
                 invalid_cursors: v(V2Event::InvalidCursor),
             },
+            shop: self.shop_snapshot(),
         }
     }
 }
@@ -327,6 +439,9 @@ mod tests {
         c.platform_token();
         c.web(WebEvent::Logout);
         c.v2(V2Event::InvalidCursor);
+        c.shop(ShopEvent::Prepaid);
+        c.shop_errno(Errno::BadValue);
+        c.shop_errno(Errno::Unlogin);
         assert_eq!(c.order(), 1);
         let s = c.snapshot();
         assert_eq!(s.auth_failures_total(), 1);
@@ -334,7 +449,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1}}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1},"shop":{"calls":0,"logins":0,"addresses":0,"checkouts":0,"orders":0,"stale_addresses":0,"prepaid":1,"errno_nonzero":2,"errno":{"401":0,"402":1,"404":0,"501":1}}}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
     }

@@ -47,6 +47,8 @@ pub enum Kind {
     Session2 = 4,
     /// The `tb_sid` cookie issued beside a [`Kind::Session2`] bearer, sharing its serial.
     Sid = 5,
+    /// The litemall-shaped shop's `X-Litemall-Token` from `POST /wx/auth/login_by_weixin`.
+    Litemall = 6,
 }
 
 /// Why a token was refused.
