@@ -106,3 +106,35 @@ pub fn replay(dir: &Path, scenario: &str, args: &[&str]) -> (i32, Value) {
         serde_json::from_str(&result).unwrap(),
     )
 }
+
+/// `loadtape testbed --tls --token-ttl TTL` in `dir` (its CA lands in `dir/certs`): the
+/// running testbed and its base URL.
+pub fn tls_testbed(dir: &Path, ttl: &str) -> (Running, String) {
+    let mut tb = Running::start(in_dir(
+        dir,
+        &[
+            "testbed",
+            "--tls",
+            "--token-ttl",
+            ttl,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    ));
+    let line = tb.line_containing("listening on");
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    (tb, base)
+}
+
+/// A count in a result or `/stats` JSON.
+pub fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A step's (or token step's) entry in the result JSON.
+pub fn entry<'r>(result: &'r Value, list: &str, name: &str) -> &'r Value {
+    result[list]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("no {list} {name}: {result}"))
+}

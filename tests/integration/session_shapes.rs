@@ -10,8 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::pipeline::{delta, in_dir, record_script, replay, stats};
-use crate::util::Running;
+use crate::pipeline::{count, delta, entry, in_dir, record_script, replay, stats, tls_testbed};
 
 /// The mini program as shell. Prints the token, the cookie and the cursor it used.
 const CLIENT: &str = r#"
@@ -45,18 +44,6 @@ fn convert(dir: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read_to_string(dir.join("v2.scenario.yaml")).unwrap()
-}
-
-/// A step's (or token step's) entry in the result JSON.
-fn entry<'r>(result: &'r Value, list: &str, name: &str) -> &'r Value {
-    result[list]
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} {name}: {result}"))
-}
-
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
 /// The 8-second run of `scenario`: returns the exit code, the result and `/stats` after and
@@ -134,19 +121,7 @@ fn check_conversion(scenario: &str, values: &[String]) {
 fn login2_cookie_and_encoded_json_cursor_recorded_converted_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut tb = Running::start(in_dir(
-        dir,
-        &[
-            "testbed",
-            "--tls",
-            "--token-ttl",
-            "2s",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    ));
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (tb, base) = tls_testbed(dir, "2s");
 
     let values = record(dir, &base);
     let recorded = stats(dir, &base);

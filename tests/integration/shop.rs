@@ -11,8 +11,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::pipeline::{delta, in_dir, record_script, replay, stats};
-use crate::util::Running;
+use crate::pipeline::{count, delta, entry, in_dir, record_script, replay, stats, tls_testbed};
 
 /// The mini program as shell. Prints the token, the address id and the order id it used.
 const CLIENT: &str = r#"
@@ -34,18 +33,6 @@ echo "$token $address $order"
 "#;
 
 const STEPS: [&str; 4] = ["save", "checkout", "submit", "prepay"];
-
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// A step's (or token step's) entry in the result JSON.
-fn entry<'r>(result: &'r Value, list: &str, name: &str) -> &'r Value {
-    result[list]
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} {name}: {result}"))
-}
 
 /// Records the flow; returns the three values the client used (token, address id, order id).
 fn record(dir: &Path, base: &str) -> Vec<String> {
@@ -143,19 +130,7 @@ fn expiries_absorbed(result: &Value, after: &Value, before: &Value) -> u64 {
 fn litemall_errno_shop_recorded_converted_and_replayed_by_its_own_counts() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut tb = Running::start(in_dir(
-        dir,
-        &[
-            "testbed",
-            "--tls",
-            "--token-ttl",
-            "2s",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    ));
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (tb, base) = tls_testbed(dir, "2s");
 
     let values = record(dir, &base);
     let recorded = stats(dir, &base);

@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::{delta, in_dir, record_script, replay, stats};
-use crate::util::Running;
+use crate::pipeline::{delta, in_dir, record_script, replay, stats, tls_testbed};
 
 /// A browser session as shell: log in (the cookie jar keeps the session), open the admin page
 /// and take its three nonces out of the HTML, create a draft over REST, read it, edit it, the
@@ -47,19 +46,7 @@ fn record(dir: &Path, base: &str) -> (PathBuf, Vec<String>) {
 fn wordpress_session_recorded_converted_and_replayed_over_cookie_lifetimes() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut tb = Running::start(in_dir(
-        dir,
-        &[
-            "testbed",
-            "--tls",
-            "--token-ttl",
-            "3s",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    ));
-    let line = tb.line_containing("listening on");
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (tb, base) = tls_testbed(dir, "3s");
 
     let (recording, values) = record(dir, &base);
     let recorded = stats(dir, &base);

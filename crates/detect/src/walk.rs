@@ -1,7 +1,6 @@
 //! Walking every value of a request or a response, each with its [`Place`].
 
 use loadtape_format::{BodyContent, Headers, Request, Response};
-use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use crate::finding::Place;
@@ -50,8 +49,7 @@ fn skip_header(name: &str) -> bool {
 
 /// Percent-decodes (with `+` as space, as forms and most query strings mean it).
 pub fn decode_component(s: &str) -> String {
-    let plus = s.replace('+', " ");
-    percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    loadtape_format::template::url_decode(s)
 }
 
 /// `a=1&b=2` → pairs, decoded.

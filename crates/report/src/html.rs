@@ -54,21 +54,7 @@ svg .line{fill:none;stroke-width:2.5;stroke-linejoin:round;stroke-linecap:round}
 @media (max-width:600px){main{padding:10px}body{font-size:14px}th,td{padding:3px 6px}}
 "#;
 
-/// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::escape::esc;
 
 fn ms(v: f64) -> String {
     if v >= 1000.0 {

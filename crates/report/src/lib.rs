@@ -13,6 +13,7 @@ use std::path::Path;
 
 use loadtape_format::result::{RunResult, RESULT_V1};
 
+mod escape;
 pub mod html;
 pub mod merge;
 #[cfg(test)]

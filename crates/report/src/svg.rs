@@ -50,21 +50,21 @@ pub fn line_chart(c: &Chart) -> String {
     let _ = write!(
         out,
         r#"<figure class="chart"><figcaption>{}</figcaption><div class="legend">"#,
-        crate::html::esc(c.title)
+        crate::escape::esc(c.title)
     );
     for (i, s) in c.series.iter().enumerate() {
         let _ = write!(
             out,
             r#"<span class="key s{}"></span>{} "#,
             i % 6,
-            crate::html::esc(&s.name)
+            crate::escape::esc(&s.name)
         );
     }
     let _ = write!(
         out,
         r#"</div><svg data-chart="{}" viewBox="0 0 {W} {H}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{}">"#,
         c.id,
-        crate::html::esc(c.title)
+        crate::escape::esc(c.title)
     );
     // Horizontal grid with y labels.
     for k in 0..=4 {
@@ -87,7 +87,7 @@ pub fn line_chart(c: &Chart) -> String {
             r#"<text class="xlabel" x="{:.1}" y="{:.1}">{}</text>"#,
             px(*x),
             H - 10.0,
-            crate::html::esc(label)
+            crate::escape::esc(label)
         );
     }
     for (i, s) in c.series.iter().enumerate() {
@@ -109,7 +109,7 @@ pub fn line_chart(c: &Chart) -> String {
             out,
             r#"<path class="line s{}" data-series="{}" data-points="{}" d="{d}"/>"#,
             i % 6,
-            crate::html::esc(&s.name),
+            crate::escape::esc(&s.name),
             s.points.len()
         );
     }
