@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod session_shapes;
 mod shop;
+mod shop_users;
 mod testbed;
 mod util;
 mod webapp;

@@ -60,10 +60,19 @@ pub fn record_script(
         ],
     ));
     let addr = proxy.proxy_ready();
+    let printed = script_in(dir, &[("BASE", base), ("PROXY", &addr)], script);
+    let lines = proxy.lines(exchanges);
+    let (code, rest) = proxy.terminate();
+    assert_eq!(code, 0, "{rest}");
+    (lines, printed)
+}
+
+/// Runs the bash `script` in `dir` with `env` (`-e -o pipefail`, at most 60 s); asserts it
+/// succeeded and returns what it printed.
+pub fn script_in(dir: &Path, env: &[(&str, &str)], script: &str) -> String {
     let client = Command::new("bash")
         .current_dir(dir)
-        .env("BASE", base)
-        .env("PROXY", &addr)
+        .envs(env.iter().copied())
         .args(["-e", "-o", "pipefail", "-c", script])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -76,10 +85,7 @@ pub fn record_script(
         "{printed}{}",
         String::from_utf8_lossy(&done.stderr)
     );
-    let lines = proxy.lines(exchanges);
-    let (code, rest) = proxy.terminate();
-    assert_eq!(code, 0, "{rest}");
-    (lines, printed)
+    printed
 }
 
 /// `loadtape run` of `scenario` with `args` (the testbed's CA trusted, the result in

@@ -13,15 +13,27 @@ use serde_json::Value;
 
 use crate::pipeline::{count, delta, entry, in_dir, record_script, replay, stats, tls_testbed};
 
-/// The mini program as shell. Prints the token, the address id and the order id it used.
-const CLIENT: &str = r#"
+/// The mini program's HTTP functions, as shell: every call through the proxy.
+pub const VIA: &str = r#"
 via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem \
   -H 'referer: https://servicewechat.com/wx3a7b5c9d1e2f4a6b/3/page-frame.html' "$@"; }
 post() { via -H 'content-type: application/json' "$@"; }
+"#;
+
+/// litemall's own login: a code and the user's profile, no signed material.
+const LOGIN: &str = r#"
 login=$(post -d '{"code":"081Kq2Ga1Rk8gB0Ztk1a1nQ3Ga1Kq2Gq","userInfo":{"nickName":"tester","avatarUrl":""}}' \
   "$BASE/wx/auth/login_by_weixin")
+"#;
+
+/// The shop flow after a login answered `$login`, as shell: puts goods in the cart, saves an
+/// address, checks out, orders, prepays. Prints the token, the address id and the order id it
+/// used.
+pub const FLOW: &str = r#"
 token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 auth=(-H "X-Litemall-Token: $token")
+post "${auth[@]}" -d '{"goodsId":1181000,"productId":1,"number":1}' "$BASE/wx/cart/add" \
+  | grep -q '"errno":0'
 address=$(post "${auth[@]}" -d '{"id":0,"name":"tester","tel":"13800000000","province":"北京市","city":"北京市","county":"东城区","addressDetail":"1 Main St","isDefault":true}' \
   "$BASE/wx/address/save" | sed -E 's/.*"data":([0-9]+).*/\1/')
 via "${auth[@]}" "$BASE/wx/cart/checkout?cartId=0&addressId=$address&couponId=0&grouponRulesId=0" \
@@ -32,12 +44,14 @@ post "${auth[@]}" -d "{\"orderId\":$order}" "$BASE/wx/order/prepay" | grep -q '"
 echo "$token $address $order"
 "#;
 
-const STEPS: [&str; 4] = ["save", "checkout", "submit", "prepay"];
+/// The flow's steps after the login, as `convert` names them.
+pub const STEPS: [&str; 5] = ["add", "save", "checkout", "submit", "prepay"];
 
 /// Records the flow; returns the three values the client used (token, address id, order id).
 fn record(dir: &Path, base: &str) -> Vec<String> {
-    let (lines, printed) = record_script(dir, base, "shop.yaml", CLIENT, 5);
-    assert!(lines[4].contains("/wx/order/prepay"), "{lines:?}");
+    let client = format!("{VIA}{LOGIN}{FLOW}");
+    let (lines, printed) = record_script(dir, base, "shop.yaml", &client, 6);
+    assert!(lines[5].contains("/wx/order/prepay"), "{lines:?}");
     let values: Vec<String> = printed.split_whitespace().map(String::from).collect();
     assert_eq!(values.len(), 3, "{printed}");
     values
@@ -66,7 +80,7 @@ fn convert(dir: &Path, values: &[String]) -> String {
     }
     assert_eq!(
         s.matches("json: {path: '$.errno', equals: 0}").count(),
-        4,
+        STEPS.len(),
         "{s}"
     );
     assert!(
@@ -76,11 +90,21 @@ fn convert(dir: &Path, values: &[String]) -> String {
     s
 }
 
-/// The 8-second run of `scenario` with 4 VUs: the exit code, the result, and `/stats` after
-/// and before it.
+/// The 8-second run of `scenario` with 4 VUs: see [`run_shop`].
 fn run_8s(dir: &Path, base: &str, scenario: &str) -> (i32, Value, Value, Value) {
+    run_shop(dir, base, scenario, &["--vus", "4", "--duration", "8s"])
+}
+
+/// The run of `scenario` with `args`: the exit code, the result, and `/stats` after and
+/// before it. Prints what a reader of a failure wants first.
+pub fn run_shop(
+    dir: &Path,
+    base: &str,
+    scenario: &str,
+    args: &[&str],
+) -> (i32, Value, Value, Value) {
     let before = stats(dir, base);
-    let (code, result) = replay(dir, scenario, &["--vus", "4", "--duration", "8s"]);
+    let (code, result) = replay(dir, scenario, args);
     let after = stats(dir, base);
     let errors: Vec<u64> = STEPS
         .iter()
@@ -88,7 +112,7 @@ fn run_8s(dir: &Path, base: &str, scenario: &str) -> (i32, Value, Value, Value) 
         .collect();
     eprintln!(
         "{scenario}: exit {code}; iterations {} requests {} retries {} restarted {}; step errors \
-         {errors:?} (save, checkout, submit, prepay); /stats delta: shop {}; auth_failures {}",
+         {errors:?} ({STEPS:?}); /stats delta: shop {}; auth_failures {}",
         result["iterations"],
         result["total"]["requests"],
         result["total"]["retries"],
@@ -113,7 +137,7 @@ fn diff(after: &Value, before: &Value) -> Value {
 
 /// Every nonzero errno of the run was a token expiry (501, counted as an expired credential,
 /// never a missing or forged one), and the engine absorbed each: as many retries + restarts.
-fn expiries_absorbed(result: &Value, after: &Value, before: &Value) -> u64 {
+pub fn expiries_absorbed(result: &Value, after: &Value, before: &Value) -> u64 {
     let d = |p: &[&str]| delta(after, before, p);
     for kind in ["missing", "invalid", "revoked"] {
         assert_eq!(d(&["auth_failures", kind]), 0, "{kind}: {after}");
@@ -197,7 +221,7 @@ fn with_the_recorded_address(dir: &Path, base: &str, scenario: &str, address: &s
     let refused = d(&["shop", "errno", "402"]);
     assert!(refused >= 20, "{after}");
     assert_eq!(d(&["shop", "errno_nonzero"]), refused + expired, "{after}");
-    let check_errors: u64 = ["checkout", "submit", "prepay"]
+    let check_errors: u64 = STEPS
         .iter()
         .map(|s| count(&entry(&result, "steps", s)["errors"]))
         .sum();
@@ -227,8 +251,9 @@ fn wx(base: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Value 
 }
 
 /// The refusals, each HTTP 200 with litemall's errno and counted by code: no token, a forged
-/// one and one of another kind get 501; another session's address or order 402; a string id
-/// or a body that is not JSON 401; an unknown path 404.
+/// one and one of another kind get 501; another user's address or order, or an order of an
+/// empty cart, 402; a string id, a body that is not JSON or half the login material 401;
+/// login material that does not check -1 (litemall's `fail()`); an unknown path 404.
 #[test]
 fn shop_refusals_are_http_200_errnos_counted_by_code() {
     let (tb, base) = crate::util::testbed(&["--token-ttl", "60s"]);
@@ -240,12 +265,16 @@ fn shop_refusals_are_http_200_errnos_counted_by_code() {
         v["data"]["token"].as_str().unwrap().to_string()
     };
     let (a, b) = (login("c1"), login("c2"));
+    let add = r#"{"goodsId":1181000,"productId":1,"number":1}"#;
+    assert_eq!(wx(&base, "/wx/cart/add", Some(&a), Some(add))["data"], 1);
     let save = wx(&base, "/wx/address/save", Some(&a), Some(r#"{"name":"x"}"#));
     let address = save["data"].as_u64().unwrap_or_else(|| panic!("{save}"));
     let checkout = format!("/wx/cart/checkout?cartId=0&addressId={address}&couponId=0");
+    let listed = wx(&base, &checkout, Some(&a), None);
+    assert_eq!(listed["data"]["addressId"], address, "{listed}");
     assert_eq!(
-        wx(&base, &checkout, Some(&a), None)["data"]["addressId"],
-        address
+        listed["data"]["checkedGoodsList"][0]["number"], 1,
+        "{listed}"
     );
     let submit = format!(r#"{{"addressId":{address}}}"#);
     let order = wx(&base, "/wx/order/submit", Some(&a), Some(&submit))["data"]["orderId"]
@@ -258,10 +287,11 @@ fn shop_refusals_are_http_200_errnos_counted_by_code() {
     let errno = |path: &str, token: Option<&str>, body: Option<&str>| {
         let v = wx(&base, path, token, body);
         (
-            v["errno"].as_u64().unwrap(),
+            v["errno"].as_i64().unwrap(),
             v["errmsg"].as_str().unwrap().to_string(),
         )
     };
+    let login_path = "/wx/auth/login_by_weixin";
     let refused = [
         (errno(&checkout, None, None), 501),
         (errno(&checkout, Some(&forged), None), 501),
@@ -273,11 +303,26 @@ fn shop_refusals_are_http_200_errnos_counted_by_code() {
             errno("/wx/order/prepay", Some(&a), Some(r#"{"orderId":1}"#)),
             402,
         ),
+        (errno("/wx/order/submit", Some(&a), Some(&submit)), 402),
         (
             errno("/wx/order/submit", Some(&a), Some(r#"{"addressId":"1"}"#)),
             401,
         ),
         (errno("/wx/address/save", Some(&a), Some("not json")), 401),
+        (
+            errno(login_path, None, Some(r#"{"code":"c3","rawData":"{}"}"#)),
+            401,
+        ),
+        (
+            errno(
+                login_path,
+                None,
+                Some(
+                    r#"{"code":"c3","rawData":"{}","signature":"00","encryptedData":"AA==","iv":"AA=="}"#,
+                ),
+            ),
+            -1,
+        ),
         (errno("/wx/nope", Some(&a), None), 404),
     ];
     for ((got, msg), want) in &refused {
@@ -285,12 +330,14 @@ fn shop_refusals_are_http_200_errnos_counted_by_code() {
     }
     assert_eq!(refused[0].0 .1, "请登录");
     assert_eq!(refused[3].0 .1, "参数值不对");
+    assert_eq!(refused[11].0 .1, "错误");
     assert_eq!(
         wx(&base, "/wx/order/prepay", Some(&a), Some(&prepay))["errno"],
         0
     );
 
     refusals_counted(&base);
+    platform_refusals(&base);
     let (code, _) = tb.terminate();
     assert!(
         code == 0 || code == 143 || code == -1,
@@ -303,17 +350,48 @@ fn refusals_counted(base: &str) {
     let (_, out) = crate::util::curl(&[&format!("{base}/stats")]);
     let s: Value = serde_json::from_str(&out).unwrap();
     let shop = &s["shop"];
-    assert_eq!(shop["errno_nonzero"], 10, "{shop}");
+    assert_eq!(shop["errno_nonzero"], 13, "{shop}");
     assert_eq!(
         shop["errno"],
-        serde_json::json!({"401": 2, "402": 4, "404": 1, "501": 3})
+        serde_json::json!({"-1": 1, "401": 3, "402": 5, "404": 1, "501": 3})
     );
-    let counts = ["logins", "addresses", "checkouts", "orders", "prepaid"].map(|k| &shop[k]);
+    let counts = [
+        "logins",
+        "users",
+        "bad_logins",
+        "cart_adds",
+        "addresses",
+        "checkouts",
+        "orders",
+        "empty_carts",
+        "prepaid",
+    ]
+    .map(|k| &shop[k]);
     assert_eq!(
         counts,
-        [2, 1, 1, 1, 1].map(Value::from).each_ref(),
+        [2, 2, 1, 1, 1, 1, 1, 1, 1].map(Value::from).each_ref(),
         "{shop}"
     );
     assert_eq!(s["auth_failures"]["missing"], 1, "{s}");
     assert_eq!(s["auth_failures"]["invalid"], 2, "{s}");
+}
+
+/// `GET /sns/jscode2session` as WeChat answers it: a session key and the code's openid for
+/// this app's credentials, errcode 40013 for others, 40029 for an empty code.
+fn platform_refusals(base: &str) {
+    let session = |query: &str| -> Value {
+        let (_, out) = crate::util::curl(&[&format!("{base}/sns/jscode2session?{query}")]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let good = "appid=wxtestbed&secret=testbed-secret&grant_type=authorization_code";
+    let a = session(&format!("{good}&js_code=c1"));
+    assert_eq!(a["session_key"].as_str().map(str::len), Some(24), "{a}");
+    assert_eq!(a, session(&format!("{good}&js_code=c1")));
+    assert_ne!(
+        a["openid"],
+        session(&format!("{good}&js_code=c2"))["openid"]
+    );
+    let wrong = "appid=wxtestbed&secret=nope&grant_type=authorization_code&js_code=c1";
+    assert_eq!(session(wrong)["errcode"], 40013);
+    assert_eq!(session(&format!("{good}&js_code="))["errcode"], 40029);
 }

@@ -13,6 +13,7 @@
 //! | `POST /api/login2`             | `{code}`              | `v2.calls`     | `session2`  |
 //! | `GET /api/v2/{profile,feed,search}` | bearer + cookie  | `v2.calls`     | `session2`  |
 //! | `/wx/...` (litemall's shape)  | `X-Litemall-Token`    | `shop.calls`   | `shop`      |
+//! | `GET /sns/jscode2session`      | appid + secret        | `shop.sessions` | `wx_login` |
 //! | `POST /admin/revoke`           | none (test hook)      | `revoke`       | `admin`     |
 //! | `POST /admin/stall?for=D`      | none (test hook)      | `stall`        | `admin`     |
 //! | `GET /blob?bytes=N`            | none                  | `blob`         | `synthetic` |
@@ -37,6 +38,7 @@ mod shop;
 mod synthetic;
 mod webapp;
 mod wp_rest;
+mod wx_login;
 
 use std::convert::Infallible;
 
@@ -50,6 +52,7 @@ use crate::shop_store::ShopStore;
 use crate::stall::Stall;
 use crate::stats::{Counters, Endpoint};
 use crate::tokens::Tokens;
+use crate::user_info::Platform;
 
 pub use reply::{Resp, MAX_BODY};
 
@@ -67,6 +70,8 @@ pub struct App {
     pub counters: Counters,
     posts: Posts,
     shop: ShopStore,
+    /// WeChat's side of a mini-program login: `jscode2session` and the user-info crypto.
+    platform: Platform,
     stall: Stall,
     appid: String,
     secret: String,
@@ -91,6 +96,7 @@ enum Route<'p> {
     Wp(&'p str),
     V2(&'p str),
     Wx(&'p str),
+    Jscode2Session,
     NotFound,
 }
 
@@ -109,6 +115,7 @@ impl Route<'_> {
             "/blob" => Route::Blob,
             "/slow" => Route::Slow,
             "/stats" => Route::Stats,
+            "/sns/jscode2session" => Route::Jscode2Session,
             p if p.starts_with("/wp/") => Route::Wp(p),
             p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
             p if p.starts_with("/wx/") => Route::Wx(p),
@@ -136,6 +143,8 @@ impl Route<'_> {
             Route::Blob => (Some("GET"), Some(Endpoint::Blob)),
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
+            // Counted as the shop's `sessions`: the platform half of its login.
+            Route::Jscode2Session => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
             Route::Wp(_) | Route::V2(_) | Route::Wx(_) => (None, None),
             Route::NotFound => (None, Some(Endpoint::Other)),
@@ -169,11 +178,12 @@ impl App {
         secret: String,
         ttl: std::time::Duration,
         first_post_id: u64,
-    ) -> App {
+    ) -> anyhow::Result<App> {
         let expires_in = u64::try_from(ttl.as_nanos().div_ceil(1_000_000_000))
             .unwrap_or(u64::MAX)
             .max(1);
-        App {
+        Ok(App {
+            platform: Platform::new(&appid)?,
             tokens,
             catalog,
             counters: Counters::default(),
@@ -184,7 +194,7 @@ impl App {
             appid,
             secret,
             expires_in,
-        }
+        })
     }
 
     /// Answers one request. Never fails: every problem becomes an HTTP answer.
@@ -230,6 +240,7 @@ impl App {
             Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
             Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
             Route::Wx(path) => self.shop(&parts.method, path, headers, query, body).await,
+            Route::Jscode2Session => self.jscode2session(query),
             Route::NotFound => reply::json(StatusCode::NOT_FOUND, NOT_FOUND),
         };
         Ok(reply::encode(resp, headers))

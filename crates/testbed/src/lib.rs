@@ -82,6 +82,7 @@ mod stall;
 mod stats;
 mod tls;
 mod tokens;
+mod user_info;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -156,7 +157,7 @@ impl Testbed {
             config.secret,
             config.token_ttl,
             first_post_id()?,
-        ));
+        )?);
 
         // Bind first: a busy port fails before any file is written.
         let listener = listen(config.listen)

@@ -1,11 +1,13 @@
-//! The litemall-shaped shop's addresses and orders: short integer ids, as litemall's are, each
-//! owned by the login session that created it.
+//! The litemall-shaped shop's users, carts, addresses and orders: short integer ids, as
+//! litemall's are, each owned by the user who created it.
 //!
 //! A short sequential id cannot carry a MAC, so ownership needs a table, as for the drafts
-//! (`posts.rs`): one mutex-guarded map, touched once per shop call. A session is one login (the
-//! token's serial): a replay that refreshes its token starts a new session, whose ids are its
-//! own. Entries older than the token lifetime belong to expired sessions and are pruned
-//! whenever the table has doubled since the last prune.
+//! (`posts.rs`): one mutex-guarded map, touched once per shop call. A login (the token's
+//! serial) is a session of one user, named by an openid: two sessions of one user share that
+//! user's cart, addresses and orders, as in litemall, so VUs that all log in as one recorded
+//! user collide (one VU's order takes the cart another VU filled). Entries older than the
+//! token lifetime belong to expired sessions and are pruned whenever the table has doubled
+//! since the last prune; users and their carts stay.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +23,14 @@ struct Owned {
 
 #[derive(Default)]
 struct Table {
+    /// Users by openid.
+    users: HashMap<String, u64>,
+    /// Per session (token serial), its user and when it logged in.
+    sessions: HashMap<u64, Owned>,
+    /// Per user, the goods in the cart.
+    carts: HashMap<u64, u32>,
     addresses: HashMap<u64, Owned>,
-    /// Per session, the address it saved last.
+    /// Per user, the address saved last.
     latest: HashMap<u64, u64>,
     orders: HashMap<u64, Owned>,
     /// Prune when the table reaches this size.
@@ -33,12 +41,33 @@ struct Table {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placed {
     pub id: u64,
-    /// The address was the session's, but not the one it saved last: the order reused an
-    /// address of an earlier flow.
+    /// The goods it took from the cart.
+    pub goods: u32,
+    /// The address was the user's, but not the one the user saved last: the order reused an
+    /// address of an earlier flow, or of another session of the same user.
     pub stale_address: bool,
 }
 
+/// Why an order was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The address is not the user's.
+    Address,
+    /// The user's cart is empty (another session of the user may have ordered it).
+    EmptyCart,
+}
+
+/// A logged-in session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The user's number.
+    pub user: u64,
+    /// The first login of this user.
+    pub new_user: bool,
+}
+
 pub struct ShopStore {
+    next_user: AtomicU64,
     next_address: AtomicU64,
     next_order: AtomicU64,
     ttl_ms: u64,
@@ -50,6 +79,7 @@ impl ShopStore {
     /// Address ids start at `first_address`, order ids at `first_order`.
     pub fn new(first_address: u64, first_order: u64, ttl: Duration) -> ShopStore {
         ShopStore {
+            next_user: AtomicU64::new(1),
             next_address: AtomicU64::new(first_address),
             next_order: AtomicU64::new(first_order),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
@@ -70,7 +100,46 @@ impl ShopStore {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new address owned by session `owner`, now its latest; returns its id.
+    /// Session `serial` logs in as the user `openid`.
+    pub fn sign_in(&self, serial: u64, openid: &str) -> SignedIn {
+        let now = self.now_ms();
+        let mut t = self.lock();
+        self.prune(&mut t, now);
+        let (user, new_user) = match t.users.get(openid) {
+            Some(&u) => (u, false),
+            None => {
+                let u = self.next_user.fetch_add(1, Ordering::Relaxed);
+                t.users.insert(openid.to_string(), u);
+                (u, true)
+            }
+        };
+        let session = Owned {
+            owner: user,
+            created_ms: now,
+        };
+        t.sessions.insert(serial, session);
+        SignedIn { user, new_user }
+    }
+
+    /// The user of session `serial`, if it logged in (and was not pruned).
+    pub fn user(&self, serial: u64) -> Option<u64> {
+        self.lock().sessions.get(&serial).map(|s| s.owner)
+    }
+
+    /// Puts `number` goods in `user`'s cart; returns how many it holds now.
+    pub fn add_to_cart(&self, user: u64, number: u32) -> u32 {
+        let mut t = self.lock();
+        let n = t.carts.entry(user).or_default();
+        *n = n.saturating_add(number);
+        *n
+    }
+
+    /// The goods in `user`'s cart.
+    pub fn cart(&self, user: u64) -> u32 {
+        self.lock().carts.get(&user).copied().unwrap_or(0)
+    }
+
+    /// A new address owned by `owner`, now its latest; returns its id.
     pub fn save_address(&self, owner: u64) -> u64 {
         let id = self.next_address.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
@@ -87,7 +156,7 @@ impl ShopStore {
         id
     }
 
-    /// Whether address `id` is session `owner`'s.
+    /// Whether address `id` is `owner`'s.
     pub fn owns_address(&self, owner: u64, id: u64) -> bool {
         self.lock()
             .addresses
@@ -95,12 +164,16 @@ impl ShopStore {
             .is_some_and(|a| a.owner == owner)
     }
 
-    /// An order of session `owner` to its address `address`; `None` for another's address.
-    pub fn place_order(&self, owner: u64, address: u64) -> Option<Placed> {
+    /// An order of `owner`'s cart to its address `address`, emptying the cart.
+    pub fn place_order(&self, owner: u64, address: u64) -> Result<Placed, Refused> {
         let now = self.now_ms();
         let mut t = self.lock();
         if t.addresses.get(&address).is_none_or(|a| a.owner != owner) {
-            return None;
+            return Err(Refused::Address);
+        }
+        let goods = t.carts.remove(&owner).unwrap_or(0);
+        if goods == 0 {
+            return Err(Refused::EmptyCart);
         }
         let stale_address = t.latest.get(&owner) != Some(&address);
         let id = self.next_order.fetch_add(1, Ordering::Relaxed);
@@ -112,10 +185,14 @@ impl ShopStore {
                 created_ms: now,
             },
         );
-        Some(Placed { id, stale_address })
+        Ok(Placed {
+            id,
+            goods,
+            stale_address,
+        })
     }
 
-    /// Whether order `id` is session `owner`'s.
+    /// Whether order `id` is `owner`'s.
     pub fn owns_order(&self, owner: u64, id: u64) -> bool {
         self.lock()
             .orders
@@ -125,17 +202,19 @@ impl ShopStore {
 
     /// Drops what expired sessions created, once the table has doubled since the last time.
     fn prune(&self, t: &mut Table, now: u64) {
-        if t.addresses.len() + t.orders.len() < t.prune_at {
+        let size = |t: &Table| t.sessions.len() + t.addresses.len() + t.orders.len();
+        if size(t) < t.prune_at {
             return;
         }
         let live = |o: &Owned| now.saturating_sub(o.created_ms) <= self.ttl_ms;
+        t.sessions.retain(|_, s| live(s));
         t.addresses.retain(|_, a| live(a));
         t.orders.retain(|_, o| live(o));
         let Table {
             addresses, latest, ..
         } = t;
         latest.retain(|_, id| addresses.contains_key(id));
-        t.prune_at = (2 * (t.addresses.len() + t.orders.len())).max(1024);
+        t.prune_at = (2 * size(t)).max(1024);
     }
 }
 
@@ -144,24 +223,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_belong_to_their_session_and_orders_see_a_reused_address() {
+    fn ids_belong_to_their_user_and_orders_see_a_reused_address() {
         let s = ShopStore::new(57, 233, Duration::from_secs(60));
         let a1 = s.save_address(1);
         let b = s.save_address(2);
         assert_eq!((a1, b), (57, 58));
         assert!(s.owns_address(1, a1) && !s.owns_address(2, a1) && !s.owns_address(1, 99));
-        assert_eq!(s.place_order(2, a1), None);
+        assert_eq!(s.place_order(1, a1), Err(Refused::EmptyCart));
+        s.add_to_cart(1, 1);
+        s.add_to_cart(2, 1);
+        assert_eq!(s.place_order(2, a1), Err(Refused::Address));
         let o = s.place_order(1, a1).unwrap();
         assert_eq!(
             o,
             Placed {
                 id: 233,
+                goods: 1,
                 stale_address: false
             }
         );
         assert!(s.owns_order(1, o.id) && !s.owns_order(2, o.id));
         let a2 = s.save_address(1);
+        s.add_to_cart(1, 1);
         assert!(s.place_order(1, a1).unwrap().stale_address);
+        s.add_to_cart(1, 1);
         assert!(!s.place_order(1, a2).unwrap().stale_address);
+    }
+
+    #[test]
+    fn two_sessions_of_one_user_share_its_cart() {
+        let s = ShopStore::new(57, 233, Duration::from_secs(60));
+        let first = s.sign_in(100, "oA");
+        assert!(first.new_user);
+        let again = s.sign_in(101, "oA");
+        assert_eq!((again.user, again.new_user), (first.user, false));
+        let other = s.sign_in(102, "oB");
+        assert_ne!(other.user, first.user);
+        assert_eq!(
+            (s.user(100), s.user(101)),
+            (Some(first.user), Some(first.user))
+        );
+        assert_eq!(s.user(103), None);
+
+        let u = first.user;
+        assert_eq!(s.add_to_cart(u, 1), 1);
+        assert_eq!(s.add_to_cart(u, 1), 2);
+        let address = s.save_address(u);
+        assert_eq!(s.place_order(u, address).unwrap().goods, 2);
+        assert_eq!(s.cart(u), 0);
+        assert_eq!(s.place_order(u, address), Err(Refused::EmptyCart));
     }
 }

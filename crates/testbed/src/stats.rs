@@ -97,16 +97,27 @@ pub struct V2 {
 pub struct Shop {
     /// Every `/wx/...` call, whatever its outcome.
     pub calls: u64,
+    /// `GET /sns/jscode2session` answers with a session key (the platform's side).
+    pub sessions: u64,
     /// Successful `POST /wx/auth/login_by_weixin`s: tokens issued.
     pub logins: u64,
+    /// Distinct users (openids) that logged in.
+    pub users: u64,
+    /// Logins refused for their `wx.getUserInfo` material (signature, decryption, watermark).
+    pub bad_logins: u64,
+    /// `POST /wx/cart/add`s answered errno 0.
+    pub cart_adds: u64,
     /// Addresses saved.
     pub addresses: u64,
     /// Checkouts answered errno 0.
     pub checkouts: u64,
     /// Orders accepted.
     pub orders: u64,
-    /// Accepted orders whose address was the session's but not the one it saved last (an
-    /// address of an earlier flow reused).
+    /// Orders refused because the user's cart was empty: another session of the same user
+    /// ordered what this one put in it.
+    pub empty_carts: u64,
+    /// Accepted orders whose address was the user's but not the one it saved last (an
+    /// address of an earlier flow, or of another session of the user, reused).
     pub stale_addresses: u64,
     /// Prepays answered errno 0.
     pub prepaid: u64,
@@ -119,10 +130,13 @@ pub struct Shop {
 /// [`Shop`]'s answers by nonzero errno (litemall's codes).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShopErrno {
+    /// 错误: litemall's `fail()`, here a login whose code or user material did not check.
+    #[serde(rename = "-1")]
+    pub fail: u64,
     /// 参数不对: a body or parameter missing or of the wrong type.
     #[serde(rename = "401")]
     pub bad_argument: u64,
-    /// 参数值不对: an address or order id that is not this session's.
+    /// 参数值不对: an address or order id that is not this user's, or an order of an empty cart.
     #[serde(rename = "402")]
     pub bad_value: u64,
     /// An unknown `/wx/` path or method.
@@ -239,10 +253,15 @@ pub enum V2Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShopEvent {
     Call,
+    Session,
     Login,
+    NewUser,
+    BadLogin,
+    CartAdd,
     Address,
     Checkout,
     Order,
+    EmptyCart,
     StaleAddress,
     // Keep last: it sizes the counter array.
     Prepaid,
@@ -251,6 +270,7 @@ pub enum ShopEvent {
 /// The nonzero errnos counted in [`ShopErrno`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Errno {
+    Fail = -1,
     BadArgument = 401,
     BadValue = 402,
     NotFound = 404,
@@ -264,6 +284,7 @@ impl Errno {
             Errno::BadValue => 1,
             Errno::NotFound => 2,
             Errno::Unlogin => 3,
+            Errno::Fail => 4,
         }
     }
 }
@@ -297,7 +318,7 @@ pub struct Counters {
     web: [AtomicU64; WEB_EVENTS],
     v2: [AtomicU64; V2_EVENTS],
     shop: [AtomicU64; SHOP_EVENTS],
-    shop_errno: [AtomicU64; 4],
+    shop_errno: [AtomicU64; 5],
 }
 
 impl Counters {
@@ -338,6 +359,7 @@ impl Counters {
         let s = |x: ShopEvent| self.shop[x as usize].load(Relaxed);
         let e = |x: Errno| self.shop_errno[x.slot()].load(Relaxed);
         let errno = ShopErrno {
+            fail: e(Errno::Fail),
             bad_argument: e(Errno::BadArgument),
             bad_value: e(Errno::BadValue),
             not_found: e(Errno::NotFound),
@@ -345,13 +367,22 @@ impl Counters {
         };
         Shop {
             calls: s(ShopEvent::Call),
+            sessions: s(ShopEvent::Session),
             logins: s(ShopEvent::Login),
+            users: s(ShopEvent::NewUser),
+            bad_logins: s(ShopEvent::BadLogin),
+            cart_adds: s(ShopEvent::CartAdd),
             addresses: s(ShopEvent::Address),
             checkouts: s(ShopEvent::Checkout),
             orders: s(ShopEvent::Order),
+            empty_carts: s(ShopEvent::EmptyCart),
             stale_addresses: s(ShopEvent::StaleAddress),
             prepaid: s(ShopEvent::Prepaid),
-            errno_nonzero: errno.bad_argument + errno.bad_value + errno.not_found + errno.unlogin,
+            errno_nonzero: errno.fail
+                + errno.bad_argument
+                + errno.bad_value
+                + errno.not_found
+                + errno.unlogin,
             errno,
         }
     }
@@ -449,7 +480,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1},"shop":{"calls":0,"logins":0,"addresses":0,"checkouts":0,"orders":0,"stale_addresses":0,"prepaid":1,"errno_nonzero":2,"errno":{"401":0,"402":1,"404":0,"501":1}}}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1},"shop":{"calls":0,"sessions":0,"logins":0,"users":0,"bad_logins":0,"cart_adds":0,"addresses":0,"checkouts":0,"orders":0,"empty_carts":0,"stale_addresses":0,"prepaid":1,"errno_nonzero":2,"errno":{"-1":0,"401":0,"402":1,"404":0,"501":1}}}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
     }

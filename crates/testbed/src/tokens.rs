@@ -102,6 +102,12 @@ impl Tokens {
         self.issue_serial(kind, self.serial.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// [`Tokens::issue`], with the serial the token carries, for a store keyed by session.
+    pub fn issue_with_serial(&self, kind: Kind) -> (String, u64) {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        (self.issue_serial(kind, serial), serial)
+    }
+
     /// Two tokens of one session: `first` and `second` share a fresh serial, so a checker can
     /// tell that they were issued together (see [`Tokens::verify`]).
     pub fn issue_pair(&self, first: Kind, second: Kind) -> (String, String) {
