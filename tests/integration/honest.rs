@@ -96,6 +96,23 @@ fn a_shared_token_that_always_fails_ends_the_run_and_fails_it() {
     let token_requests = n(&step(&r, "platform")["requests"]);
     assert_eq!(token_requests, n(&s["requests"]["token"]), "{s}");
     assert_eq!(n(&step(&r, "platform")["errors"]), token_requests);
+    // Each refusal is described: errcode 40013 arrives in an HTTP 200 without the token.
+    let f = &step(&r, "platform")["check_failures"];
+    assert_eq!(f.as_array().map(Vec::len), Some(1), "{f}");
+    assert_eq!(
+        f[0]["check"], "extract access_token ($.access_token)",
+        "{f}"
+    );
+    assert_eq!(
+        (f[0]["got"].as_str(), n(&f[0]["count"])),
+        (Some("nothing found"), token_requests)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "  platform (token): {token_requests} × extract access_token ($.access_token): nothing found"
+        )),
+        "{stdout}"
+    );
     assert_eq!(n(&r["total"]["requests"]), 0);
 
     // --iterations 1: each VU's one iteration ends, failed; the run does not pass.

@@ -2,6 +2,7 @@
 //! clients.
 
 mod browser;
+mod check_failures;
 mod cli;
 mod convert;
 mod demo;

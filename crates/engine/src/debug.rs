@@ -9,6 +9,7 @@ use http::header::HeaderMap;
 use http::uri::PathAndQuery;
 use http::Method;
 
+use crate::diagnosis::Failure;
 use crate::http::Answer;
 use crate::plan::Origin;
 
@@ -82,10 +83,13 @@ pub fn extracted(name: &str, value: Option<&str>) {
     });
 }
 
-pub fn check(error: Option<&str>) {
-    out(match error {
-        None => "    check: passed\n".to_string(),
-        Some(kind) => format!("    check: FAILED ({kind})\n"),
+/// The check's verdict: `passed`, or the broken rule and what the answer had
+/// (`FAILED $.errno: expected == 0, got 402`); the error kind when there is no description.
+pub fn check(error: Option<&str>, failure: Option<&Failure>) {
+    out(match (error, failure) {
+        (None, _) => "    check: passed\n".to_string(),
+        (Some(_), Some(f)) => format!("    check: FAILED {}\n", f.line()),
+        (Some(kind), None) => format!("    check: FAILED ({kind})\n"),
     });
 }
 

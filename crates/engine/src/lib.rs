@@ -16,6 +16,7 @@
 
 mod data;
 mod debug;
+mod diagnosis;
 mod http;
 mod jar;
 pub mod metrics;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use loadtape_format::result::{ErrorCounts, Latency};
+use loadtape_format::result::{CheckFailures, ErrorCounts, Latency};
+
+use crate::diagnosis::Failure;
 
 /// Highest latency recorded: an hour, in µs. Longer values are clamped.
 const MAX_US: u64 = 3_600_000_000;
@@ -80,6 +82,8 @@ pub struct StepMetrics {
     pub unfinished: u64,
     /// Requests sent and not answered yet (settled at the end: [`WorkerMetrics::settle`]).
     pub in_flight: u64,
+    /// Why answers failed, by rule and value found (bounded: see [`CheckFailures::add`]).
+    pub check_failures: CheckFailures,
 }
 
 impl StepMetrics {
@@ -97,6 +101,7 @@ impl StepMetrics {
             restarted: 0,
             unfinished: 0,
             in_flight: 0,
+            check_failures: CheckFailures::default(),
         }
     }
 
@@ -115,6 +120,7 @@ impl StepMetrics {
         self.restarted += o.restarted;
         self.unfinished += o.unfinished;
         self.in_flight += o.in_flight;
+        self.check_failures.merge(&o.check_failures);
     }
 }
 
@@ -272,6 +278,14 @@ impl WorkerMetrics {
         }
     }
 
+    /// Tallies why an answer of row `index` failed (its error is counted by
+    /// [`WorkerMetrics::record`]).
+    pub fn check_failed(&mut self, index: usize, f: &Failure) {
+        if let Some(m) = self.steps.get_mut(index) {
+            m.check_failures.add(&f.rule(), &f.got, 1);
+        }
+    }
+
     /// A request of row `index` is on its way; [`WorkerMetrics::record`] takes it back.
     pub fn sending(&mut self, index: usize) {
         if let Some(m) = self.steps.get_mut(index) {
@@ -402,6 +416,32 @@ mod tests {
         assert_eq!((i.requests, i.token_requests, i.errors), (1, 1, 1));
         assert_eq!(w.interval.requests, 0);
         assert_eq!((w.steps[0].succeeded, w.steps[2].succeeded), (1, 1));
+    }
+
+    #[test]
+    fn failure_tallies_are_per_worker_and_merge_by_rule_and_value() {
+        let failure = |got: &str| Failure {
+            subject: "$.errno".into(),
+            expected: "== 0".into(),
+            got: got.into(),
+        };
+        let (mut a, mut b) = (WorkerMetrics::new(1, 1), WorkerMetrics::new(1, 1));
+        a.check_failed(1, &failure("402"));
+        a.check_failed(1, &failure("402"));
+        b.check_failed(1, &failure("402"));
+        b.check_failed(1, &failure("501"));
+        b.check_failed(9, &failure("501"));
+        a.merge(&b);
+        let f = &a.steps[1].check_failures.0;
+        let got: Vec<(&str, &str, u64)> = f
+            .iter()
+            .map(|f| (f.check.as_str(), f.got.as_str(), f.count))
+            .collect();
+        assert_eq!(
+            got,
+            [("$.errno == 0", "402", 3), ("$.errno == 0", "501", 1)]
+        );
+        assert!(a.steps[0].check_failures.is_empty());
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
-use loadtape_format::result::{RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1};
+use loadtape_format::result::{
+    CheckFailures, RunResult, Second, Settings, StepStats, ThresholdResult, OTHER_FAILURES,
+    RESULT_V1,
+};
 use loadtape_format::scenario::{Executor, Metric, Stat, Threshold};
 
 use crate::metrics::{encode, latency, StepMetrics};
@@ -21,6 +24,7 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
         restarted: m.restarted,
         unfinished: m.unfinished,
         learned_lifetime_s: None,
+        check_failures: sorted(&m.check_failures),
         statuses: m
             .statuses
             .iter()
@@ -40,6 +44,12 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
     }
 }
 
+fn sorted(f: &CheckFailures) -> CheckFailures {
+    let mut f = f.clone();
+    f.sort();
+    f
+}
+
 /// The result of a run. `scenario_file` is the path as given.
 pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
     let plan = &o.plan;
@@ -49,6 +59,8 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
     for m in &o.metrics.steps[t..] {
         total.merge(m);
     }
+    // Rules are a step's own: summed over steps they would mix `$.errno == 0` of several.
+    total.check_failures = CheckFailures::default();
     let tokens: Vec<StepStats> = plan
         .tokens
         .iter()
@@ -299,6 +311,7 @@ fn notes(out: &mut String, r: &RunResult) {
         "errors: connect {} tls {} timeout {} status {} check {} token {} (token requests failed: {tok_err} of {tok_req})",
         e.connect, e.tls, e.timeout, e.status, e.check, e.token
     );
+    check_failures(out, r);
     let (all_req, all_err) = (r.total.requests + tok_req, r.total.errors + tok_err);
     if all_req + all_err > 0 {
         let rate = (all_err as f64 / all_req.max(1) as f64).min(1.0);
@@ -347,6 +360,36 @@ fn notes(out: &mut String, r: &RunResult) {
     }
     if let Some(detail) = &r.failure {
         let _ = writeln!(out, "FAILED run: {detail}");
+    }
+}
+
+/// How many of a row's failure kinds the summary shows.
+const FAILURES_SHOWN: usize = 3;
+
+/// Under the error counts, what the server said for the most frequent failures of each row:
+/// `  submit: 37 × $.errno == 0, got 402`; the rest summed on one line.
+fn check_failures(out: &mut String, r: &RunResult) {
+    let rows = r.tokens.iter().map(|s| (format!("{} (token)", s.name), s));
+    let rows = rows.chain(r.steps.iter().map(|s| (s.name.clone(), s)));
+    for (label, s) in rows {
+        let mut shown = 0;
+        for f in &s.check_failures.0 {
+            if shown == FAILURES_SHOWN || f.check == OTHER_FAILURES {
+                break;
+            }
+            // An extractor states no expectation: `extract orderId (…): nothing found`.
+            let sep = if f.check.starts_with("extract ") {
+                ":"
+            } else {
+                ", got"
+            };
+            let _ = writeln!(out, "  {label}: {} × {}{sep} {}", f.count, f.check, f.got);
+            shown += 1;
+        }
+        let rest: u64 = s.check_failures.0.iter().skip(shown).map(|f| f.count).sum();
+        if rest > 0 {
+            let _ = writeln!(out, "  {label}: {rest} × other failures");
+        }
     }
 }
 
@@ -451,6 +494,33 @@ mod tests {
         let fine = run(row("total", "total", 10, 0), vec![]);
         assert!(judge("p99 < 300ms", &fine).passed);
         assert!(judge("dropped == 0", &fine).passed);
+    }
+
+    #[test]
+    fn the_summary_shows_the_top_check_failures_of_each_step() {
+        let mut r = run(row("total", "total", 50, 50), vec![]);
+        let f = &mut r.steps[0].check_failures;
+        f.add("$.errno == 0", "402", 37);
+        f.add("$.errno == 0", "501", 5);
+        f.add("extract orderId ($.data.orderId)", "nothing found", 3);
+        f.add("status == 200", "502", 2);
+        f.add(OTHER_FAILURES, "", 3);
+        f.sort();
+        let text = table(&r);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("  goods:")).collect();
+        assert_eq!(
+            lines,
+            [
+                "  goods: 37 × $.errno == 0, got 402",
+                "  goods: 5 × $.errno == 0, got 501",
+                "  goods: 3 × extract orderId ($.data.orderId): nothing found",
+                "  goods: 5 × other failures",
+            ],
+            "{text}"
+        );
+        let errors = text.find("errors: connect").unwrap();
+        assert!(text.find("  goods: 37").unwrap() > errors, "{text}");
+        assert!(!table(&run(row("total", "total", 5, 0), vec![])).contains(" × "));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use http_body_util::Full;
 use loadtape_format::scenario::Pick;
 
 use crate::debug;
+use crate::diagnosis::{check_failure, extract_failure};
 use crate::http::{exchange, Answer, Conn};
 use crate::jar::Jar;
 use crate::metrics::{ErrorKind, Sample};
@@ -368,7 +369,9 @@ impl Vu {
     }
 
     /// Step `s`'s checks and extractions on its answer: how the flow goes on, and the error
-    /// to record, if any.
+    /// to record, if any. A failure is also described (the first broken rule, or the first
+    /// extractor that found nothing) and tallied on the step's row; only then is anything
+    /// formatted.
     fn judge(
         &mut self,
         s: usize,
@@ -396,8 +399,10 @@ impl Vu {
         } else if status >= 400 {
             error = Some(ErrorKind::Status);
         }
+        let mut failure =
+            error.and_then(|_| check_failure(sp.check.as_ref(), status, json, &answer.body));
         if plan.options.debug {
-            debug::check(error.map(ErrorKind::name));
+            debug::check(error.map(ErrorKind::name), failure.as_ref());
         }
         let mut abort = false;
         for e in &sp.extract {
@@ -412,9 +417,18 @@ impl Vu {
                 }
                 None => {
                     abort = true;
-                    error.get_or_insert(ErrorKind::Check);
+                    if error.is_none() {
+                        error = Some(ErrorKind::Check);
+                        failure = Some(extract_failure(&e.name, &e.extractor, json));
+                    }
                 }
             }
+        }
+        if let Some(f) = &failure {
+            self.ctx
+                .metrics
+                .borrow_mut()
+                .check_failed(plan.tokens.len() + s, f);
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
         (end, error)

@@ -127,6 +127,11 @@ pub struct StepStats {
     /// seconds. From then on the token is refreshed ahead of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned_lifetime_s: Option<f64>,
+    /// Why answers failed: the first failing rule of each failed check (or the extractor
+    /// that found nothing) and what the answer had instead, most frequent first. Only on step
+    /// and token-step rows; absent when nothing failed and in results written before it.
+    #[serde(default, skip_serializing_if = "CheckFailures::is_empty")]
+    pub check_failures: CheckFailures,
     /// Responses by status code (`"200": 1234`).
     pub statuses: BTreeMap<String, u64>,
     /// `requests / duration_s`.
@@ -157,6 +162,83 @@ impl StepStats {
     /// Whether anything was tried on this row: a request sent, or a failure before sending.
     pub fn attempted(&self) -> bool {
         self.requests > 0 || self.errors > 0
+    }
+}
+
+/// How many distinct (rule, value) pairs a row keeps; the rest are counted under
+/// [`OTHER_FAILURES`]. A server that answers a fresh value each time (a timestamp, a request
+/// id) must not grow a run's memory or its result.
+pub const CHECK_FAILURES_KEPT: usize = 16;
+
+/// The `check` of the entry that counts failures beyond [`CHECK_FAILURES_KEPT`] distinct ones.
+pub const OTHER_FAILURES: &str = "(other)";
+
+/// One kind of failed answer: the rule (`$.errno == 0`, `status in [200]`,
+/// `extract orderId ($.data.orderId)`), what the answer had (`402`, `missing`, `not JSON`,
+/// `nothing found`), and how many answers failed so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckFailure {
+    pub check: String,
+    pub got: String,
+    pub count: u64,
+}
+
+/// A bounded tally of [`CheckFailure`]s: at most [`CHECK_FAILURES_KEPT`] distinct ones plus
+/// one [`OTHER_FAILURES`] entry. Serialised as a plain list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckFailures(pub Vec<CheckFailure>);
+
+impl CheckFailures {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Counts `count` failures of `check` with `got`: on its entry, on a new one while there is
+    /// room, else on the [`OTHER_FAILURES`] entry. A linear scan: it runs only on a failure,
+    /// over at most [`CHECK_FAILURES_KEPT`] + 1 entries.
+    pub fn add(&mut self, check: &str, got: &str, count: u64) {
+        if let Some(f) = self.0.iter_mut().find(|f| f.check == check && f.got == got) {
+            f.count += count;
+            return;
+        }
+        let kept = self.0.iter().filter(|f| f.check != OTHER_FAILURES).count();
+        let (check, got) = if kept < CHECK_FAILURES_KEPT {
+            (check, got)
+        } else {
+            (OTHER_FAILURES, "")
+        };
+        match self.0.iter_mut().find(|f| f.check == check && f.got == got) {
+            Some(f) => f.count += count,
+            None => self.0.push(CheckFailure {
+                check: check.to_string(),
+                got: got.to_string(),
+                count,
+            }),
+        }
+    }
+
+    /// Adds another tally (another worker's, another segment's).
+    pub fn merge(&mut self, o: &CheckFailures) {
+        for f in &o.0 {
+            self.add(&f.check, &f.got, f.count);
+        }
+    }
+
+    /// Most frequent first (ties by rule and value, so results compare), [`OTHER_FAILURES`]
+    /// last.
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| {
+            (a.check == OTHER_FAILURES)
+                .cmp(&(b.check == OTHER_FAILURES))
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.check.cmp(&b.check))
+                .then_with(|| a.got.cmp(&b.got))
+        });
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|f| f.count).sum()
     }
 }
 
@@ -308,5 +390,41 @@ mod tests {
         assert_eq!((s.succeeded, s.restarted, s.unfinished), (None, 0, 0));
         assert_eq!(s.succeeded(), 7);
         assert!(s.learned_lifetime_s.is_none());
+        assert!(s.check_failures.is_empty());
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(!text.contains("check_failures"), "{text}");
+    }
+
+    #[test]
+    fn check_failures_are_bounded_grouped_and_sorted() {
+        let mut t = CheckFailures::default();
+        t.add("$.errno == 0", "402", 1);
+        t.add("$.errno == 0", "501", 1);
+        t.add("$.errno == 0", "402", 2);
+        assert_eq!(t.0.len(), 2, "one entry per (rule, value)");
+        for i in 0..CHECK_FAILURES_KEPT + 5 {
+            t.add("$.ts == 0", &i.to_string(), 1);
+        }
+        assert_eq!(t.0.len(), CHECK_FAILURES_KEPT + 1);
+        let mut other = CheckFailures::default();
+        other.add("$.errno == 0", "402", 10);
+        other.add("$.brand_new == 1", "2", 4);
+        t.merge(&other);
+        t.sort();
+        assert_eq!(t.0.len(), CHECK_FAILURES_KEPT + 1, "still bounded");
+        assert_eq!(
+            (t.0[0].check.as_str(), t.0[0].got.as_str(), t.0[0].count),
+            ("$.errno == 0", "402", 13)
+        );
+        let last = t.0.last().unwrap();
+        // The 7 timestamps beyond the room, and the new rule that found none.
+        assert_eq!((last.check.as_str(), last.count), (OTHER_FAILURES, 7 + 4));
+        assert_eq!(t.total(), 13 + 1 + (CHECK_FAILURES_KEPT as u64 + 5) + 4);
+        let text = serde_json::to_string(&t).unwrap();
+        assert!(
+            text.starts_with(r#"[{"check":"$.errno == 0","got":"402","count":13}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<CheckFailures>(&text).unwrap(), t);
     }
 }

@@ -254,6 +254,7 @@ fn merge_steps<'a>(
         for (status, n) in &s.statuses {
             *out.statuses.entry(status.clone()).or_default() += n;
         }
+        out.check_failures.merge(&s.check_failures);
         out.bytes_sent += s.bytes_sent;
         out.bytes_received += s.bytes_received;
         add(i, &format!("`{name}` latency"), &mut lat, &s.histogram)?;
@@ -269,6 +270,7 @@ fn merge_steps<'a>(
     } else {
         0.0
     };
+    out.check_failures.sort();
     out.succeeded = Some(succeeded);
     out.latency = latency(&lat);
     out.service = latency(&service);

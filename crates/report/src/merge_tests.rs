@@ -113,3 +113,26 @@ fn mismatches_name_the_input_and_what_differs() {
     check(b, "not an RFC 3339 time");
     assert!(merge(&[]).unwrap_err().index.is_none());
 }
+
+#[test]
+fn check_failures_are_summed_by_rule_and_value() {
+    let mut a = result("2026-11-21T10:00:00.000Z", &[1000; 4]);
+    let mut b = result("2026-11-21T10:00:00.000Z", &[1000; 4]);
+    a.steps[0].check_failures.add("$.errno == 0", "402", 3);
+    a.steps[0].check_failures.add("$.errno == 0", "501", 1);
+    b.steps[0].check_failures.add("$.errno == 0", "501", 5);
+    b.steps[0].check_failures.add("$.errno == 0", "402", 2);
+    let m = merge(&[a, b]).unwrap();
+    let got: Vec<(&str, &str, u64)> = m.steps[0]
+        .check_failures
+        .0
+        .iter()
+        .map(|f| (f.check.as_str(), f.got.as_str(), f.count))
+        .collect();
+    // Sorted again after summing: 501 overtook 402.
+    assert_eq!(
+        got,
+        [("$.errno == 0", "501", 6), ("$.errno == 0", "402", 5)]
+    );
+    assert!(m.total.check_failures.is_empty());
+}

@@ -8,9 +8,10 @@ use loadtape_format::template::Vars;
 
 use super::{Built, OwnToken, Vu};
 use crate::debug;
+use crate::diagnosis::{check_failure, extract_failure, Failure};
 use crate::http::Answer;
 use crate::metrics::ErrorKind;
-use crate::plan::TokenPlan;
+use crate::plan::{ExtractPlan, TokenPlan};
 use crate::response::{extract, parse_json, received_size};
 use crate::tokens::{
     backoff, default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next,
@@ -219,13 +220,16 @@ impl Vu {
         let why = (!ok).then(|| {
             let body = debug::snippet(&answer.body, 200);
             match missing {
-                Some(name) => format!("HTTP {status}, no `{name}` in the answer: {body}"),
+                Some(e) => format!("HTTP {status}, no `{}` in the answer: {body}", e.name),
                 None => format!("HTTP {status}: {body}"),
             }
         });
         if let Some(why) = &why {
             // Before it is counted: the first failure is one of those shown.
             ctx.warn_token(&tp.name, why);
+            if let Some(f) = describe_failure(status, missing, &answer) {
+                ctx.metrics.borrow_mut().check_failed(t, &f);
+            }
         }
         let error = (!ok).then_some(ErrorKind::Token);
         let received = received_size(&answer);
@@ -339,19 +343,34 @@ fn secret_like(name: &str) -> bool {
         .any(|w| name.contains(w))
 }
 
+/// Why a token answer failed: its status, else the extractor (`missing`) that found nothing.
+/// The body is parsed again here, on a failure only, to tell "not JSON" from "nothing found".
+fn describe_failure(
+    status: u16,
+    missing: Option<&ExtractPlan>,
+    answer: &Answer,
+) -> Option<Failure> {
+    if status >= 400 {
+        return check_failure(None, status, None, &answer.body);
+    }
+    let e = missing?;
+    let json = parse_json(&answer.body);
+    Some(extract_failure(&e.name, &e.extractor, json.as_ref()))
+}
+
 /// A token answer's extracted values, which are typed JSON, and the first one missing.
 fn take_values<'p>(
     tp: &'p TokenPlan,
     answer: &Answer,
     debug: bool,
-) -> (Vec<String>, Vec<bool>, Option<&'p str>) {
+) -> (Vec<String>, Vec<bool>, Option<&'p ExtractPlan>) {
     let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
     let mut values = Vec::with_capacity(tp.extract.len());
     let mut typed = Vec::with_capacity(tp.extract.len());
     let mut missing = None;
     for e in &tp.extract {
         let (v, j) = extract(e, answer, json.as_ref()).unwrap_or_else(|| {
-            missing.get_or_insert(e.name.as_str());
+            missing.get_or_insert(e);
             (String::new(), false)
         });
         if debug {
