@@ -127,6 +127,12 @@ fn one_user(dir: &Path, base: &str) {
         check_errors, refused,
         "loadtape's check errors vs the server's nonzero errnos"
     );
+    let submit = &entry(&result, "steps", "submit")["check_failures"];
+    assert_eq!(
+        submit,
+        &serde_json::json!([{"check": "$.errno == 0", "got": "402", "count": refused}]),
+        "the diagnostics name the field and the value the server said"
+    );
     assert_eq!(code, 99, "the default error-rate threshold fails: {result}");
 }
 
