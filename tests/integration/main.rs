@@ -17,6 +17,7 @@ mod run;
 mod session_shapes;
 mod shop;
 mod shop_users;
+mod structure;
 mod testbed;
 mod util;
 mod webapp;
