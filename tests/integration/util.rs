@@ -151,10 +151,31 @@ pub fn chromium(home: &std::path::Path) -> Command {
     c
 }
 
-/// Runs curl with the given arguments; returns (exit code, stdout).
+/// The environment curl would otherwise take a proxy or a CA bundle from: a test says both
+/// on the command line, so a developer's shell settings cannot change what it sees. (The
+/// testbed's tests clear the same list.)
+const CURL_AMBIENT: [&str; 10] = [
+    "http_proxy",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Runs curl with the given arguments, no config file and no ambient proxy or CA settings;
+/// returns (exit code, stdout).
 pub fn curl(args: &[&str]) -> (i32, String) {
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "10"])
+    let mut c = Command::new("curl");
+    for var in CURL_AMBIENT {
+        c.env_remove(var);
+    }
+    let out = c
+        .args(["-q", "--silent", "--show-error", "--max-time", "10"])
         .args(args)
         .output()
         .expect("curl is installed (.ci/run installs it)");
