@@ -175,10 +175,6 @@ impl Running {
         Stopper(self.control.clone())
     }
 
-    pub fn workers(&self) -> usize {
-        self.workers
-    }
-
     /// Takes in what the workers sent for up to `wait`; the current progress, or `None` once
     /// every worker is done.
     pub fn poll(&mut self, wait: Duration) -> Option<Progress> {
