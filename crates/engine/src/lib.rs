@@ -14,9 +14,12 @@
 //! one atomic generation check per iteration and refreshed by a single request for the whole
 //! run (see [`tokens`]).
 
+mod control;
+mod ctx;
 mod data;
 mod debug;
 mod diagnosis;
+mod executor;
 mod http;
 mod jar;
 pub mod metrics;
@@ -25,6 +28,7 @@ pub mod report;
 mod response;
 mod schedule;
 pub mod segment;
+mod tasks;
 pub mod tokens;
 mod vars;
 mod vu;
@@ -36,12 +40,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use control::EndReason;
 pub use metrics::{Interval, SecondStats, WorkerMetrics};
 pub use plan::{Options, Plan, PlanError};
 pub use segment::Segment;
-pub use worker::EndReason;
 
-use worker::{Control, Msg, WorkerInit};
+use control::Control;
+use worker::{Msg, WorkerInit};
 
 /// From this many VUs on, HTTP/1.1 connections read through a fixed 2 KiB buffer instead of
 /// hyper's adaptive one (8 KiB and up): 10,000 mostly idle VUs then stay under 300 MB. A

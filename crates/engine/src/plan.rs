@@ -18,6 +18,7 @@ use loadtape_format::template::Template;
 use loadtape_format::Scenario;
 
 use crate::data::DataSet;
+use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
 
 /// How to run, beyond the scenario.
@@ -37,7 +38,7 @@ pub struct Options {
     pub request_timeout: Duration,
     /// `--segment K/N`: only this segment's slice of each data source's rows is used (the
     /// executor is scaled by the caller, see [`crate::Segment::apply`]).
-    pub segment: crate::Segment,
+    pub segment: Segment,
 }
 
 impl Default for Options {
@@ -49,7 +50,7 @@ impl Default for Options {
             debug: false,
             workers: 0,
             request_timeout: Duration::from_secs(30),
-            segment: crate::Segment::WHOLE,
+            segment: Segment::WHOLE,
         }
     }
 }

@@ -1,29 +1,23 @@
-//! A virtual user: its variables, tokens, cookie jar and connections, and the flow it runs.
-//! Its token steps live in [`token_steps`].
+//! A virtual user and the flow it runs: data rows and variables, the token steps before the
+//! steps, the steps in order with their think times, checks and extractions. The VU's state is
+//! in [`state`], its requests in [`request`], its token steps in [`token_steps`]; this module
+//! uses them and none of them uses it back.
 
+mod request;
+mod state;
 mod token_steps;
 
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, COOKIE, HOST};
-use http::uri::PathAndQuery;
-use http::{Request, Uri};
-use http_body_util::Full;
 use loadtape_format::scenario::Pick;
 
+use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure};
-use crate::http::{exchange, Answer, Conn};
-use crate::jar::Jar;
+use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
-use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
 use crate::response::{extract, memchr_find, parse_json, received_size};
-use crate::tokens::TokenValue;
-use crate::vars::View;
-use crate::worker::{Ctx, EndReason};
+pub use state::Vu;
 use token_steps::Got;
 
 /// What the VU's loop does next.
@@ -43,79 +37,7 @@ enum StepEnd {
     Stop,
 }
 
-/// A per-VU token's state (its values are the VU's locals).
-#[derive(Default, Clone, Copy)]
-struct OwnToken {
-    generation: u64,
-    refresh_at: Option<Instant>,
-    /// `None` when no lifetime is known.
-    expires_at: Option<Instant>,
-    fetched_at: Option<Instant>,
-    /// This VU's share (0 to 1) of the early refresh that keeps VUs from refreshing together.
-    spread: f64,
-}
-
-/// A request rendered for sending.
-struct Built {
-    origin: usize,
-    method: http::Method,
-    pq: PathAndQuery,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-pub struct Vu {
-    pub id: u64,
-    ctx: Rc<Ctx>,
-    locals: Vec<Option<String>>,
-    typed: Vec<bool>,
-    rows: Vec<Option<usize>>,
-    shared: Vec<Option<Arc<TokenValue>>>,
-    own: Vec<OwnToken>,
-    conns: Vec<Option<Conn>>,
-    jar: Jar,
-    vars_ready: bool,
-    pub iterations: u64,
-}
-
 impl Vu {
-    pub fn new(id: u64, ctx: Rc<Ctx>) -> Vu {
-        let plan = &ctx.plan;
-        let rows = plan
-            .data
-            .iter()
-            .map(|d| (d.pick == Pick::PerVu).then(|| d.for_vu(id)))
-            .collect();
-        let own = OwnToken {
-            spread: fastrand::f64(),
-            ..OwnToken::default()
-        };
-        Vu {
-            id,
-            locals: vec![None; plan.slots.locals()],
-            typed: vec![false; plan.slots.locals()],
-            rows,
-            shared: vec![None; plan.tokens.len()],
-            own: vec![own; plan.tokens.len()],
-            conns: (0..plan.origins.len()).map(|_| None).collect(),
-            jar: Jar::default(),
-            vars_ready: false,
-            iterations: 0,
-            ctx,
-        }
-    }
-
-    fn view(&self) -> View<'_> {
-        View {
-            table: &self.ctx.plan.slots,
-            locals: &self.locals,
-            typed: &self.typed,
-            rows: &self.rows,
-            data: &self.ctx.plan.data,
-            shared: &self.shared,
-        }
-    }
-
     /// One run of the flow. `intended` is when a rate executor scheduled it: the first
     /// request's latency counts from then, so time spent waiting for a free VU or a token is
     /// not hidden (no coordinated omission).
@@ -138,7 +60,7 @@ impl Vu {
                 Got::GaveUp(why) => {
                     // The iteration is over, failed: `--iterations N` still ends.
                     self.iterations += 1;
-                    ctx.gave_up(t, &why);
+                    self.gave_up(t, &why);
                     return if ctx.stopped() {
                         Flow::Stop
                     } else {
@@ -360,7 +282,7 @@ impl Vu {
                 Got::Stopped => return Some(StepEnd::Stop),
                 Got::GaveUp(why) => {
                     ctx.metrics.borrow_mut().error_only(row, ErrorKind::Token);
-                    ctx.gave_up(t, &why);
+                    self.gave_up(t, &why);
                     return Some(StepEnd::Abort);
                 }
             }
@@ -432,152 +354,5 @@ impl Vu {
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
         (end, error)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        row: usize,
-        start: Instant,
-        sent_at: Instant,
-        end: Instant,
-        status: Option<u16>,
-        error: Option<ErrorKind>,
-        sent: u64,
-        received: u64,
-    ) {
-        self.ctx.metrics.borrow_mut().record(
-            row,
-            &Sample {
-                latency: end - start,
-                service: end - sent_at,
-                status,
-                error,
-                sent,
-                received,
-                rejected: false,
-            },
-        );
-    }
-
-    /// Sends a built request on this VU's connection to its origin; also returns the bytes
-    /// it put on the wire (an HTTP/1.1 estimate).
-    /// Counted in flight on row `row` until recorded (see [`WorkerMetrics::settle`]).
-    ///
-    /// [`WorkerMetrics::settle`]: crate::metrics::WorkerMetrics::settle
-    async fn send(
-        &mut self,
-        b: &Built,
-        name: &str,
-        row: usize,
-    ) -> (Result<Answer, crate::http::Failure>, u64) {
-        let ctx = self.ctx.clone();
-        let origin = &ctx.plan.origins[b.origin];
-        if ctx.plan.options.debug {
-            debug::request(name, &b.method, origin, &b.pq, &b.headers, &b.body);
-        }
-        let mut sent = (b.method.as_str().len() + b.pq.as_str().len() + 12) as u64
-            + b.body.len() as u64
-            + (origin.host_header.len() + 8) as u64;
-        for (k, v) in &b.headers {
-            sent += (k.as_str().len() + v.len() + 4) as u64;
-        }
-        let mut build = |h2: bool| {
-            let mut req = Request::new(Full::new(b.body.clone()));
-            *req.method_mut() = b.method.clone();
-            *req.headers_mut() = b.headers.clone();
-            if h2 {
-                let mut parts = http::uri::Parts::default();
-                parts.scheme = Some(origin.scheme.clone());
-                parts.authority = Some(origin.authority.clone());
-                parts.path_and_query = Some(b.pq.clone());
-                *req.uri_mut() = Uri::from_parts(parts).unwrap_or_default();
-                *req.version_mut() = http::Version::HTTP_2;
-            } else {
-                *req.uri_mut() = Uri::from(b.pq.clone());
-                req.headers_mut().insert(HOST, origin.host_header.clone());
-            }
-            req
-        };
-        let timeout = ctx.plan.options.request_timeout;
-        ctx.metrics.borrow_mut().sending(row);
-        let result = exchange(
-            &mut self.conns[b.origin],
-            &ctx.tls,
-            origin,
-            timeout,
-            &mut build,
-        )
-        .await;
-        if ctx.plan.options.debug {
-            if let Ok(a) = &result {
-                debug::response(a);
-            }
-        }
-        (result, sent)
-    }
-
-    /// Renders a request. Errors name what could not be rendered, or the origin refused.
-    fn build(&self, r: &RequestPlan) -> Result<Built, String> {
-        let plan = &self.ctx.plan;
-        let view = self.view();
-        let (origin, pq) = match &r.url {
-            UrlPlan::Literal { origin, pq } => (*origin, pq.clone()),
-            UrlPlan::Template(t) => {
-                let url = t.render_to_string(&view).map_err(|e| format!("url: {e}"))?;
-                let uri: Uri = url
-                    .parse()
-                    .map_err(|_| format!("url `{url}` is not a valid URL"))?;
-                let origin = plan.origin_of(&uri).ok_or_else(|| {
-                    format!("refused `{url}`: its origin is not one the scenario names (add it to `target` or --target)")
-                })?;
-                let pq = uri
-                    .path_and_query()
-                    .cloned()
-                    .unwrap_or_else(|| PathAndQuery::from_static("/"));
-                (origin, pq)
-            }
-        };
-        // No allocation for a request without headers of its own (the common GET).
-        let mut headers = if r.headers.is_empty() {
-            HeaderMap::new()
-        } else {
-            HeaderMap::with_capacity(r.headers.len() + 2)
-        };
-        for (name, part) in &r.headers {
-            let value = match part {
-                HeaderPart::Literal(v) => v.clone(),
-                HeaderPart::Template(t) => {
-                    let text = t
-                        .render_to_string(&view)
-                        .map_err(|e| format!("header `{name}`: {e}"))?;
-                    HeaderValue::from_str(&text)
-                        .map_err(|_| format!("header `{name}` rendered to an invalid value"))?
-                }
-            };
-            headers.append(name.clone(), value);
-        }
-        if !r.own_cookie {
-            if let Some(v) = self.jar.header(&plan.origins[origin].host, pq.path()) {
-                headers.insert(COOKIE, v);
-            }
-        }
-        let body = match &r.body {
-            BodyPlan::None => Bytes::new(),
-            BodyPlan::Literal(b) => b.clone(),
-            BodyPlan::Template(t) => {
-                let mut out = Vec::new();
-                t.render(&view, &mut out)
-                    .map_err(|e| format!("body: {e}"))?;
-                Bytes::from(out)
-            }
-        };
-        Ok(Built {
-            origin,
-            method: r.method.clone(),
-            pq,
-            headers,
-            body,
-        })
     }
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use loadtape_format::template::Vars;
 
-use super::{Built, OwnToken, Vu};
+use super::request::Built;
+use super::state::{OwnToken, Vu};
+use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, Failure};
 use crate::http::Answer;
@@ -14,8 +16,8 @@ use crate::metrics::ErrorKind;
 use crate::plan::{ExtractPlan, TokenPlan};
 use crate::response::{extract, parse_json, received_size};
 use crate::tokens::{
-    backoff, default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next,
-    TokenValue, TOKEN_ATTEMPTS,
+    default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next, TokenValue,
+    TOKEN_ATTEMPTS,
 };
 use crate::vars::Layered;
 
@@ -91,14 +93,13 @@ impl Vu {
                         fetched_at: Some(v.fetched_at),
                         spread: self.own[t].spread,
                     };
-                    ctx.token_success(t);
+                    ctx.retries.succeeded(t);
                     ctx.shared[t].succeeded();
                     return Got::Ready;
                 }
                 Err(why) if attempt >= TOKEN_ATTEMPTS => return Got::GaveUp(why),
                 Err(_) => {
-                    let failures = ctx.token_failure(t);
-                    if !ctx.sleep(backoff(failures)).await {
+                    if !ctx.sleep(ctx.retries.failed(t)).await {
                         return Got::Stopped;
                     }
                 }
@@ -200,7 +201,7 @@ impl Vu {
         let answer = match result {
             Ok(a) => a,
             Err(f) => {
-                ctx.warn_token(&tp.name, &f.message);
+                self.warn_token(&tp.name, &f.message);
                 self.record(
                     t,
                     sent_at,
@@ -226,7 +227,7 @@ impl Vu {
         });
         if let Some(why) = &why {
             // Before it is counted: the first failure is one of those shown.
-            ctx.warn_token(&tp.name, why);
+            self.warn_token(&tp.name, why);
             if let Some(f) = describe_failure(status, missing, &answer) {
                 ctx.metrics.borrow_mut().check_failed(t, &f);
             }
@@ -257,6 +258,52 @@ impl Vu {
             expires_at,
             fetched_at: sent_at,
         })
+    }
+
+    /// A failing token endpoint is reported, never silent: the first failure and every
+    /// tenth one after it.
+    fn warn_token(&self, token: &str, message: &str) {
+        let ctx = &self.ctx;
+        let idx = ctx
+            .plan
+            .tokens
+            .iter()
+            .position(|t| t.name == token)
+            .unwrap_or(0);
+        let n = ctx
+            .metrics
+            .borrow()
+            .steps
+            .get(idx)
+            .map_or(0, |m| m.errors.token);
+        if n % 10 == 0 || ctx.plan.options.debug {
+            ctx.say(format_args!(
+                "warning: token step `{token}` failed ({} so far on this worker): {message}",
+                n + 1
+            ));
+        }
+    }
+
+    /// This VU gave up on token `t` after [`TOKEN_ATTEMPTS`] failures in a row (`why`: the
+    /// last). When the token step never succeeded in this run, nothing can be tested: the run
+    /// ends. Otherwise (a token that worked before, or for other VUs) the iteration is
+    /// abandoned, said once per worker.
+    pub(super) fn gave_up(&self, t: usize, why: &str) {
+        let ctx = &self.ctx;
+        let name = &ctx.plan.tokens[t].name;
+        if !ctx.shared[t].ever() {
+            ctx.control.fail(
+                EndReason::Token,
+                format!(
+                    "token step `{name}` failed {TOKEN_ATTEMPTS} times in a row and never succeeded, so no step can run; the run stops. Last attempt: {why}"
+                ),
+                |detail| ctx.say(format_args!("error: {detail}")),
+            );
+        } else if ctx.first_time(&format!("gave up on {t}")) {
+            ctx.say(format_args!(
+                "warning: token step `{name}` failed {TOKEN_ATTEMPTS} times in a row; the iteration is abandoned (shown once). Last attempt: {why}"
+            ));
+        }
     }
 
     /// `METHOD URL` of a built request as it went out (to the target origin), for messages:
