@@ -26,6 +26,7 @@ pub mod metrics;
 mod plan;
 pub mod report;
 mod response;
+mod row;
 mod schedule;
 pub mod segment;
 mod tasks;

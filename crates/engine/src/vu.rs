@@ -17,6 +17,7 @@ use crate::diagnosis::{check_failure, extract_failure};
 use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
 use crate::response::{extract, memchr_find, parse_json, received_size};
+use crate::row::Row;
 pub use state::Vu;
 use token_steps::Got;
 
@@ -102,9 +103,11 @@ impl Vu {
                 Ok(v) => self.locals[*slot] = Some(v),
                 Err(e) => {
                     ctx.warn_once(&format!("variables: {e}"));
+                    // Counted against the first step, which cannot run without the
+                    // variables (there is no row for the variables themselves).
                     ctx.metrics
                         .borrow_mut()
-                        .error_only(plan.tokens.len(), ErrorKind::Check);
+                        .error_only(Row::Step(0), ErrorKind::Check);
                     let go_on = ctx.sleep(std::time::Duration::from_millis(100)).await;
                     return Some(if go_on { Flow::Continue } else { Flow::Stop });
                 }
@@ -154,7 +157,7 @@ impl Vu {
         let ctx = self.ctx.clone();
         let plan = &ctx.plan;
         let sp = &plan.steps[s];
-        let row = plan.tokens.len() + s;
+        let row = Row::Step(s);
         let mut start_ref = intended;
         for attempt in 0..2 {
             let used = self.tokens_used(s);
@@ -252,7 +255,7 @@ impl Vu {
     /// else how it ends (a restart when a per-VU token was refreshed and `may_restart`).
     async fn refresh_stale(
         &mut self,
-        row: usize,
+        row: Row,
         stale: Vec<(usize, u64)>,
         sent_at: Instant,
         may_restart: bool,
@@ -262,10 +265,12 @@ impl Vu {
         let restart = may_restart && stale.iter().any(|(t, _)| !plan.tokens[*t].shared);
         {
             let mut m = ctx.metrics.borrow_mut();
-            if restart {
-                m.steps[row].restarted += 1;
-            } else {
-                m.steps[row].retries += 1;
+            if let Some(m) = m.row_mut(row) {
+                if restart {
+                    m.restarted += 1;
+                } else {
+                    m.retries += 1;
+                }
             }
         }
         if plan.options.debug {
@@ -347,10 +352,7 @@ impl Vu {
             }
         }
         if let Some(f) = &failure {
-            self.ctx
-                .metrics
-                .borrow_mut()
-                .check_failed(plan.tokens.len() + s, f);
+            self.ctx.metrics.borrow_mut().check_failed(Row::Step(s), f);
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
         (end, error)

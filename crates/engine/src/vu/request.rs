@@ -14,6 +14,7 @@ use crate::debug;
 use crate::http::{exchange, Answer, Failure};
 use crate::metrics::{ErrorKind, Sample};
 use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
+use crate::row::Row;
 
 /// A request rendered for sending.
 pub(super) struct Built {
@@ -28,7 +29,7 @@ impl Vu {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn record(
         &self,
-        row: usize,
+        row: Row,
         start: Instant,
         sent_at: Instant,
         end: Instant,
@@ -60,7 +61,7 @@ impl Vu {
         &mut self,
         b: &Built,
         name: &str,
-        row: usize,
+        row: Row,
     ) -> (Result<Answer, Failure>, u64) {
         let ctx = self.ctx.clone();
         let origin = &ctx.plan.origins[b.origin];

@@ -15,6 +15,7 @@ use crate::http::Answer;
 use crate::metrics::ErrorKind;
 use crate::plan::{ExtractPlan, TokenPlan};
 use crate::response::{extract, parse_json, received_size};
+use crate::row::Row;
 use crate::tokens::{
     default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next, TokenValue,
     TOKEN_ATTEMPTS,
@@ -190,20 +191,22 @@ impl Vu {
             Ok(b) => b,
             Err(m) => {
                 ctx.warn_once(&format!("token step `{}`: {m}", tp.name));
-                ctx.metrics.borrow_mut().error_only(t, ErrorKind::Token);
+                ctx.metrics
+                    .borrow_mut()
+                    .error_only(Row::Token(t), ErrorKind::Token);
                 return Err(format!("token step `{}`: {m}", tp.name));
             }
         };
         let url = self.shown_url(&built);
         let sent_at = Instant::now();
-        let (result, sent) = self.send(&built, &tp.name, t).await;
+        let (result, sent) = self.send(&built, &tp.name, Row::Token(t)).await;
         let end = Instant::now();
         let answer = match result {
             Ok(a) => a,
             Err(f) => {
                 self.warn_token(&tp.name, &f.message);
                 self.record(
-                    t,
+                    Row::Token(t),
                     sent_at,
                     sent_at,
                     end,
@@ -229,13 +232,13 @@ impl Vu {
             // Before it is counted: the first failure is one of those shown.
             self.warn_token(&tp.name, why);
             if let Some(f) = describe_failure(status, missing, &answer) {
-                ctx.metrics.borrow_mut().check_failed(t, &f);
+                ctx.metrics.borrow_mut().check_failed(Row::Token(t), &f);
             }
         }
         let error = (!ok).then_some(ErrorKind::Token);
         let received = received_size(&answer);
         self.record(
-            t,
+            Row::Token(t),
             sent_at,
             sent_at,
             end,
@@ -273,10 +276,9 @@ impl Vu {
         let n = ctx
             .metrics
             .borrow()
-            .steps
-            .get(idx)
+            .row(Row::Token(idx))
             .map_or(0, |m| m.errors.token);
-        if n % 10 == 0 || ctx.plan.options.debug {
+        if n.is_multiple_of(10) || ctx.plan.options.debug {
             ctx.say(format_args!(
                 "warning: token step `{token}` failed ({} so far on this worker): {message}",
                 n + 1
