@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use crate::control::Control;
 use crate::http::Tls;
 use crate::metrics::WorkerMetrics;
+use crate::output::Sink;
 use crate::plan::Plan;
 use crate::tokens::{OwnRetries, SharedToken};
 
@@ -87,27 +88,25 @@ impl Ctx {
         self.warned.borrow_mut().insert(key.to_string())
     }
 
-    /// Prints a problem once per worker (a missing variable, a refused origin).
+    /// Says a problem once per worker (a missing variable, a refused origin).
     pub fn warn_once(&self, message: &str) {
         if self.first_time(message) {
-            say(format_args!("warning: {message}"));
+            self.say(format_args!("warning: {message}"));
         }
     }
 
-    /// A line for people on stderr (something the run learned).
+    /// Something the run learned, for people.
     pub fn note(&self, message: &str) {
-        say(format_args!("note: {message}"));
+        self.say(format_args!("note: {message}"));
     }
 
-    /// A line for people on stderr, as it is.
+    /// A line for people, as it is, to the run's sink.
     pub fn say(&self, line: std::fmt::Arguments) {
-        say(line);
+        self.plan.options.sink.line(line);
     }
-}
 
-/// A line on stderr. `eprintln!` panics when stderr is closed, and a panicking worker would
-/// lose its VUs' results; a warning nobody can read is dropped instead.
-pub fn say(line: std::fmt::Arguments) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    /// Where `--debug` blocks go.
+    pub fn sink(&self) -> &Sink {
+        &self.plan.options.sink
+    }
 }

@@ -23,6 +23,7 @@ mod executor;
 mod http;
 mod jar;
 pub mod metrics;
+mod output;
 mod plan;
 pub mod report;
 mod response;
@@ -43,6 +44,7 @@ use std::time::{Duration, Instant};
 
 pub use control::EndReason;
 pub use metrics::{Interval, SecondStats, WorkerMetrics};
+pub use output::{Output, Sink};
 pub use plan::{Options, Plan, PlanError};
 pub use segment::Segment;
 

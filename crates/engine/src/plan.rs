@@ -18,6 +18,7 @@ use loadtape_format::template::Template;
 use loadtape_format::Scenario;
 
 use crate::data::DataSet;
+use crate::output::Sink;
 use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
 
@@ -32,6 +33,8 @@ pub struct Options {
     pub insecure: bool,
     /// Print every exchange.
     pub debug: bool,
+    /// Where `--debug` blocks and warnings go; by default nowhere.
+    pub sink: Sink,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// A request with no complete answer after this long fails as `timeout`.
@@ -48,6 +51,7 @@ impl Default for Options {
             ca_files: Vec::new(),
             insecure: false,
             debug: false,
+            sink: Sink::silent(),
             workers: 0,
             request_timeout: Duration::from_secs(30),
             segment: Segment::WHOLE,

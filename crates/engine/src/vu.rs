@@ -177,7 +177,7 @@ impl Vu {
                 Ok(a) => a,
                 Err(f) => {
                     if plan.options.debug {
-                        debug::failure(&f.message);
+                        debug::failure(ctx.sink(), &f.message);
                     }
                     self.record(row, start, sent_at, end, None, Some(f.kind), sent, 0);
                     return StepEnd::Next;
@@ -274,11 +274,14 @@ impl Vu {
             }
         }
         if plan.options.debug {
-            debug::note(if restart {
-                "refresh_on matched a per-VU token: refreshing it and restarting the iteration from its first step"
-            } else {
-                "refresh_on matched: refreshing the token and retrying once"
-            });
+            debug::note(
+                ctx.sink(),
+                if restart {
+                    "refresh_on matched a per-VU token: refreshing it and restarting the iteration from its first step"
+                } else {
+                    "refresh_on matched: refreshing the token and retrying once"
+                },
+            );
         }
         for (t, generation) in stale {
             self.rejected_at(t, sent_at);
@@ -329,13 +332,21 @@ impl Vu {
         let mut failure =
             error.and_then(|_| check_failure(sp.check.as_ref(), status, json, &answer.body));
         if plan.options.debug {
-            debug::check(error.map(ErrorKind::name), failure.as_ref());
+            debug::check(
+                self.ctx.sink(),
+                error.map(ErrorKind::name),
+                failure.as_ref(),
+            );
         }
         let mut abort = false;
         for e in &sp.extract {
             let value = extract(e, answer, json);
             if plan.options.debug {
-                debug::extracted(&e.name, value.as_ref().map(|(v, _)| v.as_str()));
+                debug::extracted(
+                    self.ctx.sink(),
+                    &e.name,
+                    value.as_ref().map(|(v, _)| v.as_str()),
+                );
             }
             match value {
                 Some((v, j)) => {

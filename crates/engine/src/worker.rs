@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::control::{Control, EndReason};
-use crate::ctx::{say, Ctx};
+use crate::ctx::Ctx;
 use crate::executor::{self, Share};
 use crate::http::Tls;
 use crate::metrics::{Interval, WorkerMetrics};
@@ -51,7 +51,7 @@ pub fn run(init: WorkerInit) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            say(format_args!(
+            init.plan.options.sink.line(format_args!(
                 "error: worker {} cannot start its runtime: {e}",
                 init.index
             ));

@@ -66,7 +66,15 @@ impl Vu {
         let ctx = self.ctx.clone();
         let origin = &ctx.plan.origins[b.origin];
         if ctx.plan.options.debug {
-            debug::request(name, &b.method, origin, &b.pq, &b.headers, &b.body);
+            debug::request(
+                ctx.sink(),
+                name,
+                &b.method,
+                origin,
+                &b.pq,
+                &b.headers,
+                &b.body,
+            );
         }
         let mut sent = (b.method.as_str().len() + b.pq.as_str().len() + 12) as u64
             + b.body.len() as u64
@@ -103,7 +111,7 @@ impl Vu {
         .await;
         if ctx.plan.options.debug {
             if let Ok(a) = &result {
-                debug::response(a);
+                debug::response(ctx.sink(), a);
             }
         }
         (result, sent)

@@ -13,6 +13,7 @@ use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, Failure};
 use crate::http::Answer;
 use crate::metrics::ErrorKind;
+use crate::output::Sink;
 use crate::plan::{ExtractPlan, TokenPlan};
 use crate::response::{extract, parse_json, received_size};
 use crate::row::Row;
@@ -219,7 +220,8 @@ impl Vu {
             }
         };
         let status = answer.response.status.as_u16();
-        let (values, typed, missing) = take_values(tp, &answer, ctx.plan.options.debug);
+        let (values, typed, missing) =
+            take_values(tp, &answer, ctx.plan.options.debug.then(|| ctx.sink()));
         let ok = status < 400 && missing.is_none();
         let why = (!ok).then(|| {
             let body = debug::snippet(&answer.body, 200);
@@ -411,7 +413,7 @@ fn describe_failure(
 fn take_values<'p>(
     tp: &'p TokenPlan,
     answer: &Answer,
-    debug: bool,
+    debug: Option<&Sink>,
 ) -> (Vec<String>, Vec<bool>, Option<&'p ExtractPlan>) {
     let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
     let mut values = Vec::with_capacity(tp.extract.len());
@@ -422,8 +424,8 @@ fn take_values<'p>(
             missing.get_or_insert(e);
             (String::new(), false)
         });
-        if debug {
-            debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
+        if let Some(sink) = debug {
+            debug::extracted(sink, &e.name, (!v.is_empty()).then_some(v.as_str()));
         }
         values.push(v);
         typed.push(j);
