@@ -2,9 +2,7 @@
 //! found nothing, and what the answer had instead (`$.errno == 0`, got `402`). A bare `check`
 //! error count does not say that the server answered HTTP 200 with `errno 402`; this does.
 //! Built only on a failure — a passing answer never pays for it — then tallied per step in
-//! the worker's metrics ([`StepMetrics::check_failures`]) and shown by `--debug`.
-//!
-//! [`StepMetrics::check_failures`]: crate::metrics::StepMetrics::check_failures
+//! the worker's metrics (a step's `check_failures`) and shown by `--debug`.
 
 use loadtape_format::scenario::{Check, Extractor, JsonRule, JsonTest};
 use serde_json::Value;

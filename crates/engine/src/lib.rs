@@ -1,9 +1,17 @@
-//! `loadtape-engine`: replays a `scenario/v1` as load (SPEC §6).
+//! `loadtape-engine`: replays a `scenario/v1` as load (SPEC §6) and measures it, for the
+//! `loadtape run` command and anything else that embeds a run.
+//!
+//! Main types: [`Plan`] (a scenario compiled for running, with its [`Options`]), [`start`]
+//! returning a [`Running`] run ([`Running::poll`] for [`Progress`], [`Stopper`] to interrupt),
+//! and its [`Outcome`] (merged [`WorkerMetrics`], a per-second timeline, the [`EndReason`]),
+//! which [`report`] turns into a `result/v1`. What the run has to say (`--debug`, warnings)
+//! goes to the [`Sink`] in the options: the engine never prints.
 //!
 //! ```text
 //! Plan::compile(scenario)      templates resolved to slots, literal requests pre-built
 //!   └─ start(plan) ──────────► N worker threads (one current-thread tokio runtime per core)
-//!                                 each: its VUs (tasks), its connections, its metrics
+//!                                 each: its executor (executor/), its VUs (tasks), its
+//!                                 connections, its metrics
 //!      Running::poll()  ◄──────── one interval message per worker per second (progress)
 //!      Running::finish() ◄─────── totals; histograms merged → Outcome → report::result()
 //! ```
@@ -13,6 +21,9 @@
 //! HdrHistograms; nothing is shared per request. Shared tokens are the exception, read through
 //! one atomic generation check per iteration and refreshed by a single request for the whole
 //! run (see [`tokens`]).
+//!
+//! Modules depend one way: `worker` → `executor` → `vu` → `ctx` → `control`, `plan`,
+//! `metrics`, `tokens`, `output`; no module uses one that uses it back.
 
 mod control;
 mod ctx;

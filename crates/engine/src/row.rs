@@ -2,7 +2,7 @@
 //! first, then its steps; [`Row::index`] is the one place that layout is spelled out, so that
 //! no caller adds offsets by hand.
 
-/// A row of [`WorkerMetrics`](crate::metrics::WorkerMetrics): a token step or a step, each
+/// A row of a worker's metrics: a token step or a step, each
 /// numbered in the plan's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Row {

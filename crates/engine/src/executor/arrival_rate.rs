@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::{Executor, Share};
+use super::share::{Executor, Share};
 use crate::ctx::Ctx;
 use crate::schedule::RateSchedule;
 use crate::tasks::Tasks;

@@ -1,6 +1,6 @@
 //! `constant-vus`: every VU iterates from the start to the end of the run.
 
-use super::{more, Executor, Share};
+use super::share::{more, Executor, Share};
 use crate::vu::{Flow, Vu};
 
 pub struct ConstantVus {

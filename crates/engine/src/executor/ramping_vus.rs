@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use loadtape_format::scenario::VuStage;
 
-use super::{more, Executor, Share};
+use super::share::{more, Executor, Share};
 use crate::schedule::vus_at;
 use crate::vu::{Flow, Vu};
 

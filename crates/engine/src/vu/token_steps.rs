@@ -220,16 +220,13 @@ impl Vu {
             }
         };
         let status = answer.response.status.as_u16();
-        let (values, typed, missing) =
-            take_values(tp, &answer, ctx.plan.options.debug.then(|| ctx.sink()));
+        let Taken {
+            values,
+            typed,
+            missing,
+        } = take_values(tp, &answer, ctx.plan.options.debug.then(|| ctx.sink()));
         let ok = status < 400 && missing.is_none();
-        let why = (!ok).then(|| {
-            let body = debug::snippet(&answer.body, 200);
-            match missing {
-                Some(e) => format!("HTTP {status}, no `{}` in the answer: {body}", e.name),
-                None => format!("HTTP {status}: {body}"),
-            }
-        });
+        let why = (!ok).then(|| refusal(status, missing, &answer.body));
         if let Some(why) = &why {
             // Before it is counted: the first failure is one of those shown.
             self.warn_token(&tp.name, why);
@@ -409,12 +406,26 @@ fn describe_failure(
     Some(extract_failure(&e.name, &e.extractor, json.as_ref()))
 }
 
-/// A token answer's extracted values, which are typed JSON, and the first one missing.
-fn take_values<'p>(
-    tp: &'p TokenPlan,
-    answer: &Answer,
-    debug: Option<&Sink>,
-) -> (Vec<String>, Vec<bool>, Option<&'p ExtractPlan>) {
+/// Why a token answer is no token, for messages: its status, the value it lacks, its body.
+fn refusal(status: u16, missing: Option<&ExtractPlan>, body: &[u8]) -> String {
+    let body = debug::snippet(body, 200);
+    match missing {
+        Some(e) => format!("HTTP {status}, no `{}` in the answer: {body}", e.name),
+        None => format!("HTTP {status}: {body}"),
+    }
+}
+
+/// What a token answer gave, in the token step's `extract` order.
+struct Taken<'p> {
+    values: Vec<String>,
+    /// Which values are typed JSON.
+    typed: Vec<bool>,
+    /// The first extractor that found nothing.
+    missing: Option<&'p ExtractPlan>,
+}
+
+/// A token answer's extracted values.
+fn take_values<'p>(tp: &'p TokenPlan, answer: &Answer, debug: Option<&Sink>) -> Taken<'p> {
     let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
     let mut values = Vec::with_capacity(tp.extract.len());
     let mut typed = Vec::with_capacity(tp.extract.len());
@@ -430,5 +441,9 @@ fn take_values<'p>(
         values.push(v);
         typed.push(j);
     }
-    (values, typed, missing)
+    Taken {
+        values,
+        typed,
+        missing,
+    }
 }
