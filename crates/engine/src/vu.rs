@@ -13,10 +13,10 @@ use loadtape_format::scenario::Pick;
 
 use crate::control::EndReason;
 use crate::debug;
-use crate::diagnosis::{check_failure, extract_failure};
+use crate::diagnosis::{check_failure, extract_failure, memchr_find};
 use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
-use crate::response::{extract, memchr_find, parse_json, received_size};
+use crate::response::{extract, parse_json, received_size};
 use crate::row::Row;
 pub use state::Vu;
 use token_steps::Got;
