@@ -34,3 +34,20 @@ macro_rules! out {
         $crate::out::write(format_args!($($arg)*), false)
     };
 }
+
+/// The engine's sink for `loadtape run`: `--debug` blocks on stdout, each under one lock and
+/// flushed, warnings on stderr, a write error ignored (a panicking worker would lose its VUs'
+/// results; a line nobody can read is dropped instead).
+pub struct Terminal;
+
+impl loadtape_engine::Output for Terminal {
+    fn debug(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    }
+
+    fn line(&self, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}

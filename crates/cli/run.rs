@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use loadtape_engine::{report, Options, Plan, Progress, Segment};
+use loadtape_engine::{report, Options, Plan, Progress, Segment, Sink};
 use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
 use loadtape_format::{load_scenario, Scenario};
 
@@ -103,6 +103,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ca_files: args.ca.clone(),
         insecure: args.insecure,
         debug: args.debug,
+        sink: Sink::new(crate::out::Terminal),
         // Worker threads (default: one per core); for benchmarks that pin the server to a core.
         workers: std::env::var("LOADTAPE_WORKERS")
             .ok()

@@ -1,8 +1,7 @@
-//! `--debug`: every request, response, extracted value and check on stdout, so an engineer
-//! sees why a converted scenario fails before loading a server with it. Each call writes its
-//! lines under one stdout lock, so VUs on different threads do not interleave within a block.
-
-use std::io::Write as _;
+//! `--debug`: every request, response, extracted value and check, so an engineer sees why a
+//! converted scenario fails before loading a server with it. Each call hands its lines to the
+//! run's [`Sink`] as one block, so VUs on different threads do not interleave within a block
+//! (the CLI's sink writes a block under one stdout lock).
 
 use bytes::Bytes;
 use http::header::HeaderMap;
@@ -11,6 +10,7 @@ use http::Method;
 
 use crate::diagnosis::Failure;
 use crate::http::Answer;
+use crate::output::Sink;
 use crate::plan::Origin;
 
 /// Body text shown: the first bytes, as text when they are UTF-8.
@@ -31,13 +31,8 @@ pub fn snippet(body: &[u8], max: usize) -> String {
     s
 }
 
-fn out(text: String) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
-}
-
 pub fn request(
+    sink: &Sink,
     step: &str,
     method: &Method,
     origin: &Origin,
@@ -59,10 +54,10 @@ pub fn request(
     if !body.is_empty() {
         s.push_str(&format!("    {}\n", snippet(body, SHOWN)));
     }
-    out(s);
+    sink.debug(&s);
 }
 
-pub fn response(a: &Answer) {
+pub fn response(sink: &Sink, a: &Answer) {
     let mut s = format!("<<< {} {:?}\n", a.response.status, a.response.version);
     for (k, v) in &a.response.headers {
         s.push_str(&format!(
@@ -73,11 +68,11 @@ pub fn response(a: &Answer) {
     if !a.body.is_empty() {
         s.push_str(&format!("    {}\n", snippet(&a.body, SHOWN)));
     }
-    out(s);
+    sink.debug(&s);
 }
 
-pub fn extracted(name: &str, value: Option<&str>) {
-    out(match value {
+pub fn extracted(sink: &Sink, name: &str, value: Option<&str>) {
+    sink.debug(&match value {
         Some(v) => format!("    extract {name} = {}\n", snippet(v.as_bytes(), 120)),
         None => format!("    extract {name}: NOT FOUND\n"),
     });
@@ -85,18 +80,18 @@ pub fn extracted(name: &str, value: Option<&str>) {
 
 /// The check's verdict: `passed`, or the broken rule and what the answer had
 /// (`FAILED $.errno: expected == 0, got 402`); the error kind when there is no description.
-pub fn check(error: Option<&str>, failure: Option<&Failure>) {
-    out(match (error, failure) {
+pub fn check(sink: &Sink, error: Option<&str>, failure: Option<&Failure>) {
+    sink.debug(&match (error, failure) {
         (None, _) => "    check: passed\n".to_string(),
         (Some(_), Some(f)) => format!("    check: FAILED {}\n", f.line()),
         (Some(kind), None) => format!("    check: FAILED ({kind})\n"),
     });
 }
 
-pub fn failure(message: &str) {
-    out(format!("<<< failed: {message}\n"));
+pub fn failure(sink: &Sink, message: &str) {
+    sink.debug(&format!("<<< failed: {message}\n"));
 }
 
-pub fn note(message: &str) {
-    out(format!("    {message}\n"));
+pub fn note(sink: &Sink, message: &str) {
+    sink.debug(&format!("    {message}\n"));
 }

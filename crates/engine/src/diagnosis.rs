@@ -2,9 +2,7 @@
 //! found nothing, and what the answer had instead (`$.errno == 0`, got `402`). A bare `check`
 //! error count does not say that the server answered HTTP 200 with `errno 402`; this does.
 //! Built only on a failure — a passing answer never pays for it — then tallied per step in
-//! the worker's metrics ([`StepMetrics::check_failures`]) and shown by `--debug`.
-//!
-//! [`StepMetrics::check_failures`]: crate::metrics::StepMetrics::check_failures
+//! the worker's metrics (a step's `check_failures`) and shown by `--debug`.
 
 use loadtape_format::scenario::{Check, Extractor, JsonRule, JsonTest};
 use serde_json::Value;
@@ -79,7 +77,7 @@ pub fn check_failure(
     let needle = check
         .body_contains
         .iter()
-        .find(|n| !crate::response::memchr_find(body, n.as_bytes()))?;
+        .find(|n| !memchr_find(body, n.as_bytes()))?;
     Some(Failure {
         subject: "body".into(),
         expected: format!("contains {}", shown(&Value::String(needle.clone()))),
@@ -158,6 +156,12 @@ fn cut(mut s: String) -> String {
 
 fn join(parts: impl Iterator<Item = String>) -> String {
     parts.collect::<Vec<_>>().join(", ")
+}
+
+/// Whether `hay` contains `needle`: a check's `body_contains`. Here rather than in `response`
+/// because `response` uses `http`, which uses `metrics`, which uses this module.
+pub fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

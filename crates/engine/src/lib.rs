@@ -1,9 +1,17 @@
-//! `loadtape-engine`: replays a `scenario/v1` as load (SPEC §6).
+//! `loadtape-engine`: replays a `scenario/v1` as load (SPEC §6) and measures it, for the
+//! `loadtape run` command and anything else that embeds a run.
+//!
+//! Main types: [`Plan`] (a scenario compiled for running, with its [`Options`]), [`start`]
+//! returning a [`Running`] run ([`Running::poll`] for [`Progress`], [`Stopper`] to interrupt),
+//! and its [`Outcome`] (merged [`WorkerMetrics`], a per-second timeline, the [`EndReason`]),
+//! which [`report`] turns into a `result/v1`. What the run has to say (`--debug`, warnings)
+//! goes to the [`Sink`] in the options: the engine never prints.
 //!
 //! ```text
 //! Plan::compile(scenario)      templates resolved to slots, literal requests pre-built
 //!   └─ start(plan) ──────────► N worker threads (one current-thread tokio runtime per core)
-//!                                 each: its VUs (tasks), its connections, its metrics
+//!                                 each: its executor (executor/), its VUs (tasks), its
+//!                                 connections, its metrics
 //!      Running::poll()  ◄──────── one interval message per worker per second (progress)
 //!      Running::finish() ◄─────── totals; histograms merged → Outcome → report::result()
 //! ```
@@ -13,18 +21,27 @@
 //! HdrHistograms; nothing is shared per request. Shared tokens are the exception, read through
 //! one atomic generation check per iteration and refreshed by a single request for the whole
 //! run (see [`tokens`]).
+//!
+//! Modules depend one way: `worker` → `executor` → `vu` → `ctx` → `control`, `plan`,
+//! `metrics`, `tokens`, `output`; no module uses one that uses it back.
 
+mod control;
+mod ctx;
 mod data;
 mod debug;
 mod diagnosis;
+mod executor;
 mod http;
 mod jar;
 pub mod metrics;
+mod output;
 mod plan;
 pub mod report;
 mod response;
+mod row;
 mod schedule;
 pub mod segment;
+mod tasks;
 pub mod tokens;
 mod vars;
 mod vu;
@@ -36,12 +53,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use control::EndReason;
 pub use metrics::{Interval, SecondStats, WorkerMetrics};
+pub use output::{Output, Sink};
 pub use plan::{Options, Plan, PlanError};
 pub use segment::Segment;
-pub use worker::EndReason;
 
-use worker::{Control, Msg, WorkerInit};
+use control::Control;
+use worker::{Msg, WorkerInit};
 
 /// From this many VUs on, HTTP/1.1 connections read through a fixed 2 KiB buffer instead of
 /// hyper's adaptive one (8 KiB and up): 10,000 mostly idle VUs then stay under 300 MB. A
@@ -173,10 +192,6 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
 impl Running {
     pub fn stopper(&self) -> Stopper {
         Stopper(self.control.clone())
-    }
-
-    pub fn workers(&self) -> usize {
-        self.workers
     }
 
     /// Takes in what the workers sent for up to `wait`; the current progress, or `None` once

@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use loadtape_format::result::{CheckFailures, ErrorCounts, Latency};
 
 use crate::diagnosis::Failure;
+use crate::row::Row;
 
 /// Highest latency recorded: an hour, in µs. Longer values are clamped.
 const MAX_US: u64 = 3_600_000_000;
@@ -235,9 +236,29 @@ impl WorkerMetrics {
         }
     }
 
-    /// Records an exchange of row `index` (token steps first).
-    pub fn record(&mut self, index: usize, s: &Sample) {
-        let Some(m) = self.steps.get_mut(index) else {
+    /// The numbers of one row.
+    pub fn row(&self, row: Row) -> Option<&StepMetrics> {
+        self.steps.get(row.index(self.tokens))
+    }
+
+    pub fn row_mut(&mut self, row: Row) -> Option<&mut StepMetrics> {
+        self.steps.get_mut(row.index(self.tokens))
+    }
+
+    /// The token steps' rows, in the plan's order.
+    pub fn token_rows(&self) -> &[StepMetrics] {
+        &self.steps[..self.tokens]
+    }
+
+    /// The steps' rows, in the plan's order.
+    pub fn step_rows(&self) -> &[StepMetrics] {
+        &self.steps[self.tokens..]
+    }
+
+    /// Records an exchange of `row`.
+    pub fn record(&mut self, row: Row, s: &Sample) {
+        let tokens = self.tokens;
+        let Some(m) = self.steps.get_mut(row.index(tokens)) else {
             return;
         };
         let lat = micros(s.latency);
@@ -256,7 +277,7 @@ impl WorkerMetrics {
         if let Some(kind) = s.error {
             count_error(&mut m.errors, kind);
         }
-        if index < self.tokens {
+        if row.is_token() {
             self.interval.token_requests += 1;
         } else {
             self.interval.histogram.saturating_record(lat);
@@ -269,26 +290,26 @@ impl WorkerMetrics {
 
     /// Counts a failure that sent no request (a token that could not be had, a value an
     /// earlier step did not extract).
-    pub fn error_only(&mut self, index: usize, kind: ErrorKind) {
-        if let Some(m) = self.steps.get_mut(index) {
+    pub fn error_only(&mut self, row: Row, kind: ErrorKind) {
+        if let Some(m) = self.row_mut(row) {
             count_error(&mut m.errors, kind);
-            if index >= self.tokens {
+            if !row.is_token() {
                 self.interval.errors += 1;
             }
         }
     }
 
-    /// Tallies why an answer of row `index` failed (its error is counted by
+    /// Tallies why an answer of `row` failed (its error is counted by
     /// [`WorkerMetrics::record`]).
-    pub fn check_failed(&mut self, index: usize, f: &Failure) {
-        if let Some(m) = self.steps.get_mut(index) {
+    pub fn check_failed(&mut self, row: Row, f: &Failure) {
+        if let Some(m) = self.row_mut(row) {
             m.check_failures.add(&f.rule(), &f.got, 1);
         }
     }
 
-    /// A request of row `index` is on its way; [`WorkerMetrics::record`] takes it back.
-    pub fn sending(&mut self, index: usize) {
-        if let Some(m) = self.steps.get_mut(index) {
+    /// A request of `row` is on its way; [`WorkerMetrics::record`] takes it back.
+    pub fn sending(&mut self, row: Row) {
+        if let Some(m) = self.row_mut(row) {
             m.in_flight += 1;
         }
     }
@@ -304,7 +325,7 @@ impl WorkerMetrics {
             m.requests += n;
             m.unfinished += n;
             m.errors.timeout += n;
-            if index < self.tokens {
+            if Row::at(index, self.tokens).is_token() {
                 self.interval.token_requests += n;
             } else {
                 self.interval.requests += n;
@@ -407,9 +428,9 @@ mod tests {
             received: 20,
             rejected: false,
         };
-        w.record(0, &s);
-        w.record(2, &s);
-        w.error_only(1, ErrorKind::Check);
+        w.record(Row::Token(0), &s);
+        w.record(Row::Step(1), &s);
+        w.error_only(Row::Step(0), ErrorKind::Check);
         assert_eq!(w.steps[0].requests, 1);
         assert_eq!(w.steps[2].statuses[&200], 1);
         let i = w.take_interval();
@@ -426,11 +447,11 @@ mod tests {
             got: got.into(),
         };
         let (mut a, mut b) = (WorkerMetrics::new(1, 1), WorkerMetrics::new(1, 1));
-        a.check_failed(1, &failure("402"));
-        a.check_failed(1, &failure("402"));
-        b.check_failed(1, &failure("402"));
-        b.check_failed(1, &failure("501"));
-        b.check_failed(9, &failure("501"));
+        a.check_failed(Row::Step(0), &failure("402"));
+        a.check_failed(Row::Step(0), &failure("402"));
+        b.check_failed(Row::Step(0), &failure("402"));
+        b.check_failed(Row::Step(0), &failure("501"));
+        b.check_failed(Row::Step(8), &failure("501"));
         a.merge(&b);
         let f = &a.steps[1].check_failures.0;
         let got: Vec<(&str, &str, u64)> = f
@@ -447,9 +468,9 @@ mod tests {
     #[test]
     fn requests_in_flight_at_the_end_are_counted_as_timeouts() {
         let mut w = WorkerMetrics::new(1, 1);
-        w.sending(0);
-        w.sending(1);
-        w.sending(1);
+        w.sending(Row::Token(0));
+        w.sending(Row::Step(0));
+        w.sending(Row::Step(0));
         let s = Sample {
             latency: Duration::from_millis(5),
             service: Duration::from_millis(5),
@@ -459,7 +480,7 @@ mod tests {
             received: 1,
             rejected: true,
         };
-        w.record(1, &s);
+        w.record(Row::Step(0), &s);
         w.settle();
         assert_eq!((w.steps[0].requests, w.steps[0].unfinished), (1, 1));
         assert_eq!(w.steps[1].requests, 2);

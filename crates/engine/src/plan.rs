@@ -18,6 +18,8 @@ use loadtape_format::template::Template;
 use loadtape_format::Scenario;
 
 use crate::data::DataSet;
+use crate::output::Sink;
+use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
 
 /// How to run, beyond the scenario.
@@ -31,13 +33,15 @@ pub struct Options {
     pub insecure: bool,
     /// Print every exchange.
     pub debug: bool,
+    /// Where `--debug` blocks and warnings go; by default nowhere.
+    pub sink: Sink,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// A request with no complete answer after this long fails as `timeout`.
     pub request_timeout: Duration,
     /// `--segment K/N`: only this segment's slice of each data source's rows is used (the
     /// executor is scaled by the caller, see [`crate::Segment::apply`]).
-    pub segment: crate::Segment,
+    pub segment: Segment,
 }
 
 impl Default for Options {
@@ -47,9 +51,10 @@ impl Default for Options {
             ca_files: Vec::new(),
             insecure: false,
             debug: false,
+            sink: Sink::silent(),
             workers: 0,
             request_timeout: Duration::from_secs(30),
-            segment: crate::Segment::WHOLE,
+            segment: Segment::WHOLE,
         }
     }
 }
@@ -161,132 +166,11 @@ pub struct PlanError(pub String);
 impl Plan {
     pub fn compile(s: &Scenario, file: &Path, options: Options) -> Result<Plan, PlanError> {
         let mut slots = SlotTable::default();
-        let mut data = Vec::new();
-        for (name, source) in &s.data {
-            let mut set = DataSet::load(name, &source.resolve(file), source.pick)
-                .map_err(|e| PlanError(format!("data.{name}: {e}")))?;
-            let rows = options.segment.rows(set.rows());
-            if rows.is_empty() {
-                return Err(PlanError(format!(
-                    "data.{name}: segment {} of its {} rows is empty; use fewer segments or more rows",
-                    options.segment,
-                    set.rows()
-                )));
-            }
-            set.keep(rows);
-            for (column, col) in set.columns.iter().enumerate() {
-                slots.bind(
-                    &format!("{name}.{col}"),
-                    Slot::Data {
-                        source: data.len(),
-                        column,
-                    },
-                );
-            }
-            data.push(set);
-        }
-        let per_iteration_data = data
-            .iter()
-            .any(|d| d.pick != loadtape_format::scenario::Pick::PerVu);
-        let mut variables = Vec::new();
-        let mut each = false;
-        for (name, t) in &s.variables {
-            each |= t.is_volatile() || (per_iteration_data && !t.variables().is_empty());
-            variables.push((slots.local(name), t.clone()));
-        }
-
-        let mut targets: IndexMap<String, String> = s.target.clone();
-        for (from, to) in &options.targets {
-            let from = loadtape_format::scenario::parse_origin(from)
-                .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
-            let to = loadtape_format::scenario::parse_origin(to)
-                .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
-            targets.insert(from, to);
-        }
-        let mut origins = Origins::default();
-        for (from, to) in &targets {
-            origins.add(from, Some(to))?;
-        }
-
-        let mut token_of: HashMap<String, usize> = HashMap::new();
-        let mut tokens = Vec::new();
-        for (ti, t) in s.tokens.iter().enumerate() {
-            let request = compile_request(&t.request, &mut origins, &targets, &token_of)?;
-            let shared = t.scope == Scope::Shared;
-            let extract = t
-                .extract
-                .iter()
-                .enumerate()
-                .map(|(i, (name, ex))| {
-                    let slot = if shared {
-                        slots.bind(
-                            name,
-                            Slot::Shared {
-                                token: ti,
-                                index: i,
-                            },
-                        );
-                        i
-                    } else {
-                        slots.local(name)
-                    };
-                    ExtractPlan {
-                        name: name.clone(),
-                        slot,
-                        extractor: ex.clone(),
-                    }
-                })
-                .collect::<Vec<_>>();
-            for name in t.extract.keys() {
-                token_of.insert(name.clone(), ti);
-            }
-            let needs_body = extract.iter().any(|e| body_extractor(&e.extractor)) || options.debug;
-            tokens.push(TokenPlan {
-                name: t.name.clone(),
-                shared,
-                request,
-                extract,
-                expires_in: t.expires_in.clone(),
-                refresh_before: t.refresh_before,
-                refresh_on: t.refresh_on.clone(),
-                needs_body,
-            });
-        }
-        let mut steps = Vec::new();
-        for st in &s.steps {
-            let request = compile_request(&st.request, &mut origins, &targets, &token_of)?;
-            let extract: Vec<ExtractPlan> = st
-                .extract
-                .iter()
-                .map(|(name, ex)| ExtractPlan {
-                    name: name.clone(),
-                    slot: slots.local(name),
-                    extractor: ex.clone(),
-                })
-                .collect();
-            let refresh_json = request.tokens.iter().any(|&t| {
-                s.tokens[t]
-                    .refresh_on
-                    .as_ref()
-                    .is_some_and(|r| !r.json.is_empty())
-            });
-            let check_body = st
-                .check
-                .as_ref()
-                .is_some_and(|c| !c.json.is_empty() || !c.body_contains.is_empty());
-            let needs_body = options.debug
-                || refresh_json
-                || check_body
-                || extract.iter().any(|e| body_extractor(&e.extractor));
-            steps.push(StepPlan {
-                name: st.name.clone(),
-                request,
-                check: st.check.clone(),
-                extract,
-                think: st.think,
-                needs_body,
-            });
-        }
+        let data = compile_data(s, file, options.segment, &mut slots)?;
+        let (variables, each) = compile_variables(s, &data, &mut slots);
+        let (targets, mut origins) = compile_targets(s, &options)?;
+        let (tokens, token_of) = compile_tokens(s, &options, &mut slots, &mut origins, &targets)?;
+        let steps = compile_steps(s, &options, &mut slots, &mut origins, &targets, &token_of)?;
         Ok(Plan {
             name: s.name.clone(),
             file: file.to_path_buf(),
@@ -309,6 +193,181 @@ impl Plan {
         let key = origin_key(uri)?;
         self.origins.iter().position(|o| o.key == key)
     }
+}
+
+/// The data sources, each cut to this segment's rows, their columns bound as `name.column`.
+fn compile_data(
+    s: &Scenario,
+    file: &Path,
+    segment: Segment,
+    slots: &mut SlotTable,
+) -> Result<Vec<DataSet>, PlanError> {
+    let mut data = Vec::new();
+    for (name, source) in &s.data {
+        let mut set = DataSet::load(name, &source.resolve(file), source.pick)
+            .map_err(|e| PlanError(format!("data.{name}: {e}")))?;
+        let rows = segment.rows(set.rows());
+        if rows.is_empty() {
+            return Err(PlanError(format!(
+                "data.{name}: segment {} of its {} rows is empty; use fewer segments or more rows",
+                segment,
+                set.rows()
+            )));
+        }
+        set.keep(rows);
+        for (column, col) in set.columns.iter().enumerate() {
+            slots.bind(
+                &format!("{name}.{col}"),
+                Slot::Data {
+                    source: data.len(),
+                    column,
+                },
+            );
+        }
+        data.push(set);
+    }
+    Ok(data)
+}
+
+/// The variables, each in a local slot, and whether they are rendered every iteration.
+fn compile_variables(
+    s: &Scenario,
+    data: &[DataSet],
+    slots: &mut SlotTable,
+) -> (Vec<(usize, Template)>, bool) {
+    let per_iteration_data = data
+        .iter()
+        .any(|d| d.pick != loadtape_format::scenario::Pick::PerVu);
+    let mut variables = Vec::new();
+    let mut each = false;
+    for (name, t) in &s.variables {
+        each |= t.is_volatile() || (per_iteration_data && !t.variables().is_empty());
+        variables.push((slots.local(name), t.clone()));
+    }
+
+    (variables, each)
+}
+
+/// The origin mapping (the scenario's `target`, then `--target`) and the origins it names.
+fn compile_targets(
+    s: &Scenario,
+    options: &Options,
+) -> Result<(IndexMap<String, String>, Origins), PlanError> {
+    let mut targets: IndexMap<String, String> = s.target.clone();
+    for (from, to) in &options.targets {
+        let from = loadtape_format::scenario::parse_origin(from)
+            .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
+        let to = loadtape_format::scenario::parse_origin(to)
+            .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
+        targets.insert(from, to);
+    }
+    let mut origins = Origins::default();
+    for (from, to) in &targets {
+        origins.add(from, Some(to))?;
+    }
+
+    Ok((targets, origins))
+}
+
+/// The token steps, and which token step each extracted name comes from.
+fn compile_tokens(
+    s: &Scenario,
+    options: &Options,
+    slots: &mut SlotTable,
+    origins: &mut Origins,
+    targets: &IndexMap<String, String>,
+) -> Result<(Vec<TokenPlan>, HashMap<String, usize>), PlanError> {
+    let mut token_of: HashMap<String, usize> = HashMap::new();
+    let mut tokens = Vec::new();
+    for (ti, t) in s.tokens.iter().enumerate() {
+        let request = compile_request(&t.request, origins, targets, &token_of)?;
+        let shared = t.scope == Scope::Shared;
+        let extract = t
+            .extract
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ex))| {
+                let slot = if shared {
+                    slots.bind(
+                        name,
+                        Slot::Shared {
+                            token: ti,
+                            index: i,
+                        },
+                    );
+                    i
+                } else {
+                    slots.local(name)
+                };
+                ExtractPlan {
+                    name: name.clone(),
+                    slot,
+                    extractor: ex.clone(),
+                }
+            })
+            .collect::<Vec<_>>();
+        for name in t.extract.keys() {
+            token_of.insert(name.clone(), ti);
+        }
+        let needs_body = extract.iter().any(|e| body_extractor(&e.extractor)) || options.debug;
+        tokens.push(TokenPlan {
+            name: t.name.clone(),
+            shared,
+            request,
+            extract,
+            expires_in: t.expires_in.clone(),
+            refresh_before: t.refresh_before,
+            refresh_on: t.refresh_on.clone(),
+            needs_body,
+        });
+    }
+    Ok((tokens, token_of))
+}
+
+fn compile_steps(
+    s: &Scenario,
+    options: &Options,
+    slots: &mut SlotTable,
+    origins: &mut Origins,
+    targets: &IndexMap<String, String>,
+    token_of: &HashMap<String, usize>,
+) -> Result<Vec<StepPlan>, PlanError> {
+    let mut steps = Vec::new();
+    for st in &s.steps {
+        let request = compile_request(&st.request, origins, targets, token_of)?;
+        let extract: Vec<ExtractPlan> = st
+            .extract
+            .iter()
+            .map(|(name, ex)| ExtractPlan {
+                name: name.clone(),
+                slot: slots.local(name),
+                extractor: ex.clone(),
+            })
+            .collect();
+        let refresh_json = request.tokens.iter().any(|&t| {
+            s.tokens[t]
+                .refresh_on
+                .as_ref()
+                .is_some_and(|r| !r.json.is_empty())
+        });
+        let check_body = st
+            .check
+            .as_ref()
+            .is_some_and(|c| !c.json.is_empty() || !c.body_contains.is_empty());
+        let needs_body = options.debug
+            || refresh_json
+            || check_body
+            || extract.iter().any(|e| body_extractor(&e.extractor));
+        steps.push(StepPlan {
+            name: st.name.clone(),
+            request,
+            check: st.check.clone(),
+            extract,
+            think: st.think,
+            needs_body,
+        });
+    }
+    Ok(steps)
 }
 
 fn body_extractor(e: &Extractor) -> bool {
@@ -379,32 +438,7 @@ fn compile_request(
     targets: &IndexMap<String, String>,
     token_of: &HashMap<String, usize>,
 ) -> Result<RequestPlan, PlanError> {
-    let url = match r.url.as_literal() {
-        Some(text) => {
-            let uri: Uri = text
-                .parse()
-                .map_err(|_| PlanError(format!("`{text}` is not a URL")))?;
-            let origin = register(&uri, origins, targets)?;
-            let pq = uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            UrlPlan::Literal { origin, pq }
-        }
-        None => {
-            // A templated path on a literal origin still names its origin up front.
-            if let Some(loadtape_format::template::Part::Literal(start)) = r.url.parts().first() {
-                if let Some(after) = start.find("://").map(|i| i + 3) {
-                    if let Some(end) = start[after..].find(['/', '?', '#']) {
-                        if let Ok(uri) = start[..after + end].parse::<Uri>() {
-                            register(&uri, origins, targets)?;
-                        }
-                    }
-                }
-            }
-            UrlPlan::Template(r.url.clone())
-        }
-    };
+    let url = compile_url(r, origins, targets)?;
     let mut headers = Vec::new();
     let mut has_content_type = false;
     let mut own_cookie = false;
@@ -450,6 +484,55 @@ fn compile_request(
             }
         }
     };
+    let tokens = tokens_used(r, token_of);
+    Ok(RequestPlan {
+        method: r.method.clone(),
+        url,
+        url_source: r.url.to_string(),
+        headers,
+        body,
+        own_cookie,
+        tokens,
+    })
+}
+
+/// A request's URL: built once when literal; a template is rendered per request, and a literal
+/// origin at its start is registered now, as a literal URL's origin is.
+fn compile_url(
+    r: &RequestTemplate,
+    origins: &mut Origins,
+    targets: &IndexMap<String, String>,
+) -> Result<UrlPlan, PlanError> {
+    Ok(match r.url.as_literal() {
+        Some(text) => {
+            let uri: Uri = text
+                .parse()
+                .map_err(|_| PlanError(format!("`{text}` is not a URL")))?;
+            let origin = register(&uri, origins, targets)?;
+            let pq = uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            UrlPlan::Literal { origin, pq }
+        }
+        None => {
+            // A templated path on a literal origin still names its origin up front.
+            if let Some(loadtape_format::template::Part::Literal(start)) = r.url.parts().first() {
+                if let Some(after) = start.find("://").map(|i| i + 3) {
+                    if let Some(end) = start[after..].find(['/', '?', '#']) {
+                        if let Ok(uri) = start[..after + end].parse::<Uri>() {
+                            register(&uri, origins, targets)?;
+                        }
+                    }
+                }
+            }
+            UrlPlan::Template(r.url.clone())
+        }
+    })
+}
+
+/// The token steps whose values a request's templates use, in order of first use.
+fn tokens_used(r: &RequestTemplate, token_of: &HashMap<String, usize>) -> Vec<usize> {
     let mut tokens: Vec<usize> = Vec::new();
     for (_, t) in r.templates() {
         for name in t.variables() {
@@ -460,15 +543,7 @@ fn compile_request(
             }
         }
     }
-    Ok(RequestPlan {
-        method: r.method.clone(),
-        url,
-        url_source: r.url.to_string(),
-        headers,
-        body,
-        own_cookie,
-        tokens,
-    })
+    tokens
 }
 
 fn register(

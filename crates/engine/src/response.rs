@@ -11,10 +11,6 @@ pub fn parse_json(body: &[u8]) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-pub fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
 pub fn received_size(a: &Answer) -> u64 {
     let headers: usize = a
         .response

@@ -36,10 +36,6 @@ impl Segment {
         Ok(Segment { k, n })
     }
 
-    pub fn k(&self) -> u64 {
-        self.k
-    }
-
     pub fn n(&self) -> u64 {
         self.n
     }

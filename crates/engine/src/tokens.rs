@@ -11,6 +11,7 @@
 //! ever succeeded, and, when no lifetime is stated (no `expires_in`, no JWT `exp`), the
 //! lifetime learned from the age at which `refresh_on` first rejected it ([`SharedToken::learn`]).
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -198,6 +199,33 @@ impl SharedToken {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
         }
+    }
+}
+
+/// Per-VU tokens' failures in a row on one worker, per token step: the backoff before a VU's
+/// next attempt. Counted for all the worker's VUs together, not per VU: VUs that find one
+/// endpoint failing back off as one, each failure lengthening everyone's wait.
+#[derive(Default)]
+pub struct OwnRetries {
+    failures: RefCell<Vec<u32>>,
+}
+
+impl OwnRetries {
+    /// A per-VU token of step `t` was fetched: the backoff starts over.
+    pub fn succeeded(&self, t: usize) {
+        if let Some(f) = self.failures.borrow_mut().get_mut(t) {
+            *f = 0;
+        }
+    }
+
+    /// A fetch of token step `t` failed: how long to wait before the next attempt.
+    pub fn failed(&self, t: usize) -> Duration {
+        let mut f = self.failures.borrow_mut();
+        if f.len() <= t {
+            f.resize(t + 1, 0);
+        }
+        f[t] = (f[t] + 1).min(16);
+        backoff(f[t])
     }
 }
 

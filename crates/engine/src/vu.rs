@@ -1,29 +1,24 @@
-//! A virtual user: its variables, tokens, cookie jar and connections, and the flow it runs.
-//! Its token steps live in [`token_steps`].
+//! A virtual user and the flow it runs: data rows and variables, the token steps before the
+//! steps, the steps in order with their think times, checks and extractions. The VU's state is
+//! in [`state`], its requests in [`request`], its token steps in [`token_steps`]; this module
+//! uses them and none of them uses it back.
 
+mod request;
+mod state;
 mod token_steps;
 
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, COOKIE, HOST};
-use http::uri::PathAndQuery;
-use http::{Request, Uri};
-use http_body_util::Full;
 use loadtape_format::scenario::Pick;
 
+use crate::control::EndReason;
 use crate::debug;
-use crate::diagnosis::{check_failure, extract_failure};
-use crate::http::{exchange, Answer, Conn};
-use crate::jar::Jar;
+use crate::diagnosis::{check_failure, extract_failure, memchr_find};
+use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
-use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
-use crate::response::{extract, memchr_find, parse_json, received_size};
-use crate::tokens::TokenValue;
-use crate::vars::View;
-use crate::worker::{Ctx, EndReason};
+use crate::response::{extract, parse_json, received_size};
+use crate::row::Row;
+pub use state::Vu;
 use token_steps::Got;
 
 /// What the VU's loop does next.
@@ -43,79 +38,7 @@ enum StepEnd {
     Stop,
 }
 
-/// A per-VU token's state (its values are the VU's locals).
-#[derive(Default, Clone, Copy)]
-struct OwnToken {
-    generation: u64,
-    refresh_at: Option<Instant>,
-    /// `None` when no lifetime is known.
-    expires_at: Option<Instant>,
-    fetched_at: Option<Instant>,
-    /// This VU's share (0 to 1) of the early refresh that keeps VUs from refreshing together.
-    spread: f64,
-}
-
-/// A request rendered for sending.
-struct Built {
-    origin: usize,
-    method: http::Method,
-    pq: PathAndQuery,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-pub struct Vu {
-    pub id: u64,
-    ctx: Rc<Ctx>,
-    locals: Vec<Option<String>>,
-    typed: Vec<bool>,
-    rows: Vec<Option<usize>>,
-    shared: Vec<Option<Arc<TokenValue>>>,
-    own: Vec<OwnToken>,
-    conns: Vec<Option<Conn>>,
-    jar: Jar,
-    vars_ready: bool,
-    pub iterations: u64,
-}
-
 impl Vu {
-    pub fn new(id: u64, ctx: Rc<Ctx>) -> Vu {
-        let plan = &ctx.plan;
-        let rows = plan
-            .data
-            .iter()
-            .map(|d| (d.pick == Pick::PerVu).then(|| d.for_vu(id)))
-            .collect();
-        let own = OwnToken {
-            spread: fastrand::f64(),
-            ..OwnToken::default()
-        };
-        Vu {
-            id,
-            locals: vec![None; plan.slots.locals()],
-            typed: vec![false; plan.slots.locals()],
-            rows,
-            shared: vec![None; plan.tokens.len()],
-            own: vec![own; plan.tokens.len()],
-            conns: (0..plan.origins.len()).map(|_| None).collect(),
-            jar: Jar::default(),
-            vars_ready: false,
-            iterations: 0,
-            ctx,
-        }
-    }
-
-    fn view(&self) -> View<'_> {
-        View {
-            table: &self.ctx.plan.slots,
-            locals: &self.locals,
-            typed: &self.typed,
-            rows: &self.rows,
-            data: &self.ctx.plan.data,
-            shared: &self.shared,
-        }
-    }
-
     /// One run of the flow. `intended` is when a rate executor scheduled it: the first
     /// request's latency counts from then, so time spent waiting for a free VU or a token is
     /// not hidden (no coordinated omission).
@@ -138,7 +61,7 @@ impl Vu {
                 Got::GaveUp(why) => {
                     // The iteration is over, failed: `--iterations N` still ends.
                     self.iterations += 1;
-                    ctx.gave_up(t, &why);
+                    self.gave_up(t, &why);
                     return if ctx.stopped() {
                         Flow::Stop
                     } else {
@@ -180,9 +103,11 @@ impl Vu {
                 Ok(v) => self.locals[*slot] = Some(v),
                 Err(e) => {
                     ctx.warn_once(&format!("variables: {e}"));
+                    // Counted against the first step, which cannot run without the
+                    // variables (there is no row for the variables themselves).
                     ctx.metrics
                         .borrow_mut()
-                        .error_only(plan.tokens.len(), ErrorKind::Check);
+                        .error_only(Row::Step(0), ErrorKind::Check);
                     let go_on = ctx.sleep(std::time::Duration::from_millis(100)).await;
                     return Some(if go_on { Flow::Continue } else { Flow::Stop });
                 }
@@ -232,7 +157,7 @@ impl Vu {
         let ctx = self.ctx.clone();
         let plan = &ctx.plan;
         let sp = &plan.steps[s];
-        let row = plan.tokens.len() + s;
+        let row = Row::Step(s);
         let mut start_ref = intended;
         for attempt in 0..2 {
             let used = self.tokens_used(s);
@@ -252,7 +177,7 @@ impl Vu {
                 Ok(a) => a,
                 Err(f) => {
                     if plan.options.debug {
-                        debug::failure(&f.message);
+                        debug::failure(ctx.sink(), &f.message);
                     }
                     self.record(row, start, sent_at, end, None, Some(f.kind), sent, 0);
                     return StepEnd::Next;
@@ -330,7 +255,7 @@ impl Vu {
     /// else how it ends (a restart when a per-VU token was refreshed and `may_restart`).
     async fn refresh_stale(
         &mut self,
-        row: usize,
+        row: Row,
         stale: Vec<(usize, u64)>,
         sent_at: Instant,
         may_restart: bool,
@@ -340,18 +265,23 @@ impl Vu {
         let restart = may_restart && stale.iter().any(|(t, _)| !plan.tokens[*t].shared);
         {
             let mut m = ctx.metrics.borrow_mut();
-            if restart {
-                m.steps[row].restarted += 1;
-            } else {
-                m.steps[row].retries += 1;
+            if let Some(m) = m.row_mut(row) {
+                if restart {
+                    m.restarted += 1;
+                } else {
+                    m.retries += 1;
+                }
             }
         }
         if plan.options.debug {
-            debug::note(if restart {
-                "refresh_on matched a per-VU token: refreshing it and restarting the iteration from its first step"
-            } else {
-                "refresh_on matched: refreshing the token and retrying once"
-            });
+            debug::note(
+                ctx.sink(),
+                if restart {
+                    "refresh_on matched a per-VU token: refreshing it and restarting the iteration from its first step"
+                } else {
+                    "refresh_on matched: refreshing the token and retrying once"
+                },
+            );
         }
         for (t, generation) in stale {
             self.rejected_at(t, sent_at);
@@ -360,7 +290,7 @@ impl Vu {
                 Got::Stopped => return Some(StepEnd::Stop),
                 Got::GaveUp(why) => {
                     ctx.metrics.borrow_mut().error_only(row, ErrorKind::Token);
-                    ctx.gave_up(t, &why);
+                    self.gave_up(t, &why);
                     return Some(StepEnd::Abort);
                 }
             }
@@ -402,13 +332,21 @@ impl Vu {
         let mut failure =
             error.and_then(|_| check_failure(sp.check.as_ref(), status, json, &answer.body));
         if plan.options.debug {
-            debug::check(error.map(ErrorKind::name), failure.as_ref());
+            debug::check(
+                self.ctx.sink(),
+                error.map(ErrorKind::name),
+                failure.as_ref(),
+            );
         }
         let mut abort = false;
         for e in &sp.extract {
             let value = extract(e, answer, json);
             if plan.options.debug {
-                debug::extracted(&e.name, value.as_ref().map(|(v, _)| v.as_str()));
+                debug::extracted(
+                    self.ctx.sink(),
+                    &e.name,
+                    value.as_ref().map(|(v, _)| v.as_str()),
+                );
             }
             match value {
                 Some((v, j)) => {
@@ -425,159 +363,9 @@ impl Vu {
             }
         }
         if let Some(f) = &failure {
-            self.ctx
-                .metrics
-                .borrow_mut()
-                .check_failed(plan.tokens.len() + s, f);
+            self.ctx.metrics.borrow_mut().check_failed(Row::Step(s), f);
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
         (end, error)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        row: usize,
-        start: Instant,
-        sent_at: Instant,
-        end: Instant,
-        status: Option<u16>,
-        error: Option<ErrorKind>,
-        sent: u64,
-        received: u64,
-    ) {
-        self.ctx.metrics.borrow_mut().record(
-            row,
-            &Sample {
-                latency: end - start,
-                service: end - sent_at,
-                status,
-                error,
-                sent,
-                received,
-                rejected: false,
-            },
-        );
-    }
-
-    /// Sends a built request on this VU's connection to its origin; also returns the bytes
-    /// it put on the wire (an HTTP/1.1 estimate).
-    /// Counted in flight on row `row` until recorded (see [`WorkerMetrics::settle`]).
-    ///
-    /// [`WorkerMetrics::settle`]: crate::metrics::WorkerMetrics::settle
-    async fn send(
-        &mut self,
-        b: &Built,
-        name: &str,
-        row: usize,
-    ) -> (Result<Answer, crate::http::Failure>, u64) {
-        let ctx = self.ctx.clone();
-        let origin = &ctx.plan.origins[b.origin];
-        if ctx.plan.options.debug {
-            debug::request(name, &b.method, origin, &b.pq, &b.headers, &b.body);
-        }
-        let mut sent = (b.method.as_str().len() + b.pq.as_str().len() + 12) as u64
-            + b.body.len() as u64
-            + (origin.host_header.len() + 8) as u64;
-        for (k, v) in &b.headers {
-            sent += (k.as_str().len() + v.len() + 4) as u64;
-        }
-        let mut build = |h2: bool| {
-            let mut req = Request::new(Full::new(b.body.clone()));
-            *req.method_mut() = b.method.clone();
-            *req.headers_mut() = b.headers.clone();
-            if h2 {
-                let mut parts = http::uri::Parts::default();
-                parts.scheme = Some(origin.scheme.clone());
-                parts.authority = Some(origin.authority.clone());
-                parts.path_and_query = Some(b.pq.clone());
-                *req.uri_mut() = Uri::from_parts(parts).unwrap_or_default();
-                *req.version_mut() = http::Version::HTTP_2;
-            } else {
-                *req.uri_mut() = Uri::from(b.pq.clone());
-                req.headers_mut().insert(HOST, origin.host_header.clone());
-            }
-            req
-        };
-        let timeout = ctx.plan.options.request_timeout;
-        ctx.metrics.borrow_mut().sending(row);
-        let result = exchange(
-            &mut self.conns[b.origin],
-            &ctx.tls,
-            origin,
-            timeout,
-            &mut build,
-        )
-        .await;
-        if ctx.plan.options.debug {
-            if let Ok(a) = &result {
-                debug::response(a);
-            }
-        }
-        (result, sent)
-    }
-
-    /// Renders a request. Errors name what could not be rendered, or the origin refused.
-    fn build(&self, r: &RequestPlan) -> Result<Built, String> {
-        let plan = &self.ctx.plan;
-        let view = self.view();
-        let (origin, pq) = match &r.url {
-            UrlPlan::Literal { origin, pq } => (*origin, pq.clone()),
-            UrlPlan::Template(t) => {
-                let url = t.render_to_string(&view).map_err(|e| format!("url: {e}"))?;
-                let uri: Uri = url
-                    .parse()
-                    .map_err(|_| format!("url `{url}` is not a valid URL"))?;
-                let origin = plan.origin_of(&uri).ok_or_else(|| {
-                    format!("refused `{url}`: its origin is not one the scenario names (add it to `target` or --target)")
-                })?;
-                let pq = uri
-                    .path_and_query()
-                    .cloned()
-                    .unwrap_or_else(|| PathAndQuery::from_static("/"));
-                (origin, pq)
-            }
-        };
-        // No allocation for a request without headers of its own (the common GET).
-        let mut headers = if r.headers.is_empty() {
-            HeaderMap::new()
-        } else {
-            HeaderMap::with_capacity(r.headers.len() + 2)
-        };
-        for (name, part) in &r.headers {
-            let value = match part {
-                HeaderPart::Literal(v) => v.clone(),
-                HeaderPart::Template(t) => {
-                    let text = t
-                        .render_to_string(&view)
-                        .map_err(|e| format!("header `{name}`: {e}"))?;
-                    HeaderValue::from_str(&text)
-                        .map_err(|_| format!("header `{name}` rendered to an invalid value"))?
-                }
-            };
-            headers.append(name.clone(), value);
-        }
-        if !r.own_cookie {
-            if let Some(v) = self.jar.header(&plan.origins[origin].host, pq.path()) {
-                headers.insert(COOKIE, v);
-            }
-        }
-        let body = match &r.body {
-            BodyPlan::None => Bytes::new(),
-            BodyPlan::Literal(b) => b.clone(),
-            BodyPlan::Template(t) => {
-                let mut out = Vec::new();
-                t.render(&view, &mut out)
-                    .map_err(|e| format!("body: {e}"))?;
-                Bytes::from(out)
-            }
-        };
-        Ok(Built {
-            origin,
-            method: r.method.clone(),
-            pq,
-            headers,
-            body,
-        })
     }
 }

@@ -6,16 +6,20 @@ use std::time::{Duration, Instant};
 
 use loadtape_format::template::Vars;
 
-use super::{Built, OwnToken, Vu};
+use super::request::Built;
+use super::state::{OwnToken, Vu};
+use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, Failure};
 use crate::http::Answer;
 use crate::metrics::ErrorKind;
+use crate::output::Sink;
 use crate::plan::{ExtractPlan, TokenPlan};
 use crate::response::{extract, parse_json, received_size};
+use crate::row::Row;
 use crate::tokens::{
-    backoff, default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next,
-    TokenValue, TOKEN_ATTEMPTS,
+    default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next, TokenValue,
+    TOKEN_ATTEMPTS,
 };
 use crate::vars::Layered;
 
@@ -91,14 +95,13 @@ impl Vu {
                         fetched_at: Some(v.fetched_at),
                         spread: self.own[t].spread,
                     };
-                    ctx.token_success(t);
+                    ctx.retries.succeeded(t);
                     ctx.shared[t].succeeded();
                     return Got::Ready;
                 }
                 Err(why) if attempt >= TOKEN_ATTEMPTS => return Got::GaveUp(why),
                 Err(_) => {
-                    let failures = ctx.token_failure(t);
-                    if !ctx.sleep(backoff(failures)).await {
+                    if !ctx.sleep(ctx.retries.failed(t)).await {
                         return Got::Stopped;
                     }
                 }
@@ -189,20 +192,22 @@ impl Vu {
             Ok(b) => b,
             Err(m) => {
                 ctx.warn_once(&format!("token step `{}`: {m}", tp.name));
-                ctx.metrics.borrow_mut().error_only(t, ErrorKind::Token);
+                ctx.metrics
+                    .borrow_mut()
+                    .error_only(Row::Token(t), ErrorKind::Token);
                 return Err(format!("token step `{}`: {m}", tp.name));
             }
         };
         let url = self.shown_url(&built);
         let sent_at = Instant::now();
-        let (result, sent) = self.send(&built, &tp.name, t).await;
+        let (result, sent) = self.send(&built, &tp.name, Row::Token(t)).await;
         let end = Instant::now();
         let answer = match result {
             Ok(a) => a,
             Err(f) => {
-                ctx.warn_token(&tp.name, &f.message);
+                self.warn_token(&tp.name, &f.message);
                 self.record(
-                    t,
+                    Row::Token(t),
                     sent_at,
                     sent_at,
                     end,
@@ -215,26 +220,24 @@ impl Vu {
             }
         };
         let status = answer.response.status.as_u16();
-        let (values, typed, missing) = take_values(tp, &answer, ctx.plan.options.debug);
+        let Taken {
+            values,
+            typed,
+            missing,
+        } = take_values(tp, &answer, ctx.plan.options.debug.then(|| ctx.sink()));
         let ok = status < 400 && missing.is_none();
-        let why = (!ok).then(|| {
-            let body = debug::snippet(&answer.body, 200);
-            match missing {
-                Some(e) => format!("HTTP {status}, no `{}` in the answer: {body}", e.name),
-                None => format!("HTTP {status}: {body}"),
-            }
-        });
+        let why = (!ok).then(|| refusal(status, missing, &answer.body));
         if let Some(why) = &why {
             // Before it is counted: the first failure is one of those shown.
-            ctx.warn_token(&tp.name, why);
+            self.warn_token(&tp.name, why);
             if let Some(f) = describe_failure(status, missing, &answer) {
-                ctx.metrics.borrow_mut().check_failed(t, &f);
+                ctx.metrics.borrow_mut().check_failed(Row::Token(t), &f);
             }
         }
         let error = (!ok).then_some(ErrorKind::Token);
         let received = received_size(&answer);
         self.record(
-            t,
+            Row::Token(t),
             sent_at,
             sent_at,
             end,
@@ -257,6 +260,51 @@ impl Vu {
             expires_at,
             fetched_at: sent_at,
         })
+    }
+
+    /// A failing token endpoint is reported, never silent: the first failure and every
+    /// tenth one after it.
+    fn warn_token(&self, token: &str, message: &str) {
+        let ctx = &self.ctx;
+        let idx = ctx
+            .plan
+            .tokens
+            .iter()
+            .position(|t| t.name == token)
+            .unwrap_or(0);
+        let n = ctx
+            .metrics
+            .borrow()
+            .row(Row::Token(idx))
+            .map_or(0, |m| m.errors.token);
+        if n.is_multiple_of(10) || ctx.plan.options.debug {
+            ctx.say(format_args!(
+                "warning: token step `{token}` failed ({} so far on this worker): {message}",
+                n + 1
+            ));
+        }
+    }
+
+    /// This VU gave up on token `t` after [`TOKEN_ATTEMPTS`] failures in a row (`why`: the
+    /// last). When the token step never succeeded in this run, nothing can be tested: the run
+    /// ends. Otherwise (a token that worked before, or for other VUs) the iteration is
+    /// abandoned, said once per worker.
+    pub(super) fn gave_up(&self, t: usize, why: &str) {
+        let ctx = &self.ctx;
+        let name = &ctx.plan.tokens[t].name;
+        if !ctx.shared[t].ever() {
+            ctx.control.fail(
+                EndReason::Token,
+                format!(
+                    "token step `{name}` failed {TOKEN_ATTEMPTS} times in a row and never succeeded, so no step can run; the run stops. Last attempt: {why}"
+                ),
+                |detail| ctx.say(format_args!("error: {detail}")),
+            );
+        } else if ctx.first_time(&format!("gave up on {t}")) {
+            ctx.say(format_args!(
+                "warning: token step `{name}` failed {TOKEN_ATTEMPTS} times in a row; the iteration is abandoned (shown once). Last attempt: {why}"
+            ));
+        }
     }
 
     /// `METHOD URL` of a built request as it went out (to the target origin), for messages:
@@ -358,12 +406,26 @@ fn describe_failure(
     Some(extract_failure(&e.name, &e.extractor, json.as_ref()))
 }
 
-/// A token answer's extracted values, which are typed JSON, and the first one missing.
-fn take_values<'p>(
-    tp: &'p TokenPlan,
-    answer: &Answer,
-    debug: bool,
-) -> (Vec<String>, Vec<bool>, Option<&'p ExtractPlan>) {
+/// Why a token answer is no token, for messages: its status, the value it lacks, its body.
+fn refusal(status: u16, missing: Option<&ExtractPlan>, body: &[u8]) -> String {
+    let body = debug::snippet(body, 200);
+    match missing {
+        Some(e) => format!("HTTP {status}, no `{}` in the answer: {body}", e.name),
+        None => format!("HTTP {status}: {body}"),
+    }
+}
+
+/// What a token answer gave, in the token step's `extract` order.
+struct Taken<'p> {
+    values: Vec<String>,
+    /// Which values are typed JSON.
+    typed: Vec<bool>,
+    /// The first extractor that found nothing.
+    missing: Option<&'p ExtractPlan>,
+}
+
+/// A token answer's extracted values.
+fn take_values<'p>(tp: &'p TokenPlan, answer: &Answer, debug: Option<&Sink>) -> Taken<'p> {
     let json = tp.needs_body.then(|| parse_json(&answer.body)).flatten();
     let mut values = Vec::with_capacity(tp.extract.len());
     let mut typed = Vec::with_capacity(tp.extract.len());
@@ -373,11 +435,15 @@ fn take_values<'p>(
             missing.get_or_insert(e);
             (String::new(), false)
         });
-        if debug {
-            debug::extracted(&e.name, (!v.is_empty()).then_some(v.as_str()));
+        if let Some(sink) = debug {
+            debug::extracted(sink, &e.name, (!v.is_empty()).then_some(v.as_str()));
         }
         values.push(v);
         typed.push(j);
     }
-    (values, typed, missing)
+    Taken {
+        values,
+        typed,
+        missing,
+    }
 }

@@ -1,0 +1,92 @@
+//! The run-wide stop switch, shared by the coordinator, every worker thread and the Ctrl-C
+//! handler: the one piece of state that must reach all of them at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Completed,
+    Iterations,
+    Data,
+    /// A token step never succeeded: no step could run without it.
+    Token,
+    Interrupted,
+}
+
+impl EndReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::Iterations => "iterations",
+            EndReason::Data => "data",
+            EndReason::Token => "token",
+            EndReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The run-wide stop switch.
+#[derive(Default)]
+pub struct Control {
+    stop: AtomicBool,
+    reason: Mutex<Option<EndReason>>,
+    /// What went wrong, when the run ends on a failure ([`Control::fail`]).
+    detail: Mutex<Option<String>>,
+    notify: Notify,
+}
+
+impl Control {
+    /// Ends the run early (the first reason given is kept).
+    pub fn end(&self, reason: EndReason) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert(reason);
+        drop(r);
+        self.stop.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Ends the run because it cannot go on: `detail` says why (kept for the summary and the
+    /// exit message). Only the first failure is kept; `say` is called with it, before the run
+    /// is stopped, so that the reason is printed ahead of anything the stop causes.
+    pub fn fail(&self, reason: EndReason, detail: String, say: impl FnOnce(&str)) {
+        let mut d = self.detail.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_none() && !self.stopped() {
+            say(&detail);
+            *d = Some(detail);
+        }
+        drop(d);
+        self.end(reason);
+    }
+
+    pub fn detail(&self) -> Option<String> {
+        self.detail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub fn reason(&self) -> Option<EndReason> {
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns once the run is stopped.
+    pub async fn wait(&self) {
+        loop {
+            let n = self.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.stopped() {
+                return;
+            }
+            n.await;
+        }
+    }
+}

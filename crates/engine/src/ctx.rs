@@ -1,0 +1,112 @@
+//! What every VU of one worker shares: the plan, the run's shared tokens and stop switch, the
+//! worker's metrics and TLS setup, and its local stop. Everything here lives on the worker's
+//! thread, so `Cell`/`RefCell` suffice; only [`Control`] and the shared tokens cross threads.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::control::Control;
+use crate::http::Tls;
+use crate::metrics::WorkerMetrics;
+use crate::output::Sink;
+use crate::plan::Plan;
+use crate::tokens::{OwnRetries, SharedToken};
+
+/// Per-worker state every VU of the worker shares (same thread, so `Rc`/`RefCell`).
+pub struct Ctx {
+    pub plan: Arc<Plan>,
+    pub shared: Arc<Vec<SharedToken>>,
+    pub tls: Tls,
+    pub control: Arc<Control>,
+    pub metrics: RefCell<WorkerMetrics>,
+    /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
+    pub retries: OwnRetries,
+    stop: Cell<bool>,
+    stop_notify: Notify,
+    warned: RefCell<HashSet<String>>,
+}
+
+impl Ctx {
+    pub fn new(
+        plan: Arc<Plan>,
+        shared: Arc<Vec<SharedToken>>,
+        tls: Tls,
+        control: Arc<Control>,
+    ) -> Ctx {
+        Ctx {
+            metrics: RefCell::new(WorkerMetrics::new(plan.tokens.len(), plan.steps.len())),
+            plan,
+            shared,
+            tls,
+            control,
+            retries: OwnRetries::default(),
+            stop: Cell::new(false),
+            stop_notify: Notify::new(),
+            warned: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// This worker's VUs are to stop: the run ended, or the worker's schedule did.
+    pub fn stopped(&self) -> bool {
+        self.stop.get()
+    }
+
+    /// Stops this worker's VUs only (a rate executor's schedule ended on this worker while
+    /// others may still be sending).
+    pub fn stop_local(&self) {
+        self.stop.set(true);
+        self.stop_notify.notify_waiters();
+    }
+
+    pub async fn stop_wait(&self) {
+        loop {
+            let n = self.stop_notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.stop.get() {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    /// Sleeps unless the run stops first; false when it stopped.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.stopped(),
+            _ = self.stop_wait() => false,
+        }
+    }
+
+    /// True the first time `key` is seen on this worker: problems are said once per worker,
+    /// not once per VU or request.
+    pub fn first_time(&self, key: &str) -> bool {
+        self.warned.borrow_mut().insert(key.to_string())
+    }
+
+    /// Says a problem once per worker (a missing variable, a refused origin).
+    pub fn warn_once(&self, message: &str) {
+        if self.first_time(message) {
+            self.say(format_args!("warning: {message}"));
+        }
+    }
+
+    /// Something the run learned, for people.
+    pub fn note(&self, message: &str) {
+        self.say(format_args!("note: {message}"));
+    }
+
+    /// A line for people, as it is, to the run's sink.
+    pub fn say(&self, line: std::fmt::Arguments) {
+        self.plan.options.sink.line(line);
+    }
+
+    /// Where `--debug` blocks go.
+    pub fn sink(&self) -> &Sink {
+        &self.plan.options.sink
+    }
+}

@@ -1,0 +1,27 @@
+//! `constant-vus`: every VU iterates from the start to the end of the run.
+
+use super::share::{more, Executor, Share};
+use crate::vu::{Flow, Vu};
+
+pub struct ConstantVus {
+    pub vus: u32,
+}
+
+impl Executor for ConstantVus {
+    fn start(&self, share: &Share) {
+        let iterations = share.iterations;
+        for id in share.ids(self.vus) {
+            let mut vu = Vu::new(id, share.ctx.clone());
+            let ctx = share.ctx.clone();
+            share.tasks.spawn(async move {
+                ctx.metrics.borrow_mut().note_active(1);
+                while more(&ctx, iterations, &vu) {
+                    if vu.iteration(None).await == Flow::Stop {
+                        break;
+                    }
+                }
+                ctx.metrics.borrow_mut().note_active(-1);
+            });
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `ramping-vus`: the number of iterating VUs follows the stages (linear between them). Every
+//! VU up to the peak exists from the start; one above the current target sleeps, in steps of
+//! 50 ms, until the ramp reaches it, so a VU ramped down and up again keeps its session and
+//! its connections.
+
+use std::time::Duration;
+
+use loadtape_format::scenario::VuStage;
+
+use super::share::{more, Executor, Share};
+use crate::schedule::vus_at;
+use crate::vu::{Flow, Vu};
+
+pub struct RampingVus {
+    pub start_vus: u32,
+    pub stages: Vec<VuStage>,
+    /// The peak of the ramp.
+    pub max_vus: u32,
+}
+
+impl Executor for RampingVus {
+    fn start(&self, share: &Share) {
+        let (iterations, start) = (share.iterations, share.start);
+        for id in share.ids(self.max_vus) {
+            let mut vu = Vu::new(id, share.ctx.clone());
+            let ctx = share.ctx.clone();
+            let stages = self.stages.clone();
+            let start_vus = self.start_vus;
+            share.tasks.spawn(async move {
+                let mut active = false;
+                while more(&ctx, iterations, &vu) {
+                    let want = vus_at(start_vus, &stages, start.elapsed()) as u64;
+                    if vu.id >= want {
+                        if active {
+                            ctx.metrics.borrow_mut().note_active(-1);
+                            active = false;
+                        }
+                        if !ctx.sleep(Duration::from_millis(50)).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    if !active {
+                        ctx.metrics.borrow_mut().note_active(1);
+                        active = true;
+                    }
+                    if vu.iteration(None).await == Flow::Stop {
+                        break;
+                    }
+                }
+                if active {
+                    ctx.metrics.borrow_mut().note_active(-1);
+                }
+            });
+        }
+    }
+}

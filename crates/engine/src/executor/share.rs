@@ -1,0 +1,44 @@
+//! The interface every executor implements, and what it is given on one worker.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::ctx::Ctx;
+use crate::tasks::Tasks;
+use crate::vu::Vu;
+
+/// What an executor works with on one worker.
+pub struct Share {
+    pub ctx: Rc<Ctx>,
+    /// The worker waits for these before it sends its totals: every VU task is spawned here.
+    pub tasks: Rc<Tasks>,
+    /// This worker, of `workers`.
+    pub index: usize,
+    pub workers: usize,
+    /// The run's start, the same on every worker: schedules are timed from it.
+    pub start: Instant,
+    /// When the executor's duration is over.
+    pub deadline: Instant,
+    /// `--iterations N`: each VU stops after this many flows.
+    pub iterations: Option<u64>,
+}
+
+impl Share {
+    /// This worker's VU ids below `max`.
+    pub fn ids(&self, max: u32) -> Vec<u64> {
+        (self.index as u64..max as u64)
+            .step_by(self.workers)
+            .collect()
+    }
+}
+
+/// Whether `vu` may start another iteration: the run goes on and `--iterations` allows.
+pub fn more(ctx: &Ctx, iterations: Option<u64>, vu: &Vu) -> bool {
+    !ctx.stopped() && iterations.is_none_or(|n| vu.iterations < n)
+}
+
+/// One executor on one worker.
+pub trait Executor {
+    /// Spawns the worker's VUs (and whatever feeds them) on `share.tasks`; returns at once.
+    fn start(&self, share: &Share);
+}
