@@ -21,7 +21,7 @@ pub fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String>
     if value.is_empty() {
         return None;
     }
-    let class = char_class(value);
+    let class = char_class(value, name);
     let inside = Regex::new(&format!("^{class}$")).ok()?;
     let whole = |at: usize| {
         let before = text[..at].chars().next_back();
@@ -104,10 +104,22 @@ pub fn singles_out(pattern: &str, text: &str, value: &str) -> bool {
     n > 0
 }
 
-/// The characters a value is made of, as a regex class: `[0-9]` for a number, letters and
+/// The characters a value is made of, as a regex class: `[0-9]` for an id, letters and
 /// digits plus the value's own punctuation otherwise (`1698345365:10` → `[0-9:]`).
-fn char_class(value: &str) -> String {
-    if value.bytes().all(|b| b.is_ascii_digit()) {
+///
+/// A random value's recorded instance may happen to use only part of its alphabet: one
+/// WordPress nonce in a hundred is all digits, one hex token in many all letters. So letters
+/// always come with digits (digits with punctuation alone stay a compound number), and an
+/// all-digit value is taken for a number only when it is
+/// short or its name says it is an id; a longer one with another name (a nonce) gets letters
+/// and digits, else a replayed `a1b2…` would not match or be cut short.
+fn char_class(value: &str, name: Option<&str>) -> String {
+    let all_digits = value.bytes().all(|b| b.is_ascii_digit());
+    let id_name = name.is_some_and(|n| {
+        let n = n.to_ascii_lowercase();
+        n.ends_with("id") || n == "p" || n.ends_with("_no") || n.ends_with("count")
+    });
+    if all_digits && (value.len() < 8 || id_name || name.is_none()) {
         return "[0-9]".into();
     }
     let mut punct: Vec<char> = value
@@ -117,10 +129,10 @@ fn char_class(value: &str) -> String {
     punct.sort_unstable();
     punct.dedup();
     let mut class = String::from("[");
-    if value.bytes().any(|b| b.is_ascii_alphabetic()) {
-        class.push_str("A-Za-z");
-    }
-    if value.bytes().any(|b| b.is_ascii_digit()) {
+    if all_digits || value.bytes().any(|b| b.is_ascii_alphabetic()) {
+        class.push_str("A-Za-z0-9");
+    } else if value.bytes().any(|b| b.is_ascii_digit()) {
+        // Digits and punctuation, no letter: a compound number (`1698345365:10`).
         class.push_str("0-9");
     }
     for c in punct {
@@ -174,5 +186,19 @@ mod tests {
             text_regex(page, "1330", Some("post_ID")).unwrap(),
             r#"post_ID" value="([0-9]+)"#
         );
+    }
+
+    /// One WordPress nonce in a hundred is all digits; the next one may not be.
+    #[test]
+    fn an_all_digit_nonce_is_still_taken_as_letters_and_digits() {
+        let page = r#"<script>var wpApiSettings = {"root":"x","nonce":"4412097736"};</script>"#;
+        let p = text_regex(page, "4412097736", Some("nonce")).unwrap();
+        assert_eq!(p, r#"nonce":"([A-Za-z0-9]+)"#);
+        let next = page.replace("4412097736", "a3f09c1e2b");
+        let got = Regex::new(&p).unwrap().captures(&next).unwrap()[1].to_string();
+        assert_eq!(got, "a3f09c1e2b");
+        // A letters-only instance still takes digits.
+        let p = text_regex(&page.replace("4412097736", "abcdefabcd"), "abcdefabcd", None);
+        assert!(p.unwrap().ends_with("([A-Za-z0-9]+)"));
     }
 }
