@@ -5,7 +5,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use loadtape_detect::{analyze, convert, ConvertOptions, Options, TokenCsv};
+use loadtape_detect::{analyze, convert, Analysis, Conversion, ConvertOptions, Options, TokenCsv};
+use loadtape_format::Scenario;
 
 use crate::exit::Failure;
 
@@ -44,7 +45,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let bad = |e: String| Failure::BadInput(anyhow!(e));
     let rec = loadtape_format::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
     let opts = Options {
         keep_static: args.keep_static,
@@ -61,23 +61,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             out.display()
         )));
     }
-    let beside = |csv: &PathBuf| TokenCsv {
-        path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
-    };
-    let token_csv = args.token_csv.as_ref().map(beside);
-    let login_csv = args.login_csv.as_ref().map(beside);
-    let conversion = convert(
-        &rec,
-        &analysis,
-        &ConvertOptions {
-            recording: args
-                .recording
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned()),
-            token_csv,
-            login_csv,
-        },
-    );
+    let conversion = convert(&rec, &analysis, &convert_options(&args, &out));
     if conversion.scenario.steps.is_empty() {
         let dropped = analysis.steps.len();
         return Err(bad(format!(
@@ -86,6 +70,36 @@ pub fn run(args: Args) -> Result<(), Failure> {
             args.recording.display()
         )));
     }
+    prepare_csvs(&args, &conversion)?;
+    write_scenario(&out, &conversion.yaml(), args.force)?;
+    print_summary(&out, &analysis, &conversion.scenario);
+    Ok(())
+}
+
+/// Bad input (exit 2): the message is the whole story, no context chain.
+fn bad(e: String) -> Failure {
+    Failure::BadInput(anyhow!(e))
+}
+
+/// The converter's options: the CSVs are named relative to the scenario, which is where
+/// the engine resolves them from.
+fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
+    let beside = |csv: &PathBuf| TokenCsv {
+        path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
+    };
+    ConvertOptions {
+        recording: args
+            .recording
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        token_csv: args.token_csv.as_ref().map(beside),
+        login_csv: args.login_csv.as_ref().map(beside),
+    }
+}
+
+/// The `--token-csv` and `--login-csv` files, checked or created with the recorded row;
+/// before the scenario is written, so a scenario is never left naming a CSV that fails.
+fn prepare_csvs(args: &Args, conversion: &Conversion) -> Result<(), Failure> {
     if let Some(csv) = &args.token_csv {
         prepare_csv(
             csv,
@@ -109,20 +123,30 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "the recorded user's login material as one row: add a row per test user",
         )?;
     }
-    let yaml = conversion.yaml();
+    Ok(())
+}
+
+/// Writes the scenario (refusing to replace one without `--force`, even if it appeared since
+/// the check) and loads it back.
+fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .create_new(!args.force)
-        .open(&out)
+        .create_new(!force)
+        .open(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
     file.write_all(yaml.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     // What convert writes must load: a failure here is a bug in the converter.
-    loadtape_format::load_scenario(&out)
+    loadtape_format::load_scenario(out)
         .map_err(|e| anyhow!("the converted scenario does not load (a loadtape bug): {e}"))?;
-    let s = &conversion.scenario;
+    Ok(())
+}
+
+/// What was written, the warnings a human must read, and the command to try it with (with
+/// `--ca` when the target's certificate is not publicly trusted).
+fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario) {
     let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
     outln!(
         "wrote {}: {} token step(s), {} step(s), {} extractor(s), {} finding(s) applied, {} suggestion(s)",
@@ -154,12 +178,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if private && ca.is_empty() {
         outln!("      (add --ca FILE with the target's CA: its HTTPS certificate is not publicly trusted)");
     }
-    Ok(())
 }
 
 /// Whether the scenario talks HTTPS to a host on this machine or a private network, whose
 /// certificate (a testbed's, a staging server's) no public root vouches for.
-fn talks_to_private_https(s: &loadtape_format::Scenario) -> bool {
+fn talks_to_private_https(s: &Scenario) -> bool {
     let private = |url: String| {
         let Some(rest) = url.strip_prefix("https://") else {
             return false;
@@ -243,19 +266,17 @@ fn prepare_csv(csv: &Path, columns: &[String], row: &[String], what: &str) -> Re
         }
         return Ok(());
     }
-    let quote = |s: &String| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.clone()
-        }
-    };
-    let text = format!(
-        "{}\n{}\n",
-        columns.iter().map(quote).collect::<Vec<_>>().join(","),
-        row.iter().map(quote).collect::<Vec<_>>().join(",")
-    );
-    std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
+    write_starter(csv, columns, row).with_context(|| format!("cannot write {}", csv.display()))?;
     outln!("wrote {} with {what}", csv.display());
+    Ok(())
+}
+
+/// A starter CSV: the header and the recorded row, quoted where the engine's CSV reader
+/// needs it (login material is JSON, full of commas and quotes).
+fn write_starter(csv: &Path, columns: &[String], row: &[String]) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_path(csv)?;
+    w.write_record(columns)?;
+    w.write_record(row)?;
+    w.flush()?;
     Ok(())
 }

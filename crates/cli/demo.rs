@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use loadtape_proxy::{Proxy, ProxyConfig};
-use loadtape_testbed::{Config, Testbed};
+use loadtape_testbed::{Config, Stats, Testbed};
 
 use crate::exit::Failure;
 use crate::runtime::runtime;
@@ -50,22 +50,87 @@ pub fn run(args: Args) -> Result<(), Failure> {
 }
 
 async fn demo(args: Args) -> Result<()> {
-    let dir = args.dir.clone();
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let recording = dir.join("demo.yaml");
-    let scenario = dir.join("demo.scenario.yaml");
-    let result = dir.join("demo-result.json");
-    let html = dir.join("demo-report.html");
-    // The demo's own outputs from an earlier run are replaced; nothing else is touched.
-    for old in [&recording, &scenario, &result, &html] {
-        let _ = std::fs::remove_file(old);
-    }
+    let files = Files::fresh(&args.dir)?;
     let certs = PathBuf::from("certs");
+    let (testbed, testbed_ca) = start_testbed(&args, &certs).await?;
+    record(&args, &files, &certs, &testbed, &testbed_ca).await?;
 
+    step(3, "find the tokens: loadtape tokens", &args);
+    loadtape(&["tokens", path(&files.recording)], "step 3")?;
+
+    step(4, "convert to a scenario: loadtape convert", &args);
+    loadtape(
+        &[
+            "convert",
+            path(&files.recording),
+            "-o",
+            path(&files.scenario),
+            "--force",
+        ],
+        "step 4",
+    )?;
+
+    let before = testbed.stats();
+    replay(&args, &files, &testbed_ca)?;
+
+    step(6, "the testbed's own counts", &args);
+    let after = testbed.stats();
+    testbed.shutdown().await;
+    server_counts(&before, &after)?;
+    outln!();
+    outln!(
+        "demo passed: {:.0} token lifetimes replayed with fresh tokens and zero auth failures.",
+        args.duration.as_secs_f64() / args.token_ttl.as_secs_f64()
+    );
+    outln!(
+        "files: {}, {}, {}, {} (open the report in a browser)",
+        files.recording.display(),
+        files.scenario.display(),
+        files.result.display(),
+        files.html.display()
+    );
+    Ok(())
+}
+
+/// The demo's outputs, one of each, in `--dir`.
+struct Files {
+    recording: PathBuf,
+    scenario: PathBuf,
+    result: PathBuf,
+    html: PathBuf,
+}
+
+impl Files {
+    /// The outputs in `dir`, created if missing. The demo's own outputs from an earlier run
+    /// are removed, so a failed step never leaves a stale file looking like its output;
+    /// nothing else is touched.
+    fn fresh(dir: &Path) -> Result<Files> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let files = Files {
+            recording: dir.join("demo.yaml"),
+            scenario: dir.join("demo.scenario.yaml"),
+            result: dir.join("demo-result.json"),
+            html: dir.join("demo-report.html"),
+        };
+        for old in [
+            &files.recording,
+            &files.scenario,
+            &files.result,
+            &files.html,
+        ] {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(files)
+    }
+}
+
+/// Step 1: the testbed over HTTPS with the short token lifetime, and the path of its CA
+/// (the proxy and the replay both trust it).
+async fn start_testbed(args: &Args, certs: &Path) -> Result<(Testbed, PathBuf)> {
     step(
         1,
         "start the testbed (HTTPS, tokens expire every {ttl})",
-        &args,
+        args,
     );
     let testbed = Testbed::start(Config {
         tls: true,
@@ -77,27 +142,41 @@ async fn demo(args: Args) -> Result<()> {
     })
     .await
     .context("step 1: the testbed did not start")?;
-    let base = testbed.base_url();
     let testbed_ca = testbed
         .ca_path()
         .expect("a TLS testbed has a CA")
         .to_path_buf();
-    outln!("   testbed at {base}, its CA in {}", testbed_ca.display());
+    outln!(
+        "   testbed at {}, its CA in {}",
+        testbed.base_url(),
+        testbed_ca.display()
+    );
+    Ok((testbed, testbed_ca))
+}
 
+/// Step 2: the recording proxy, and the scripted session played through it. Fails unless
+/// every request the session sent was recorded.
+async fn record(
+    args: &Args,
+    files: &Files,
+    certs: &Path,
+    testbed: &Testbed,
+    testbed_ca: &Path,
+) -> Result<()> {
     step(
         2,
         "start the recording proxy and play a WeChat mini-program session through it",
-        &args,
+        args,
     );
     let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("   {line}"));
     let proxy = Proxy::start(
         ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            out: recording.clone(),
+            out: files.recording.clone(),
             name: "demo".into(),
-            ca_dir: certs.clone(),
+            ca_dir: certs.to_path_buf(),
             include: vec!["localhost".into()],
-            upstream_ca: Some(testbed_ca.clone()),
+            upstream_ca: Some(testbed_ca.to_path_buf()),
             ..ProxyConfig::default()
         },
         print,
@@ -110,6 +189,7 @@ async fn demo(args: Args) -> Result<()> {
         proxy.ca().cert_path().display()
     );
     let ca_pem = proxy.ca().cert_pem.clone();
+    let base = testbed.base_url();
     let played = async {
         session::MiniProgram::connect(proxy.local_addr(), &ca_pem, &base, APPID)
             .await?
@@ -117,6 +197,7 @@ async fn demo(args: Args) -> Result<()> {
             .await
     }
     .await;
+    // Stopped before the session's result is looked at: a failed session stops it too.
     let summary = proxy.stop(Duration::from_secs(5)).await;
     let played = played.context("step 2: the scripted session failed")?;
     if summary.exchanges != u64::from(played.requests) {
@@ -129,33 +210,21 @@ async fn demo(args: Args) -> Result<()> {
     outln!(
         "   recorded {} exchanges to {}",
         summary.exchanges,
-        recording.display()
+        files.recording.display()
     );
+    Ok(())
+}
 
-    step(3, "find the tokens: loadtape tokens", &args);
-    loadtape(&["tokens", path(&recording)], "step 3")?;
-
-    step(4, "convert to a scenario: loadtape convert", &args);
-    loadtape(
-        &[
-            "convert",
-            path(&recording),
-            "-o",
-            path(&scenario),
-            "--force",
-        ],
-        "step 4",
-    )?;
-
-    let before = testbed.stats();
-    step(5, "replay it as load: loadtape run", &args);
+/// Step 5: `loadtape run` on the converted scenario, for the demo's duration and VUs.
+fn replay(args: &Args, files: &Files, testbed_ca: &Path) -> Result<()> {
+    step(5, "replay it as load: loadtape run", args);
     let duration = format!("{}s", args.duration.as_secs());
     let vus = args.vus.to_string();
-    let ca = path(&testbed_ca).to_string();
+    let ca = path(testbed_ca).to_string();
     loadtape(
         &[
             "run",
-            path(&scenario),
+            path(&files.scenario),
             "--vus",
             &vus,
             "--duration",
@@ -163,16 +232,17 @@ async fn demo(args: Args) -> Result<()> {
             "--ca",
             &ca,
             "--out",
-            path(&result),
+            path(&files.result),
             "--html",
-            path(&html),
+            path(&files.html),
         ],
         "step 5",
-    )?;
+    )
+}
 
-    step(6, "the testbed's own counts", &args);
-    let after = testbed.stats();
-    testbed.shutdown().await;
+/// Step 6's check: what the testbed counted during the replay (the difference of its stats
+/// before and after). Any auth failure or unknown id fails the demo: that is what it proves.
+fn server_counts(before: &Stats, after: &Stats) -> Result<()> {
     let tokens = (
         after.tokens_issued.platform - before.tokens_issued.platform,
         after.tokens_issued.session - before.tokens_issued.session,
@@ -190,18 +260,6 @@ async fn demo(args: Args) -> Result<()> {
     if failures != 0 || unknown != 0 {
         bail!("step 6: the testbed counted {failures} auth failure(s) and {unknown} unknown id(s); expected none");
     }
-    outln!();
-    outln!(
-        "demo passed: {:.0} token lifetimes replayed with fresh tokens and zero auth failures.",
-        args.duration.as_secs_f64() / args.token_ttl.as_secs_f64()
-    );
-    outln!(
-        "files: {}, {}, {}, {} (open the report in a browser)",
-        recording.display(),
-        scenario.display(),
-        result.display(),
-        html.display()
-    );
     Ok(())
 }
 

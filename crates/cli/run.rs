@@ -81,6 +81,30 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
+    apply_segment(&mut scenario, segment)?;
+    let plan = Plan::compile(&scenario, &args.scenario, engine_options(&args, segment)?)
+        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    if let Some(at) = args.start_at {
+        wait_until(at, args.quiet);
+    }
+    let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
+    watch_signals(running.stopper())?;
+    show_progress(&mut running, scenario.load.executor.duration(), &args);
+    let outcome = running.finish();
+    let file = args.scenario.display().to_string();
+    let mut result = report::result(&outcome, Some(file));
+    if segment != Segment::WHOLE {
+        result.settings.segment = Some(segment.to_string());
+    }
+    out!("{}", report::table(&result));
+    write_outputs(&result, &args)?;
+    verdict(&result)
+}
+
+/// `--segment`: this machine's share of the load. A share with no VU is bad input, not an
+/// empty run that passes.
+fn apply_segment(scenario: &mut Scenario, segment: Segment) -> Result<(), Failure> {
     let whole_vus = scenario.load.executor.max_vus();
     segment.apply(&mut scenario.load.executor);
     if scenario.load.executor.max_vus() == 0 && whole_vus > 0 {
@@ -89,6 +113,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
             segment.n()
         )));
     }
+    Ok(())
+}
+
+/// The engine's options from the command line (`--target`, `--ca`, `--insecure`, `--debug`)
+/// and `LOADTAPE_WORKERS`.
+fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
     let mut targets = Vec::new();
     for t in &args.targets {
         let (from, to) = t.split_once('=').ok_or_else(|| {
@@ -98,7 +128,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         })?;
         targets.push((from.to_string(), to.to_string()));
     }
-    let options = Options {
+    Ok(Options {
         targets,
         ca_files: args.ca.clone(),
         insecure: args.insecure,
@@ -111,16 +141,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .unwrap_or(0),
         segment,
         ..Options::default()
-    };
-    let plan = Plan::compile(&scenario, &args.scenario, options)
-        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
-    if let Some(at) = args.start_at {
-        wait_until(at, args.quiet);
-    }
-    let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    })
+}
 
-    // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
-    let stopper = running.stopper();
+/// Interrupts the run on Ctrl-C or SIGTERM, from a thread of its own: the engine's workers
+/// keep their runtimes to themselves.
+fn watch_signals(stopper: loadtape_engine::Stopper) -> Result<(), Failure> {
     std::thread::Builder::new()
         .name("loadtape-signals".into())
         .spawn(move || {
@@ -133,14 +159,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
             }
         })
         .map_err(|e| Failure::Other(anyhow!("cannot watch for Ctrl-C: {e}")))?;
+    Ok(())
+}
 
+/// Polls the run until it ends, showing its progress: a spinner on a terminal, else a line
+/// every 5 s (a CI log stays readable); nothing with `--quiet` or `--debug`.
+fn show_progress(running: &mut loadtape_engine::Running, total: Duration, args: &Args) {
     let live = !args.quiet && !args.debug && std::io::stdout().is_terminal();
     let bar = live.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let total = scenario.load.executor.duration();
     let mut last_line = Instant::now();
     while let Some(p) = running.poll(Duration::from_millis(1000)) {
         match &bar {
@@ -155,26 +185,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let outcome = running.finish();
-    let file = args.scenario.display().to_string();
-    let mut result = report::result(&outcome, Some(file));
-    if segment != Segment::WHOLE {
-        result.settings.segment = Some(segment.to_string());
-    }
-    out!("{}", report::table(&result));
+}
+
+/// `--out` and `--html`, written before the verdict so a failed or partial run leaves them.
+fn write_outputs(result: &loadtape_format::RunResult, args: &Args) -> Result<(), Failure> {
     if let Some(out) = &args.out {
-        let text = serde_json::to_string_pretty(&result)
+        let text = serde_json::to_string_pretty(result)
             .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
         std::fs::write(out, text + "\n")
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", out.display())))?;
         outln!("result written to {}", out.display());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, loadtape_report::html::render(&result))
+        std::fs::write(path, loadtape_report::html::render(result))
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
         outln!("HTML report written to {}", path.display());
     }
-    verdict(&result)
+    Ok(())
 }
 
 /// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
@@ -269,40 +296,51 @@ fn apply_overrides(s: &mut Scenario, args: &Args) -> Result<(), Failure> {
         if rate.count == 0 {
             return Err(Failure::BadInput(anyhow!("--rate must be more than zero")));
         }
-        let max_vus = args.vus.unwrap_or_else(|| match &load.executor {
-            Executor::ConstantRate { max_vus, .. } | Executor::RampingRate { max_vus, .. } => {
-                *max_vus
-            }
-            other => other
-                .max_vus()
-                .max((rate.as_per_second().ceil() as u32).max(1)),
-        });
-        load.executor = Executor::ConstantRate {
-            rate,
-            duration: args.duration.unwrap_or(load.executor.duration()),
-            max_vus,
-            pre_allocated_vus: None,
-        };
+        load.executor = rate_executor(&load.executor, rate, args);
         return Ok(());
     }
-    let scale = |over: Duration, total: Duration, d: Duration| {
-        over.mul_f64(d.as_secs_f64() / total.as_secs_f64().max(1e-9))
-    };
-    let total = load.executor.duration();
-    match &mut load.executor {
+    override_executor(&mut load.executor, args);
+    Ok(())
+}
+
+/// `--rate` makes any executor constant-rate. Without `--vus` a rate executor keeps its
+/// `max_vus`; a VU executor keeps its VUs, at least enough for one second of the rate.
+fn rate_executor(executor: &Executor, rate: Rate, args: &Args) -> Executor {
+    let max_vus = args.vus.unwrap_or_else(|| match executor {
+        Executor::ConstantRate { max_vus, .. } | Executor::RampingRate { max_vus, .. } => *max_vus,
+        other => other
+            .max_vus()
+            .max((rate.as_per_second().ceil() as u32).max(1)),
+    });
+    Executor::ConstantRate {
+        rate,
+        duration: args.duration.unwrap_or(executor.duration()),
+        max_vus,
+        pre_allocated_vus: None,
+    }
+}
+
+/// `--vus` and `--duration` on the scenario's own executor: constant ones take them as they
+/// are, ramping stages are scaled to the duration (their shape kept), and `--vus` makes a
+/// VU ramp constant (a ramp to N has no single VU count to replace).
+fn override_executor(executor: &mut Executor, args: &Args) {
+    let total = executor.duration();
+    let scale =
+        |over: Duration, d: Duration| over.mul_f64(d.as_secs_f64() / total.as_secs_f64().max(1e-9));
+    match executor {
         Executor::ConstantVus { vus, duration } => {
             *vus = args.vus.unwrap_or(*vus);
             *duration = args.duration.unwrap_or(*duration);
         }
         Executor::RampingVus { stages, .. } => {
             if let Some(n) = args.vus {
-                load.executor = Executor::ConstantVus {
+                *executor = Executor::ConstantVus {
                     vus: n,
                     duration: args.duration.unwrap_or(total),
                 };
             } else if let Some(d) = args.duration {
                 for VuStage { over, .. } in stages.iter_mut() {
-                    *over = scale(*over, total, d);
+                    *over = scale(*over, d);
                 }
             }
         }
@@ -326,7 +364,7 @@ fn apply_overrides(s: &mut Scenario, args: &Args) -> Result<(), Failure> {
         } => {
             if let Some(d) = args.duration {
                 for RateStage { over, .. } in stages.iter_mut() {
-                    *over = scale(*over, total, d);
+                    *over = scale(*over, d);
                 }
             }
             if let Some(n) = args.vus {
@@ -335,5 +373,4 @@ fn apply_overrides(s: &mut Scenario, args: &Args) -> Result<(), Failure> {
             }
         }
     }
-    Ok(())
 }

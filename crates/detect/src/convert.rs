@@ -13,9 +13,9 @@ use loadtape_format::scenario::{
     JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, Threshold, TokenStep,
 };
 use loadtape_format::template::{Expr, Func};
-use loadtape_format::{BodyContent, Exchange, Recording, Scenario, Template, SCENARIO_V1};
+use loadtape_format::{BodyContent, Exchange, Headers, Recording, Scenario, Template, SCENARIO_V1};
 
-use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform};
+use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform, Use};
 use crate::presets;
 use crate::rules::business::Dialect;
 use crate::shape;
@@ -356,6 +356,32 @@ impl<'a> Builder<'a> {
     /// gets what is bound before the flow (variables, generators, earlier tokens).
     fn request(&mut self, step: usize, for_token: bool) -> RequestTemplate {
         let e = &self.ex[step];
+        let (mut subs, jar) = self.finding_subs(step, for_token);
+        if for_token {
+            self.secret(step, &mut subs);
+        }
+        self.login_subs(step, &mut subs);
+        let headers = request_headers(&e.request.headers, &subs, &jar);
+        if !jar.is_empty() {
+            self.jar_comment(&jar, for_token);
+        }
+        let body = e.request.body.as_ref().map(|b| match &b.content {
+            BodyContent::Json(v) => BodyTemplate::Json(subs.json(v)),
+            BodyContent::Text(t) => BodyTemplate::Text(subs.template(t)),
+            BodyContent::Binary(bytes) => BodyTemplate::Base64(bytes.clone()),
+        });
+        RequestTemplate {
+            method: http::Method::from_bytes(e.request.method.as_bytes())
+                .unwrap_or(http::Method::GET),
+            url: subs.template(&e.request.url),
+            headers,
+            body,
+        }
+    }
+
+    /// The substitutions of the applied findings `step` uses, and the cookies left to the
+    /// VU's cookie jar instead (their names, taken out of the `cookie` header).
+    fn finding_subs(&self, step: usize, for_token: bool) -> (Subs, HashSet<String>) {
         let mut subs = Subs::default();
         let mut jar = HashSet::new();
         // The appid is replaced wherever it appears (the Referer too), so changing the
@@ -375,15 +401,7 @@ impl<'a> Builder<'a> {
             let Some(expr) = self.exprs.get(f.variable.as_str()) else {
                 continue;
             };
-            // A token request sends only what is bound before the flow: values issued by an
-            // earlier token step, not by the flow.
-            if for_token
-                && f.class == Class::Correlated
-                && !f
-                    .origins
-                    .iter()
-                    .any(|o| o.step < step && self.token_origins.contains(&o.step))
-            {
+            if for_token && !self.bound_before_flow(f, step) {
                 continue;
             }
             let rides_cookie_jar = self.rides_cookie_jar(f);
@@ -392,72 +410,39 @@ impl<'a> Builder<'a> {
                     jar.insert(name.clone());
                     continue;
                 }
-                // A header extractor takes a whole `Bearer x` value: it replaces the whole one.
-                let bearer_origin =
-                    matches!(f.origins.first().map(|o| &o.place), Some(Place::Bearer(_)));
-                for value in std::iter::once(&f.value).chain(&f.aliases) {
-                    subs.add_layered(value, u.encoding, expr.clone());
-                    if bearer_origin && matches!(u.place, Place::Bearer(_)) {
-                        for scheme in ["Bearer", "bearer", "BEARER"] {
-                            subs.add(&format!("{scheme} {value}"), expr.clone());
-                        }
-                    }
-                }
+                substitute_use(f, u, expr, &mut subs);
             }
         }
-        if for_token {
-            self.secret(step, &mut subs);
-        }
-        self.login_subs(step, &mut subs);
-        let mut headers = Vec::new();
-        for (name, value) in e.request.headers.iter() {
-            let lower = name.to_ascii_lowercase();
-            if DROP_HEADERS.contains(&lower.as_str()) || lower.starts_with(':') {
-                continue;
-            }
-            let value = if lower == "cookie" && !jar.is_empty() {
-                let kept: Vec<&str> = value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|p| !p.split_once('=').is_some_and(|(k, _)| jar.contains(k)))
-                    .collect();
-                if kept.is_empty() {
-                    continue;
-                }
-                kept.join("; ")
-            } else {
-                value.to_string()
-            };
-            headers.push((lower, subs.template(&value)));
-        }
-        if !jar.is_empty() {
-            let mut names: Vec<&str> = jar.iter().map(String::as_str).collect();
-            names.sort_unstable();
-            let path = if for_token {
-                format!("tokens[{}]", self.tokens.len())
-            } else {
-                format!("steps[{}]", self.steps.len())
-            };
-            self.comments.add(
-                path,
-                format!(
-                    "Cookie {} left to the VU's cookie jar (set by an earlier response).",
-                    names.join(", ")
-                ),
-            );
-        }
-        let body = e.request.body.as_ref().map(|b| match &b.content {
-            BodyContent::Json(v) => BodyTemplate::Json(subs.json(v)),
-            BodyContent::Text(t) => BodyTemplate::Text(subs.template(t)),
-            BodyContent::Binary(bytes) => BodyTemplate::Base64(bytes.clone()),
-        });
-        RequestTemplate {
-            method: http::Method::from_bytes(e.request.method.as_bytes())
-                .unwrap_or(http::Method::GET),
-            url: subs.template(&e.request.url),
-            headers,
-            body,
-        }
+        (subs, jar)
+    }
+
+    /// Whether a token request at `step` may send `f`: a token request sends only what is
+    /// bound before the flow, so a correlated value counts only when an earlier token step
+    /// issued it, not the flow.
+    fn bound_before_flow(&self, f: &Finding, step: usize) -> bool {
+        f.class != Class::Correlated
+            || f.origins
+                .iter()
+                .any(|o| o.step < step && self.token_origins.contains(&o.step))
+    }
+
+    /// Says which cookies of the step being built ride the cookie jar, so a reader of the
+    /// scenario knows why the `cookie` header lost them.
+    fn jar_comment(&mut self, jar: &HashSet<String>, for_token: bool) {
+        let mut names: Vec<&str> = jar.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        let path = if for_token {
+            format!("tokens[{}]", self.tokens.len())
+        } else {
+            format!("steps[{}]", self.steps.len())
+        };
+        self.comments.add(
+            path,
+            format!(
+                "Cookie {} left to the VU's cookie jar (set by an earlier response).",
+                names.join(", ")
+            ),
+        );
     }
 
     /// A correlated value a response set as a cookie: the VU's cookie jar carries it.
@@ -501,4 +486,49 @@ fn think(e: &Exchange, next: &Exchange) -> Option<Duration> {
         .checked_add_signed(chrono::Duration::microseconds(micros))?;
     let gap = next.started.signed_duration_since(end).num_milliseconds();
     (gap >= 10).then(|| Duration::from_millis(gap as u64).min(MAX_THINK))
+}
+
+/// Substitutes `f`'s value (and its aliases: the same token fetched again) at one use.
+fn substitute_use(f: &Finding, u: &Use, expr: &Expr, subs: &mut Subs) {
+    // A header extractor takes a whole `Bearer x` value: it replaces the whole one.
+    let bearer_origin = matches!(f.origins.first().map(|o| &o.place), Some(Place::Bearer(_)));
+    for value in std::iter::once(&f.value).chain(&f.aliases) {
+        subs.add_layered(value, u.encoding, expr.clone());
+        if bearer_origin && matches!(u.place, Place::Bearer(_)) {
+            for scheme in ["Bearer", "bearer", "BEARER"] {
+                subs.add(&format!("{scheme} {value}"), expr.clone());
+            }
+        }
+    }
+}
+
+/// The headers a replayed request sends: the client's own dropped, the cookies the jar
+/// carries taken out of `cookie` (the header too, when nothing else is left in it).
+fn request_headers(
+    recorded: &Headers,
+    subs: &Subs,
+    jar: &HashSet<String>,
+) -> Vec<(String, Template)> {
+    let mut headers = Vec::new();
+    for (name, value) in recorded.iter() {
+        let lower = name.to_ascii_lowercase();
+        if DROP_HEADERS.contains(&lower.as_str()) || lower.starts_with(':') {
+            continue;
+        }
+        let value = if lower == "cookie" && !jar.is_empty() {
+            let kept: Vec<&str> = value
+                .split(';')
+                .map(str::trim)
+                .filter(|p| !p.split_once('=').is_some_and(|(k, _)| jar.contains(k)))
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            kept.join("; ")
+        } else {
+            value.to_string()
+        };
+        headers.push((lower, subs.template(&value)));
+    }
+    headers
 }

@@ -16,6 +16,7 @@ mod extract;
 mod filter;
 mod finding;
 mod grouping;
+mod issued;
 mod multipart;
 mod naming;
 mod origin;
@@ -25,6 +26,7 @@ mod rules;
 pub mod shape;
 mod substitute;
 mod text;
+mod unissued;
 mod walk;
 
 pub use classify::{analyze, Options};

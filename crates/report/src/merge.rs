@@ -45,74 +45,21 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
             message: "nothing to merge: give at least one result file".into(),
         });
     };
-    let mut starts = Vec::with_capacity(results.len());
-    for (i, r) in results.iter().enumerate() {
-        check_same(i, first, r)?;
-        let started = time(&r.started).ok_or_else(|| {
-            at(
-                i,
-                format!("`started` is not an RFC 3339 time: {}", r.started),
-            )
-        })?;
-        starts.push(started);
-    }
-    let base = starts.iter().min().copied().unwrap_or_default();
-    // Offsets of each result's start from the earliest, in seconds.
-    let offsets: Vec<f64> = starts
-        .iter()
-        .map(|s| (*s - base).num_milliseconds() as f64 / 1000.0)
-        .collect();
-    let duration_s = results
-        .iter()
-        .zip(&offsets)
-        .map(|(r, off)| off + r.duration_s)
-        .fold(0.0, f64::max);
-    let ended = results
-        .iter()
-        .filter_map(|r| time(&r.ended))
-        .max()
-        .unwrap_or(base);
-
+    let clock = Clock::of(results, first)?;
+    let duration_s = clock.duration_s;
     let total = merge_steps(results, |r| Some(&r.total), "total", duration_s)?;
-    let tokens = (0..first.tokens.len())
-        .map(|k| {
-            merge_steps(
-                results,
-                |r| r.tokens.get(k),
-                &first.tokens[k].name,
-                duration_s,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let steps = (0..first.steps.len())
-        .map(|k| {
-            merge_steps(
-                results,
-                |r| r.steps.get(k),
-                &first.steps[k].name,
-                duration_s,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let partial = results.iter().any(|r| r.partial);
-    let end_reason = if results.iter().all(|r| r.end_reason == first.end_reason) {
-        first.end_reason.clone()
-    } else if let Some(p) = results.iter().find(|r| r.partial) {
-        p.end_reason.clone()
-    } else {
-        "completed".to_string()
-    };
+    let tokens = merge_each(results, &first.tokens, |r| &r.tokens, duration_s)?;
+    let steps = merge_each(results, &first.steps, |r| &r.steps, duration_s)?;
     let mut merged = RunResult {
         loadtape: RESULT_V1.to_string(),
         scenario: first.scenario.clone(),
         scenario_file: first.scenario_file.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        started: stamp(base),
-        ended: stamp(ended),
+        started: stamp(clock.base),
+        ended: stamp(clock.ended),
         duration_s,
-        partial,
-        end_reason,
+        partial: results.iter().any(|r| r.partial),
+        end_reason: end_reason(results, first),
         failure: results.iter().find_map(|r| r.failure.clone()),
         settings: settings(results),
         total,
@@ -120,7 +67,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         steps,
         iterations: results.iter().map(|r| r.iterations).sum(),
         dropped_iterations: results.iter().map(|r| r.dropped_iterations).sum(),
-        timeline: timeline(results, &offsets)?,
+        timeline: timeline(results, &clock.offsets)?,
         thresholds: Vec::new(),
         passed: true,
     };
@@ -133,6 +80,80 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     merged.passed = thresholds.iter().all(|t| t.passed) && merged.failure.is_none();
     merged.thresholds = thresholds;
     Ok(merged)
+}
+
+/// The merge's one wall clock, from the inputs' `started` and `ended`: the merged run starts
+/// with the earliest input and lasts until the last one's end.
+struct Clock {
+    base: DateTime<Utc>,
+    /// Offsets of each result's start from the earliest, in seconds.
+    offsets: Vec<f64>,
+    duration_s: f64,
+    ended: DateTime<Utc>,
+}
+
+impl Clock {
+    /// Checks every input against the first on the way: a start time only means something
+    /// for segments of one run.
+    fn of(results: &[RunResult], first: &RunResult) -> Result<Clock, MergeError> {
+        let mut starts = Vec::with_capacity(results.len());
+        for (i, r) in results.iter().enumerate() {
+            check_same(i, first, r)?;
+            let started = time(&r.started).ok_or_else(|| {
+                at(
+                    i,
+                    format!("`started` is not an RFC 3339 time: {}", r.started),
+                )
+            })?;
+            starts.push(started);
+        }
+        let base = starts.iter().min().copied().unwrap_or_default();
+        let offsets: Vec<f64> = starts
+            .iter()
+            .map(|s| (*s - base).num_milliseconds() as f64 / 1000.0)
+            .collect();
+        let duration_s = results
+            .iter()
+            .zip(&offsets)
+            .map(|(r, off)| off + r.duration_s)
+            .fold(0.0, f64::max);
+        let ended = results
+            .iter()
+            .filter_map(|r| time(&r.ended))
+            .max()
+            .unwrap_or(base);
+        Ok(Clock {
+            base,
+            offsets,
+            duration_s,
+            ended,
+        })
+    }
+}
+
+/// The k-th entries of every input's token steps or steps merged, k over the first input's
+/// (`check_same` made every input's list the same).
+fn merge_each(
+    results: &[RunResult],
+    names: &[StepStats],
+    list: impl Fn(&RunResult) -> &Vec<StepStats>,
+    duration_s: f64,
+) -> Result<Vec<StepStats>, MergeError> {
+    (0..names.len())
+        .map(|k| merge_steps(results, |r| list(r).get(k), &names[k].name, duration_s))
+        .collect()
+}
+
+/// The merged end reason: the inputs' when they agree, else a partial input's (an
+/// interrupted segment makes the run partial), else `completed`.
+fn end_reason(results: &[RunResult], first: &RunResult) -> String {
+    if results.iter().all(|r| r.end_reason == first.end_reason) {
+        first.end_reason.clone()
+    } else if let Some(p) = results.iter().find(|r| r.partial) {
+        p.end_reason.clone()
+    } else {
+        "completed".to_string()
+    }
 }
 
 /// Everything that makes results of the same run comparable.

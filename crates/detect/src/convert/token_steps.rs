@@ -133,58 +133,20 @@ impl Builder<'_> {
         );
     }
 
+    /// The token step fetching what exchange `step` issues: `findings` are its tokens (none
+    /// for a prerequisite exchange), with the lifetime the recording shows when it shows one.
     fn token_step(&mut self, step: usize, findings: &[&Finding]) {
         let e = &self.ex[step];
         let endpoint = presets::token_endpoint(e);
         let shared = findings.iter().all(|f| f.class == Class::PlatformToken)
             && endpoint != Some(Platform::Alipay);
-        let mut extract = IndexMap::new();
-        for f in findings {
-            if let Some(x) = f
-                .origins
-                .first()
-                .and_then(|o| self.extractor(o.step, &o.place, &f.value))
-            {
-                extract.insert(f.variable.clone(), x);
-            }
-        }
-        // Correlated values this exchange issues are extracted here too: it leaves the flow.
-        for f in self.a.applied().filter(|f| f.class == Class::Correlated) {
-            if let Some(o) = f.origins.iter().find(|o| o.step == step) {
-                if let Some(x) = self.extractor(o.step, &o.place, &f.value) {
-                    extract.insert(f.variable.clone(), x);
-                }
-            }
-        }
+        let mut extract = self.token_extractors(step, findings);
         let Some(first) = findings.first() else {
             return self.prerequisite_step(step, extract);
         };
-        // Every value this exchange issues can carry the lifetime (a login answering a cookie
-        // and a token states it beside the token), the tokens' own first.
-        let mut values: Vec<&str> = findings.iter().map(|f| f.value.as_str()).collect();
-        for f in self.a.applied() {
-            if f.origins.iter().any(|o| o.step == step) && !values.contains(&f.value.as_str()) {
-                values.push(&f.value);
-            }
-        }
-        let found = lifetime::find(e, &values);
-        let has_sibling = found.is_some();
-        let (expires_in, lifetime) = match &found {
-            Some(l) => {
-                let expiry = match &l.relative_path {
-                    Some(path) => {
-                        extract.insert("expires_in".into(), json_extractor(path));
-                        Template::parse("{{ expires_in }}s")
-                            .ok()
-                            .map(Expiry::Template)
-                    }
-                    None if l.jwt => None,
-                    None => l.recorded.map(Expiry::Fixed),
-                };
-                (expiry, l.recorded)
-            }
-            None => (None, None),
-        };
+        let found = self.lifetime(step, findings);
+        let expires_in = found.as_ref().and_then(|l| expiry(l, &mut extract));
+        let lifetime = found.as_ref().and_then(|l| l.recorded);
         // Short-lived tokens need a margin that fits: a fifth of the lifetime, at most 60 s.
         let refresh_before = lifetime.map(|l| (l / 5).min(Duration::from_secs(60)));
         let platform = endpoint.or(self.a.mini_program.as_ref().map(|m| m.platform));
@@ -210,20 +172,62 @@ impl Builder<'_> {
                 first.reason
             ),
         );
-        if let Some(l) = found
-            .as_ref()
-            .filter(|l| l.relative_path.is_none() && !l.jwt)
-        {
-            self.comments.add(
-                format!("tokens[{i}].expires_in"),
-                format!("The lifetime the recording shows, from {}.", l.how),
-            );
+        self.lifetime_comments(i, found.as_ref());
+    }
+
+    /// The extractors of a token step: its tokens, and the correlated values its exchange
+    /// issues (the exchange leaves the flow, so nothing else extracts them).
+    fn token_extractors(&self, step: usize, findings: &[&Finding]) -> IndexMap<String, Extractor> {
+        let mut extract = IndexMap::new();
+        for f in findings {
+            if let Some(x) = f
+                .origins
+                .first()
+                .and_then(|o| self.extractor(o.step, &o.place, &f.value))
+            {
+                extract.insert(f.variable.clone(), x);
+            }
         }
-        if lifetime.is_none() && !has_sibling {
-            self.comments.add(
-                format!("tokens[{i}].refresh_on"),
-                "No lifetime was recorded: the token is refreshed only when a response says it is stale.",
-            );
+        for f in self.a.applied().filter(|f| f.class == Class::Correlated) {
+            if let Some(o) = f.origins.iter().find(|o| o.step == step) {
+                if let Some(x) = self.extractor(o.step, &o.place, &f.value) {
+                    extract.insert(f.variable.clone(), x);
+                }
+            }
+        }
+        extract
+    }
+
+    /// The lifetime exchange `step`'s response states. Every value this exchange issues can
+    /// carry it (a login answering a cookie and a token states it beside the token), the
+    /// tokens' own first.
+    fn lifetime(&self, step: usize, findings: &[&Finding]) -> Option<lifetime::Lifetime> {
+        let mut values: Vec<&str> = findings.iter().map(|f| f.value.as_str()).collect();
+        for f in self.a.applied() {
+            if f.origins.iter().any(|o| o.step == step) && !values.contains(&f.value.as_str()) {
+                values.push(&f.value);
+            }
+        }
+        lifetime::find(&self.ex[step], &values)
+    }
+
+    /// Where token step `i`'s lifetime came from, or that none did: the reader must know
+    /// whether `expires_in` is the recording's guess.
+    fn lifetime_comments(&mut self, i: usize, found: Option<&lifetime::Lifetime>) {
+        match found {
+            Some(l) if l.relative_path.is_none() && !l.jwt => {
+                self.comments.add(
+                    format!("tokens[{i}].expires_in"),
+                    format!("The lifetime the recording shows, from {}.", l.how),
+                );
+            }
+            Some(_) => {}
+            None => {
+                self.comments.add(
+                    format!("tokens[{i}].refresh_on"),
+                    "No lifetime was recorded: the token is refreshed only when a response says it is stale.",
+                );
+            }
         }
     }
 
@@ -356,5 +360,21 @@ fn reparse(t: JsonTemplate) -> JsonTemplate {
             JsonTemplate::Object(fields.into_iter().map(|(k, v)| (k, reparse(v))).collect())
         }
         other => other,
+    }
+}
+
+/// A token step's `expires_in` from a found lifetime: extracted at every fetch when the
+/// response carries it (adding the `expires_in` extractor), none for a JWT (the engine reads
+/// each token's `exp`), else the recorded duration.
+fn expiry(l: &lifetime::Lifetime, extract: &mut IndexMap<String, Extractor>) -> Option<Expiry> {
+    match &l.relative_path {
+        Some(path) => {
+            extract.insert("expires_in".into(), json_extractor(path));
+            Template::parse("{{ expires_in }}s")
+                .ok()
+                .map(Expiry::Template)
+        }
+        None if l.jwt => None,
+        None => l.recorded.map(Expiry::Fixed),
     }
 }
