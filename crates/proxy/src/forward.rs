@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use loadtape_format::{version_str, Headers};
+use loadtape_net::{hop, Origin};
 
 use crate::capture::{lock, OnEnd, SharedCapture, Tee};
 use crate::recorder::{Draft, ResponseHead};
@@ -69,7 +70,7 @@ pub(crate) async fn forward(
     let record = target.connect.is_some() || uri.host().is_some_and(|h| shared.hosts.intercepts(h));
     let guard = shared.begin();
     let start = Instant::now();
-    let upgrade = is_upgrade(req.headers());
+    let upgrade = hop::is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let mut draft = Draft {
         id: shared
@@ -94,7 +95,7 @@ pub(crate) async fn forward(
         .map_err(|e| Box::new(e) as BoxError)
         .boxed();
     parts.uri = uri;
-    strip_hop_by_hop(&mut parts.headers, upgrade);
+    hop::strip(&mut parts.headers, upgrade);
     // Rebuilt from the URI upstream: `Host` for HTTP/1.1, `:authority` for HTTP/2, whatever
     // the client sent on its side.
     parts.headers.remove(header::HOST);
@@ -134,7 +135,7 @@ pub(crate) async fn forward(
     }
 
     let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers, false);
+    hop::strip(&mut parts.headers, false);
     let shared_end = shared.clone();
     let ended = capture.clone();
     let on_end: OnEnd = Box::new(move || {
@@ -210,7 +211,7 @@ fn upstream_uri(req: &Request<Incoming>, target: &Target) -> Result<Uri, String>
         .and_then(|h| h.parse::<Authority>().ok());
     let authority = match (host_header, connect) {
         (Some(host), Some(connect)) if host.port().is_none() => {
-            let default = if target.scheme == "https" { 443 } else { 80 };
+            let default = loadtape_net::default_port(target.scheme == "https");
             match connect.port_u16() {
                 Some(port) if port != default => format!("{}:{port}", host.host())
                     .parse()
@@ -243,13 +244,11 @@ fn upstream_uri(req: &Request<Incoming>, target: &Target) -> Result<Uri, String>
 
 /// The URL as recorded: the default port left out, as a browser shows it.
 fn display_url(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let host = uri.host().unwrap_or("");
-    let default = if scheme == "https" { 443 } else { 80 };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    match uri.port_u16() {
-        Some(port) if port != default => format!("{scheme}://{host}:{port}{path}"),
-        _ => format!("{scheme}://{host}{path}"),
+    let scheme = uri.scheme_str().unwrap_or("http");
+    match Origin::from_uri(uri) {
+        Some(origin) => format!("{scheme}://{}{path}", origin.authority()),
+        None => format!("{scheme}://{path}"),
     }
 }
 
@@ -261,49 +260,6 @@ fn recorded_headers(map: &HeaderMap) -> Headers {
             && !n.eq_ignore_ascii_case("proxy-connection")
     });
     headers
-}
-
-fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-            })
-}
-
-/// Removes the headers that belong to one connection, not to the message (RFC 9110 §7.6.1),
-/// including any the `Connection` header names. An upgrade keeps `Connection` and `Upgrade`.
-fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .filter(|n| !(upgrade && *n == header::UPGRADE))
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "te",
-        "trailer",
-        "transfer-encoding",
-    ] {
-        headers.remove(name);
-    }
-    if !upgrade {
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
-    }
 }
 
 pub(crate) fn empty() -> ProxyBody {

@@ -63,7 +63,7 @@ impl LeafIssuer {
 
     fn issue(&self, host: &str) -> Result<ServerConfig> {
         let cert = self.certificate(host)?;
-        let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
+        let mut config = ServerConfig::builder_with_provider(loadtape_net::provider())
             .with_safe_default_protocol_versions()
             .context("TLS protocol versions")?
             .with_no_client_auth()
@@ -77,11 +77,7 @@ impl LeafIssuer {
     /// digitalSignature key usage, backdated two days (phone clocks drift) and valid for far
     /// less than Apple's 397-day limit.
     pub fn certificate(&self, host: &str) -> Result<CertificateDer<'static>> {
-        let san = match host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
+        let san = match loadtape_net::strip_brackets(host).parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
             Err(_) => SanType::DnsName(
                 host.to_string()

@@ -43,7 +43,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// The one crypto provider in the tree (ring), for the proxy's server and client sides alike.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    loadtape_tls::provider()
+    loadtape_net::provider()
 }
 
 /// Where a phone finds the CA page: the proxy's own address, or the magic host through it.

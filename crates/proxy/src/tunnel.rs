@@ -14,6 +14,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use loadtape_net::{DialError, Origin, Scheme, CONNECT_TIMEOUT};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -26,7 +27,6 @@ use crate::ProxyBody;
 /// A client that has not spoken this long after CONNECT is taken to wait for the server
 /// (a server-speaks-first protocol): the tunnel goes blind.
 const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) async fn connect(
     req: Request<Incoming>,
@@ -39,32 +39,25 @@ pub(crate) async fn connect(
             "loadtape: CONNECT needs host:port\n",
         );
     };
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = authority.port_u16().unwrap_or(443);
+    // A CONNECT without a port means HTTPS's.
+    let Origin { host, port, .. } = Origin::from_authority(Scheme::Https, &authority);
     if !shared.hosts.intercepts(&host) {
         // Connect first, so that an unreachable host is a 502 the client sees.
-        let upstream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port)))
-                .await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    return simple(
-                        StatusCode::BAD_GATEWAY,
-                        &format!("loadtape: cannot reach {host}:{port}: {e}\n"),
-                    )
-                }
-                Err(_) => {
-                    return simple(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        &format!("loadtape: {host}:{port} did not answer\n"),
-                    )
-                }
-            };
+        let upstream = match loadtape_net::connect_tcp(&host, port).await {
+            Ok(stream) => stream,
+            Err(DialError::ConnectTimeout) => {
+                return simple(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &format!("loadtape: {host}:{port} did not answer\n"),
+                )
+            }
+            Err(e) => {
+                return simple(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("loadtape: cannot reach {host}:{port}: {e}\n"),
+                )
+            }
+        };
         tokio::spawn(async move {
             if let Ok(upgraded) = hyper::upgrade::on(req).await {
                 splice(TokioIo::new(upgraded), upstream).await;
@@ -210,9 +203,7 @@ async fn blind<T>(io: T, host: &str, port: u16)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    if let Ok(Ok(upstream)) =
-        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await
-    {
+    if let Ok(upstream) = loadtape_net::connect_tcp(host, port).await {
         splice(io, upstream).await;
     }
 }

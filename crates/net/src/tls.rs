@@ -1,6 +1,6 @@
-//! The TLS client settings loadtape's recording proxy (toward upstream servers) and replay
-//! engine (toward the system under test) share, so that both trust the same roots the same way
-//! and the tree has one crypto provider: ring, for rustls and rcgen alike.
+//! The TLS client settings the recording proxy (toward upstream servers) and the replay engine
+//! (toward the system under test) share, so that both trust the same roots the same way and
+//! the tree has one crypto provider: ring, for rustls and rcgen alike.
 
 use std::path::PathBuf;
 use std::sync::Arc;
