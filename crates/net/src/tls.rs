@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn extra_ca_files_are_checked() {
-        let dir = std::env::temp_dir().join(format!("loadtape-tls-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("loadtape-net-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();

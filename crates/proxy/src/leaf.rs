@@ -50,17 +50,6 @@ impl LeafIssuer {
             .get_or_insert_with(&host, || self.issue(&host).map(Arc::new))
     }
 
-    /// The DER of the single leaf key's SubjectPublicKeyInfo, hashed: what Chromium's
-    /// `--ignore-certificate-errors-spki-list` takes.
-    pub fn spki_sha256_base64(&self) -> String {
-        use base64::Engine as _;
-        let digest = ring::digest::digest(
-            &ring::digest::SHA256,
-            &rcgen::PublicKeyData::subject_public_key_info(&self.key),
-        );
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-    }
-
     fn issue(&self, host: &str) -> Result<ServerConfig> {
         let cert = self.certificate(host)?;
         let mut config = ServerConfig::builder_with_provider(loadtape_net::provider())

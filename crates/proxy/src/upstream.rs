@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use loadtape_net::{DialError, Origin, Protocol, TlsConfig, CONNECT_TIMEOUT};
 use rustls::ClientConfig;
 
-use crate::ProxyBody;
+use crate::body::ProxyBody;
 
 /// TLS settings for upstream connections, shared by every session.
 pub struct Connector {
