@@ -187,9 +187,11 @@ fn talks_to_private_https(s: &Scenario) -> bool {
         let Some(rest) = url.strip_prefix("https://") else {
             return false;
         };
-        let host = rest.split(['/', '?']).next().unwrap_or("");
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        let host = host.trim_matches(['[', ']']);
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let Ok(authority) = authority.parse::<http::uri::Authority>() else {
+            return false;
+        };
+        let host = loadtape_net::strip_brackets(authority.host());
         host == "localhost"
             || host.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
                 std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),

@@ -27,16 +27,11 @@ pub const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 /// Think times longer than this are cut: a tester reading the screen is not load.
 pub const MAX_THINK: Duration = Duration::from_secs(5);
 
-/// Request headers the replay's client sets itself (or must not copy).
-const DROP_HEADERS: [&str; 9] = [
+/// Request headers the replay's client sets itself, besides the hop-by-hop ones
+/// ([`loadtape_net::hop`]), which are never copied.
+const DROP_HEADERS: [&str; 3] = [
     "host",
     "content-length",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "proxy-connection",
     // The replay reads bodies for extraction; asking for identity keeps that simple.
     "accept-encoding",
 ];
@@ -512,7 +507,10 @@ fn request_headers(
     let mut headers = Vec::new();
     for (name, value) in recorded.iter() {
         let lower = name.to_ascii_lowercase();
-        if DROP_HEADERS.contains(&lower.as_str()) || lower.starts_with(':') {
+        if DROP_HEADERS.contains(&lower.as_str())
+            || loadtape_net::hop::is_hop_by_hop(&lower)
+            || lower.starts_with(':')
+        {
             continue;
         }
         let value = if lower == "cookie" && !jar.is_empty() {

@@ -2,7 +2,6 @@
 //! (plain `http://` is HTTP/1.1), driven through hyper's `client::conn` `SendRequest` — no
 //! pool shared between VUs, so no lock and no queue on the request path.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,14 +9,10 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use loadtape_net::{DialError, Protocol, TlsConfig};
 
 use crate::metrics::ErrorKind;
 use crate::plan::Origin;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why an exchange failed.
 #[derive(Debug, Clone)]
@@ -36,7 +31,8 @@ fn fail(kind: ErrorKind, message: impl Into<String>) -> Failure {
 /// TLS settings shared by every VU of the run.
 #[derive(Clone)]
 pub struct Tls {
-    connector: Option<TlsConnector>,
+    /// Offers `h2` and `http/1.1`.
+    config: TlsConfig,
     /// HTTP/1.1 read buffer size; `None` lets hyper adapt it (8 KiB, growing for big
     /// bodies). Thousands of mostly idle VUs set a small fixed one: memory stays flat.
     pub read_buf: Option<usize>,
@@ -46,16 +42,16 @@ impl Tls {
     /// System roots plus `ca_files`, or no verification with `insecure`. Fails on an
     /// unreadable CA file; with no roots at all, https origins fail at connect.
     pub fn new(ca_files: &[std::path::PathBuf], insecure: bool) -> Result<Tls, String> {
-        let mut config = loadtape_tls::client_config("--ca", ca_files, insecure)?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let config = loadtape_net::tls::client_config("--ca", ca_files, insecure)?;
         Ok(Tls {
-            connector: Some(TlsConnector::from(Arc::new(config))),
+            config: TlsConfig::new(config, &[b"h2", b"http/1.1"]),
             read_buf: None,
         })
     }
 }
 
-/// The byte stream under an HTTP/1.1 connection: TCP, or TLS over it.
+/// The byte stream under an HTTP/1.1 connection (a dialed [`loadtape_net::Stream`]), boxed so
+/// that [`renew`] can hand it to a fresh hyper connection.
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for T {}
 
@@ -93,68 +89,51 @@ impl Conn {
     }
 }
 
-/// Opens a connection to `origin`.
+/// Opens a connection to `origin`: dialing is [`loadtape_net::dial`]'s; what is left here is
+/// the engine's wording of its errors and the HTTP handshake.
 pub async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
-    let tcp = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((origin.host.as_str(), origin.port)),
-    )
-    .await
-    .map_err(|_| {
-        fail(
-            ErrorKind::Connect,
-            format!("connect to {}: no answer", origin.key),
-        )
-    })?
-    .map_err(|e| {
-        fail(
-            ErrorKind::Connect,
-            format!("connect to {}: {e}", origin.key),
-        )
-    })?;
-    let _ = tcp.set_nodelay(true);
-    if !origin.https {
-        return h1_handshake(tls, Box::new(tcp))
-            .await
-            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)));
-    }
-    let Some(connector) = &tls.connector else {
-        return Err(fail(ErrorKind::Tls, "TLS is not set up"));
+    let target = loadtape_net::Origin {
+        scheme: if origin.https {
+            loadtape_net::Scheme::Https
+        } else {
+            loadtape_net::Scheme::Http
+        },
+        host: origin.host.clone(),
+        port: origin.port,
     };
-    let name = ServerName::try_from(origin.host.clone()).map_err(|_| {
-        fail(
-            ErrorKind::Tls,
-            format!("`{}` is not a TLS server name", origin.host),
-        )
-    })?;
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+    let (stream, protocol) = loadtape_net::dial(&target, &tls.config)
         .await
-        .map_err(|_| {
-            fail(
-                ErrorKind::Tls,
-                format!("TLS handshake with {}: no answer", origin.key),
-            )
-        })?
-        .map_err(|e| {
-            fail(
-                ErrorKind::Tls,
-                format!("TLS handshake with {}: {e}", origin.key),
-            )
-        })?;
-    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    let io = TokioIo::new(stream);
-    if h2 {
-        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+        .map_err(|e| dial_failure(origin, e))?;
+    if protocol == Protocol::H2 {
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))?;
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
-        Ok(Conn::H2(sender))
-    } else {
-        h1_handshake(tls, Box::new(io.into_inner()))
-            .await
-            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))
+        return Ok(Conn::H2(sender));
+    }
+    h1_handshake(tls, Box::new(stream))
+        .await
+        .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))
+}
+
+fn dial_failure(origin: &Origin, e: DialError) -> Failure {
+    let key = &origin.key;
+    match e {
+        DialError::ConnectTimeout => {
+            fail(ErrorKind::Connect, format!("connect to {key}: no answer"))
+        }
+        DialError::Connect(e) => fail(ErrorKind::Connect, format!("connect to {key}: {e}")),
+        DialError::ServerName => fail(
+            ErrorKind::Tls,
+            format!("`{}` is not a TLS server name", origin.host),
+        ),
+        DialError::TlsTimeout => fail(
+            ErrorKind::Tls,
+            format!("TLS handshake with {key}: no answer"),
+        ),
+        DialError::Tls(e) => fail(ErrorKind::Tls, format!("TLS handshake with {key}: {e}")),
     }
 }
 

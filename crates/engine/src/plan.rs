@@ -445,11 +445,11 @@ fn compile_request(
     for (name, value) in &r.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PlanError(format!("`{name}` is not a header name")))?;
-        // hyper sets these from the body and the connection.
+        // hyper sets these from the body and the connection; hop-by-hop headers are never
+        // copied from a scenario.
         if name == http::header::CONTENT_LENGTH
             || name == http::header::HOST
-            || name == http::header::CONNECTION
-            || name == http::header::TRANSFER_ENCODING
+            || loadtape_net::hop::is_hop_by_hop(name.as_str())
         {
             continue;
         }

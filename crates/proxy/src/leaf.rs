@@ -50,20 +50,9 @@ impl LeafIssuer {
             .get_or_insert_with(&host, || self.issue(&host).map(Arc::new))
     }
 
-    /// The DER of the single leaf key's SubjectPublicKeyInfo, hashed: what Chromium's
-    /// `--ignore-certificate-errors-spki-list` takes.
-    pub fn spki_sha256_base64(&self) -> String {
-        use base64::Engine as _;
-        let digest = ring::digest::digest(
-            &ring::digest::SHA256,
-            &rcgen::PublicKeyData::subject_public_key_info(&self.key),
-        );
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-    }
-
     fn issue(&self, host: &str) -> Result<ServerConfig> {
         let cert = self.certificate(host)?;
-        let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
+        let mut config = ServerConfig::builder_with_provider(loadtape_net::provider())
             .with_safe_default_protocol_versions()
             .context("TLS protocol versions")?
             .with_no_client_auth()
@@ -77,11 +66,7 @@ impl LeafIssuer {
     /// digitalSignature key usage, backdated two days (phone clocks drift) and valid for far
     /// less than Apple's 397-day limit.
     pub fn certificate(&self, host: &str) -> Result<CertificateDer<'static>> {
-        let san = match host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
+        let san = match loadtape_net::strip_brackets(host).parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
             Err(_) => SanType::DnsName(
                 host.to_string()

@@ -5,26 +5,36 @@
 //! HTTP/2 exchange is passed through unchanged and appended to a `recording/v1` file as it
 //! completes.
 //!
-//! The pieces, each in its own module: [`ca`] (the root a device installs), [`leaf`]
-//! (per-host certificates issued on the fly, cached), [`rules`] (which clients may connect,
-//! which hosts are opened), `server` (the proxy-facing listener), `tunnel` (what follows a
-//! CONNECT: interception, plain HTTP, or a blind tunnel), `forward` (sending a request upstream
-//! while teeing both bodies), `recorder` (documents written off the hot path) and `ca_page`
-//! (the page a phone downloads the CA from).
+//! The main types: [`Proxy`] (started from a [`ProxyConfig`], stopped into a [`Summary`]) and
+//! [`CertificateAuthority`]. The pieces, each in its own module, depend on each other in one
+//! direction only (no module uses one that uses it back):
+//!
+//! - `server`: the proxy-facing listener — who may connect, proxy credentials, and dispatch to
+//!   the CA page, a tunnel or the forwarder; it builds everything below and nothing uses it.
+//! - `tunnel` (`Tunnels`): what follows a CONNECT — interception, plain HTTP, or a
+//!   blind tunnel; intercepted requests go to the forwarder.
+//! - `forward` (`Forwarder`): sending a request upstream while teeing both bodies, recording
+//!   the exchange, counting it in flight for shutdown (`drain`).
+//! - `upstream`: the upstream connections of one client connection, dialed by
+//!   [`loadtape_net::dial`].
+//! - `ca_page` (`CaPage`: the CA and the address): the page a phone downloads the CA from.
+//! - `recorder` (documents written off the hot path), `capture` (teed bodies), `hints` (token
+//!   names in a line), `notices` (advice printed once), `body` (the body type, short answers).
+//! - [`ca`] (the root a device installs), [`leaf`] (per-host certificates issued on the fly,
+//!   cached), [`rules`] (which clients may connect, which hosts are opened).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-
+mod body;
 pub mod ca;
 mod ca_page;
 mod capture;
+mod drain;
 mod forward;
 mod hints;
 pub mod leaf;
+mod notices;
 mod prefixed;
 mod recorder;
 pub mod rules;
@@ -32,22 +42,16 @@ mod server;
 mod tunnel;
 mod upstream;
 
+pub use body::{BoxError, ProxyBody};
 pub use ca::{CaInfo, CertificateAuthority};
+pub use ca_page::MAGIC_HOST;
 pub use recorder::{LinePrinter, Summary};
-pub use server::{Proxy, ProxyConfig};
-
-/// The error type of bodies flowing through the proxy.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type on both sides of the proxy.
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+pub use server::{default_recording_path, Proxy, ProxyConfig};
 
 /// The one crypto provider in the tree (ring), for the proxy's server and client sides alike.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    loadtape_tls::provider()
+    loadtape_net::provider()
 }
-
-/// Where a phone finds the CA page: the proxy's own address, or the magic host through it.
-pub const MAGIC_HOST: &str = "loadtape.ca";
 
 /// The addresses a phone on the LAN can use to reach a proxy listening on `listen`: each
 /// non-loopback interface address when listening on all interfaces, else the address itself.
@@ -87,12 +91,4 @@ pub fn qr_code(text: &str) -> Option<String> {
             .quiet_zone(true)
             .build(),
     )
-}
-
-/// The default recording path: `recordings/<date-time>.yaml`.
-pub fn default_recording_path() -> PathBuf {
-    PathBuf::from("recordings").join(format!(
-        "{}.yaml",
-        chrono::Local::now().format("%Y-%m-%d-%H%M%S")
-    ))
 }

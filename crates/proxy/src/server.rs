@@ -1,12 +1,10 @@
 //! The proxy-facing listener: who may connect, proxy authentication, and dispatch of each
 //! request (CONNECT, absolute-form HTTP, or a request for the CA page).
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -17,16 +15,27 @@ use hyper_util::rt::TokioIo;
 use loadtape_format::{RecordingHeader, RecordingWriter};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::body::{simple, ProxyBody};
 use crate::ca::CertificateAuthority;
-use crate::forward::{self, Target};
+use crate::ca_page::CaPage;
+use crate::forward::{Forwarder, Target};
 use crate::leaf::LeafIssuer;
-use crate::recorder::{LinePrinter, Recorder, RecorderHandle, Summary};
+use crate::notices::Notices;
+use crate::recorder::{LinePrinter, Recorder, Summary};
 use crate::rules::{ClientRules, HostRules, ProxyAuth};
+use crate::tunnel::{self, Tunnels};
 use crate::upstream::{self, Connector, Session};
-use crate::{ca_page, tunnel, ProxyBody, MAGIC_HOST};
+
+/// The default recording path: `recordings/<date-time>.yaml`.
+pub fn default_recording_path() -> PathBuf {
+    PathBuf::from("recordings").join(format!(
+        "{}.yaml",
+        chrono::Local::now().format("%Y-%m-%d-%H%M%S")
+    ))
+}
 
 /// Everything `loadtape record` configures.
 #[derive(Debug, Clone)]
@@ -48,7 +57,7 @@ impl Default for ProxyConfig {
     fn default() -> ProxyConfig {
         ProxyConfig {
             listen: "0.0.0.0:8888".parse().unwrap(),
-            out: crate::default_recording_path(),
+            out: default_recording_path(),
             name: "recording".into(),
             ca_dir: PathBuf::from("certs"),
             include: Vec::new(),
@@ -62,61 +71,24 @@ impl Default for ProxyConfig {
     }
 }
 
-/// State every connection of one proxy shares. Nothing here is locked on the request path but
-/// the two hint sets, which are touched only on failures.
-pub(crate) struct Shared {
-    pub hosts: HostRules,
-    pub clients: ClientRules,
-    pub auth: Option<ProxyAuth>,
-    pub ca: Arc<CertificateAuthority>,
-    pub leaves: LeafIssuer,
-    pub connector: Arc<Connector>,
-    pub recorder: RecorderHandle,
-    pub max_body: usize,
-    pub next_id: AtomicU64,
-    pub in_flight: AtomicUsize,
-    pub drained: Notify,
-    pub stopping: AtomicBool,
-    pub print: LinePrinter,
-    pub listen: SocketAddr,
-    hinted_hosts: Mutex<HashSet<String>>,
-    refused_clients: Mutex<HashSet<IpAddr>>,
-}
-
-impl Shared {
-    /// Prints `message` the first time it is said about `host`.
-    pub fn hint_once(&self, host: &str, message: &str) {
-        let first = self
-            .hinted_hosts
-            .lock()
-            .map(|mut set| set.insert(host.to_string()))
-            .unwrap_or(false);
-        if first {
-            (self.print)(message);
-        }
-    }
-
-    /// Counts an exchange that has started; the guard ends it.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        InFlight(self.clone())
-    }
-}
-
-/// An exchange in flight; shutdown waits for every one to be recorded.
-pub(crate) struct InFlight(Arc<Shared>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.drained.notify_waiters();
-        }
-    }
+/// What the listener itself needs: who may connect, the credentials, the CA page, and where
+/// each kind of request goes. Each of those holds only its own part of the proxy.
+struct Listener {
+    clients: ClientRules,
+    auth: Option<ProxyAuth>,
+    ca_page: CaPage,
+    forwarder: Arc<Forwarder>,
+    tunnels: Arc<Tunnels>,
+    connector: Arc<Connector>,
+    /// Refused clients are told about once per address.
+    refused: Notices,
+    print: LinePrinter,
 }
 
 /// A running proxy.
 pub struct Proxy {
-    shared: Arc<Shared>,
+    ca: Arc<CertificateAuthority>,
+    forwarder: Arc<Forwarder>,
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
@@ -142,28 +114,35 @@ impl Proxy {
         let writer = RecordingWriter::create(&config.out, &RecordingHeader::new(&config.name))
             .with_context(|| format!("cannot create the recording {}", config.out.display()))?;
         let (recorder, handle) = Recorder::spawn(writer, config.max_body, print.clone());
-        let shared = Arc::new(Shared {
+        let forwarder = Arc::new(Forwarder::new(hosts.clone(), handle, config.max_body));
+        let connector = Arc::new(Connector::new(tls));
+        let tunnels = Arc::new(Tunnels {
             hosts,
+            leaves,
+            connector: connector.clone(),
+            forwarder: forwarder.clone(),
+            notices: Notices::new(print.clone()),
+            print: print.clone(),
+            listen: local_addr,
+        });
+        let listener_state = Arc::new(Listener {
             clients,
             auth,
-            ca,
-            leaves,
-            connector: Arc::new(Connector::new(tls)),
-            recorder: handle,
-            max_body: config.max_body,
-            next_id: AtomicU64::new(1),
-            in_flight: AtomicUsize::new(0),
-            drained: Notify::new(),
-            stopping: AtomicBool::new(false),
+            ca_page: CaPage {
+                ca: ca.clone(),
+                listen: local_addr,
+            },
+            forwarder: forwarder.clone(),
+            tunnels,
+            connector,
+            refused: Notices::new(print.clone()),
             print,
-            listen: local_addr,
-            hinted_hosts: Mutex::new(HashSet::new()),
-            refused_clients: Mutex::new(HashSet::new()),
         });
         let (stop, stop_rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), stop_rx));
+        let accept = tokio::spawn(accept_loop(listener, listener_state, stop_rx));
         Ok(Proxy {
-            shared,
+            ca,
+            forwarder,
             local_addr,
             stop,
             accept,
@@ -178,7 +157,7 @@ impl Proxy {
     }
 
     pub fn ca(&self) -> &CertificateAuthority {
-        &self.shared.ca
+        &self.ca
     }
 
     /// Whether `start` created the CA (a first run): the tester must install it.
@@ -190,29 +169,13 @@ impl Proxy {
         &self.out
     }
 
-    /// The leaf key's SPKI hash (base64 SHA-256), for Chromium's
-    /// `--ignore-certificate-errors-spki-list`.
-    pub fn leaf_spki_sha256(&self) -> String {
-        self.shared.leaves.spki_sha256_base64()
-    }
-
     /// Stops accepting, lets the exchanges in flight finish (at most `grace`), writes them, and
     /// closes the recording.
     pub async fn stop(self, grace: Duration) -> Summary {
         let _ = self.stop.send(true);
-        self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.accept.await;
-        let drained = async {
-            loop {
-                let notified = self.shared.drained.notified();
-                if self.shared.in_flight.load(Ordering::SeqCst) == 0 {
-                    break;
-                }
-                notified.await;
-            }
-        };
-        let _ = tokio::time::timeout(grace, drained).await;
-        self.shared.recorder.close();
+        let _ = tokio::time::timeout(grace, self.forwarder.drain()).await;
+        self.forwarder.close_recording();
         let recorder = self.recorder;
         tokio::task::spawn_blocking(move || recorder.finish())
             .await
@@ -220,7 +183,11 @@ impl Proxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Listener>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.changed() => return,
@@ -247,19 +214,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
 }
 
 /// A client outside `--allow-client` gets a 403 that says why, and the operator a line.
-async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    let first = shared
-        .refused_clients
-        .lock()
-        .map(|mut s| s.insert(peer.ip()))
-        .unwrap_or(false);
-    if first {
-        (shared.print)(&format!(
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Listener) {
+    shared.refused.once(
+        &peer.ip().to_string(),
+        &format!(
             "!! refused {}: not in the allowed client ranges (add --allow-client {}/32 to let it in)",
             peer.ip(),
             peer.ip()
-        ));
-    }
+        ),
+    );
     let body = format!(
         "loadtape: this proxy does not serve {} (start it with --allow-client to allow this address)\n",
         peer.ip()
@@ -275,7 +238,7 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     .await;
 }
 
-async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Listener>) {
     // Upstream connections for this client's plain-HTTP requests (a CONNECT tunnel makes its
     // own).
     let session = Session::new(shared.connector.clone());
@@ -296,20 +259,18 @@ async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) 
 async fn dispatch(
     req: Request<Incoming>,
     client: IpAddr,
-    shared: Arc<Shared>,
+    shared: Arc<Listener>,
     session: Arc<Session>,
 ) -> Response<ProxyBody> {
     let absolute_host = req.uri().host().map(|h| h.to_ascii_lowercase());
     // The CA page: a request to the proxy itself, or through it to the magic host. It only
     // serves the public certificate, so it needs no proxy credentials.
-    if req.method() != Method::CONNECT
-        && (absolute_host.is_none() || absolute_host.as_deref() == Some(MAGIC_HOST))
-    {
-        return ca_page::serve(&req, &shared);
+    if req.method() != Method::CONNECT && CaPage::is_for(absolute_host.as_deref()) {
+        return shared.ca_page.serve(&req);
     }
     if let Some(auth) = &shared.auth {
         if !auth.accepts(req.headers().get(http::header::PROXY_AUTHORIZATION)) {
-            let mut refusal = forward::simple(
+            let mut refusal = simple(
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,
                 "loadtape: this proxy needs credentials (set the proxy's user name and password on the device)\n",
             );
@@ -321,12 +282,15 @@ async fn dispatch(
         }
     }
     if req.method() == Method::CONNECT {
-        return tunnel::connect(req, client, shared).await;
+        return tunnel::connect(req, client, shared.tunnels.clone()).await;
     }
     let scheme = if req.uri().scheme_str() == Some("https") {
         "https"
     } else {
         "http"
     };
-    forward::forward(req, Target::absolute(scheme), client, shared, session).await
+    shared
+        .forwarder
+        .forward(req, Target::absolute(scheme), client, session)
+        .await
 }

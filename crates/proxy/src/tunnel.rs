@@ -3,9 +3,11 @@
 //! The proxy answers `200` and reads the tunnel's first bytes: a TLS ClientHello is intercepted
 //! with a leaf for its SNI (else the CONNECT host); plain HTTP is proxied as HTTP; anything
 //! else, and every host outside `--include` or inside `--passthrough`, is tunnelled blind.
+//! [`Tunnels`] holds what that takes: the host rules, the leaf issuer, the upstream TLS
+//! settings and the [`Forwarder`] the intercepted requests go to.
 
 use std::convert::Infallible;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,24 +16,41 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use loadtape_net::{DialError, Origin, Scheme, CONNECT_TIMEOUT};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::forward::{self, empty, simple, Target};
+use crate::body::{empty, simple, ProxyBody};
+use crate::forward::{Forwarder, Target};
+use crate::leaf::LeafIssuer;
+use crate::notices::Notices;
 use crate::prefixed::Prefixed;
-use crate::server::Shared;
-use crate::upstream::Session;
-use crate::ProxyBody;
+use crate::recorder::LinePrinter;
+use crate::rules::HostRules;
+use crate::upstream::{Connector, Session};
 
 /// A client that has not spoken this long after CONNECT is taken to wait for the server
 /// (a server-speaks-first protocol): the tunnel goes blind.
 const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Everything a CONNECT tunnel needs, shared by every tunnel of one proxy.
+pub(crate) struct Tunnels {
+    pub hosts: HostRules,
+    pub leaves: LeafIssuer,
+    pub connector: Arc<Connector>,
+    pub forwarder: Arc<Forwarder>,
+    /// Advice about a host (a pinned app, an untrusted CA) is printed once per host.
+    pub notices: Notices,
+    pub print: LinePrinter,
+    /// The CA page's address, for the advice to install the CA.
+    pub listen: SocketAddr,
+}
+
+/// Answers a CONNECT: `200` and the tunnel handled in its own task, or the reason it cannot be.
 pub(crate) async fn connect(
     req: Request<Incoming>,
     client: IpAddr,
-    shared: Arc<Shared>,
+    tunnels: Arc<Tunnels>,
 ) -> Response<ProxyBody> {
     let Some(authority) = req.uri().authority().cloned() else {
         return simple(
@@ -39,32 +58,25 @@ pub(crate) async fn connect(
             "loadtape: CONNECT needs host:port\n",
         );
     };
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = authority.port_u16().unwrap_or(443);
-    if !shared.hosts.intercepts(&host) {
+    // A CONNECT without a port means HTTPS's.
+    let Origin { host, port, .. } = Origin::from_authority(Scheme::Https, &authority);
+    if !tunnels.hosts.intercepts(&host) {
         // Connect first, so that an unreachable host is a 502 the client sees.
-        let upstream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port)))
-                .await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    return simple(
-                        StatusCode::BAD_GATEWAY,
-                        &format!("loadtape: cannot reach {host}:{port}: {e}\n"),
-                    )
-                }
-                Err(_) => {
-                    return simple(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        &format!("loadtape: {host}:{port} did not answer\n"),
-                    )
-                }
-            };
+        let upstream = match loadtape_net::connect_tcp(&host, port).await {
+            Ok(stream) => stream,
+            Err(DialError::ConnectTimeout) => {
+                return simple(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &format!("loadtape: {host}:{port} did not answer\n"),
+                )
+            }
+            Err(e) => {
+                return simple(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("loadtape: cannot reach {host}:{port}: {e}\n"),
+                )
+            }
+        };
         tokio::spawn(async move {
             if let Ok(upgraded) = hyper::upgrade::on(req).await {
                 splice(TokioIo::new(upgraded), upstream).await;
@@ -80,7 +92,7 @@ pub(crate) async fn connect(
                 host,
                 port,
                 client,
-                shared,
+                tunnels,
             )
             .await;
         }
@@ -94,7 +106,7 @@ async fn intercept<T>(
     host: String,
     port: u16,
     client: IpAddr,
-    shared: Arc<Shared>,
+    tunnels: Arc<Tunnels>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -111,9 +123,9 @@ async fn intercept<T>(
     let kind = first[0];
     let io = Prefixed::new(first, io);
     if kind == 0x16 {
-        intercept_tls(io, authority, host, client, shared).await;
+        intercept_tls(io, authority, host, client, tunnels).await;
     } else if kind.is_ascii_uppercase() {
-        serve_http(io, Target::tunnel("http", authority), client, shared).await;
+        serve_http(io, Target::tunnel("http", authority), client, tunnels).await;
     } else {
         blind(io, &host, port).await;
     }
@@ -124,7 +136,7 @@ async fn intercept_tls<T>(
     authority: Authority,
     host: String,
     client: IpAddr,
-    shared: Arc<Shared>,
+    tunnels: Arc<Tunnels>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -132,7 +144,7 @@ async fn intercept_tls<T>(
     let start = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor).await {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => {
-            shared.hint_once(
+            tunnels.notices.once(
                 &format!("hello {host}"),
                 &format!("!! {host}: unreadable TLS ClientHello: {e}"),
             );
@@ -145,26 +157,26 @@ async fn intercept_tls<T>(
         .server_name()
         .map(str::to_string)
         .unwrap_or(host);
-    let config = match shared.leaves.server_config(&name) {
+    let config = match tunnels.leaves.server_config(&name) {
         Ok(config) => config,
         Err(e) => {
-            (shared.print)(&format!("!! {name}: cannot issue a certificate: {e:#}"));
+            (tunnels.print)(&format!("!! {name}: cannot issue a certificate: {e:#}"));
             return;
         }
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, start.into_stream(config)).await {
-        Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, shared).await,
+        Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, tunnels).await,
         Ok(Err(e)) => {
             let Some(alert) = trust_alert(&e) else {
-                shared.hint_once(
+                tunnels.notices.once(
                     &format!("handshake {name}"),
                     &format!("!! {name}: TLS handshake with the client failed: {e}"),
                 );
                 return;
             };
             {
-                let page = format!("http://{}/", shared.listen);
-                shared.hint_once(
+                let page = format!("http://{}/", tunnels.listen);
+                tunnels.notices.once(
                     &name,
                     &format!(
                         "!! {name}: the client rejected loadtape's certificate ({alert}). Either the device does not trust the loadtape CA yet (open {page} on it, or http://loadtape.ca/ through the proxy, and install it), or the app pins its certificates: then add --passthrough {name}"
@@ -189,16 +201,17 @@ fn trust_alert(e: &std::io::Error) -> Option<String> {
     }
 }
 
-async fn serve_http<T>(io: T, target: Target, client: IpAddr, shared: Arc<Shared>)
+async fn serve_http<T>(io: T, target: Target, client: IpAddr, tunnels: Arc<Tunnels>)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let session = Session::new(shared.connector.clone());
+    let session = Session::new(tunnels.connector.clone());
+    let forwarder = tunnels.forwarder.clone();
     let service = service_fn(move |req| {
-        let shared = shared.clone();
+        let forwarder = forwarder.clone();
         let target = target.clone();
         let session = session.clone();
-        async move { Ok::<_, Infallible>(forward::forward(req, target, client, shared, session).await) }
+        async move { Ok::<_, Infallible>(forwarder.forward(req, target, client, session).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let _ = builder
@@ -210,9 +223,7 @@ async fn blind<T>(io: T, host: &str, port: u16)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    if let Ok(Ok(upstream)) =
-        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await
-    {
+    if let Ok(upstream) = loadtape_net::connect_tcp(host, port).await {
         splice(io, upstream).await;
     }
 }

@@ -11,39 +11,30 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Result;
 use http::{header, HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::ServerName;
+use loadtape_net::{DialError, Origin, Protocol, TlsConfig, CONNECT_TIMEOUT};
 use rustls::ClientConfig;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-use crate::ProxyBody;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::body::ProxyBody;
 
 /// TLS settings for upstream connections, shared by every session.
 pub struct Connector {
     /// Offers `h2` and `http/1.1`.
-    any: TlsConnector,
+    any: TlsConfig,
     /// Offers `http/1.1` only: upgrades (WebSocket) need an HTTP/1.1 connection.
-    http1: TlsConnector,
+    http1: TlsConfig,
 }
 
 impl Connector {
     pub fn new(tls: ClientConfig) -> Connector {
-        let mut any = tls.clone();
-        any.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let mut http1 = tls;
-        http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         Connector {
-            any: TlsConnector::from(Arc::new(any)),
-            http1: TlsConnector::from(Arc::new(http1)),
+            any: TlsConfig::new(tls.clone(), &[b"h2", b"http/1.1"]),
+            http1: TlsConfig::new(tls, &[b"http/1.1"]),
         }
     }
 }
@@ -58,25 +49,8 @@ impl fmt::Display for UpstreamError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Origin {
-    https: bool,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    fn of(uri: &Uri) -> Result<Origin, UpstreamError> {
-        let https = uri.scheme_str() == Some("https");
-        let host = uri
-            .host()
-            .ok_or_else(|| UpstreamError("the URL has no host".into()))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        Ok(Origin { https, host, port })
-    }
+fn origin_of(uri: &Uri) -> Result<Origin, UpstreamError> {
+    Origin::from_uri(uri).ok_or_else(|| UpstreamError("the URL has no host".into()))
 }
 
 enum Sender {
@@ -133,7 +107,7 @@ impl Session {
         mut req: Request<ProxyBody>,
         upgrade: bool,
     ) -> Result<(Response<Incoming>, Option<Lease>), UpstreamError> {
-        let origin = Origin::of(req.uri())?;
+        let origin = origin_of(req.uri())?;
         let uri = req.uri().clone();
         if upgrade {
             let Sender::H1(mut sender) = self.connect(&origin, true).await? else {
@@ -220,48 +194,17 @@ impl Session {
     }
 
     async fn connect(&self, origin: &Origin, http1_only: bool) -> Result<Sender, UpstreamError> {
-        let tcp = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            TcpStream::connect((origin.host.as_str(), origin.port)),
-        )
-        .await
-        .map_err(|_| {
-            UpstreamError(format!(
-                "connect to {}:{}: no answer within {}s",
-                origin.host,
-                origin.port,
-                CONNECT_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| UpstreamError(format!("connect to {}:{}: {e}", origin.host, origin.port)))?;
-        let _ = tcp.set_nodelay(true);
-        if !origin.https {
-            return handshake_h1(TokioIo::new(tcp), origin, http1_only).await;
-        }
-        let name = ServerName::try_from(origin.host.clone()).map_err(|_| {
-            UpstreamError(format!("`{}` is not a valid TLS server name", origin.host))
-        })?;
-        let connector = if http1_only {
+        let tls = if http1_only {
             &self.connector.http1
         } else {
             &self.connector.any
         };
-        let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+        let (stream, protocol) = loadtape_net::dial(origin, tls)
             .await
-            .map_err(|_| {
-                UpstreamError(format!(
-                    "TLS handshake with {}: no answer within {}s",
-                    origin.host,
-                    CONNECT_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|e| {
-                UpstreamError(format!("TLS handshake with {}: {}", origin.host, chain(&e)))
-            })?;
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        if h2 {
+            .map_err(|e| dial_failure(origin, e))?;
+        if protocol == Protocol::H2 {
             let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-                .handshake(TokioIo::new(tls))
+                .handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| failure(origin, &e))?;
             tokio::spawn(conn);
@@ -269,9 +212,24 @@ impl Session {
             slots.entry(origin.clone()).or_default().h2 = Some(sender.clone());
             Ok(Sender::H2(sender))
         } else {
-            handshake_h1(TokioIo::new(tls), origin, http1_only).await
+            handshake_h1(TokioIo::new(stream), origin, http1_only).await
         }
     }
+}
+
+/// Dialing failures as the tester reads them (`upstream: connect to host:port: …`).
+fn dial_failure(origin: &Origin, e: DialError) -> UpstreamError {
+    let (host, port) = (&origin.host, origin.port);
+    let wait = CONNECT_TIMEOUT.as_secs();
+    UpstreamError(match e {
+        DialError::ConnectTimeout => {
+            format!("connect to {host}:{port}: no answer within {wait}s")
+        }
+        DialError::Connect(e) => format!("connect to {host}:{port}: {e}"),
+        DialError::ServerName => format!("`{host}` is not a valid TLS server name"),
+        DialError::TlsTimeout => format!("TLS handshake with {host}: no answer within {wait}s"),
+        DialError::Tls(e) => format!("TLS handshake with {host}: {}", chain(&e)),
+    })
 }
 
 async fn handshake_h1<T>(io: T, origin: &Origin, upgrades: bool) -> Result<Sender, UpstreamError>
@@ -300,19 +258,8 @@ fn prepare(req: &mut Request<ProxyBody>, origin: &Origin, h2: bool) {
         return;
     }
     *req.version_mut() = Version::HTTP_11;
-    let default = if origin.https { 443 } else { 80 };
     if !req.headers().contains_key(header::HOST) {
-        let host = if origin.host.contains(':') {
-            format!("[{}]", origin.host)
-        } else {
-            origin.host.clone()
-        };
-        let value = if origin.port == default {
-            host
-        } else {
-            format!("{host}:{}", origin.port)
-        };
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Ok(v) = HeaderValue::from_str(&origin.authority()) {
             req.headers_mut().insert(header::HOST, v);
         }
     }
@@ -341,5 +288,5 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 pub fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfig> {
     let extra: Vec<_> = extra_ca.map(Path::to_path_buf).into_iter().collect();
-    loadtape_tls::client_config("--upstream-ca", &extra, insecure).map_err(anyhow::Error::msg)
+    loadtape_net::tls::client_config("--upstream-ca", &extra, insecure).map_err(anyhow::Error::msg)
 }

@@ -1,6 +1,6 @@
-//! The TLS client settings loadtape's recording proxy (toward upstream servers) and replay
-//! engine (toward the system under test) share, so that both trust the same roots the same way
-//! and the tree has one crypto provider: ring, for rustls and rcgen alike.
+//! The TLS client settings the recording proxy (toward upstream servers) and the replay engine
+//! (toward the system under test) share, so that both trust the same roots the same way and
+//! the tree has one crypto provider: ring, for rustls and rcgen alike.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn extra_ca_files_are_checked() {
-        let dir = std::env::temp_dir().join(format!("loadtape-tls-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("loadtape-net-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
