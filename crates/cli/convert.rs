@@ -45,7 +45,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     let bad = |e: String| Failure::BadInput(anyhow!(e));
-    let rec = loadtape_format::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
+    let rec = loadtape_recording::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
     let opts = Options {
         keep_static: args.keep_static,
         token_step: args.token_step.clone(),
@@ -120,7 +120,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     file.write_all(yaml.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     // What convert writes must load: a failure here is a bug in the converter.
-    loadtape_format::load_scenario(&out)
+    loadtape_scenario::load_scenario(&out)
         .map_err(|e| anyhow!("the converted scenario does not load (a loadtape bug): {e}"))?;
     let s = &conversion.scenario;
     let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
@@ -159,7 +159,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// Whether the scenario talks HTTPS to a host on this machine or a private network, whose
 /// certificate (a testbed's, a staging server's) no public root vouches for.
-fn talks_to_private_https(s: &loadtape_format::Scenario) -> bool {
+fn talks_to_private_https(s: &loadtape_scenario::Scenario) -> bool {
     let private = |url: String| {
         let Some(rest) = url.strip_prefix("https://") else {
             return false;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use loadtape_engine::{report, Options, Plan, Progress, Segment};
-use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
-use loadtape_format::{load_scenario, Scenario};
+use loadtape_scenario::{load_scenario, Scenario};
+use loadtape_scenario::{Executor, Rate, RateStage, VuStage};
 
 use crate::exit::Failure;
 
@@ -74,7 +74,7 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    loadtape_format::scenario::parse_duration(s)
+    loadtape_scenario::parse_duration(s)
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 }
 
 /// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
-fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+fn verdict(result: &loadtape_recording::result::RunResult) -> Result<(), Failure> {
     judged(result)?;
     if result.partial {
         return Err(Failure::Other(anyhow!(
@@ -189,7 +189,7 @@ fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
 
 /// A result's verdict (`run` and `report` alike): 99 when a threshold failed (one without data
 /// too), 1 when the run failed otherwise (a token step never succeeded), else 0.
-pub(crate) fn judged(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+pub(crate) fn judged(result: &loadtape_recording::result::RunResult) -> Result<(), Failure> {
     let failed: Vec<String> = result
         .thresholds
         .iter()

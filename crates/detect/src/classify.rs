@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use loadtape_format::{Exchange, Recording};
+use loadtape_recording::{Exchange, Recording};
 use serde_json::Value;
 
 use crate::extract;

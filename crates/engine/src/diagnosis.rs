@@ -6,7 +6,7 @@
 //!
 //! [`StepMetrics::check_failures`]: crate::metrics::StepMetrics::check_failures
 
-use loadtape_format::scenario::{Check, Extractor, JsonRule, JsonTest};
+use loadtape_scenario::{Check, Extractor, JsonRule, JsonTest};
 use serde_json::Value;
 
 /// How much of a value (found or expected) a description keeps: enough to tell `402` from

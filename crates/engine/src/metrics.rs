@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use loadtape_format::result::{CheckFailures, ErrorCounts, Latency};
+use loadtape_recording::result::{CheckFailures, ErrorCounts, Latency};
 
 use crate::diagnosis::Failure;
 

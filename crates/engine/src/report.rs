@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use loadtape_format::result::{
+use loadtape_recording::result::{
     CheckFailures, RunResult, Second, Settings, StepStats, ThresholdResult, OTHER_FAILURES,
     RESULT_V1,
 };
-use loadtape_format::scenario::{Executor, Metric, Stat, Threshold};
+use loadtape_scenario::{Executor, Metric, Stat, Threshold};
 
 use crate::metrics::{encode, latency, StepMetrics};
 use crate::{EndReason, Outcome};

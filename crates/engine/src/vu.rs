@@ -12,7 +12,7 @@ use http::header::{HeaderMap, HeaderValue, COOKIE, HOST};
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
 use http_body_util::Full;
-use loadtape_format::scenario::Pick;
+use loadtape_scenario::Pick;
 
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure};

@@ -12,7 +12,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use loadtape_format::scenario::Executor;
+use loadtape_scenario::Executor;
 use tokio::sync::Notify;
 
 use crate::http::Tls;

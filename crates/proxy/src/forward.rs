@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use loadtape_format::{version_str, Headers};
+use loadtape_recording::{version_str, Headers};
 
 use crate::capture::{lock, OnEnd, SharedCapture, Tee};
 use crate::recorder::{Draft, ResponseHead};

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use loadtape_engine::metrics::decode;
 use loadtape_engine::report::bytes;
-use loadtape_format::result::{ErrorCounts, RunResult, StepStats};
-use loadtape_format::scenario::{Metric, Threshold};
+use loadtape_recording::result::{ErrorCounts, RunResult, StepStats};
+use loadtape_scenario::{Metric, Threshold};
 
 use crate::svg::{line_chart, num, Chart, Series};
 
@@ -252,7 +252,7 @@ fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepS
 }
 
 fn charts(o: &mut String, r: &RunResult) {
-    let series = |name: &str, f: &dyn Fn(&loadtape_format::result::Second) -> f64| Series {
+    let series = |name: &str, f: &dyn Fn(&loadtape_recording::result::Second) -> f64| Series {
         name: name.into(),
         points: r.timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
     };

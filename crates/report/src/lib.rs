@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use loadtape_format::result::{RunResult, RESULT_V1};
+use loadtape_recording::result::{RunResult, RESULT_V1};
 
 mod escape;
 pub mod html;

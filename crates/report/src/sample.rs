@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 use loadtape_engine::metrics::{encode, histogram, latency};
-use loadtape_format::result::{
+use loadtape_recording::result::{
     ErrorCounts, RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1,
 };
 
