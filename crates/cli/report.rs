@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use loadtape_recording::result::RunResult;
+use loadtape_report::result::RunResult;
 
 use crate::exit::Failure;
 

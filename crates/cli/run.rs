@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if segment != Segment::WHOLE {
         result.settings.segment = Some(segment.to_string());
     }
-    out!("{}", report::table(&result));
+    out!("{}", loadtape_report::summary(&result));
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&result)
             .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 }
 
 /// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
-fn verdict(result: &loadtape_recording::result::RunResult) -> Result<(), Failure> {
+fn verdict(result: &loadtape_report::result::RunResult) -> Result<(), Failure> {
     judged(result)?;
     if result.partial {
         return Err(Failure::Other(anyhow!(
@@ -189,7 +189,7 @@ fn verdict(result: &loadtape_recording::result::RunResult) -> Result<(), Failure
 
 /// A result's verdict (`run` and `report` alike): 99 when a threshold failed (one without data
 /// too), 1 when the run failed otherwise (a token step never succeeded), else 0.
-pub(crate) fn judged(result: &loadtape_recording::result::RunResult) -> Result<(), Failure> {
+pub(crate) fn judged(result: &loadtape_report::result::RunResult) -> Result<(), Failure> {
     let failed: Vec<String> = result
         .thresholds
         .iter()

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use loadtape_recording::{content, Body, Exchange, Headers, RecordingWriter, Request, Response};
+use loadtape_report::units::bytes;
 
 use crate::capture::{lock, Captured, SharedCapture};
 use crate::hints;
@@ -237,7 +238,7 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         e.request.method,
         e.request.url,
         e.duration_ms,
-        human_size(size)
+        bytes(size)
     );
     if !tokens.is_empty() {
         line.push_str(" tokens: ");
@@ -248,12 +249,4 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         line.push_str(err);
     }
     line
-}
-
-fn human_size(n: u64) -> String {
-    match n {
-        0..=999 => format!("{n}B"),
-        1000..=999_999 => format!("{:.1}kB", n as f64 / 1000.0),
-        _ => format!("{:.1}MB", n as f64 / 1e6),
-    }
 }

@@ -30,8 +30,6 @@ mod error;
 pub mod har;
 pub mod reader;
 pub mod recording;
-// Moves to loadtape-report in the next step.
-pub mod result;
 pub mod writer;
 
 pub use body::{Body, BodyContent};
@@ -41,7 +39,6 @@ pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
 };
-pub use result::{RunResult, RESULT_V1};
 pub use writer::{write_recording, RecordingWriter};
 
 /// Reads a recording or a HAR file, whichever `path` is: a HAR by its `.har` extension or
