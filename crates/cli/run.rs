@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     vus: Option<u32>,
     /// Run length (constant executors); ramping stages are scaled to it.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = loadtape_scenario::parse_duration)]
     duration: Option<Duration>,
     /// Flow iterations started per second (makes the executor constant-rate), e.g. 500/s.
     #[arg(long, value_name = "R/s", value_parser = Rate::parse)]
@@ -71,10 +71,6 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("`{s}` is not an RFC 3339 time ({e}), e.g. 2026-11-21T08:00:00Z"))
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    loadtape_scenario::parse_duration(s)
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
