@@ -7,7 +7,8 @@
 //!   without zlib wrapping, brotli, zstd) that the proxy and the HAR importer share.
 //! - [`har`]: HAR 1.2 import ([`import_har`]) and export ([`write_har`]).
 //! - [`emit`]: the YAML emitter recordings and scenarios are written with.
-//! - [`Error`]: a failed read, naming the file, line, column and field.
+//! - [`Error`]: a file that could not be read (a recording, a HAR file, a scenario), naming
+//!   the file, line, column and field.
 //!
 //! A recording (`recording/v1`) is a YAML stream: a header document, then one document per
 //! exchange in completion order. The proxy appends to it while it runs, so the format is built
