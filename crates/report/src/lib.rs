@@ -9,7 +9,7 @@
 //! - [`units`]: the one formatter of each kind of number (`12.3ms`, `49.6 KiB`).
 //! - [`load`] reads a result file and says plainly when a file is not one (a scenario, a
 //!   recording, a corrupt or truncated JSON, another format version).
-//! - [`merge`] turns the results of the segments of one distributed run (`--segment K/N`,
+//! - [`merge()`] turns the results of the segments of one distributed run (`--segment K/N`,
 //!   one per Kubernetes pod) into the result of the whole run. Histograms are decoded and
 //!   added, never percentiles averaged: the p99 of two shards is not the mean of their p99s.
 //! - [`html`] renders one self-contained page (inline CSS and SVG, no script, no CDN) that can
