@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
 use loadtape_detect::{analyze, convert, Analysis, Conversion, ConvertOptions, Options, TokenCsv};
-use loadtape_format::Scenario;
+use loadtape_scenario::Scenario;
 
 use crate::exit::Failure;
 
@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let rec = loadtape_format::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
+    let rec = loadtape_recording::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
     let opts = Options {
         keep_static: args.keep_static,
         token_step: args.token_step.clone(),
@@ -139,7 +139,7 @@ fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
     file.write_all(yaml.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     // What convert writes must load: a failure here is a bug in the converter.
-    loadtape_format::load_scenario(out)
+    loadtape_scenario::load_scenario(out)
         .map_err(|e| anyhow!("the converted scenario does not load (a loadtape bug): {e}"))?;
     Ok(())
 }

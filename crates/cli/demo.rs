@@ -31,13 +31,13 @@ pub struct Args {
     #[arg(long, default_value = "recordings", value_name = "DIR")]
     dir: PathBuf,
     /// How long the replay runs.
-    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = loadtape_scenario::parse_duration)]
     duration: Duration,
     /// Virtual users in the replay.
     #[arg(long, default_value_t = 20)]
     vus: u32,
     /// Token lifetime on the testbed: shorter than the run, so tokens must be refreshed.
-    #[arg(long, default_value = "4s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "4s", value_name = "DURATION", value_parser = loadtape_scenario::parse_duration)]
     token_ttl: Duration,
 }
 
@@ -264,10 +264,7 @@ fn server_counts(before: &Stats, after: &Stats) -> Result<()> {
 }
 
 fn step(n: u32, what: &str, args: &Args) {
-    let what = what.replace(
-        "{ttl}",
-        &humantime::format_duration(args.token_ttl).to_string(),
-    );
+    let what = what.replace("{ttl}", &loadtape_scenario::format_duration(args.token_ttl));
     outln!();
     outln!("== {n}/6 {what}");
 }

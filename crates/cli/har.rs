@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use loadtape_format::{import_har, read_recording, write_har, write_recording};
+use loadtape_recording::{import_har, read_recording, write_har, write_recording};
 
 use crate::exit::Failure;
 

@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long)]
     insecure_upstream: bool,
     /// How long Ctrl-C waits for exchanges in flight before closing the recording.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = loadtape_scenario::parse_duration)]
     grace: Duration,
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use loadtape_format::RunResult;
+use loadtape_report::result::RunResult;
 
 use crate::exit::Failure;
 

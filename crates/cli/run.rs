@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use loadtape_engine::{report, Options, Plan, Progress, Segment, Sink};
-use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
-use loadtape_format::{load_scenario, Scenario};
+use loadtape_scenario::{load_scenario, Scenario};
+use loadtape_scenario::{Executor, Rate, RateStage, VuStage};
 
 use crate::exit::Failure;
 
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     vus: Option<u32>,
     /// Run length (constant executors); ramping stages are scaled to it.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = loadtape_scenario::parse_duration)]
     duration: Option<Duration>,
     /// Flow iterations started per second (makes the executor constant-rate), e.g. 500/s.
     #[arg(long, value_name = "R/s", value_parser = Rate::parse)]
@@ -73,10 +73,6 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|e| format!("`{s}` is not an RFC 3339 time ({e}), e.g. 2026-11-21T08:00:00Z"))
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    loadtape_format::scenario::parse_duration(s)
-}
-
 pub fn run(args: Args) -> Result<(), Failure> {
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
@@ -97,7 +93,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if segment != Segment::WHOLE {
         result.settings.segment = Some(segment.to_string());
     }
-    out!("{}", report::table(&result));
+    out!("{}", loadtape_report::summary(&result));
     write_outputs(&result, &args)?;
     verdict(&result)
 }
@@ -188,7 +184,7 @@ fn show_progress(running: &mut loadtape_engine::Running, total: Duration, args: 
 }
 
 /// `--out` and `--html`, written before the verdict so a failed or partial run leaves them.
-fn write_outputs(result: &loadtape_format::RunResult, args: &Args) -> Result<(), Failure> {
+fn write_outputs(result: &loadtape_report::result::RunResult, args: &Args) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(result)
             .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
@@ -205,7 +201,7 @@ fn write_outputs(result: &loadtape_format::RunResult, args: &Args) -> Result<(),
 }
 
 /// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.
-fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+fn verdict(result: &loadtape_report::result::RunResult) -> Result<(), Failure> {
     judged(result)?;
     if result.partial {
         return Err(Failure::Other(anyhow!(
@@ -217,7 +213,7 @@ fn verdict(result: &loadtape_format::RunResult) -> Result<(), Failure> {
 
 /// A result's verdict (`run` and `report` alike): 99 when a threshold failed (one without data
 /// too), 1 when the run failed otherwise (a token step never succeeded), else 0.
-pub(crate) fn judged(result: &loadtape_format::RunResult) -> Result<(), Failure> {
+pub(crate) fn judged(result: &loadtape_report::result::RunResult) -> Result<(), Failure> {
     let failed: Vec<String> = result
         .thresholds
         .iter()

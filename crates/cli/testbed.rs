@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, default_value = "certs", value_name = "DIR")]
     cert_dir: PathBuf,
     /// Lifetime of every token issued (platform and session), e.g. 2s, 90s, 2h.
-    #[arg(long, default_value = "7200s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "7200s", value_name = "DURATION", value_parser = loadtape_scenario::parse_duration)]
     token_ttl: Duration,
     /// The appid /cgi-bin/token accepts.
     #[arg(long, default_value = "wxtestbed")]
@@ -72,7 +72,7 @@ async fn serve(args: Args) -> Result<(), Failure> {
         "  appid {}  secret {}  token lifetime {}",
         args.appid,
         args.secret,
-        humantime::format_duration(args.token_ttl)
+        loadtape_scenario::format_duration(args.token_ttl)
     );
     let cacert = match testbed.ca_path() {
         Some(path) => {

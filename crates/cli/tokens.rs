@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let rec = loadtape_format::read_any(&args.recording)
+    let rec = loadtape_recording::read_any(&args.recording)
         .map_err(|e| Failure::BadInput(anyhow::anyhow!("{e}")))?;
     let opts = Options {
         keep_static: args.keep_static,

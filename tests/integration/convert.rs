@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use loadtape_format::scenario::{BodyTemplate, Extractor, Scope};
+use loadtape_scenario::{BodyTemplate, Extractor, Scope};
 use loadtape_testbed::{Config, Testbed};
 
 use crate::util::{curl, loadtape, Running};
@@ -208,7 +208,7 @@ fn record_tokens_convert_load() {
         )),
         "{stdout}"
     );
-    let s = loadtape_format::load_scenario(&scenario_path).unwrap_or_else(|e| panic!("{e}"));
+    let s = loadtape_scenario::load_scenario(&scenario_path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.recording.as_deref(), Some("shop.yaml"));
     assert_eq!(s.variables["appid"].to_string(), APPID);
     let tokens: Vec<(&str, Scope)> = s
@@ -284,7 +284,7 @@ fn record_tokens_convert_load() {
     assert!(std::fs::read_to_string(&csv)
         .unwrap()
         .starts_with("access_token\n"));
-    let s = loadtape_format::load_scenario(&csv_scenario).unwrap_or_else(|e| panic!("{e}"));
+    let s = loadtape_scenario::load_scenario(&csv_scenario).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.data["tokens"].csv, "tokens.csv");
     assert_eq!(s.tokens.len(), 1, "only the session token step is left");
     assert!(s.steps[3]

@@ -63,7 +63,7 @@ fn the_demo_runs_the_whole_pipeline() {
         );
     }
     let scenario =
-        loadtape_format::load_scenario(dir.path().join("recordings/demo.scenario.yaml")).unwrap();
+        loadtape_scenario::load_scenario(dir.path().join("recordings/demo.scenario.yaml")).unwrap();
     assert_eq!(
         scenario.variables.get("appid").map(|t| t.to_string()),
         Some("wx5f3c9a1b2d4e6f70".to_string())

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use loadtape_format::{read_recording, BodyContent, Recording};
+use loadtape_recording::{read_recording, BodyContent, Recording};
 use loadtape_testbed::{Config, Testbed};
 
 use crate::record::Setup;
@@ -350,7 +350,7 @@ fn mitmproxy_hardump_imports_field_by_field() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let again = loadtape_format::read_har(&exported).unwrap();
+    let again = loadtape_recording::read_har(&exported).unwrap();
     assert_eq!(again.exchanges, rec.exchanges);
 }
 

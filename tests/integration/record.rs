@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use loadtape_format::{read_recording, Recording};
+use loadtape_recording::{read_recording, Recording};
 use loadtape_testbed::{Config, Testbed};
 
 use crate::util::{curl, curl_status, loadtape, Running};

@@ -6,7 +6,7 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use loadtape_format::{read_recording, BodyContent};
+use loadtape_recording::{read_recording, BodyContent};
 
 use crate::record::{json, Setup};
 use crate::util::{curl, curl_status};

@@ -7,8 +7,8 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use loadtape_engine::metrics::decode;
-use loadtape_format::RunResult;
+use loadtape_report::histogram::decode;
+use loadtape_report::result::RunResult;
 use serde_json::Value;
 
 use crate::run::{fixture, run_cmd};
@@ -149,7 +149,7 @@ fn merged_shards_equal_the_servers_counts_and_the_added_histograms_and_render_in
     let hist = |f: &dyn Fn(&RunResult) -> &str| -> Vec<String> {
         shards.iter().map(|r| f(r).to_string()).collect()
     };
-    let check = |name: &str, encoded: Vec<String>, got: &loadtape_format::result::Latency| {
+    let check = |name: &str, encoded: Vec<String>, got: &loadtape_report::result::Latency| {
         let refs: Vec<&str> = encoded.iter().map(String::as_str).collect();
         let (p50, p99, max) = added(&refs);
         assert_eq!((got.p50, got.p99, got.max), (p50, p99, max), "{name}");

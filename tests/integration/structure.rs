@@ -34,7 +34,10 @@ fn module_of(dir: &Path, file: &Path) -> String {
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts.join("::")
@@ -132,7 +135,9 @@ fn root_items(root: &Path) -> BTreeSet<String> {
 
 /// The module `super::` names from module `m` (whether its file is `m.rs` or `m/mod.rs`).
 fn parent(m: &str) -> String {
-    m.rsplit_once("::").map(|(p, _)| p.to_string()).unwrap_or_default()
+    m.rsplit_once("::")
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default()
 }
 
 fn join(base: &str, rest: &str) -> String {
@@ -272,5 +277,8 @@ fn the_checker_sees_a_cycle_through_super_and_a_child() {
     let g = graph(&src.join("lib.rs"));
     assert_eq!(cycles(&g), vec![vec!["a".to_string(), "a::b".to_string()]]);
     std::fs::write(src.join("a/b.rs"), "use crate::Thing;\npub fn g() {}\n").unwrap();
-    assert!(cycles(&graph(&src.join("lib.rs"))).is_empty(), "a re-export");
+    assert!(
+        cycles(&graph(&src.join("lib.rs"))).is_empty(),
+        "a re-export"
+    );
 }

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use loadtape_format::{Exchange, Recording};
+use loadtape_recording::{Exchange, Recording};
 
 use crate::extract;
 use crate::filter;

@@ -8,12 +8,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use loadtape_format::scenario::{
+use loadtape_recording::{BodyContent, Exchange, Headers, Recording};
+use loadtape_scenario::template::{Expr, Func};
+use loadtape_scenario::{
     BodyTemplate, Check, Comments, DataSource, Executor, Extractor, JsonPathExpr, JsonRule,
     JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, Threshold, TokenStep,
 };
-use loadtape_format::template::{Expr, Func};
-use loadtape_format::{BodyContent, Exchange, Headers, Recording, Scenario, Template, SCENARIO_V1};
+use loadtape_scenario::{Scenario, Template, SCENARIO_V1};
 
 use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform, Use};
 use crate::presets;
@@ -68,7 +69,7 @@ pub struct Conversion {
 impl Conversion {
     /// The scenario as commented YAML.
     pub fn yaml(&self) -> String {
-        loadtape_format::write_scenario_with_comments(&self.scenario, &self.comments)
+        loadtape_scenario::write_scenario_with_comments(&self.scenario, &self.comments)
     }
 }
 

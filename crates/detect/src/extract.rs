@@ -198,7 +198,11 @@ mod tests {
         let got = Regex::new(&p).unwrap().captures(&next).unwrap()[1].to_string();
         assert_eq!(got, "a3f09c1e2b");
         // A letters-only instance still takes digits.
-        let p = text_regex(&page.replace("4412097736", "abcdefabcd"), "abcdefabcd", None);
+        let p = text_regex(
+            &page.replace("4412097736", "abcdefabcd"),
+            "abcdefabcd",
+            None,
+        );
         assert!(p.unwrap().ends_with("([A-Za-z0-9]+)"));
     }
 }

@@ -1,6 +1,6 @@
 //! What a load test of the backend leaves out: static assets and analytics beacons.
 
-use loadtape_format::Exchange;
+use loadtape_recording::Exchange;
 
 use crate::finding::Dropped;
 use crate::walk::path_and_query;

@@ -53,10 +53,10 @@ impl Ctx<'_> {
         }
         let decoded = walk::decode_component(&value);
         if decoded != value && self.index.hit(&decoded, step, key, &usable).is_some() {
-            if loadtape_format::template::form_encode(&decoded) == value {
+            if loadtape_scenario::template::form_encode(&decoded) == value {
                 return (decoded, Encoding::FormEncoded);
             }
-            if loadtape_format::template::url_encode(&decoded) == value {
+            if loadtape_scenario::template::url_encode(&decoded) == value {
                 return (decoded, Encoding::UrlEncoded);
             }
         }

@@ -4,7 +4,7 @@
 //! reads a recorded body it already holds: the multipart crates (multer, multipart) parse a
 //! stream for a server, with async plumbing this needs none of.
 
-use loadtape_format::Headers;
+use loadtape_recording::Headers;
 
 /// `(name, value)` of every part without a file name; `None` when the body is not multipart.
 pub fn fields(headers: &Headers, text: &str) -> Option<Vec<(String, String)>> {

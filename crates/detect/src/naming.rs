@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use loadtape_format::template::{is_valid_name, Func};
+use loadtape_scenario::template::{is_valid_name, Func};
 
 use crate::walk::{decode_component, path_and_query};
 

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use loadtape_format::Exchange;
+use loadtape_recording::Exchange;
 use regex::Regex;
 use serde_json::Value;
 

@@ -2,9 +2,9 @@
 //! percent-encoded or base64) becomes the expression that replaces it.
 
 use base64::Engine as _;
-use loadtape_format::scenario::JsonTemplate;
-use loadtape_format::template::{form_encode, url_decode, url_encode, Expr, Func, Part};
-use loadtape_format::Template;
+use loadtape_scenario::template::{form_encode, url_decode, url_encode, Expr, Func, Part};
+use loadtape_scenario::JsonTemplate;
+use loadtape_scenario::Template;
 use serde_json::Value;
 
 use crate::finding::Encoding;

@@ -124,7 +124,7 @@ fn query_params(text: &str, out: &mut Vec<Field>) {
     for c in re.captures_iter(text) {
         out.push(Field {
             name: c[1].to_string(),
-            value: loadtape_format::template::url_decode(&c[2]),
+            value: loadtape_scenario::template::url_decode(&c[2]),
         });
     }
 }

@@ -1,6 +1,6 @@
 //! Walking every value of a request or a response, each with its [`Place`].
 
-use loadtape_format::{BodyContent, Headers, Request, Response};
+use loadtape_recording::{BodyContent, Headers, Request, Response};
 use serde_json::Value;
 
 use crate::finding::Place;
@@ -49,7 +49,7 @@ fn skip_header(name: &str) -> bool {
 
 /// Percent-decodes (with `+` as space, as forms and most query strings mean it).
 pub fn decode_component(s: &str) -> String {
-    loadtape_format::template::url_decode(s)
+    loadtape_scenario::template::url_decode(s)
 }
 
 /// `a=1&b=2` → pairs, decoded.

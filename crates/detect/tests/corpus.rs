@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use loadtape_detect::{Class, ConvertOptions, Dropped, Options, Platform, TokenCsv};
-use loadtape_format::scenario::{Expiry, Scope};
+use loadtape_scenario::{Expiry, Scope};
 use support::*;
 
 fn secs(s: u64) -> Option<Duration> {
@@ -234,7 +234,7 @@ fn token_csv_turns_the_platform_token_into_a_data_column() {
     std::fs::write(&csv, format!("access_token\n{}\n", c.csv_row[0])).unwrap();
     let file = dir.path().join("s.scenario.yaml");
     std::fs::write(&file, c.yaml()).unwrap();
-    let s = loadtape_format::load_scenario(&file).unwrap_or_else(|e| panic!("{e}"));
+    let s = loadtape_scenario::load_scenario(&file).unwrap_or_else(|e| panic!("{e}"));
     assert!(s.tokens.is_empty());
     assert_eq!(s.data["tokens"].csv, "tokens.csv");
     assert_eq!(
@@ -523,7 +523,7 @@ fn token_step_forces_the_origin_to_be_a_token_step() {
     );
     assert_eq!(c.scenario.steps[0].name, "products_detail");
 
-    let rec = loadtape_format::read_recording(fixture("correlated-ids")).unwrap();
+    let rec = loadtape_recording::read_recording(fixture("correlated-ids")).unwrap();
     let err = loadtape_detect::analyze(
         &rec,
         &Options {
@@ -549,7 +549,7 @@ fn examples_in_recordings_are_current() {
         "correlated-ids",
         "signed",
     ] {
-        let rec = loadtape_format::read_recording(dir.join(format!("{name}.yaml"))).unwrap();
+        let rec = loadtape_recording::read_recording(dir.join(format!("{name}.yaml"))).unwrap();
         let a = loadtape_detect::analyze(&rec, &Options::default()).unwrap();
         let c = convert_checked(
             &rec,
@@ -620,7 +620,7 @@ fn a_token_fetched_again_is_one_token() {
 #[test]
 fn the_token_csv_example_in_recordings_is_current() {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../recordings");
-    let rec = loadtape_format::read_recording(dir.join("wechat-platform.yaml")).unwrap();
+    let rec = loadtape_recording::read_recording(dir.join("wechat-platform.yaml")).unwrap();
     let a = loadtape_detect::analyze(&rec, &Options::default()).unwrap();
     let c = loadtape_detect::convert(
         &rec,
@@ -643,7 +643,7 @@ fn the_token_csv_example_in_recordings_is_current() {
     assert_eq!(c.csv_columns, ["access_token"]);
     let csv = std::fs::read_to_string(dir.join("wechat-platform-tokens.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some("access_token"));
-    let loaded = loadtape_format::load_scenario(&file).unwrap();
+    let loaded = loadtape_scenario::load_scenario(&file).unwrap();
     assert!(loaded.tokens.is_empty(), "the CSV replaces the token step");
     assert_eq!(loaded.data.len(), 1);
 }

@@ -84,7 +84,7 @@ request:
   headers: [[authorization, "Bearer  "]]
 response: {status: 500, version: HTTP/1.1, body: {json: ["{\"a\": [1, {\"b\": \"eyJhbGciOi.x.y\"}]}"]}}
 "#;
-    let rec = loadtape_format::read_recording_str(text, "odd.yaml").unwrap();
+    let rec = loadtape_recording::read_recording_str(text, "odd.yaml").unwrap();
     let a = loadtape_detect::analyze(&rec, &Default::default()).unwrap();
     assert_eq!(a.steps[1].dropped, Some(loadtape_detect::Dropped::Failed));
     let c = convert_checked(&rec, &a, &ConvertOptions::default());
@@ -123,7 +123,7 @@ request:
   headers: [[authorization, Bearer r7Yt2kLq9ZpX4mNw8sVb]]
 response: {status: 200, version: HTTP/1.1}
 "#;
-    let rec = loadtape_format::read_recording_str(text, "bearer.yaml").unwrap();
+    let rec = loadtape_recording::read_recording_str(text, "bearer.yaml").unwrap();
     let a = loadtape_detect::analyze(&rec, &Default::default()).unwrap();
     assert_eq!(
         rows(&a),

@@ -8,8 +8,8 @@ mod support;
 use std::collections::HashMap;
 
 use loadtape_detect::{Analysis, Class, ConvertOptions, Finding};
-use loadtape_format::scenario::{BodyTemplate, Scope};
-use loadtape_format::Recording;
+use loadtape_recording::Recording;
+use loadtape_scenario::{BodyTemplate, Scope};
 use support::*;
 
 const WXGAME: &str = "forestlioooooo-har-file-fetcher-wxgame-session1-2019-01-07.har";
@@ -33,7 +33,7 @@ fn jar(f: &Finding) -> bool {
     loadtape_detect::rides_cookie_jar(f)
 }
 
-fn body_text(r: &loadtape_format::scenario::RequestTemplate) -> String {
+fn body_text(r: &loadtape_scenario::RequestTemplate) -> String {
     match &r.body {
         Some(BodyTemplate::Text(t)) => t.to_string(),
         _ => body(r),
@@ -41,7 +41,7 @@ fn body_text(r: &loadtape_format::scenario::RequestTemplate) -> String {
 }
 
 /// Renders a step's JSON body with `vars`, as the engine sends it.
-fn render_json(r: &loadtape_format::scenario::RequestTemplate, vars: &[(&str, &str)]) -> String {
+fn render_json(r: &loadtape_scenario::RequestTemplate, vars: &[(&str, &str)]) -> String {
     let Some(BodyTemplate::Json(j)) = &r.body else {
         panic!("not a JSON body");
     };
@@ -291,7 +291,7 @@ fn wordpress_nonces_in_pages_and_the_short_post_id() {
 /// a request sent there and got 403 for must be a template in the converted scenario.
 fn wordpress_replay_failures_are_all_templated(rec: &Recording, scenario_yaml: &str) {
     let (replay, _) = load_realworld(WORDPRESS_REPLAY);
-    let failed: Vec<&loadtape_format::Exchange> = replay
+    let failed: Vec<&loadtape_recording::Exchange> = replay
         .exchanges
         .iter()
         .filter(|e| e.response.as_ref().is_some_and(|r| r.status == 403))

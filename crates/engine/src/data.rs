@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use loadtape_format::scenario::Pick;
+use loadtape_scenario::Pick;
 
 /// One CSV file's rows.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! Built only on a failure — a passing answer never pays for it — then tallied per step in
 //! the worker's metrics (a step's `check_failures`) and shown by `--debug`.
 
-use loadtape_format::scenario::{Check, Extractor, JsonRule, JsonTest};
+use loadtape_scenario::{Check, Extractor, JsonRule, JsonTest};
 use serde_json::Value;
 
 /// How much of a value (found or expected) a description keeps: enough to tell `402` from

@@ -7,23 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine as _;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use loadtape_format::result::{CheckFailures, ErrorCounts, Latency};
+use loadtape_report::histogram::{encode, histogram, MAX_US};
+use loadtape_report::result::{CheckFailures, ErrorCounts};
 
 use crate::diagnosis::Failure;
 use crate::row::Row;
-
-/// Highest latency recorded: an hour, in µs. Longer values are clamped.
-const MAX_US: u64 = 3_600_000_000;
-
-/// An empty histogram: µs, 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
-    // The bounds are constants that are valid for hdrhistogram.
-    Histogram::new_with_bounds(1, MAX_US, 3)
-        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
-}
 
 pub fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_US)
@@ -362,59 +351,9 @@ impl WorkerMetrics {
     }
 }
 
-/// Latency statistics of a histogram, in ms.
-pub fn latency(h: &Histogram<u64>) -> Latency {
-    if h.is_empty() {
-        return Latency::default();
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    Latency {
-        min: ms(h.min()),
-        mean: h.mean() / 1000.0,
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    }
-}
-
-/// V2 + deflate, base64: the `result/v1` histogram encoding.
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    if V2DeflateSerializer::new().serialize(h, &mut bytes).is_err() {
-        return String::new();
-    }
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The inverse of [`encode`].
-pub fn decode(text: &str) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histograms_round_trip_losslessly() {
-        let mut h = histogram();
-        for v in [1, 10, 999, 1000, 123_456, 5_000_000] {
-            h.record(v).unwrap();
-        }
-        let back = decode(&encode(&h)).unwrap();
-        assert_eq!(back, h);
-        let l = latency(&back);
-        assert_eq!(l.min, 0.001);
-        assert!((l.max - 5000.0).abs() < 5.0);
-    }
 
     #[test]
     fn records_into_rows_and_intervals() {

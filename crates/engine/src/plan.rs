@@ -11,11 +11,11 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Uri};
 use indexmap::IndexMap;
-use loadtape_format::scenario::{
+use loadtape_scenario::template::Template;
+use loadtape_scenario::Scenario;
+use loadtape_scenario::{
     BodyTemplate, Check, Expiry, Extractor, Load, RefreshOn, RequestTemplate, Scope, Threshold,
 };
-use loadtape_format::template::Template;
-use loadtape_format::Scenario;
 
 use crate::data::DataSet;
 use crate::output::Sink;
@@ -237,7 +237,7 @@ fn compile_variables(
 ) -> (Vec<(usize, Template)>, bool) {
     let per_iteration_data = data
         .iter()
-        .any(|d| d.pick != loadtape_format::scenario::Pick::PerVu);
+        .any(|d| d.pick != loadtape_scenario::Pick::PerVu);
     let mut variables = Vec::new();
     let mut each = false;
     for (name, t) in &s.variables {
@@ -255,9 +255,9 @@ fn compile_targets(
 ) -> Result<(IndexMap<String, String>, Origins), PlanError> {
     let mut targets: IndexMap<String, String> = s.target.clone();
     for (from, to) in &options.targets {
-        let from = loadtape_format::scenario::parse_origin(from)
+        let from = loadtape_scenario::parse_origin(from)
             .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
-        let to = loadtape_format::scenario::parse_origin(to)
+        let to = loadtape_scenario::parse_origin(to)
             .map_err(|e| PlanError(format!("--target {from}={to}: {e}")))?;
         targets.insert(from, to);
     }
@@ -517,7 +517,7 @@ fn compile_url(
         }
         None => {
             // A templated path on a literal origin still names its origin up front.
-            if let Some(loadtape_format::template::Part::Literal(start)) = r.url.parts().first() {
+            if let Some(loadtape_scenario::template::Part::Literal(start)) = r.url.parts().first() {
                 if let Some(after) = start.find("://").map(|i| i + 3) {
                     if let Some(end) = start[after..].find(['/', '?', '#']) {
                         if let Ok(uri) = start[..after + end].parse::<Uri>() {
@@ -589,7 +589,7 @@ load: {executor: constant-vus, vus: 1, duration: 1s}
 
     #[test]
     fn maps_origins_and_prebuilds_literals() {
-        let s = loadtape_format::load_scenario_str(SCENARIO, "t.yaml").unwrap();
+        let s = loadtape_scenario::load_scenario_str(SCENARIO, "t.yaml").unwrap();
         let plan = Plan::compile(&s, Path::new("t.yaml"), Options::default()).unwrap();
         assert_eq!(plan.origins.len(), 1);
         let o = &plan.origins[0];
@@ -612,7 +612,7 @@ load: {executor: constant-vus, vus: 1, duration: 1s}
 
     #[test]
     fn command_line_targets_override_and_bad_ones_are_refused() {
-        let s = loadtape_format::load_scenario_str(SCENARIO, "t.yaml").unwrap();
+        let s = loadtape_scenario::load_scenario_str(SCENARIO, "t.yaml").unwrap();
         let options = Options {
             targets: vec![(
                 "https://api.example.com".into(),

@@ -1,7 +1,7 @@
 //! What a VU takes from an answer: extracted values, the parsed JSON body, its size.
 
 use http::header::SET_COOKIE;
-use loadtape_format::scenario::Extractor;
+use loadtape_scenario::Extractor;
 use serde_json::Value;
 
 use crate::http::Answer;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use loadtape_format::scenario::{Executor, Rate, RateStage, VuStage};
+use loadtape_scenario::{Executor, Rate, RateStage, VuStage};
 
 /// VUs wanted `t` into a `ramping-vus` run (linear between stages, as k6).
 pub fn vus_at(start_vus: u32, stages: &[VuStage], t: Duration) -> u32 {

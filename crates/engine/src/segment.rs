@@ -9,7 +9,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use loadtape_format::scenario::{Executor, Rate, RateUnit};
+use loadtape_scenario::{Executor, Rate, RateUnit};
 
 /// The K-th of N shares (1-based), `1/1` being the whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl fmt::Display for Segment {
 mod tests {
     use std::time::Duration;
 
-    use loadtape_format::scenario::{RateStage, VuStage};
+    use loadtape_scenario::{RateStage, VuStage};
 
     use super::*;
 

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use loadtape_format::template::Vars;
+use loadtape_scenario::template::Vars;
 
 use crate::data::DataSet;
 use crate::tokens::TokenValue;

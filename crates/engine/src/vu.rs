@@ -9,7 +9,7 @@ mod token_steps;
 
 use std::time::Instant;
 
-use loadtape_format::scenario::Pick;
+use loadtape_scenario::Pick;
 
 use crate::control::EndReason;
 use crate::debug;

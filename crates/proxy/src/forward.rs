@@ -16,8 +16,8 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use loadtape_format::{version_str, Headers};
 use loadtape_net::{hop, Origin};
+use loadtape_recording::{version_str, Headers};
 
 use crate::body::{empty, simple, BoxError, ProxyBody};
 use crate::capture::{lock, OnEnd, SharedCapture, Tee};

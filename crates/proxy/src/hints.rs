@@ -2,7 +2,7 @@
 //! detection (origins, classes, confidence) is `loadtape tokens`; this only tells the tester,
 //! while recording, that auth-bearing calls are being captured.
 
-use loadtape_format::Request;
+use loadtape_recording::Request;
 
 const NAMES: [&str; 12] = [
     "authorization",

@@ -6,7 +6,6 @@
 //! on the screen means the exchange is on disk.
 
 use std::collections::BTreeSet;
-use std::io::Read as _;
 use std::net::IpAddr;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -14,7 +13,8 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use loadtape_format::{Body, Exchange, Headers, RecordingWriter, Request, Response};
+use loadtape_recording::{content, Body, Exchange, Headers, RecordingWriter, Request, Response};
+use loadtape_report::units::bytes;
 
 use crate::capture::{lock, Captured, SharedCapture};
 use crate::hints;
@@ -198,7 +198,7 @@ fn body_of(c: &Captured, headers: &Headers, max_body: usize) -> Option<Body> {
         .map(|e| e.trim().to_ascii_lowercase())
         .filter(|e| !e.is_empty() && e != "identity");
     if let Some(encoding) = encoding {
-        if let Some((decoded, complete)) = decode(&encoding, &c.bytes, max_body) {
+        if let Some((decoded, complete)) = content::decode(&encoding, &c.bytes, max_body) {
             let body = if complete && !c.truncated() {
                 Body::from_bytes(&decoded, content_type)
             } else {
@@ -212,43 +212,6 @@ fn body_of(c: &Captured, headers: &Headers, max_body: usize) -> Option<Body> {
     } else {
         Body::from_bytes(&c.bytes, content_type)
     })
-}
-
-/// Decodes up to `max` bytes; returns the bytes and whether the whole stream was decoded.
-/// `None` when the encoding is unknown or the data is not in it (it is then stored as it is).
-fn decode(encoding: &str, data: &[u8], max: usize) -> Option<(Vec<u8>, bool)> {
-    let reader: Box<dyn std::io::Read + '_> = match encoding {
-        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(data)),
-        "deflate" => {
-            // "deflate" means zlib-wrapped, but some servers send raw deflate.
-            if data.len() >= 2
-                && u16::from_be_bytes([data[0], data[1]]).is_multiple_of(31)
-                && data[0] & 0x0f == 8
-            {
-                Box::new(flate2::read::ZlibDecoder::new(data))
-            } else {
-                Box::new(flate2::read::DeflateDecoder::new(data))
-            }
-        }
-        "br" => Box::new(brotli::Decompressor::new(data, 8192)),
-        "zstd" => Box::new(zstd::stream::read::Decoder::with_buffer(data).ok()?),
-        _ => return None,
-    };
-    let mut out = Vec::new();
-    let mut limited = reader.take(max as u64 + 1);
-    match limited.read_to_end(&mut out) {
-        Ok(_) => {
-            let complete = out.len() <= max;
-            out.truncate(max);
-            Some((out, complete))
-        }
-        // A truncated capture ends mid-stream: keep what decoded.
-        Err(_) if !out.is_empty() => {
-            out.truncate(max);
-            Some((out, false))
-        }
-        Err(_) => None,
-    }
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -275,7 +238,7 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         e.request.method,
         e.request.url,
         e.duration_ms,
-        human_size(size)
+        bytes(size)
     );
     if !tokens.is_empty() {
         line.push_str(" tokens: ");
@@ -286,51 +249,4 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         line.push_str(err);
     }
     line
-}
-
-fn human_size(n: u64) -> String {
-    match n {
-        0..=999 => format!("{n}B"),
-        1000..=999_999 => format!("{:.1}kB", n as f64 / 1000.0),
-        _ => format!("{:.1}MB", n as f64 / 1e6),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write as _;
-
-    #[test]
-    fn decodes_each_encoding() {
-        let text = br#"{"token":"abcdefgh12345678","expires_in":7200}"#;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(text).unwrap();
-        let gz = gz.finish().unwrap();
-        assert_eq!(decode("gzip", &gz, 1 << 20), Some((text.to_vec(), true)));
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(text).unwrap();
-        assert_eq!(
-            decode("deflate", &z.finish().unwrap(), 1 << 20),
-            Some((text.to_vec(), true))
-        );
-        let mut raw =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        raw.write_all(text).unwrap();
-        assert_eq!(
-            decode("deflate", &raw.finish().unwrap(), 1 << 20),
-            Some((text.to_vec(), true))
-        );
-        let mut br = Vec::new();
-        brotli::CompressorWriter::new(&mut br, 4096, 5, 22)
-            .write_all(text)
-            .unwrap();
-        assert_eq!(decode("br", &br, 1 << 20), Some((text.to_vec(), true)));
-        let zs = zstd::encode_all(&text[..], 3).unwrap();
-        assert_eq!(decode("zstd", &zs, 1 << 20), Some((text.to_vec(), true)));
-        // Over the cap: cut, and said so.
-        assert_eq!(decode("gzip", &gz, 10), Some((text[..10].to_vec(), false)));
-        assert_eq!(decode("gzip", b"not gzip", 100), None);
-        assert_eq!(decode("compress", b"x", 100), None);
-    }
 }

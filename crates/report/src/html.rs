@@ -7,11 +7,11 @@
 
 use std::fmt::Write as _;
 
+use crate::histogram::decode;
+use crate::result::{ErrorCounts, RunResult, StepStats};
+use crate::units::{bytes, ms};
 use hdrhistogram::Histogram;
-use loadtape_engine::metrics::decode;
-use loadtape_engine::report::bytes;
-use loadtape_format::result::{ErrorCounts, RunResult, StepStats};
-use loadtape_format::scenario::{Metric, Threshold};
+use loadtape_scenario::{Metric, Threshold};
 
 use crate::svg::{line_chart, num, Chart, Series};
 
@@ -55,16 +55,6 @@ svg .line{fill:none;stroke-width:2.5;stroke-linejoin:round;stroke-linecap:round}
 "#;
 
 pub use crate::escape::esc;
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
-}
 
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
@@ -252,7 +242,7 @@ fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepS
 }
 
 fn charts(o: &mut String, r: &RunResult) {
-    let series = |name: &str, f: &dyn Fn(&loadtape_format::result::Second) -> f64| Series {
+    let series = |name: &str, f: &dyn Fn(&crate::result::Second) -> f64| Series {
         name: name.into(),
         points: r.timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
     };

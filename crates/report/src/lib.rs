@@ -1,26 +1,38 @@
-//! `loadtape-report`: what happens to a `result/v1` after the run (SPEC §6).
+//! `loadtape-report`: the `result/v1` format and what happens to a result after the run
+//! (SPEC §6). It needs no network stack: the engine depends on it, not the other way round.
 //!
+//! - [`result`]: [`RunResult`] and its parts ([`result::StepStats`], [`result::Latency`], …),
+//!   what `loadtape run --out` writes.
+//! - [`histogram`]: the lossless latency histograms a result stores (HdrHistogram V2 +
+//!   deflate, base64) and the [`result::Latency`] figures read from them.
+//! - [`evaluate`] judges a scenario threshold against a result.
+//! - [`units`]: the one formatter of each kind of number (`12.3ms`, `49.6 KiB`).
 //! - [`load`] reads a result file and says plainly when a file is not one (a scenario, a
 //!   recording, a corrupt or truncated JSON, another format version).
-//! - [`merge`] turns the results of the segments of one distributed run (`--segment K/N`,
+//! - [`merge()`] turns the results of the segments of one distributed run (`--segment K/N`,
 //!   one per Kubernetes pod) into the result of the whole run. Histograms are decoded and
 //!   added, never percentiles averaged: the p99 of two shards is not the mean of their p99s.
 //! - [`html`] renders one self-contained page (inline CSS and SVG, no script, no CDN) that can
 //!   be mailed, archived as a CI artifact or opened on a phone.
-//! - [`summary`] is the same table `loadtape run` prints at the end of a run.
+//! - [`summary`] is the table `loadtape run` prints at the end of a run.
 
 use std::path::Path;
 
-use loadtape_format::result::{RunResult, RESULT_V1};
-
 mod escape;
+pub mod histogram;
 pub mod html;
 pub mod merge;
+pub mod result;
 #[cfg(test)]
 mod sample;
 mod svg;
+mod table;
+mod threshold;
+pub mod units;
 
 pub use merge::{merge, MergeError};
+pub use result::{RunResult, RESULT_V1};
+pub use threshold::evaluate;
 
 /// A file that could not be read as a `result/v1`.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +83,7 @@ pub fn parse(text: &str) -> Result<RunResult, String> {
 
 /// The end-of-run summary table (the one `loadtape run` prints), for any result.
 pub fn summary(r: &RunResult) -> String {
-    loadtape_engine::report::table(r)
+    table::table(r)
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::evaluate;
+use crate::histogram::{decode, encode, histogram, latency};
+use crate::result::{RunResult, Second, Settings, StepStats, RESULT_V1};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use loadtape_engine::metrics::{decode, encode, histogram, latency};
-use loadtape_engine::report::evaluate;
-use loadtape_format::result::{RunResult, Second, Settings, StepStats, RESULT_V1};
-use loadtape_format::scenario::Threshold;
+use loadtape_scenario::Threshold;
 
 /// Why results could not be merged.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,10 +1,10 @@
 //! Results built by hand for the unit tests.
 
-use indexmap::IndexMap;
-use loadtape_engine::metrics::{encode, histogram, latency};
-use loadtape_format::result::{
+use crate::histogram::{encode, histogram, latency};
+use crate::result::{
     ErrorCounts, RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1,
 };
+use indexmap::IndexMap;
 
 /// A step row whose latency histogram holds `us` (µs), all answered 200.
 pub fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
@@ -95,6 +95,56 @@ pub fn result(started: &str, goods: &[u64]) -> RunResult {
             observed: Some(0.0),
             passed: true,
         }],
+        passed: true,
+    }
+}
+
+/// A row of `requests`, `errors` of them failed, and nothing else.
+pub fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
+    StepStats {
+        name: name.into(),
+        kind: kind.into(),
+        requests,
+        errors,
+        succeeded: Some(requests.saturating_sub(errors)),
+        ..StepStats::default()
+    }
+}
+
+/// A one-step run (`goods`, a copy of `total`) with `tokens`.
+pub fn bare(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
+    RunResult {
+        loadtape: RESULT_V1.into(),
+        scenario: "s".into(),
+        scenario_file: None,
+        version: "0".into(),
+        started: String::new(),
+        ended: String::new(),
+        duration_s: 1.0,
+        partial: false,
+        end_reason: "completed".into(),
+        failure: None,
+        settings: Settings {
+            executor: "constant-vus".into(),
+            max_vus: 1,
+            duration_s: 1.0,
+            rate: None,
+            iterations: None,
+            targets: Default::default(),
+            insecure: false,
+            workers: 1,
+            segment: None,
+        },
+        steps: vec![StepStats {
+            name: "goods".into(),
+            ..total.clone()
+        }],
+        total,
+        tokens,
+        iterations: 0,
+        dropped_iterations: 0,
+        timeline: vec![],
+        thresholds: vec![],
         passed: true,
     }
 }

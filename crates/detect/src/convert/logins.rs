@@ -2,8 +2,8 @@
 //! recorded login becomes a per-VU data source, one row per test user, so N VUs log in as N
 //! users instead of all as the one recorded.
 
-use loadtape_format::scenario::{DataSource, Pick};
-use loadtape_format::template::Expr;
+use loadtape_scenario::template::Expr;
+use loadtape_scenario::{DataSource, Pick};
 
 use super::Builder;
 use crate::rules::user_bound;

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use loadtape_format::scenario::{
+use loadtape_scenario::template::Expr;
+use loadtape_scenario::Template;
+use loadtape_scenario::{
     BodyTemplate, Expiry, Extractor, JsonPathExpr, JsonRule, JsonTemplate, JsonTest, RefreshOn,
     RequestTemplate, Scope, TokenStep,
 };
-use loadtape_format::template::Expr;
-use loadtape_format::Template;
 use serde_json::Value;
 
 use super::Builder;

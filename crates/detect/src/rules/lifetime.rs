@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use loadtape_format::Exchange;
+use loadtape_recording::Exchange;
 use serde_json::Value;
 
 use crate::origin::norm;
@@ -224,7 +224,7 @@ fn jwt(value: &str, at: DateTime<Utc>) -> Option<Lifetime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loadtape_format::{Body, Headers, Request, Response};
+    use loadtape_recording::{Body, Headers, Request, Response};
 
     fn exchange(body: &str, set_cookie: &[&str]) -> Exchange {
         let mut headers = Headers::new();

@@ -5,7 +5,7 @@
 //! replayed as recorded, every VU logs in as that one user. The way out is one row of them per
 //! test user (`convert --login-csv FILE`).
 
-use loadtape_format::{BodyContent, Request};
+use loadtape_recording::{BodyContent, Request};
 use serde_json::Value;
 
 use crate::walk;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 use loadtape_detect::{analyze, convert, Analysis, Conversion, ConvertOptions, Options};
-use loadtape_format::scenario::{BodyTemplate, Extractor, JsonRule, JsonTest, RequestTemplate};
-use loadtape_format::{read_recording, Recording, Template};
+use loadtape_recording::{read_recording, Recording};
+use loadtape_scenario::Template;
+use loadtape_scenario::{BodyTemplate, Extractor, JsonRule, JsonTest, RequestTemplate};
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +30,7 @@ pub fn load_with(name: &str, opts: &Options) -> (Recording, Analysis) {
 pub fn convert_checked(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversion {
     let c = convert(rec, a, opts);
     let yaml = c.yaml();
-    let loaded = loadtape_format::load_scenario_str(&yaml, "corpus.scenario.yaml")
+    let loaded = loadtape_scenario::load_scenario_str(&yaml, "corpus.scenario.yaml")
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     assert_eq!(loaded, c.scenario, "{yaml}");
     c
@@ -116,7 +117,7 @@ pub fn load_realworld(file: &str) -> (Recording, Analysis) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/realworld")
         .join(file);
-    let rec = loadtape_format::read_any(&path).unwrap_or_else(|e| panic!("{e}"));
+    let rec = loadtape_recording::read_any(&path).unwrap_or_else(|e| panic!("{e}"));
     let a = analyze(&rec, &Options::default()).unwrap();
     (rec, a)
 }

@@ -12,7 +12,7 @@ mod constant_vus;
 mod ramping_vus;
 mod share;
 
-use loadtape_format::scenario;
+use loadtape_scenario as scenario;
 
 use crate::schedule::RateSchedule;
 pub use share::{Executor, Share};

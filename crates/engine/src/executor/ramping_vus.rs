@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use loadtape_format::scenario::VuStage;
+use loadtape_scenario::VuStage;
 
 use super::share::{more, Executor, Share};
 use crate::schedule::vus_at;

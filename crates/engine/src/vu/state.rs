@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use loadtape_format::scenario::Pick;
+use loadtape_scenario::Pick;
 
 use crate::ctx::Ctx;
 use crate::http::Conn;

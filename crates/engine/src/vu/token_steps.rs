@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use loadtape_format::template::Vars;
+use loadtape_scenario::template::Vars;
 
 use super::request::Built;
 use super::state::{OwnToken, Vu};

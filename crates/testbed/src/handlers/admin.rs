@@ -28,11 +28,11 @@ impl App {
         })
     }
 
-    /// `POST /admin/stall?for=D`: `D` in humantime syntax (`1500ms`, `2s`, `1s 500ms`), at most
+    /// `POST /admin/stall?for=D`: `D` in the scenario's duration grammar (`1500ms`, `2s`, `1s 500ms`), at most
     /// [`MAX_STALL`]. Answers at once with the stall's end in ms since the testbed started.
     pub(super) fn start_stall(&self, query: Option<&str>) -> Resp {
         let length = query::param(query, "for")
-            .and_then(|d| humantime::parse_duration(d.trim()).ok())
+            .and_then(|d| loadtape_scenario::parse_duration(&d).ok())
             .filter(|d| *d <= MAX_STALL);
         match length {
             Some(length) => to_json(&StallResp {

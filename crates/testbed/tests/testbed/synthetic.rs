@@ -300,7 +300,7 @@ async fn stall_holds_business_routes_only() {
         StatusCode::METHOD_NOT_ALLOWED
     );
     // The longest stall is accepted (no business request is sent after it), and so is any
-    // humantime spelling, though shorter ones do not change its end.
+    // spelling of the duration grammar, though shorter ones do not change its end.
     let longest = stall(&http, "60s").await.json()["stalled_until_ms"]
         .as_u64()
         .unwrap();

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use loadtape_format::{load_scenario, Error, Scenario};
+use loadtape_scenario::{load_scenario, Error, Scenario};
 
 /// SPEC §5, verbatim.
 pub const SPEC: &str = r#"loadtape: scenario/v1

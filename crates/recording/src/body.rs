@@ -286,7 +286,8 @@ impl<'de> serde::de::Visitor<'de> for BodyVisitor {
     }
 }
 
-pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// The base64 alphabet bodies are stored in (standard, padded); templates' `base64()` uses it too.
+pub const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{Number, Value};
 
 use super::de::{did_you_mean, fail, fail_at};
-use crate::body::BASE64;
 use crate::template::eval::Sink;
 use crate::template::{Expr, Func, Part, RenderError, Template, Vars};
+use loadtape_recording::body::BASE64;
 
 /// A request body. In YAML: `{json: ...}`, `{text: ...}`, `{form: {name: value}}` or
 /// `{base64: ...}`, exactly one.

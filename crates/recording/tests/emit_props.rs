@@ -1,7 +1,7 @@
 //! Property tests: whatever JSON or string goes through the emitter, serde_yaml reads it back
 //! unchanged. This is what allows the recording writer to emit YAML by hand.
 
-use loadtape_format::{emit, Body, Exchange, Headers, Request};
+use loadtape_recording::{emit, Body, Exchange, Headers, Request};
 use proptest::prelude::*;
 use serde_json::Value;
 

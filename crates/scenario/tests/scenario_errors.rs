@@ -6,7 +6,7 @@ mod spec;
 
 use std::path::Path;
 
-use loadtape_format::{load_scenario, load_scenario_str};
+use loadtape_scenario::{load_scenario, load_scenario_str};
 use spec::{fails, Dir, SPEC};
 
 #[test]

@@ -6,12 +6,12 @@ mod spec;
 
 use std::time::Duration;
 
-use loadtape_format::scenario::{
+use loadtape_scenario::template::{Expr, Func, Part};
+use loadtape_scenario::{write_scenario, write_scenario_with_comments, Template};
+use loadtape_scenario::{
     BodyTemplate, Comments, Executor, Expiry, Extractor, JsonTemplate, JsonTest, Metric, Op, Pick,
     Rate, RateUnit, Scope, Stat,
 };
-use loadtape_format::template::{Expr, Func, Part};
-use loadtape_format::{write_scenario, write_scenario_with_comments, Template};
 use serde_json::json;
 use spec::{Dir, SPEC};
 

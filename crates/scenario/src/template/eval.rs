@@ -257,7 +257,7 @@ fn call(func: Func, args: &[Expr], vars: &dyn Vars, out: &mut dyn Sink) -> Resul
         Func::Base64 => {
             let s = text(arg(0), vars)?;
             let mut encoded = String::with_capacity(s.len() * 4 / 3 + 4);
-            crate::body::BASE64.encode_string(s.as_bytes(), &mut encoded);
+            loadtape_recording::body::BASE64.encode_string(s.as_bytes(), &mut encoded);
             out.put(&encoded);
         }
         Func::UrlEncode => out.put(&super::url_encode(&text(arg(0), vars)?)),

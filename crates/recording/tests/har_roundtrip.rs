@@ -1,8 +1,8 @@
 //! recording → HAR → recording keeps every field HAR can carry, and the HAR written has every
 //! field HAR 1.2 requires (what Chrome DevTools and HAR viewers check).
 
-use loadtape_format::har::{import_har, to_har, write_har};
-use loadtape_format::{
+use loadtape_recording::har::{import_har, to_har, write_har};
+use loadtape_recording::{
     read_any, read_recording, write_recording, Body, Exchange, Headers, Recording, RecordingHeader,
     Request, Response,
 };

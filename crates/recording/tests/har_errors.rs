@@ -1,7 +1,7 @@
 //! A broken HAR is rejected with the file, the JSON path of the bad field and its line.
 
-use loadtape_format::har::import_har_str;
-use loadtape_format::Error;
+use loadtape_recording::har::import_har_str;
+use loadtape_recording::Error;
 
 const GOOD: &str = r#"{"startedDateTime": "2026-11-21T10:00:00Z", "time": 1,
       "request": {"method": "GET", "url": "https://a.example.com/", "httpVersion": "HTTP/1.1", "headers": []},

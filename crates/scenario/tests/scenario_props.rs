@@ -1,11 +1,9 @@
 //! Property tests: any template displays as source that parses back to it, and any text put
 //! where a scenario holds strings survives write → load unchanged.
 
-use loadtape_format::scenario::{
-    BodyTemplate, Executor, JsonTemplate, Load, RequestTemplate, Step,
-};
-use loadtape_format::template::{Expr, Func, Part};
-use loadtape_format::{load_scenario_str, write_scenario, Scenario, Template};
+use loadtape_scenario::template::{Expr, Func, Part};
+use loadtape_scenario::{load_scenario_str, write_scenario, Scenario, Template};
+use loadtape_scenario::{BodyTemplate, Executor, JsonTemplate, Load, RequestTemplate, Step};
 use proptest::prelude::*;
 
 fn expr() -> impl Strategy<Value = Expr> {

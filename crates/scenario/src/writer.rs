@@ -15,8 +15,8 @@ use super::{
     BodyTemplate, Check, Executor, Expiry, Extractor, JsonRule, JsonTest, Load, RefreshOn,
     RequestTemplate, Scenario, Step, TokenStep,
 };
-use crate::emit::{self, Quotes};
 use crate::template::Template;
+use loadtape_recording::emit::{self, Quotes};
 
 /// Flow collections longer than this go in block style.
 const FLOW_WIDTH: usize = 100;
@@ -235,7 +235,10 @@ impl W<'_> {
             BodyTemplate::Form(f) => ("form", template_map(f)),
             BodyTemplate::Base64(bytes) => {
                 use base64::Engine as _;
-                ("base64", Value::String(crate::body::BASE64.encode(bytes)))
+                (
+                    "base64",
+                    Value::String(loadtape_recording::body::BASE64.encode(bytes)),
+                )
             }
         };
         self.key(4, path, "body");

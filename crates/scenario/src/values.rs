@@ -13,8 +13,10 @@ use crate::template::Template;
 
 /// Parses a duration: one or more `<number><unit>` parts (`800ms`, `30s`, `1m30s`, `1h 30m`),
 /// units `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`. The unit is required and sits right
-/// after the number: `8 sec` is refused rather than guessed at. (humantime accepts that and
-/// `8 months` too; a load test wants the narrow, unambiguous form.)
+/// after the number: `8 sec` is refused rather than guessed at (humantime, which the command
+/// line once used, accepts that and `8 months` too; a load test wants the narrow, unambiguous
+/// form). The command line's flags (`--duration`, `--token-ttl`, `--grace`) and the testbed's
+/// `/admin/stall?for=` read durations with this function too.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration");
     let s = text.trim();

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
+use super::context::Context;
 use super::de::suggest;
-use super::loader::Context;
 use super::values::parse_origin;
 use super::{Expiry, RequestTemplate, Scenario, Scope, TokenStep};
-use crate::error::Error;
 use crate::template::{is_valid_name, Part, Template};
+use loadtape_recording::Error;
 
 /// Where a name gets its value.
 #[derive(Clone, Copy)]

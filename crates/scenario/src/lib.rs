@@ -1,9 +1,16 @@
-//! The `scenario/v1` format: a load test, as `loadtape convert` writes it and `loadtape run`
-//! runs it (SPEC §5).
+//! `loadtape-scenario`: the `scenario/v1` format, a load test as `loadtape convert` writes it
+//! and `loadtape run` runs it (SPEC §5), and the templates its string values are.
+//!
+//! - [`Scenario`] and its parts: [`Step`], [`TokenStep`], [`RequestTemplate`], [`Load`] with
+//!   its [`Executor`], [`Check`]s and [`Extractor`]s, [`Threshold`]s, [`Rate`]s.
+//! - [`load_scenario`] reads and checks one; [`write_scenario`] writes one.
+//! - [`template`]: [`Template`], compiled `{{ … }}` strings, rendered against [`Vars`].
+//! - [`parse_duration`] / [`format_duration`]: the one duration grammar (`800ms`, `2s`, `1m`,
+//!   `1h`), used by scenarios and by the command line's flags alike.
 //!
 //! [`load_scenario`] reads and checks a scenario completely before anything runs: templates
 //! are compiled, JSONPaths and regexes parsed, durations, rates and thresholds read into typed
-//! values, and every name a template uses is resolved. Any problem is an [`Error`](crate::Error)
+//! values, and every name a template uses is resolved. Any problem is an [`Error`]
 //! naming the file, line, column and field path (`steps[2].request.headers[0]`), what is wrong
 //! and what to do. [`write_scenario`] writes the same YAML back.
 //!
@@ -23,10 +30,15 @@
 //!
 //! Function calls and `env("NAME")` need no definition.
 
+// Errors are built once per failed load, never on a hot path; a plain struct with public
+// fields (file, line, field) is easier to use than a boxed one.
+#![allow(clippy::result_large_err)]
+
 mod body;
 mod checks;
+mod context;
 mod de;
-mod load;
+mod load_profile;
 mod loader;
 mod spans;
 mod threshold;
@@ -34,18 +46,20 @@ mod validate;
 mod values;
 mod writer;
 
+pub mod template;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::template::Template;
-
 pub use body::{BodyTemplate, JsonTemplate};
 pub use checks::{json_text, Check, Expiry, ExpiryError, Extractor, JsonRule, JsonTest, RefreshOn};
-pub use load::{Executor, Load, RateStage, VuStage};
+pub use load_profile::{Executor, Load, RateStage, VuStage};
 pub use loader::{load_scenario, load_scenario_str};
+pub use loadtape_recording::Error;
+pub use template::{RenderError, Template, TemplateError, Vars};
 pub use threshold::{Metric, Op, Stat, Threshold};
 pub use values::{
     format_duration, parse_duration, parse_origin, JsonPathExpr, Rate, RateUnit, RegexExpr,

@@ -1,4 +1,14 @@
-//! loadtape's file formats.
+//! `loadtape-recording`: what the proxy records and what `tokens`, `convert` and `run` read.
+//!
+//! - [`Recording`], [`Exchange`], [`Request`], [`Response`], [`Headers`]: the `recording/v1`
+//!   model ([`recording`]); [`read_recording`] and [`RecordingWriter`] read and append it.
+//! - [`Body`]: a request or response body as stored (text, JSON, base64, truncated), and
+//!   [`content::decode`], the one undoing of a `content-encoding` (gzip, deflate with or
+//!   without zlib wrapping, brotli, zstd) that the proxy and the HAR importer share.
+//! - [`har`]: HAR 1.2 import ([`import_har`]) and export ([`write_har`]).
+//! - [`emit`]: the YAML emitter recordings and scenarios are written with.
+//! - [`Error`]: a file that could not be read (a recording, a HAR file, a scenario), naming
+//!   the file, line, column and field.
 //!
 //! A recording (`recording/v1`) is a YAML stream: a header document, then one document per
 //! exchange in completion order. The proxy appends to it while it runs, so the format is built
@@ -6,11 +16,8 @@
 //! end marker (`...`), and the [`read_recording`] reader returns every complete exchange of a
 //! file whose last document was cut off, saying so instead of failing.
 //!
-//! A scenario (`scenario/v1`, the [`scenario`] module) is one YAML document describing a load
-//! test; its string values are [`template`]s compiled when it loads.
-//!
 //! The writer emits YAML itself (see [`emit`]) because serde_yaml cannot write the flow style
-//! the format uses for header pairs and short bodies (`- [content-type, application/json]`);
+//! the formats use for header pairs and short bodies (`- [content-type, application/json]`);
 //! reading goes through serde_yaml, and property tests hold the two together.
 
 // Errors are built once per failed load, never on a hot path; a plain struct with public
@@ -18,14 +25,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod body;
+pub mod content;
 pub mod emit;
 mod error;
 pub mod har;
 pub mod reader;
 pub mod recording;
-pub mod result;
-pub mod scenario;
-pub mod template;
 pub mod writer;
 
 pub use body::{Body, BodyContent};
@@ -35,12 +40,6 @@ pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
 };
-pub use result::{RunResult, RESULT_V1};
-pub use scenario::{
-    load_scenario, load_scenario_str, write_scenario, write_scenario_with_comments, Scenario,
-    SCENARIO_V1,
-};
-pub use template::{RenderError, Template, TemplateError, Vars};
 pub use writer::{write_recording, RecordingWriter};
 
 /// Reads a recording or a HAR file, whichever `path` is: a HAR by its `.har` extension or

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use loadtape_format::har::import_har;
-use loadtape_format::{BodyContent, Exchange, Imported};
+use loadtape_recording::har::import_har;
+use loadtape_recording::{BodyContent, Exchange, Imported};
 use serde_json::json;
 
 fn fixture(name: &str) -> PathBuf {

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::context::Context;
 use super::de::{join_path, suggest, untag};
 use super::spans::{Loc, SpanIndex};
 use super::{validate, Scenario, SCENARIO_V1};
-use crate::error::Error;
+use loadtape_recording::Error;
 
 /// Reads and checks a scenario file. See [`load_scenario_str`].
 pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario, Error> {
@@ -91,27 +92,6 @@ fn check_version(cx: &Context<'_>, value: Option<&str>, present: bool) -> Result
             Some(format!("this loadtape reads `{SCENARIO_V1}`")),
         )),
         None => Err(cx.error("loadtape", "`loadtape` must be `scenario/v1`", None)),
-    }
-}
-
-/// What the checks need to report errors: the file, and where each field is.
-pub(crate) struct Context<'a> {
-    pub file: &'a Path,
-    pub spans: Option<&'a SpanIndex>,
-}
-
-impl Context<'_> {
-    /// An error at `path`, located by the span index (at the nearest ancestor that exists when
-    /// the path itself does not, as for a missing field).
-    pub fn error(&self, path: &str, message: impl Into<String>, hint: Option<String>) -> Error {
-        let mut e = Error::new(self.file, message).field(path);
-        if let Some((loc, _)) = self.spans.and_then(|s| s.locate(path)) {
-            e = e.at(loc.line, Some(loc.column));
-        }
-        match hint {
-            Some(h) if !h.trim().is_empty() => e.hint(h.trim().to_string()),
-            _ => e,
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use loadtape_format::{
+use loadtape_recording::{
     emit, read_recording, read_recording_str, Body, BodyContent, Exchange, Headers,
     RecordingHeader, RecordingWriter, Request, Response,
 };

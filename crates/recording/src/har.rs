@@ -117,29 +117,11 @@ pub fn looks_like_har(path: &Path) -> bool {
     head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// Undoes a `content-encoding` when the bytes really are in it; `None` otherwise (then they
-/// were already decoded, as HAR exporters normally write them).
+/// Undoes a `content-encoding` when the bytes really are in it, completely; `None` otherwise
+/// (then they were already decoded, as HAR exporters normally write them).
 fn decode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let done = match coding {
-        "gzip" | "x-gzip" if data.starts_with(&[0x1f, 0x8b]) => {
-            flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)
-        }
-        "deflate" => {
-            let zlib = data.len() >= 2
-                && u16::from_be_bytes([data[0], data[1]]).is_multiple_of(31)
-                && data[0] & 0x0f == 8;
-            if zlib {
-                flate2::read::ZlibDecoder::new(data).read_to_end(&mut out)
-            } else {
-                flate2::read::DeflateDecoder::new(data).read_to_end(&mut out)
-            }
-        }
-        "br" => brotli::Decompressor::new(data, 8192).read_to_end(&mut out),
-        "zstd" => {
-            zstd::stream::read::Decoder::with_buffer(data).and_then(|mut d| d.read_to_end(&mut out))
-        }
-        _ => return None,
-    };
-    done.ok().map(|_| out)
+    match crate::content::decode(coding, data, usize::MAX)? {
+        (out, true) => Some(out),
+        (_, false) => None,
+    }
 }
