@@ -241,7 +241,6 @@ fn describe(g: &Graph, group: &[String]) -> String {
 }
 
 #[test]
-#[ignore = "issue 13: the cycles it lists are being removed on the refactor branches"]
 fn no_module_uses_a_module_that_uses_it_back() {
     let mut found = String::new();
     let mut modules = 0;

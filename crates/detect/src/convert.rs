@@ -22,6 +22,13 @@ use crate::rules::business::Dialect;
 use crate::shape;
 use crate::substitute::Subs;
 
+/// A JSONPath the converter writes itself (always valid).
+fn json_path(p: &str) -> JsonPathExpr {
+    JsonPathExpr::parse(p).unwrap_or_else(|_| {
+        JsonPathExpr::parse("$").unwrap_or_else(|_| unreachable!("`$` is a JSONPath"))
+    })
+}
+
 /// The threshold every converted scenario starts with.
 pub const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 
@@ -298,7 +305,7 @@ impl<'a> Builder<'a> {
             let answer = resp.and_then(|r| r.body.as_ref()).and_then(|b| b.as_json());
             if let Some((field, ok)) = answer.and_then(|j| self.business.check(j)) {
                 check.json.push(JsonRule {
-                    path: token_steps::path(&field),
+                    path: json_path(&field),
                     test: JsonTest::Equals(ok),
                 });
             }

@@ -31,15 +31,7 @@ use std::path::Path;
 use crate::error::Error;
 use crate::reader::Recording;
 
-/// A HAR file turned into a recording, with what was left out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Imported {
-    pub recording: Recording,
-    /// One line per entry that is not an HTTP exchange (CONNECT tunnels), naming its path.
-    pub skipped: Vec<String>,
-    /// `log.creator.name`: the tool that wrote the file.
-    pub creator: Option<String>,
-}
+pub use import::Imported;
 
 /// Reads a HAR file as a recording named after the file.
 pub fn read_har(path: impl AsRef<Path>) -> Result<Recording, Error> {
@@ -115,13 +107,4 @@ pub fn looks_like_har(path: &Path) -> bool {
     let head = &head[..n];
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-/// Undoes a `content-encoding` when the bytes really are in it, completely; `None` otherwise
-/// (then they were already decoded, as HAR exporters normally write them).
-fn decode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
-    match crate::content::decode(coding, data, usize::MAX)? {
-        (out, true) => Some(out),
-        (_, false) => None,
-    }
 }

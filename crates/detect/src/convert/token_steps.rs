@@ -7,12 +7,12 @@ use indexmap::IndexMap;
 use loadtape_scenario::template::Expr;
 use loadtape_scenario::Template;
 use loadtape_scenario::{
-    BodyTemplate, Expiry, Extractor, JsonPathExpr, JsonRule, JsonTemplate, JsonTest, RefreshOn,
-    RequestTemplate, Scope, TokenStep,
+    BodyTemplate, Expiry, Extractor, JsonRule, JsonTemplate, JsonTest, RefreshOn, RequestTemplate,
+    Scope, TokenStep,
 };
 use serde_json::Value;
 
-use super::Builder;
+use super::{json_path as path, Builder};
 use crate::finding::{Class, Finding, Platform};
 use crate::presets;
 use crate::rules::lifetime;
@@ -335,13 +335,6 @@ impl Builder<'_> {
         }
         subs.add(&secret, Expr::Var("secret".into()));
     }
-}
-
-/// A JSONPath this module writes itself (always valid).
-pub(super) fn path(p: &str) -> JsonPathExpr {
-    JsonPathExpr::parse(p).unwrap_or_else(|_| {
-        JsonPathExpr::parse("$").unwrap_or_else(|_| unreachable!("`$` is a JSONPath"))
-    })
 }
 
 fn json_extractor(p: &str) -> Extractor {

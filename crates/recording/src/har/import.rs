@@ -10,11 +10,20 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::locate::{locate, render, Seg};
 use super::mitmproxy;
 use super::model::{Content, Cookie, Entry, HarFile, HarRequest, HarResponse, NameValue};
-use super::Imported;
 use crate::body::Body;
 use crate::error::Error;
 use crate::reader::Recording;
 use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1};
+
+/// A HAR file turned into a recording, with what was left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub recording: Recording,
+    /// One line per entry that is not an HTTP exchange (CONNECT tunnels), naming its path.
+    pub skipped: Vec<String>,
+    /// `log.creator.name`: the tool that wrote the file.
+    pub creator: Option<String>,
+}
 
 /// What HAR writers do with base64: padded or not, sometimes wrapped in lines.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -387,7 +396,7 @@ fn body(
     let bytes = match (&coding, was_base64) {
         // A HAR's text is normally the decoded body. Only base64 can hold the raw compressed
         // bytes, and only if they really decode is that what the exporter did.
-        (Some(c), true) => super::decode(c, &bytes).unwrap_or(bytes),
+        (Some(c), true) => decode(c, &bytes).unwrap_or(bytes),
         _ => bytes,
     };
     let truncated = truncated
@@ -585,6 +594,15 @@ fn set_cookie(c: &Cookie) -> String {
         s.push_str(&format!("; SameSite={ss}"));
     }
     s
+}
+
+/// Undoes a `content-encoding` when the bytes really are in it, completely; `None` otherwise
+/// (then they were already decoded, as HAR exporters normally write them).
+fn decode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
+    match crate::content::decode(coding, data, usize::MAX)? {
+        (out, true) => Some(out),
+        (_, false) => None,
+    }
 }
 
 #[cfg(test)]
