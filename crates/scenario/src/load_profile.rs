@@ -223,15 +223,46 @@ fn positive<E: de::Error>(v: u32, field: &str) -> Result<u32, E> {
 }
 
 impl RawLoad {
+    /// Checks run in a fixed order (executor, stray fields, `iterations`, then the executor's
+    /// own fields) so a file with several mistakes always reports the same one first.
     fn build<E: de::Error>(self) -> Result<Load, E> {
-        let kind = self.executor.ok_or_else(|| {
+        let kind = self.kind()?;
+        let name = KINDS[kind as usize];
+        self.reject_foreign_fields(kind, name)?;
+        if self.iterations == Some(0) {
+            return Err(fail_at(
+                "iterations",
+                "`iterations` must be at least 1",
+                "leave it out to loop until the duration ends",
+            ));
+        }
+        let iterations = self.iterations;
+        let executor = match kind {
+            Kind::ConstantVus => self.constant_vus(name)?,
+            Kind::RampingVus => self.ramping_vus(name)?,
+            Kind::ConstantRate => self.constant_rate(name)?,
+            Kind::RampingRate => self.ramping_rate(name)?,
+        };
+        Ok(Load {
+            executor,
+            iterations,
+        })
+    }
+
+    /// There is no default executor: guessing one would silently change what the test means.
+    fn kind<E: de::Error>(&self) -> Result<Kind, E> {
+        self.executor.ok_or_else(|| {
             fail_at(
                 "executor",
                 "`load` needs an `executor`",
                 format!("one of {}", KINDS.join(", ")),
             )
-        })?;
-        let name = KINDS[kind as usize];
+        })
+    }
+
+    /// A field from another executor is almost always a wrong `executor`, not a typo, so the
+    /// hint names the executors the field does belong to.
+    fn reject_foreign_fields<E: de::Error>(&self, kind: Kind, name: &str) -> Result<(), E> {
         let allowed = fields(kind);
         let present = [
             ("vus", self.vus.is_some()),
@@ -259,112 +290,100 @@ impl RawLoad {
                 ),
             ));
         }
-        if self.iterations == Some(0) {
-            return Err(fail_at(
-                "iterations",
-                "`iterations` must be at least 1",
-                "leave it out to loop until the duration ends",
-            ));
-        }
-        let positive_duration = |d: Duration| -> Result<Duration, E> {
-            if d.is_zero() {
-                return Err(fail_at(
-                    "duration",
-                    "`duration` must be more than zero",
-                    "e.g. duration: 1m",
-                ));
-            }
-            Ok(d)
-        };
-        let executor = match kind {
-            Kind::ConstantVus => Executor::ConstantVus {
-                vus: positive(need(self.vus, "vus", name, "vus: 50")?, "vus")?,
-                duration: positive_duration(need(
-                    self.duration,
-                    "duration",
-                    name,
-                    "duration: 1m",
-                )?)?,
-            },
-            Kind::RampingVus => Executor::RampingVus {
-                start_vus: self.start_vus.unwrap_or(0),
-                stages: stages(
-                    need(
-                        self.stages,
-                        "stages",
-                        name,
-                        "stages: [{to: 200, over: 30s}]",
-                    )?,
-                    |i, t| match t {
-                        Target::Vus(n) => Ok(n),
-                        Target::Rate(r) => Err(fail_at(
-                            &format!("stages[{i}].to"),
-                            format!("ramping-vus stages go to a VU count, not a rate ({r})"),
-                            "write to: 200, or use executor: ramping-rate",
-                        )),
-                    },
-                )?
+        Ok(())
+    }
+
+    fn constant_vus<E: de::Error>(self, name: &str) -> Result<Executor, E> {
+        Ok(Executor::ConstantVus {
+            vus: positive(need(self.vus, "vus", name, "vus: 50")?, "vus")?,
+            duration: positive_duration(need(self.duration, "duration", name, "duration: 1m")?)?,
+        })
+    }
+
+    /// A rate in a VU ramp is the most likely mix-up, so it gets its own message.
+    fn ramping_vus<E: de::Error>(self, name: &str) -> Result<Executor, E> {
+        let raw = need(
+            self.stages,
+            "stages",
+            name,
+            "stages: [{to: 200, over: 30s}]",
+        )?;
+        let stages = stages(raw, |i, t| match t {
+            Target::Vus(n) => Ok(n),
+            Target::Rate(r) => Err(fail_at(
+                &format!("stages[{i}].to"),
+                format!("ramping-vus stages go to a VU count, not a rate ({r})"),
+                "write to: 200, or use executor: ramping-rate",
+            )),
+        })?;
+        Ok(Executor::RampingVus {
+            start_vus: self.start_vus.unwrap_or(0),
+            stages: stages
                 .into_iter()
                 .map(|(to, over)| VuStage { to, over })
                 .collect(),
-            },
-            Kind::ConstantRate => {
-                let rate = need(self.rate, "rate", name, "rate: 500/s")?;
-                if rate.count == 0 {
-                    return Err(fail_at("rate", "`rate` must be more than zero", RATE_HINT));
-                }
-                let max_vus = positive(
-                    need(self.max_vus, "max_vus", name, "max_vus: 2000")?,
-                    "max_vus",
-                )?;
-                Executor::ConstantRate {
-                    rate,
-                    duration: positive_duration(need(
-                        self.duration,
-                        "duration",
-                        name,
-                        "duration: 1m",
-                    )?)?,
-                    max_vus,
-                    pre_allocated_vus: pre_allocated(self.pre_allocated_vus, max_vus)?,
-                }
-            }
-            Kind::RampingRate => {
-                let max_vus = positive(
-                    need(self.max_vus, "max_vus", name, "max_vus: 5000")?,
-                    "max_vus",
-                )?;
-                Executor::RampingRate {
-                    start_rate: self.start_rate.unwrap_or(Rate::per_second(0)),
-                    stages: stages(
-                        need(
-                            self.stages,
-                            "stages",
-                            name,
-                            "stages: [{to: 2000/s, over: 1m}]",
-                        )?,
-                        |i, t| match t {
-                            Target::Rate(r) => Ok(r),
-                            Target::Vus(n) => Err(fail_at(
-                                &format!("stages[{i}].to"),
-                                format!("ramping-rate stages go to a rate, not a VU count ({n})"),
-                                format!("write to: {n}/s"),
-                            )),
-                        },
-                    )?
-                    .into_iter()
-                    .map(|(to, over)| RateStage { to, over })
-                    .collect(),
-                    max_vus,
-                    pre_allocated_vus: pre_allocated(self.pre_allocated_vus, max_vus)?,
-                }
-            }
-        };
-        Ok(Load {
-            executor,
-            iterations: self.iterations,
         })
     }
+
+    fn constant_rate<E: de::Error>(self, name: &str) -> Result<Executor, E> {
+        let rate = need(self.rate, "rate", name, "rate: 500/s")?;
+        if rate.count == 0 {
+            return Err(fail_at("rate", "`rate` must be more than zero", RATE_HINT));
+        }
+        let max_vus = positive(
+            need(self.max_vus, "max_vus", name, "max_vus: 2000")?,
+            "max_vus",
+        )?;
+        Ok(Executor::ConstantRate {
+            rate,
+            duration: positive_duration(need(self.duration, "duration", name, "duration: 1m")?)?,
+            max_vus,
+            pre_allocated_vus: pre_allocated(self.pre_allocated_vus, max_vus)?,
+        })
+    }
+
+    /// A bare VU count in a rate ramp is usually a forgotten `/s`, so the hint adds it.
+    fn ramping_rate<E: de::Error>(self, name: &str) -> Result<Executor, E> {
+        let max_vus = positive(
+            need(self.max_vus, "max_vus", name, "max_vus: 5000")?,
+            "max_vus",
+        )?;
+        let raw = need(
+            self.stages,
+            "stages",
+            name,
+            "stages: [{to: 2000/s, over: 1m}]",
+        )?;
+        let stages = stages(raw, |i, t| match t {
+            Target::Rate(r) => Ok(r),
+            Target::Vus(n) => Err(fail_at(
+                &format!("stages[{i}].to"),
+                format!("ramping-rate stages go to a rate, not a VU count ({n})"),
+                format!("write to: {n}/s"),
+            )),
+        })?;
+        Ok(Executor::RampingRate {
+            start_rate: self.start_rate.unwrap_or(Rate::per_second(0)),
+            stages: stages
+                .into_iter()
+                .map(|(to, over)| RateStage { to, over })
+                .collect(),
+            max_vus,
+            pre_allocated_vus: pre_allocated(self.pre_allocated_vus, max_vus)?,
+        })
+    }
+}
+
+/// A zero-length run would pass every threshold without sending a request.
+fn positive_duration<E: de::Error>(d: Duration) -> Result<Duration, E> {
+    if d.is_zero() {
+        return Err(fail_at(
+            "duration",
+            "`duration` must be more than zero",
+            "e.g. duration: 1m",
+        ));
+    }
+    Ok(d)
 }
 
 const ALL: [Kind; 4] = [
