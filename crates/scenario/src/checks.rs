@@ -71,113 +71,141 @@ pub fn json_text(v: &Value) -> String {
 
 impl<'de> Deserialize<'de> for Extractor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Extractor, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Extractor;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an extractor mapping")
+        d.deserialize_any(ExtractorVisitor)
+    }
+}
+
+/// A hand-written visitor rather than a derive: the source key (`json`, `header`, ...) picks
+/// the variant, and each mistake gets its own message instead of serde's "data did not match".
+struct ExtractorVisitor;
+
+impl<'de> Visitor<'de> for ExtractorVisitor {
+    type Value = Extractor;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an extractor mapping")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Extractor, E> {
+        let hint = if v.starts_with('$') {
+            format!("write {{json: '{v}'}}")
+        } else {
+            EXTRACTOR_HINT.to_string()
+        };
+        Err(fail(
+            "an extractor is a mapping naming where the value comes from",
+            hint,
+        ))
+    }
+    /// `group` may come before or after `regex`, so it is only applied once the whole mapping
+    /// has been read.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Extractor, A::Error> {
+        let mut found: Option<(String, Extractor)> = None;
+        let mut group: Option<usize> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "group" {
+                group = Some(map.next_value()?);
+                continue;
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Extractor, E> {
-                let hint = if v.starts_with('$') {
-                    format!("write {{json: '{v}'}}")
-                } else {
-                    EXTRACTOR_HINT.to_string()
-                };
-                Err(fail(
-                    "an extractor is a mapping naming where the value comes from",
-                    hint,
+            check_source_key(&key, found.as_ref().map(|(first, _)| first.as_str()))?;
+            let ex = source_value(&key, &mut map)?;
+            found = Some((key, ex));
+        }
+        let Some((_, ex)) = found else {
+            return Err(fail("an extractor needs a source", EXTRACTOR_HINT));
+        };
+        with_group(ex, group)
+    }
+}
+
+/// Runs before the value is read, so a second source is reported at its key even when its
+/// value would not parse either.
+fn check_source_key<E: de::Error>(key: &str, first: Option<&str>) -> Result<(), E> {
+    if !EXTRACTOR_KEYS.contains(&key) {
+        return Err(fail_at(
+            key,
+            format!("unknown field `{key}`"),
+            format!("{} {EXTRACTOR_HINT}", did_you_mean(key, EXTRACTOR_KEYS)),
+        ));
+    }
+    if let Some(first) = first {
+        return Err(fail_at(
+            key,
+            format!("an extractor takes one source, this one has `{first}` and `{key}`"),
+            "split it into two variables",
+        ));
+    }
+    Ok(())
+}
+
+/// A regex starts at group 1; [`with_group`] settles the real group once `group` is known.
+fn source_value<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Extractor, A::Error> {
+    Ok(match key {
+        "json" => Extractor::Json(map.next_value()?),
+        "regex" => Extractor::Regex {
+            pattern: map.next_value()?,
+            group: 1,
+        },
+        kind => {
+            let name: String = map.next_value()?;
+            named(kind, name)?
+        }
+    })
+}
+
+/// Header and cookie names are checked here so a bad name fails when the scenario loads, not
+/// on every response during the run.
+fn named<E: de::Error>(kind: &str, name: String) -> Result<Extractor, E> {
+    let valid = if kind == "header" {
+        http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+    } else {
+        !name.is_empty() && !name.contains([';', '=', ' '])
+    };
+    if !valid {
+        return Err(fail_at(
+            kind,
+            format!("`{name}` is not a valid {kind} name"),
+            "",
+        ));
+    }
+    Ok(if kind == "header" {
+        Extractor::Header(name)
+    } else {
+        Extractor::Cookie(name)
+    })
+}
+
+/// Without `group`, a regex with no capture group takes the whole match (group 0), so
+/// `regex: 'v\d+'` works without writing `group: 0`.
+fn with_group<E: de::Error>(mut ex: Extractor, group: Option<usize>) -> Result<Extractor, E> {
+    if let Some(g) = group {
+        match &mut ex {
+            Extractor::Regex { pattern, group } => {
+                let groups = pattern.regex().captures_len() - 1;
+                if g > groups {
+                    return Err(fail_at(
+                        "group",
+                        format!("the regex has {groups} capture group(s), so there is no group {g}"),
+                        "add parentheses around the part to capture, or use group: 0 for the whole match",
+                    ));
+                }
+                *group = g;
+            }
+            other => {
+                return Err(fail_at(
+                    "group",
+                    format!(
+                        "`group` only applies to a regex extractor, not `{}`",
+                        other.kind()
+                    ),
+                    "remove it",
                 ))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Extractor, A::Error> {
-                let mut found: Option<(String, Extractor)> = None;
-                let mut group: Option<usize> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "group" {
-                        group = Some(map.next_value()?);
-                        continue;
-                    }
-                    if !EXTRACTOR_KEYS.contains(&key.as_str()) {
-                        return Err(fail_at(
-                            &key,
-                            format!("unknown field `{key}`"),
-                            format!("{} {EXTRACTOR_HINT}", did_you_mean(&key, EXTRACTOR_KEYS)),
-                        ));
-                    }
-                    if let Some((first, _)) = &found {
-                        return Err(fail_at(
-                            &key,
-                            format!(
-                                "an extractor takes one source, this one has `{first}` and `{key}`"
-                            ),
-                            "split it into two variables",
-                        ));
-                    }
-                    let ex = match key.as_str() {
-                        "json" => Extractor::Json(map.next_value()?),
-                        "regex" => Extractor::Regex {
-                            pattern: map.next_value()?,
-                            group: 1,
-                        },
-                        kind => {
-                            let name: String = map.next_value()?;
-                            let valid = if kind == "header" {
-                                http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                            } else {
-                                !name.is_empty() && !name.contains([';', '=', ' '])
-                            };
-                            if !valid {
-                                return Err(fail_at(
-                                    kind,
-                                    format!("`{name}` is not a valid {kind} name"),
-                                    "",
-                                ));
-                            }
-                            if kind == "header" {
-                                Extractor::Header(name)
-                            } else {
-                                Extractor::Cookie(name)
-                            }
-                        }
-                    };
-                    found = Some((key, ex));
-                }
-                let Some((_, mut ex)) = found else {
-                    return Err(fail("an extractor needs a source", EXTRACTOR_HINT));
-                };
-                if let Some(g) = group {
-                    match &mut ex {
-                        Extractor::Regex { pattern, group } => {
-                            let groups = pattern.regex().captures_len() - 1;
-                            if g > groups {
-                                return Err(fail_at(
-                                    "group",
-                                    format!("the regex has {groups} capture group(s), so there is no group {g}"),
-                                    "add parentheses around the part to capture, or use group: 0 for the whole match",
-                                ));
-                            }
-                            *group = g;
-                        }
-                        other => {
-                            return Err(fail_at(
-                                "group",
-                                format!(
-                                    "`group` only applies to a regex extractor, not `{}`",
-                                    other.kind()
-                                ),
-                                "remove it",
-                            ))
-                        }
-                    }
-                } else if let Extractor::Regex { pattern, group } = &mut ex {
-                    if pattern.regex().captures_len() == 1 {
-                        *group = 0;
-                    }
-                }
-                Ok(ex)
-            }
         }
-        d.deserialize_any(V)
+    } else if let Extractor::Regex { pattern, group } = &mut ex {
+        if pattern.regex().captures_len() == 1 {
+            *group = 0;
+        }
     }
+    Ok(ex)
 }
 
 /// A test on the JSON body: the nodes a path selects, compared with a value.
