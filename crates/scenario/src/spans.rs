@@ -65,16 +65,7 @@ impl SpanIndex {
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
         for event in Parser::new_from_str(text) {
-            let (event, span) = event.map_err(|e| {
-                let m = e.marker();
-                (
-                    Loc {
-                        line: m.line(),
-                        column: m.col() + 1,
-                    },
-                    e.info().to_string(),
-                )
-            })?;
+            let (event, span) = event.map_err(scan_error)?;
             let loc = Loc {
                 line: span.start.line(),
                 column: span.start.col() + 1,
@@ -86,58 +77,13 @@ impl SpanIndex {
                 Event::Scalar(value, ..) => (false, Some(value.into_owned())),
                 Event::Alias(_) => (false, None),
                 Event::MappingEnd | Event::SequenceEnd => {
-                    match stack.last_mut() {
-                        Some(Frame::Skip(depth)) if *depth > 1 => *depth -= 1,
-                        _ => {
-                            stack.pop();
-                        }
-                    }
+                    close(&mut stack);
                     continue;
                 }
                 _ => continue,
             };
-            // Where this node sits: as a key, a value or the root.
-            let path = match stack.last_mut() {
-                Some(Frame::Skip(depth)) => {
-                    if opens {
-                        *depth += 1;
-                    }
-                    continue;
-                }
-                Some(Frame::Map { seen, key, path }) if key.is_none() => {
-                    let name = scalar.clone().unwrap_or_else(|| "?".into());
-                    if let Some(first) = seen.get(&name) {
-                        index.duplicates.push(Duplicate {
-                            path: join_path(path, &name),
-                            at: loc,
-                            first: *first,
-                        });
-                    } else {
-                        seen.insert(name.clone(), loc);
-                    }
-                    *key = Some((name, loc));
-                    if opens {
-                        stack.push(Frame::Skip(1));
-                    }
-                    continue;
-                }
-                Some(Frame::Map { key, path, .. }) => {
-                    let (name, key_loc) = key.take().unwrap_or_else(|| ("?".into(), loc));
-                    let p = join_path(path, &name);
-                    index.insert(p.clone(), Some(key_loc), loc, scalar);
-                    p
-                }
-                Some(Frame::Seq { path, next }) => {
-                    let p = format!("{path}[{next}]");
-                    *next += 1;
-                    index.insert(p.clone(), None, loc, scalar);
-                    p
-                }
-                None => {
-                    root_seen = true;
-                    index.insert(String::new(), None, loc, scalar);
-                    String::new()
-                }
+            let Some(path) = index.place(&mut stack, loc, opens, scalar, &mut root_seen) else {
+                continue;
             };
             if opens {
                 stack.push(if is_map {
@@ -152,6 +98,61 @@ impl SpanIndex {
             }
         }
         Ok(index)
+    }
+
+    /// Where this node sits: as a key, a value or the root. Only values and the root get an
+    /// entry (and a path, returned so a collection can become the next frame); a key is held
+    /// in its map's frame until its value arrives, and nodes inside a complex key are skipped.
+    fn place(
+        &mut self,
+        stack: &mut Vec<Frame>,
+        loc: Loc,
+        opens: bool,
+        scalar: Option<String>,
+        root_seen: &mut bool,
+    ) -> Option<String> {
+        match stack.last_mut() {
+            Some(Frame::Skip(depth)) => {
+                if opens {
+                    *depth += 1;
+                }
+                None
+            }
+            Some(Frame::Map { seen, key, path }) if key.is_none() => {
+                let name = scalar.unwrap_or_else(|| "?".into());
+                if let Some(first) = seen.get(&name) {
+                    self.duplicates.push(Duplicate {
+                        path: join_path(path, &name),
+                        at: loc,
+                        first: *first,
+                    });
+                } else {
+                    seen.insert(name.clone(), loc);
+                }
+                *key = Some((name, loc));
+                if opens {
+                    stack.push(Frame::Skip(1));
+                }
+                None
+            }
+            Some(Frame::Map { key, path, .. }) => {
+                let (name, key_loc) = key.take().unwrap_or_else(|| ("?".into(), loc));
+                let p = join_path(path, &name);
+                self.insert(p.clone(), Some(key_loc), loc, scalar);
+                Some(p)
+            }
+            Some(Frame::Seq { path, next }) => {
+                let p = format!("{path}[{next}]");
+                *next += 1;
+                self.insert(p.clone(), None, loc, scalar);
+                Some(p)
+            }
+            None => {
+                *root_seen = true;
+                self.insert(String::new(), None, loc, scalar);
+                Some(String::new())
+            }
+        }
     }
 
     fn insert(&mut self, path: String, key: Option<Loc>, value: Loc, scalar: Option<String>) {
@@ -194,6 +195,29 @@ fn parent(path: &str) -> &str {
         Some(i) => &path[..i],
         None => "",
     }
+}
+
+/// The end of a collection inside a complex key only unwinds the skip depth; any other end
+/// closes the innermost frame.
+fn close(stack: &mut Vec<Frame>) {
+    match stack.last_mut() {
+        Some(Frame::Skip(depth)) if *depth > 1 => *depth -= 1,
+        _ => {
+            stack.pop();
+        }
+    }
+}
+
+/// saphyr's markers count columns from 0; a [`Loc`] counts from 1 like the rest.
+fn scan_error(e: saphyr_parser::ScanError) -> (Loc, String) {
+    let m = e.marker();
+    (
+        Loc {
+            line: m.line(),
+            column: m.col() + 1,
+        },
+        e.info().to_string(),
+    )
 }
 
 #[cfg(test)]
