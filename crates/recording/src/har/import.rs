@@ -9,7 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::locate::{locate, render, Seg};
 use super::mitmproxy;
-use super::model::{Content, Cookie, Entry, HarFile, HarRequest, HarResponse, NameValue};
+use super::model::{Content, Cookie, Entry, HarFile, HarRequest, HarResponse, NameValue, Timings};
 use crate::body::Body;
 use crate::error::Error;
 use crate::reader::Recording;
@@ -152,85 +152,14 @@ impl Importer<'_> {
         e: Entry,
         last_start: Option<DateTime<Utc>>,
     ) -> Result<Exchange, Error> {
-        let at = |rest: &[Seg]| {
-            let mut p = vec![Seg::Key("log"), Seg::Key("entries"), Seg::Index(i)];
-            p.extend_from_slice(rest);
-            p
-        };
-        let req = e.request;
-        let (headers, pseudo) = split_headers(&req.headers);
-        let response_version = e
-            .response
-            .as_ref()
-            .and_then(|r| r.http_version.as_deref())
-            .and_then(normalize_version);
-        let version = req
-            .http_version
-            .as_deref()
-            .and_then(normalize_version)
-            .or_else(|| response_version.clone())
-            .unwrap_or_else(|| "HTTP/1.1".to_string());
-        let url = resolve_url(&req, &headers, &pseudo, &version)
-            .map_err(|m| self.error(&at(&[Seg::Key("request"), Seg::Key("url")]), m))?;
-        let mut headers = headers;
-        if headers.get("cookie").is_none() && !req.cookies.is_empty() {
-            // Chrome's sanitized export and some tools keep the cookies only here.
-            let pairs: Vec<String> = req
-                .cookies
-                .iter()
-                .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("")))
-                .collect();
-            headers.push("cookie", pairs.join("; "));
-        }
-        let body = self.request_body(
-            &req,
-            &headers,
-            &at(&[Seg::Key("request"), Seg::Key("postData")]),
-        )?;
-        let request = Request {
-            method: req.method,
-            url,
-            version: version.clone(),
-            headers,
-            body,
-        };
-        let (response, error) = match e.response {
-            None => (
-                None,
-                Some(
-                    e.error
-                        .unwrap_or_else(|| "no response in the HAR entry".into()),
-                ),
-            ),
-            Some(r) if r.status == 0 => {
-                let why = r
-                    .error
-                    .or(e.error)
-                    .or(r.comment.filter(|s| !s.trim().is_empty()))
-                    .or(r.status_text.filter(|s| !s.trim().is_empty()))
-                    .unwrap_or_else(|| "no response (status 0)".into());
-                (None, Some(why))
-            }
-            Some(r) => {
-                let error = r.error.clone().or(e.error);
-                let path = at(&[Seg::Key("response"), Seg::Key("content")]);
-                (Some(self.response(r, &version, &path)?), error)
-            }
-        };
+        let version = version(&e.request, e.response.as_ref());
+        let request = self.request(i, e.request, &version)?;
+        let (response, error) = self.outcome(i, e.response, e.error, &version)?;
         let started = e
             .started
             .or(last_start)
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let duration_ms = e
-            .time
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .or_else(|| {
-                let t = e.timings.as_ref()?;
-                let parts = [t.blocked, t.dns, t.connect, t.send, t.wait, t.receive];
-                let sum: f64 = parts.iter().flatten().filter(|v| **v > 0.0).sum();
-                Some(sum)
-            })
-            .unwrap_or(0.0);
+        let duration_ms = duration_ms(e.time, e.timings.as_ref());
         let id =
             e.id.filter(|id| id.fract() == 0.0 && *id >= 1.0)
                 .map(|id| id as u64)
@@ -243,6 +172,58 @@ impl Importer<'_> {
             request,
             response,
             error,
+        })
+    }
+
+    /// The URL is resolved before the body is read, so a bad URL is the error reported even
+    /// when the body is bad too.
+    fn request(&self, i: usize, req: HarRequest, version: &str) -> Result<Request, Error> {
+        let (mut headers, pseudo) = split_headers(&req.headers);
+        let url = resolve_url(&req, &headers, &pseudo, version)
+            .map_err(|m| self.error(&entry_path(i, &[Seg::Key("request"), Seg::Key("url")]), m))?;
+        add_cookie_header(&mut headers, &req.cookies);
+        let body = self.request_body(
+            &req,
+            &headers,
+            &entry_path(i, &[Seg::Key("request"), Seg::Key("postData")]),
+        )?;
+        Ok(Request {
+            method: req.method,
+            url,
+            version: version.to_string(),
+            headers,
+            body,
+        })
+    }
+
+    /// The response, or why there is none. Status 0 is how browsers write a request that
+    /// never got an answer, so it becomes an error and the best explanation the entry has.
+    fn outcome(
+        &self,
+        i: usize,
+        response: Option<HarResponse>,
+        entry_error: Option<String>,
+        version: &str,
+    ) -> Result<(Option<Response>, Option<String>), Error> {
+        Ok(match response {
+            None => (
+                None,
+                Some(entry_error.unwrap_or_else(|| "no response in the HAR entry".into())),
+            ),
+            Some(r) if r.status == 0 => {
+                let why = r
+                    .error
+                    .or(entry_error)
+                    .or(r.comment.filter(|s| !s.trim().is_empty()))
+                    .or(r.status_text.filter(|s| !s.trim().is_empty()))
+                    .unwrap_or_else(|| "no response (status 0)".into());
+                (None, Some(why))
+            }
+            Some(r) => {
+                let error = r.error.clone().or(entry_error);
+                let path = entry_path(i, &[Seg::Key("response"), Seg::Key("content")]);
+                (Some(self.response(r, version, &path)?), error)
+            }
         })
     }
 
@@ -414,6 +395,51 @@ fn body(
 }
 
 /// The headers without HTTP/2 and HTTP/3 pseudo-headers, and the pseudo-headers apart.
+/// The path of entry `i`'s field `rest`, for errors that point into the file.
+fn entry_path(i: usize, rest: &[Seg]) -> Vec<Seg> {
+    let mut p = vec![Seg::Key("log"), Seg::Key("entries"), Seg::Index(i)];
+    p.extend_from_slice(rest);
+    p
+}
+
+/// Some writers put the HTTP version only on the response, so that is the fallback before
+/// assuming HTTP/1.1.
+fn version(req: &HarRequest, response: Option<&HarResponse>) -> String {
+    let response_version = response
+        .and_then(|r| r.http_version.as_deref())
+        .and_then(normalize_version);
+    req.http_version
+        .as_deref()
+        .and_then(normalize_version)
+        .or(response_version)
+        .unwrap_or_else(|| "HTTP/1.1".to_string())
+}
+
+/// Chrome's sanitized export and some tools keep the cookies only in `cookies`, not in a
+/// `Cookie` header; replay sends headers, so they are folded into one.
+fn add_cookie_header(headers: &mut Headers, cookies: &[Cookie]) {
+    if headers.get("cookie").is_none() && !cookies.is_empty() {
+        let pairs: Vec<String> = cookies
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("")))
+            .collect();
+        headers.push("cookie", pairs.join("; "));
+    }
+}
+
+/// `time` when the writer gave a usable one; otherwise the sum of the timing phases, where
+/// HAR writes -1 for a phase that does not apply.
+fn duration_ms(time: Option<f64>, timings: Option<&Timings>) -> f64 {
+    time.filter(|t| t.is_finite() && *t >= 0.0)
+        .or_else(|| {
+            let t = timings?;
+            let parts = [t.blocked, t.dns, t.connect, t.send, t.wait, t.receive];
+            let sum: f64 = parts.iter().flatten().filter(|v| **v > 0.0).sum();
+            Some(sum)
+        })
+        .unwrap_or(0.0)
+}
+
 fn split_headers(list: &[NameValue]) -> (Headers, Headers) {
     let mut headers = Headers::new();
     let mut pseudo = Headers::new();
