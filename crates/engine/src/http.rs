@@ -231,6 +231,8 @@ pub async fn exchange(
     }
 }
 
+/// An unsent request on a kept connection (the server closed it meanwhile) goes out once more
+/// on a fresh one; unsent on a fresh connection is an error.
 async fn attempts(
     slot: &mut Option<Conn>,
     tls: &Tls,
@@ -238,80 +240,96 @@ async fn attempts(
     build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
 ) -> Result<Answer, Failure> {
     for _ in 0..2 {
-        let mut fresh = false;
-        if tls.read_buf.is_some()
-            && matches!(slot, Some(Conn::H1 { sent, .. }) if *sent >= RENEW_AFTER)
-        {
-            *slot = match slot.take() {
-                Some(c) => renew(c, tls).await,
-                None => None,
-            };
-        }
-        if slot.as_ref().is_none_or(Conn::is_closed) {
-            // Boxed: the TLS handshake's future is big, and every VU would carry its space.
-            *slot = Some(Box::pin(connect(tls, origin)).await?);
-            fresh = true;
-        }
+        let fresh = ensure_conn(slot, tls, origin).await?;
         let Some(conn) = slot.as_mut() else { continue };
-        let attempt = match conn {
-            Conn::H2(s) => {
-                if s.ready().await.is_err() {
-                    Attempt::Unsent
-                } else {
-                    let sent = s.try_send_request(build(true)).await;
-                    answer(sent, origin).await
-                }
-            }
-            Conn::H1 {
-                sender,
-                driver,
-                sent: count,
-            } => {
-                let Some(d) = driver.as_mut() else { continue };
-                let request = async {
-                    if sender.ready().await.is_err() {
-                        return Attempt::Unsent;
-                    }
-                    *count += 1;
-                    let sent = sender.try_send_request(build(false)).await;
-                    answer(sent, origin).await
-                };
-                let request = std::pin::pin!(request);
-                let ended = tokio::select! {
-                    biased;
-                    a = request => Some(a),
-                    r = std::future::poll_fn(|cx| d.poll_without_shutdown(cx)) => {
-                        match r {
-                            Ok(()) => None,
-                            Err(e) => Some(Attempt::Failed(broken(origin, e))),
-                        }
-                    }
-                };
-                match ended {
-                    Some(a) => a,
-                    None => {
-                        *driver = None;
-                        Attempt::Unsent
-                    }
-                }
-            }
+        let Some(attempt) = send_on(conn, origin, build).await else {
+            continue;
         };
         match attempt {
             Attempt::Done(a) => return Ok(a),
             Attempt::Unsent if !fresh => *slot = None,
-            Attempt::Unsent => {
-                return Err(fail(
-                    ErrorKind::Connect,
-                    format!("{}: the connection closed before answering", origin.key),
-                ))
-            }
+            Attempt::Unsent => return Err(closed_early(origin)),
             Attempt::Failed(f) => return Err(f),
         }
     }
-    Err(fail(
+    Err(closed_early(origin))
+}
+
+/// Leaves an open connection in `slot`, renewing a long-used HTTP/1.1 one first (see
+/// [`RENEW_AFTER`]). `true` when it had to open a new one, which [`attempts`] does not retry.
+async fn ensure_conn(slot: &mut Option<Conn>, tls: &Tls, origin: &Origin) -> Result<bool, Failure> {
+    if tls.read_buf.is_some() && matches!(slot, Some(Conn::H1 { sent, .. }) if *sent >= RENEW_AFTER)
+    {
+        *slot = match slot.take() {
+            Some(c) => renew(c, tls).await,
+            None => None,
+        };
+    }
+    if slot.as_ref().is_none_or(Conn::is_closed) {
+        // Boxed: the TLS handshake's future is big, and every VU would carry its space.
+        *slot = Some(Box::pin(connect(tls, origin)).await?);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// One request on `conn`; `None` when an HTTP/1.1 connection has no driver left, which uses
+/// up the try without sending. HTTP/1.1 polls the connection's driver alongside the request
+/// (biased towards the request), so a connection that ends before answering comes back as
+/// unsent instead of waiting for the timeout.
+async fn send_on(
+    conn: &mut Conn,
+    origin: &Origin,
+    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
+) -> Option<Attempt> {
+    match conn {
+        Conn::H2(s) => Some(if s.ready().await.is_err() {
+            Attempt::Unsent
+        } else {
+            let sent = s.try_send_request(build(true)).await;
+            answer(sent, origin).await
+        }),
+        Conn::H1 {
+            sender,
+            driver,
+            sent: count,
+        } => {
+            let d = driver.as_mut()?;
+            let request = async {
+                if sender.ready().await.is_err() {
+                    return Attempt::Unsent;
+                }
+                *count += 1;
+                let sent = sender.try_send_request(build(false)).await;
+                answer(sent, origin).await
+            };
+            let request = std::pin::pin!(request);
+            let ended = tokio::select! {
+                biased;
+                a = request => Some(a),
+                r = std::future::poll_fn(|cx| d.poll_without_shutdown(cx)) => {
+                    match r {
+                        Ok(()) => None,
+                        Err(e) => Some(Attempt::Failed(broken(origin, e))),
+                    }
+                }
+            };
+            Some(match ended {
+                Some(a) => a,
+                None => {
+                    *driver = None;
+                    Attempt::Unsent
+                }
+            })
+        }
+    }
+}
+
+fn closed_early(origin: &Origin) -> Failure {
+    fail(
         ErrorKind::Connect,
         format!("{}: the connection closed before answering", origin.key),
-    ))
+    )
 }
 
 type Sent = Result<Response<hyper::body::Incoming>, TrySendError<Request<Full<Bytes>>>>;
