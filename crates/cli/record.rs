@@ -163,7 +163,8 @@ fn banner(proxy: &Proxy, args: &Args) {
         outln!("    {}  port {}", a.ip(), a.port());
     }
     let page = format!("http://{}/", reachable[0]);
-    outln!("Then open {page} on the device (or http://loadtape.ca/ once the proxy is set) to install the CA:");
+    let magic = loadtape_proxy::MAGIC_HOST;
+    outln!("Then open {page} on the device (or http://{magic}/ once the proxy is set) to install the CA:");
     if let Some(qr) = loadtape_proxy::qr_code(&page) {
         outln!("{qr}");
     }

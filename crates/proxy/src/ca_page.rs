@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 
 use crate::body::{full, ProxyBody};
-use crate::ca::CertificateAuthority;
+use crate::ca::{self, CertificateAuthority};
 
 /// Where a phone finds the CA page: the proxy's own address, or the magic host through it.
 pub const MAGIC_HOST: &str = "loadtape.ca";
@@ -34,12 +34,12 @@ impl CaPage {
             "/ca.pem" => file(
                 self.ca.cert_pem.as_bytes().to_vec(),
                 "application/x-pem-file",
-                "loadtape-ca.pem",
+                ca::CERT_PEM,
             ),
             "/ca.cer" | "/ca.crt" => file(
                 self.ca.cert_der.to_vec(),
                 "application/x-x509-ca-cert",
-                "loadtape-ca.cer",
+                ca::CERT_DER,
             ),
             "/favicon.ico" => {
                 let mut r = Response::new(full(Vec::new()));
