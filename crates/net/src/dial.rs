@@ -83,7 +83,9 @@ impl std::error::Error for DialError {
 
 /// A dialed byte stream: TCP, or TLS over it. `Send`, so either side can spawn its connection.
 pub enum Stream {
+    /// A plain TCP connection (`http://`).
     Tcp(TcpStream),
+    /// TLS over TCP (`https://`), boxed: the TLS state is large.
     Tls(Box<TlsStream<TcpStream>>),
 }
 

@@ -12,7 +12,9 @@ use http::Uri;
 /// plain HTTP client do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
+    /// Plain HTTP, port 80 by default.
     Http,
+    /// HTTP over TLS, port 443 by default.
     Https,
 }
 
@@ -25,6 +27,7 @@ impl Scheme {
         }
     }
 
+    /// The scheme as a URL spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
@@ -32,10 +35,12 @@ impl Scheme {
         }
     }
 
+    /// Whether a connection to it speaks TLS.
     pub fn is_https(self) -> bool {
         self == Scheme::Https
     }
 
+    /// The port a URL without one means.
     pub fn default_port(self) -> u16 {
         default_port(self.is_https())
     }
@@ -60,8 +65,11 @@ pub fn strip_brackets(host: &str) -> &str {
 /// A server: scheme, host (without IPv6 brackets, case as given) and port (always known).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// How to speak to it.
     pub scheme: Scheme,
+    /// The host name or address, IPv6 without brackets.
     pub host: String,
+    /// The port, the scheme's default when the URL gave none.
     pub port: u16,
 }
 
@@ -90,10 +98,12 @@ impl Origin {
         Origin::new(scheme, authority.host(), authority.port_u16())
     }
 
+    /// Whether a connection to it speaks TLS.
     pub fn is_https(&self) -> bool {
         self.scheme.is_https()
     }
 
+    /// Whether its port is the scheme's default (a `Host` header then leaves it out).
     pub fn is_default_port(&self) -> bool {
         self.port == self.scheme.default_port()
     }
