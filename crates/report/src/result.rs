@@ -47,6 +47,7 @@ pub struct RunResult {
     /// pass (`passed` is false) and `loadtape run` exits 1 unless a threshold failed (99).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The load as it ran (after command-line overrides and `--segment`).
     pub settings: Settings,
     /// Every business step together (token requests excluded).
     pub total: StepStats,
@@ -60,6 +61,7 @@ pub struct RunResult {
     pub dropped_iterations: u64,
     /// One entry per second of the run, in order.
     pub timeline: Vec<Second>,
+    /// Each threshold of the scenario, judged on this run.
     pub thresholds: Vec<ThresholdResult>,
     /// Every threshold passed (true when there are none) and there is no `failure`.
     pub passed: bool,
@@ -96,6 +98,7 @@ pub struct Settings {
 /// Counts and latency of one step, one token step, or the total.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepStats {
+    /// The step's or token step's name (`total` for the sum).
     pub name: String,
     /// `step`, `token` or `total`.
     pub kind: String,
@@ -103,6 +106,7 @@ pub struct StepStats {
     pub requests: u64,
     /// Requests counted as failed, of any kind.
     pub errors: u64,
+    /// The same errors by kind.
     pub errors_by_kind: ErrorCounts,
     /// Requests answered with a token step's `refresh_on` response and sent again once the
     /// token was refreshed (counted in `requests`, not in `errors`).
@@ -178,8 +182,11 @@ pub const OTHER_FAILURES: &str = "(other)";
 /// `nothing found`), and how many answers failed so.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckFailure {
+    /// The rule that failed, as the scenario means it (`$.errno == 0`, `status == 200`).
     pub check: String,
+    /// What the answer had there, JSON-rendered and cut to 60 characters.
     pub got: String,
+    /// How many answers failed this way.
     pub count: u64,
 }
 
@@ -190,6 +197,7 @@ pub struct CheckFailure {
 pub struct CheckFailures(pub Vec<CheckFailure>);
 
 impl CheckFailures {
+    /// Whether no check failed (then the field is left out of the JSON).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -237,6 +245,7 @@ impl CheckFailures {
         });
     }
 
+    /// Every failure counted, entries together.
     pub fn total(&self) -> u64 {
         self.0.iter().map(|f| f.count).sum()
     }
@@ -261,10 +270,12 @@ pub struct ErrorCounts {
 }
 
 impl ErrorCounts {
+    /// Every kind together.
     pub fn total(&self) -> u64 {
         self.connect + self.tls + self.timeout + self.status + self.check + self.token
     }
 
+    /// Adds `o`'s counts (merging segments or workers).
     pub fn add(&mut self, o: &ErrorCounts) {
         self.connect += o.connect;
         self.tls += o.tls;
@@ -278,13 +289,21 @@ impl ErrorCounts {
 /// Latency statistics in milliseconds (0 when there were no requests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// The fastest request.
     pub min: f64,
+    /// The mean over every request.
     pub mean: f64,
+    /// The median.
     pub p50: f64,
+    /// The 90th percentile.
     pub p90: f64,
+    /// The 95th percentile.
     pub p95: f64,
+    /// The 99th percentile.
     pub p99: f64,
+    /// The 99.9th percentile.
     pub p999: f64,
+    /// The slowest request.
     pub max: f64,
 }
 
@@ -293,12 +312,16 @@ pub struct Latency {
 pub struct Second {
     /// Seconds since `started` at the start of this second.
     pub t: u64,
+    /// Requests answered (or failed) in this second.
     pub requests: u64,
+    /// Of those, the failed ones.
     pub errors: u64,
     /// Token requests in this second.
     #[serde(default)]
     pub token_requests: u64,
+    /// This second's median latency, ms.
     pub p50: f64,
+    /// This second's 99th percentile latency, ms.
     pub p99: f64,
     /// VUs running an iteration or waiting to (the most seen in the second).
     pub active_vus: u64,
@@ -318,6 +341,7 @@ pub struct ThresholdResult {
     /// `rps`, a count for the rest. `null` when there was no data to judge (no successful
     /// request for a latency, nothing sent for the rest): the threshold then fails.
     pub observed: Option<f64>,
+    /// Whether the observed value met the threshold.
     pub passed: bool,
 }
 

@@ -7,7 +7,7 @@ use crate::result::{
 use indexmap::IndexMap;
 
 /// A step row whose latency histogram holds `us` (µs), all answered 200.
-pub fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
+pub(crate) fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
     let mut h = histogram();
     for v in us {
         h.record(*v).unwrap();
@@ -39,7 +39,7 @@ pub fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
 }
 
 /// A 2-second run started at `started` with steps `goods` (latencies `goods`) and a token step.
-pub fn result(started: &str, goods: &[u64]) -> RunResult {
+pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
     let g = step("goods", "step", goods);
     let mut total = g.clone();
     total.name = "total".into();
@@ -100,7 +100,7 @@ pub fn result(started: &str, goods: &[u64]) -> RunResult {
 }
 
 /// A row of `requests`, `errors` of them failed, and nothing else.
-pub fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
+pub(crate) fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
     StepStats {
         name: name.into(),
         kind: kind.into(),
@@ -112,7 +112,7 @@ pub fn row(name: &str, kind: &str, requests: u64, errors: u64) -> StepStats {
 }
 
 /// A one-step run (`goods`, a copy of `total`) with `tokens`.
-pub fn bare(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
+pub(crate) fn bare(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
     RunResult {
         loadtape: RESULT_V1.into(),
         scenario: "s".into(),

@@ -17,7 +17,7 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 30.0;
 
 /// One line of a chart.
-pub struct Series {
+pub(crate) struct Series {
     /// Shown in the legend and as `data-series` (what tests and scripts look for).
     pub name: String,
     /// `(x, y)` in data units, x ascending.
@@ -25,7 +25,7 @@ pub struct Series {
 }
 
 /// A chart: lines over a shared x axis from 0 (or the first x) to the last x.
-pub struct Chart<'a> {
+pub(crate) struct Chart<'a> {
     /// `data-chart` of the `<svg>`: a stable id (`rps`, `latency`, …).
     pub id: &'a str,
     pub title: &'a str,
@@ -37,7 +37,7 @@ pub struct Chart<'a> {
 }
 
 /// The chart as an `<figure>` with its title, legend and `<svg>`.
-pub fn line_chart(c: &Chart) -> String {
+pub(crate) fn line_chart(c: &Chart) -> String {
     let all = || c.series.iter().flat_map(|s| s.points.iter());
     let x0 = all().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x0 = if x0.is_finite() { x0.min(0.0) } else { 0.0 };
@@ -154,7 +154,7 @@ fn time_ticks(x0: f64, x1: f64) -> Vec<(f64, String)> {
 }
 
 /// A number for a label: at most three decimals, no trailing zeros.
-pub fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     let s = if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {

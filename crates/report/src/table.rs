@@ -9,7 +9,7 @@ use crate::units::{bytes, ms, trim};
 
 /// The end-of-run summary: one row per step, token steps on their own rows, then the
 /// thresholds.
-pub fn table(r: &RunResult) -> String {
+pub(crate) fn table(r: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
