@@ -30,10 +30,21 @@ pub fn is_candidate(value: &str) -> bool {
         return false;
     }
     // A number is a candidate only when it is long enough to be an id or a timestamp.
-    if let Ok(n) = value.parse::<f64>() {
-        return value.bytes().all(|b| b.is_ascii_digit()) && n >= 10_000_000.0;
+    if is_decimal(value) {
+        return value.bytes().all(|b| b.is_ascii_digit())
+            && value.parse::<f64>().is_ok_and(|n| n >= 10_000_000.0);
     }
     true
+}
+
+/// Plain decimal notation (`-12`, `3.25`). Not Rust's float grammar: a hex nonce such as
+/// `0e58881265` reads as `0 × 10^58881265` there, and `infinity` as a number.
+fn is_decimal(value: &str) -> bool {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && parts.next().is_none_or(all_digits)
 }
 
 /// A short id (`1330`, `a7x`): 2 to 7 letters and digits with a digit among them, not a
@@ -245,6 +256,11 @@ mod tests {
         assert!(!is_candidate("Classic Green Tea"));
         assert!(is_candidate("12345678"));
         assert!(is_candidate("g1x0ab12cd34ef"));
+        // Hex nonces in float notation (a WordPress nonce seen in CI) and a float word.
+        assert!(is_candidate("0e58881265"));
+        assert!(is_candidate("123456e7"));
+        assert!(!is_candidate("-12345.5"));
+        assert!(!looks_random("infinity"));
         assert!(!looks_random("alipay.system.oauth.token"));
         assert!(!looks_random("operation_success"));
         assert!(looks_random("SKU-7731-AX92"));
