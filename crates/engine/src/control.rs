@@ -1,10 +1,9 @@
 //! The run-wide stop switch, shared by the coordinator, every worker thread and the Ctrl-C
 //! handler: the one piece of state that must reach all of them at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +31,11 @@ impl EndReason {
 /// The run-wide stop switch.
 #[derive(Default)]
 pub struct Control {
-    stop: AtomicBool,
+    /// Cancelled when the run stops; each worker's stop is a child of it.
+    stop: CancellationToken,
     reason: Mutex<Option<EndReason>>,
     /// What went wrong, when the run ends on a failure ([`Control::fail`]).
     detail: Mutex<Option<String>>,
-    notify: Notify,
 }
 
 impl Control {
@@ -45,8 +44,7 @@ impl Control {
         let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         r.get_or_insert(reason);
         drop(r);
-        self.stop.store(true, Ordering::Release);
-        self.notify.notify_waiters();
+        self.stop.cancel();
     }
 
     /// Ends the run because it cannot go on: `detail` says why (kept for the summary and the
@@ -70,7 +68,7 @@ impl Control {
     }
 
     pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        self.stop.is_cancelled()
     }
 
     pub fn reason(&self) -> Option<EndReason> {
@@ -79,14 +77,11 @@ impl Control {
 
     /// Returns once the run is stopped.
     pub async fn wait(&self) {
-        loop {
-            let n = self.notify.notified();
-            tokio::pin!(n);
-            n.as_mut().enable();
-            if self.stopped() {
-                return;
-            }
-            n.await;
-        }
+        self.stop.cancelled().await;
+    }
+
+    /// A stop of its own that the run's stop also triggers: a worker's (see [`crate::ctx`]).
+    pub fn child_stop(&self) -> CancellationToken {
+        self.stop.child_token()
     }
 }

@@ -2,12 +2,12 @@
 //! worker's metrics and TLS setup, and its local stop. Everything here lives on the worker's
 //! thread, so `Cell`/`RefCell` suffice; only [`Control`] and the shared tokens cross threads.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::control::Control;
 use crate::http::Tls;
@@ -25,8 +25,10 @@ pub struct Ctx {
     pub metrics: RefCell<WorkerMetrics>,
     /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
     pub retries: OwnRetries,
-    stop: Cell<bool>,
-    stop_notify: Notify,
+    /// This worker's stop: a child of the run's, so the run's stop is also this one. Its
+    /// `is_cancelled` takes the node's own lock, which only this worker's thread and a
+    /// stopping run ever touch.
+    stop: CancellationToken,
     warned: RefCell<HashSet<String>>,
 }
 
@@ -42,36 +44,27 @@ impl Ctx {
             plan,
             shared,
             tls,
-            control,
             retries: OwnRetries::default(),
-            stop: Cell::new(false),
-            stop_notify: Notify::new(),
+            stop: control.child_stop(),
+            control,
             warned: RefCell::new(HashSet::new()),
         }
     }
 
     /// This worker's VUs are to stop: the run ended, or the worker's schedule did.
     pub fn stopped(&self) -> bool {
-        self.stop.get()
+        self.stop.is_cancelled()
     }
 
     /// Stops this worker's VUs only (a rate executor's schedule ended on this worker while
     /// others may still be sending).
     pub fn stop_local(&self) {
-        self.stop.set(true);
-        self.stop_notify.notify_waiters();
+        self.stop.cancel();
     }
 
+    /// Returns once this worker's VUs are to stop.
     pub async fn stop_wait(&self) {
-        loop {
-            let n = self.stop_notify.notified();
-            tokio::pin!(n);
-            n.as_mut().enable();
-            if self.stop.get() {
-                return;
-            }
-            n.await;
-        }
+        self.stop.cancelled().await;
     }
 
     /// Sleeps unless the run stops first; false when it stopped.

@@ -40,7 +40,7 @@ pub fn request(
     headers: &HeaderMap,
     body: &Bytes,
 ) {
-    let scheme = if origin.https { "https" } else { "http" };
+    let scheme = origin.at.scheme.as_str();
     let mut s = format!(
         "\n>>> [{step}] {method} {scheme}://{}{pq}\n",
         origin.authority

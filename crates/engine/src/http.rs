@@ -92,16 +92,7 @@ impl Conn {
 /// Opens a connection to `origin`: dialing is [`loadtape_net::dial`]'s; what is left here is
 /// the engine's wording of its errors and the HTTP handshake.
 pub async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
-    let target = loadtape_net::Origin {
-        scheme: if origin.https {
-            loadtape_net::Scheme::Https
-        } else {
-            loadtape_net::Scheme::Http
-        },
-        host: origin.host.clone(),
-        port: origin.port,
-    };
-    let (stream, protocol) = loadtape_net::dial(&target, &tls.config)
+    let (stream, protocol) = loadtape_net::dial(&origin.at, &tls.config)
         .await
         .map_err(|e| dial_failure(origin, e))?;
     if protocol == Protocol::H2 {
@@ -127,7 +118,7 @@ fn dial_failure(origin: &Origin, e: DialError) -> Failure {
         DialError::Connect(e) => fail(ErrorKind::Connect, format!("connect to {key}: {e}")),
         DialError::ServerName => fail(
             ErrorKind::Tls,
-            format!("`{}` is not a TLS server name", origin.host),
+            format!("`{}` is not a TLS server name", origin.at.host),
         ),
         DialError::TlsTimeout => fail(
             ErrorKind::Tls,

@@ -10,7 +10,7 @@
 //! ```text
 //! Plan::compile(scenario)      templates resolved to slots, literal requests pre-built
 //!   └─ start(plan) ──────────► N worker threads (one current-thread tokio runtime per core)
-//!                                 each: its executor (executor/), its VUs (tasks), its
+//!                                 each: its executor (executor/), its VUs (tracked tasks), its
 //!                                 connections, its metrics
 //!      Running::poll()  ◄──────── one interval message per worker per second (progress)
 //!      Running::finish() ◄─────── totals; histograms merged → Outcome → report::result()
@@ -41,7 +41,6 @@ mod response;
 mod row;
 mod schedule;
 pub mod segment;
-mod tasks;
 pub mod tokens;
 mod vars;
 mod vu;

@@ -64,9 +64,9 @@ impl Default for Options {
 pub struct Origin {
     /// `scheme://host:port`, lower-case, port explicit: the key URLs are matched by.
     pub key: String,
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
+    /// Where its requests go (the target when one is given): what is dialed, and whose
+    /// host the cookie jar files cookies under.
+    pub at: loadtape_net::Origin,
     pub scheme: Scheme,
     pub authority: Authority,
     /// The `host` header HTTP/1.1 requests carry.
@@ -374,14 +374,11 @@ fn body_extractor(e: &Extractor) -> bool {
     matches!(e, Extractor::Json(_) | Extractor::Regex { .. })
 }
 
-/// `scheme://host:port` of a URI, lower-case with the port explicit.
+/// `scheme://host:port` of an absolute URI, lower-case with the port explicit: the origin as
+/// [`loadtape_net::Origin`] spells it, so one default-port rule holds everywhere.
 pub fn origin_key(uri: &Uri) -> Option<String> {
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some(format!("{scheme}://{host}:{port}"))
+    uri.scheme()?;
+    loadtape_net::Origin::from_uri(uri).map(|o| o.to_string().to_ascii_lowercase())
 }
 
 #[derive(Default)]
@@ -405,14 +402,8 @@ impl Origins {
                 .map_err(|_| PlanError(format!("`{t}` is not an origin")))?,
             None => uri,
         };
-        let https = to.scheme_str() == Some("https");
-        let host = to
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let port = to.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let at = loadtape_net::Origin::from_uri(&to)
+            .ok_or_else(|| PlanError(format!("`{to}` has no host")))?;
         let authority = to
             .authority()
             .cloned()
@@ -421,10 +412,12 @@ impl Origins {
             .map_err(|_| PlanError(format!("`{to}` is not a valid host")))?;
         self.list.push(Origin {
             key,
-            https,
-            host,
-            port,
-            scheme: if https { Scheme::HTTPS } else { Scheme::HTTP },
+            scheme: if at.is_https() {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
+            at,
             authority,
             host_header,
         });
@@ -593,7 +586,10 @@ load: {executor: constant-vus, vus: 1, duration: 1s}
         let plan = Plan::compile(&s, Path::new("t.yaml"), Options::default()).unwrap();
         assert_eq!(plan.origins.len(), 1);
         let o = &plan.origins[0];
-        assert_eq!((o.https, o.host.as_str(), o.port), (false, "127.0.0.1", 9));
+        assert_eq!(
+            (o.at.is_https(), o.at.host.as_str(), o.at.port),
+            (false, "127.0.0.1", 9)
+        );
         assert_eq!(o.key, "https://api.example.com:443");
         assert!(matches!(
             &plan.steps[0].request.url,
@@ -621,8 +617,8 @@ load: {executor: constant-vus, vus: 1, duration: 1s}
             ..Options::default()
         };
         let plan = Plan::compile(&s, Path::new("t.yaml"), options).unwrap();
-        assert_eq!(plan.origins[0].port, 8443);
-        assert!(plan.origins[0].https);
+        assert_eq!(plan.origins[0].at.port, 8443);
+        assert!(plan.origins[0].at.is_https());
         let bad = Options {
             targets: vec![("api.example.com".into(), "x".into())],
             ..Options::default()

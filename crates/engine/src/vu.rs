@@ -187,7 +187,7 @@ impl Vu {
             let received = received_size(&answer);
             let json = sp.needs_body.then(|| parse_json(&answer.body)).flatten();
             self.jar.store(
-                &ctx.plan.origins[built.origin].host,
+                &ctx.plan.origins[built.origin].at.host,
                 &answer.response.headers,
             );
             let stale: Vec<(usize, u64)> = used

@@ -14,8 +14,8 @@ use crate::executor::{self, Share};
 use crate::http::Tls;
 use crate::metrics::{Interval, WorkerMetrics};
 use crate::plan::Plan;
-use crate::tasks::Tasks;
 use crate::tokens::SharedToken;
+use tokio_util::task::TaskTracker;
 
 /// How long VUs may finish the requests they have in flight once the run ends.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -108,7 +108,7 @@ async fn worker(init: WorkerInit) {
         })
     };
 
-    let tasks = Rc::new(Tasks::default());
+    let tasks = TaskTracker::new();
     let share = Share {
         ctx: ctx.clone(),
         tasks: tasks.clone(),
@@ -119,11 +119,13 @@ async fn worker(init: WorkerInit) {
         iterations: plan.load.iterations,
     };
     executor::of(&plan.load.executor).start(&share);
+    // Closed, the tracker's wait ends once its tasks have (tasks spawned later still count).
+    tasks.close();
 
     tokio::select! {
-        _ = tasks.all_done() => {}
+        _ = tasks.wait() => {}
         _ = ctx.stop_wait() => {
-            let _ = tokio::time::timeout(GRACE, tasks.all_done()).await;
+            let _ = tokio::time::timeout(GRACE, tasks.wait()).await;
         }
     }
     ticker.abort();

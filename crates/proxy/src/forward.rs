@@ -18,10 +18,11 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use loadtape_net::{hop, Origin};
 use loadtape_recording::{version_str, Headers};
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tokio_util::task::TaskTracker;
 
 use crate::body::{empty, simple, BoxError, ProxyBody};
 use crate::capture::{lock, OnEnd, SharedCapture, Tee};
-use crate::drain::{Drain, InFlight};
 use crate::recorder::{Draft, RecorderHandle, ResponseHead};
 use crate::rules::HostRules;
 use crate::upstream::{Lease, Session};
@@ -35,7 +36,8 @@ pub(crate) struct Forwarder {
     recorder: RecorderHandle,
     max_body: usize,
     next_id: AtomicU64,
-    in_flight: Arc<Drain>,
+    /// The exchanges being forwarded: shutdown waits for them to be recorded.
+    in_flight: TaskTracker,
     /// Set by shutdown: new exchanges get a 503 while the running ones finish.
     stopping: AtomicBool,
 }
@@ -47,7 +49,7 @@ impl Forwarder {
             recorder,
             max_body,
             next_id: AtomicU64::new(1),
-            in_flight: Arc::new(Drain::default()),
+            in_flight: TaskTracker::new(),
             stopping: AtomicBool::new(false),
         }
     }
@@ -56,6 +58,7 @@ impl Forwarder {
     /// handed to the recorder: its `close` then writes them before closing the file).
     pub async fn drain(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+        self.in_flight.close();
         self.in_flight.wait().await;
     }
 
@@ -89,7 +92,7 @@ impl Forwarder {
         let record =
             target.connect.is_some() || uri.host().is_some_and(|h| self.hosts.intercepts(h));
         let exchange = Exchange {
-            guard: self.in_flight.begin(),
+            guard: self.in_flight.token(),
             draft: self.draft(&req, &uri, client, record),
         };
         let upgrade = hop::is_upgrade(req.headers());
@@ -228,7 +231,7 @@ impl Forwarder {
 /// (released once the draft is submitted).
 struct Exchange {
     draft: Draft,
-    guard: InFlight,
+    guard: TaskTrackerToken,
 }
 
 /// Where requests on a connection are going.

@@ -30,7 +30,6 @@ mod body;
 pub mod ca;
 mod ca_page;
 mod capture;
-mod drain;
 mod forward;
 mod hints;
 pub mod leaf;

@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use super::share::{Executor, Share};
 use crate::ctx::Ctx;
 use crate::schedule::RateSchedule;
-use crate::tasks::Tasks;
 use crate::vu::{Flow, Vu};
+use tokio_util::task::TaskTracker;
 
 pub struct ArrivalRate {
     /// `None` only for an executor that is not a rate (then nothing runs).
@@ -45,7 +45,7 @@ impl Executor for ArrivalRate {
         let ctx = share.ctx.clone();
         let (index, workers) = (share.index as u64, share.workers as u64);
         let (start, deadline) = (share.start, share.deadline);
-        share.tasks.spawn(async move {
+        share.tasks.spawn_local(async move {
             let mut k = index;
             while let Some(t) = schedule.time_of(k) {
                 let at = start + t;
@@ -74,7 +74,7 @@ const BACKLOG_WINDOW: Duration = Duration::from_secs(2);
 /// longer than [`BACKLOG_WINDOW`] is dropped and counted, as is the backlog left at the end.
 struct Pool {
     ctx: Rc<Ctx>,
-    tasks: Rc<Tasks>,
+    tasks: TaskTracker,
     idle: RefCell<Vec<Rc<Mailbox>>>,
     /// VU ids not used yet (popped from the end).
     ids: RefCell<Vec<u64>>,
@@ -135,7 +135,7 @@ impl Pool {
         }
         let pool = self.clone();
         let mut vu = Vu::new(id, self.ctx.clone());
-        self.tasks.spawn(async move {
+        self.tasks.spawn_local(async move {
             let ctx = pool.ctx.clone();
             loop {
                 let at = loop {

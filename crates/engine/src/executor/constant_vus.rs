@@ -13,7 +13,7 @@ impl Executor for ConstantVus {
         for id in share.ids(self.vus) {
             let mut vu = Vu::new(id, share.ctx.clone());
             let ctx = share.ctx.clone();
-            share.tasks.spawn(async move {
+            share.tasks.spawn_local(async move {
                 ctx.metrics.borrow_mut().note_active(1);
                 while more(&ctx, iterations, &vu) {
                     if vu.iteration(None).await == Flow::Stop {

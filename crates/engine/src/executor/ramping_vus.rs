@@ -26,7 +26,7 @@ impl Executor for RampingVus {
             let ctx = share.ctx.clone();
             let stages = self.stages.clone();
             let start_vus = self.start_vus;
-            share.tasks.spawn(async move {
+            share.tasks.spawn_local(async move {
                 let mut active = false;
                 while more(&ctx, iterations, &vu) {
                     let want = vus_at(start_vus, &stages, start.elapsed()) as u64;

@@ -4,14 +4,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use crate::ctx::Ctx;
-use crate::tasks::Tasks;
 use crate::vu::Vu;
+use tokio_util::task::TaskTracker;
 
 /// What an executor works with on one worker.
 pub struct Share {
     pub ctx: Rc<Ctx>,
     /// The worker waits for these before it sends its totals: every VU task is spawned here.
-    pub tasks: Rc<Tasks>,
+    pub tasks: TaskTracker,
     /// This worker, of `workers`.
     pub index: usize,
     pub workers: usize,

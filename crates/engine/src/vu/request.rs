@@ -158,7 +158,7 @@ impl Vu {
             headers.append(name.clone(), value);
         }
         if !r.own_cookie {
-            if let Some(v) = self.jar.header(&plan.origins[origin].host, pq.path()) {
+            if let Some(v) = self.jar.header(&plan.origins[origin].at.host, pq.path()) {
                 headers.insert(COOKIE, v);
             }
         }

@@ -246,7 +246,7 @@ impl Vu {
             sent,
             received,
         );
-        let host = &ctx.plan.origins[built.origin].host;
+        let host = &ctx.plan.origins[built.origin].at.host;
         self.jar.store(host, &answer.response.headers);
         if let Some(why) = why {
             return Err(format!("{url}: {why}"));
