@@ -13,10 +13,10 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 /// Size of each `/blob` data frame.
-pub const BLOB_CHUNK: usize = 64 * 1024;
+pub(crate) const BLOB_CHUNK: usize = 64 * 1024;
 /// `/blob` byte `i` is `(i % BLOB_PERIOD) as u8`: a prime period, so the pattern never lines up
 /// with chunk, page or TLS record boundaries and a misplaced or repeated chunk shows.
-pub const BLOB_PERIOD: usize = 251;
+pub(crate) const BLOB_PERIOD: usize = 251;
 
 /// One chunk's worth of the pattern plus a period of slack, so that every chunk is a window of
 /// this one static array — whatever its offset — and costs neither an allocation nor a copy.
@@ -35,7 +35,7 @@ const fn pattern() -> [u8; BLOB_CHUNK + BLOB_PERIOD] {
 
 /// A response body.
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// A whole body, sent as one frame (`None` once sent).
     Full(Option<Bytes>),
     /// The `/blob` pattern, generated as it is sent.
@@ -43,12 +43,12 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn full(bytes: Bytes) -> Body {
+    pub(crate) fn full(bytes: Bytes) -> Body {
         Body::Full(Some(bytes))
     }
 
     /// The whole body, when it is one buffer not yet sent.
-    pub fn as_full(&self) -> Option<&Bytes> {
+    pub(crate) fn as_full(&self) -> Option<&Bytes> {
         match self {
             Body::Full(b) => b.as_ref(),
             Body::Blob(_) => None,
@@ -91,13 +91,13 @@ impl http_body::Body for Body {
 
 /// `remaining` more bytes of the pattern, starting at byte `offset` of the download.
 #[derive(Debug)]
-pub struct Blob {
+pub(crate) struct Blob {
     offset: u64,
     remaining: u64,
 }
 
 impl Blob {
-    pub fn new(len: u64) -> Blob {
+    pub(crate) fn new(len: u64) -> Blob {
         Blob {
             offset: 0,
             remaining: len,

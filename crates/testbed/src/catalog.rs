@@ -36,7 +36,7 @@ const NOUNS: [&str; 8] = [
 
 /// One product, as the list and detail endpoints show it.
 #[derive(Debug, Serialize)]
-pub struct Goods {
+pub(crate) struct Goods {
     pub id: String,
     pub name: String,
     /// Price in fen (1/100 yuan), as WeChat Pay amounts are.
@@ -47,13 +47,13 @@ pub struct Goods {
 }
 
 /// Mints and verifies goods ids.
-pub struct Catalog {
+pub(crate) struct Catalog {
     key: hmac::Key,
 }
 
 impl Catalog {
     /// A catalogue with a fresh random key.
-    pub fn new() -> anyhow::Result<Catalog> {
+    pub(crate) fn new() -> anyhow::Result<Catalog> {
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
             .map_err(|_| anyhow::anyhow!("no system randomness for the catalogue key"))?;
         Ok(Catalog { key })
@@ -92,18 +92,18 @@ impl Catalog {
     }
 
     /// The products on `page` (1-based).
-    pub fn page(&self, page: u32) -> Vec<Goods> {
+    pub(crate) fn page(&self, page: u32) -> Vec<Goods> {
         (0..PAGE_SIZE).map(|i| self.goods(page, i, false)).collect()
     }
 
     /// The product with this id, if the id is one this process minted.
-    pub fn lookup(&self, id: &str) -> Option<Goods> {
+    pub(crate) fn lookup(&self, id: &str) -> Option<Goods> {
         let (page, index) = self.verify(id)?;
         Some(self.goods(page, index, true))
     }
 
     /// `(page, index)` of an id this process minted; `None` for anything else.
-    pub fn verify(&self, id: &str) -> Option<(u32, u32)> {
+    pub(crate) fn verify(&self, id: &str) -> Option<(u32, u32)> {
         if !id.is_ascii() || id.len() <= TAG_HEX + 3 {
             return None;
         }

@@ -8,12 +8,12 @@ use crate::query;
 
 /// The fields of a form body, by the request's `content-type`: urlencoded or multipart. Any
 /// other type (or a multipart body without a boundary) has no fields.
-pub struct Form {
+pub(crate) struct Form {
     fields: Vec<(String, String)>,
 }
 
 impl Form {
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Form {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Form {
         let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -30,7 +30,7 @@ impl Form {
     }
 
     /// The first value of field `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == name)

@@ -17,7 +17,7 @@ use http::HeaderMap;
 /// Whether `Accept-Encoding` (all of its header lines) admits gzip: `gzip` or `x-gzip` listed
 /// with a non-zero q-value (or none), or failing an explicit listing, `*` with one. `gzip;q=0`
 /// refuses it, as does a q-value that does not parse.
-pub fn accepts(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts(headers: &HeaderMap) -> bool {
     let mut gzip = None;
     let mut any = None;
     let items = headers
@@ -47,7 +47,7 @@ pub fn accepts(headers: &HeaderMap) -> bool {
 }
 
 /// `data` as one gzip member; `None` if it could not be compressed (then send it as is).
-pub fn compress(data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn compress(data: &[u8]) -> Option<Vec<u8>> {
     // JSON shrinks to a third or less; the Vec grows if this is not enough.
     let mut gz = GzEncoder::new(Vec::with_capacity(data.len() / 2 + 32), Compression::fast());
     gz.write_all(data).ok()?;

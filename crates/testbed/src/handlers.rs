@@ -54,7 +54,8 @@ use crate::stats::{Counters, Endpoint};
 use crate::tokens::Tokens;
 use crate::user_info::Platform;
 
-pub use reply::{Resp, MAX_BODY};
+use reply::Resp;
+pub use reply::MAX_BODY;
 
 const PAGE: &str = include_str!("page.html");
 
@@ -64,7 +65,7 @@ const METHOD_NOT_ALLOWED: &[u8] = br#"{"errcode":405,"errmsg":"method not allowe
 
 /// Everything the routes share. One per testbed, behind an `Arc`, read concurrently by every
 /// connection task.
-pub struct App {
+pub(crate) struct App {
     pub tokens: Tokens,
     pub catalog: Catalog,
     pub counters: Counters,
@@ -171,7 +172,7 @@ impl Route<'_> {
 
 impl App {
     /// Routes state for one testbed.
-    pub fn new(
+    pub(crate) fn new(
         tokens: Tokens,
         catalog: Catalog,
         appid: String,
@@ -198,7 +199,7 @@ impl App {
     }
 
     /// Answers one request. Never fails: every problem becomes an HTTP answer.
-    pub async fn handle<B>(&self, req: Request<B>) -> Result<Resp, Infallible>
+    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Result<Resp, Infallible>
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -3,7 +3,9 @@
 //! loadtape records a mini program's traffic, finds its tokens and replays it as load. Proving
 //! that works needs a backend whose tokens really expire, whose ids really must be correlated,
 //! and which counts what it saw — so a test (or `loadtape demo`) can compare the replay's
-//! numbers with the server's own. This crate is that backend:
+//! numbers with the server's own. This crate is that backend. [`Testbed::start`] serves it on
+//! a port as a [`Config`] says; [`Testbed::stats`] (or `GET /stats`) reads its counters as a
+//! [`Stats`]. The routes:
 //!
 //! * `GET /cgi-bin/token`, `POST /cgi-bin/stable_token` — platform `access_token`s (client
 //!   credentials), answered WeChat-style: errors are HTTP 200 with an `errcode`.
@@ -19,8 +21,9 @@
 //!   42001 expired, 40001 invalid or revoked, all HTTP 200).
 //! * `POST /admin/revoke` — invalidates every token issued so far.
 //! * `POST /admin/stall?for=D` — for `D` (`1500ms`, `2s`; at most 60 s) from now, every business
-//!   route above holds its answer until the stall ends, like a GC pause: for coordinated-omission
-//!   tests. Answers `{"stalled_until_ms": ms since start}` at once.
+//!   route (`/cgi-bin/...`, `/api/...`, `/wp/...`, `/wx/...`) holds its answer until the
+//!   stall ends, like a GC pause: for coordinated-omission tests. Answers
+//!   `{"stalled_until_ms": ms since start}` at once.
 //! * `GET /blob?bytes=N` — N bytes (≤ 1 GiB, default 1 MiB) of a fixed pattern, byte `i` being
 //!   `i % 251`, streamed in 64 KiB frames with a `content-length`: for proxy tests of big
 //!   downloads.
@@ -42,10 +45,13 @@
 //! * `/wx/...` — a litemall-shaped shop, every answer HTTP 200 `{"errno","errmsg","data"}`:
 //!   `POST /wx/auth/login_by_weixin` (`{"code","userInfo"}`) answers `data.token`, sent back as
 //!   `X-Litemall-Token` (errno 501 when missing, expired or forged); `POST /wx/address/save`
-//!   answers a short integer address id as `data`; `GET /wx/cart/checkout?addressId=N`,
-//!   `POST /wx/order/submit {"addressId"}` (answers `data.orderId`) and
-//!   `POST /wx/order/prepay {"orderId"}` want ids of this login's session (errno 402
-//!   otherwise). Counted in [`Stats::shop`], nonzero errnos by code.
+//!   answers a short integer address id as `data`; `POST /wx/cart/add` fills the user's cart;
+//!   `GET /wx/cart/checkout?addressId=N`, `POST /wx/order/submit {"addressId"}` (answers
+//!   `data.orderId`) and `POST /wx/order/prepay {"orderId"}` want ids of this login's user
+//!   (errno 402 otherwise). The login may carry `wx.getUserInfo` material (`rawData`, `signature`,
+//!   `encryptedData`, `iv`), checked as a real backend does under the session key that
+//!   `GET /sns/jscode2session` (WeChat's code exchange) answers. Sessions of one user share its
+//!   cart, addresses and orders. Counted in [`Stats::shop`], nonzero errnos by code.
 //! * `GET /stats` — the counters as [`Stats`].
 //! * `GET /` — an HTML page whose script plays the login → list → detail flow (for a headless
 //!   browser driving the recorder).
@@ -53,8 +59,10 @@
 //! JSON answers over 256 bytes (the goods list, `/stats`) carry `vary: accept-encoding` and are
 //! gzip-encoded when the request's `accept-encoding` admits gzip.
 //!
-//! Tokens are self-validating (MAC + expiry inside), so the request path takes no lock; see
-//! `tokens.rs`. The stall deadline is one atomic, so it takes none either. With [`Config::tls`] the testbed makes a throwaway CA per start and writes it to
+//! Tokens are self-validating (MAC + expiry inside), so checking one takes no lock; see
+//! `tokens.rs`. The stall deadline is one atomic, so it takes none either; only the web app's
+//! drafts and the shop's short ids live in mutex-guarded tables. With [`Config::tls`] the
+//! testbed makes a throwaway CA per start and writes it to
 //! [`Config::cert_dir`]`/testbed-ca.pem` for clients to trust.
 //!
 //! ```no_run

@@ -29,7 +29,7 @@ struct Table {
     prune_at: usize,
 }
 
-pub struct Posts {
+pub(crate) struct Posts {
     next: AtomicU64,
     ttl_ms: u64,
     epoch: Instant,
@@ -38,7 +38,7 @@ pub struct Posts {
 
 impl Posts {
     /// Ids start at `first` (the testbed picks a random 4-digit start, so two runs' ids differ).
-    pub fn new(first: u64, ttl: Duration) -> Posts {
+    pub(crate) fn new(first: u64, ttl: Duration) -> Posts {
         Posts {
             next: AtomicU64::new(first),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
@@ -55,7 +55,7 @@ impl Posts {
     }
 
     /// A new draft owned by session `owner`; returns its id.
-    pub fn create(&self, owner: u64, title: &str) -> u64 {
+    pub(crate) fn create(&self, owner: u64, title: &str) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
         let post = Post {
@@ -75,7 +75,7 @@ impl Posts {
     }
 
     /// The title of post `id` if session `owner` created it.
-    pub fn title(&self, owner: u64, id: u64) -> Option<String> {
+    pub(crate) fn title(&self, owner: u64, id: u64) -> Option<String> {
         let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         t.posts
             .get(&id)
@@ -84,7 +84,7 @@ impl Posts {
     }
 
     /// Sets the title of post `id` if session `owner` created it; false when it did not.
-    pub fn retitle(&self, owner: u64, id: u64, title: &str) -> bool {
+    pub(crate) fn retitle(&self, owner: u64, id: u64, title: &str) -> bool {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         match t.posts.get_mut(&id).filter(|p| p.owner == owner) {
             Some(p) => {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 /// The first value of `name` in `query` (`a=1&b=2`), with `%XX` and `+` decoded. A parameter
 /// without `=` has the empty value. Invalid escapes are kept literally and invalid UTF-8 is
 /// replaced, so no input makes this fail; such values simply match nothing.
-pub fn param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<'q, str>> {
+pub(crate) fn param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<'q, str>> {
     query?
         .split('&')
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
@@ -17,7 +17,7 @@ pub fn param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<'q, str>> {
 }
 
 /// `%XX` and `+` decoded, as in [`param`].
-pub fn decode(s: &str) -> Cow<'_, str> {
+pub(crate) fn decode(s: &str) -> Cow<'_, str> {
     if !s.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(s);
     }

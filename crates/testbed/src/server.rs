@@ -29,7 +29,7 @@ pub const GRACE: Duration = Duration::from_secs(2);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Spawns the accept loop on the current runtime.
-pub fn spawn(
+pub(crate) fn spawn(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,

@@ -39,7 +39,7 @@ struct Table {
 
 /// An accepted order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Placed {
+pub(crate) struct Placed {
     pub id: u64,
     /// The goods it took from the cart.
     pub goods: u32,
@@ -50,7 +50,7 @@ pub struct Placed {
 
 /// Why an order was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// The address is not the user's.
     Address,
     /// The user's cart is empty (another session of the user may have ordered it).
@@ -59,14 +59,14 @@ pub enum Refused {
 
 /// A logged-in session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// The user's number.
     pub user: u64,
     /// The first login of this user.
     pub new_user: bool,
 }
 
-pub struct ShopStore {
+pub(crate) struct ShopStore {
     next_user: AtomicU64,
     next_address: AtomicU64,
     next_order: AtomicU64,
@@ -77,7 +77,7 @@ pub struct ShopStore {
 
 impl ShopStore {
     /// Address ids start at `first_address`, order ids at `first_order`.
-    pub fn new(first_address: u64, first_order: u64, ttl: Duration) -> ShopStore {
+    pub(crate) fn new(first_address: u64, first_order: u64, ttl: Duration) -> ShopStore {
         ShopStore {
             next_user: AtomicU64::new(1),
             next_address: AtomicU64::new(first_address),
@@ -101,7 +101,7 @@ impl ShopStore {
     }
 
     /// Session `serial` logs in as the user `openid`.
-    pub fn sign_in(&self, serial: u64, openid: &str) -> SignedIn {
+    pub(crate) fn sign_in(&self, serial: u64, openid: &str) -> SignedIn {
         let now = self.now_ms();
         let mut t = self.lock();
         self.prune(&mut t, now);
@@ -122,12 +122,12 @@ impl ShopStore {
     }
 
     /// The user of session `serial`, if it logged in (and was not pruned).
-    pub fn user(&self, serial: u64) -> Option<u64> {
+    pub(crate) fn user(&self, serial: u64) -> Option<u64> {
         self.lock().sessions.get(&serial).map(|s| s.owner)
     }
 
     /// Puts `number` goods in `user`'s cart; returns how many it holds now.
-    pub fn add_to_cart(&self, user: u64, number: u32) -> u32 {
+    pub(crate) fn add_to_cart(&self, user: u64, number: u32) -> u32 {
         let mut t = self.lock();
         let n = t.carts.entry(user).or_default();
         *n = n.saturating_add(number);
@@ -135,12 +135,12 @@ impl ShopStore {
     }
 
     /// The goods in `user`'s cart.
-    pub fn cart(&self, user: u64) -> u32 {
+    pub(crate) fn cart(&self, user: u64) -> u32 {
         self.lock().carts.get(&user).copied().unwrap_or(0)
     }
 
     /// A new address owned by `owner`, now its latest; returns its id.
-    pub fn save_address(&self, owner: u64) -> u64 {
+    pub(crate) fn save_address(&self, owner: u64) -> u64 {
         let id = self.next_address.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
         let mut t = self.lock();
@@ -157,7 +157,7 @@ impl ShopStore {
     }
 
     /// Whether address `id` is `owner`'s.
-    pub fn owns_address(&self, owner: u64, id: u64) -> bool {
+    pub(crate) fn owns_address(&self, owner: u64, id: u64) -> bool {
         self.lock()
             .addresses
             .get(&id)
@@ -165,7 +165,7 @@ impl ShopStore {
     }
 
     /// An order of `owner`'s cart to its address `address`, emptying the cart.
-    pub fn place_order(&self, owner: u64, address: u64) -> Result<Placed, Refused> {
+    pub(crate) fn place_order(&self, owner: u64, address: u64) -> Result<Placed, Refused> {
         let now = self.now_ms();
         let mut t = self.lock();
         if t.addresses.get(&address).is_none_or(|a| a.owner != owner) {
@@ -193,7 +193,7 @@ impl ShopStore {
     }
 
     /// Whether order `id` is `owner`'s.
-    pub fn owns_order(&self, owner: u64, id: u64) -> bool {
+    pub(crate) fn owns_order(&self, owner: u64, id: u64) -> bool {
         self.lock()
             .orders
             .get(&id)

@@ -15,16 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The longest stall `/admin/stall` accepts.
-pub const MAX_STALL: Duration = Duration::from_secs(60);
+pub(crate) const MAX_STALL: Duration = Duration::from_secs(60);
 
-pub struct Stall {
+pub(crate) struct Stall {
     epoch: Instant,
     /// End of the current (or last) stall in ms since `epoch`; 0: never stalled.
     until_ms: AtomicU64,
 }
 
 impl Stall {
-    pub fn new() -> Stall {
+    pub(crate) fn new() -> Stall {
         Stall {
             epoch: Instant::now(),
             until_ms: AtomicU64::new(0),
@@ -35,7 +35,7 @@ impl Stall {
     /// since the testbed started. A stall only ever extends: one already running past the new
     /// end is kept (and its end returned), so two overlapping stalls never shorten each other
     /// and requests already waiting never see their deadline move earlier.
-    pub fn start(&self, length: Duration) -> u64 {
+    pub(crate) fn start(&self, length: Duration) -> u64 {
         // Both rounded up, so the stall lasts at least `length` from this call.
         let now = ceil_ms(self.epoch.elapsed());
         // At least 1, so "never stalled" stays distinguishable.
@@ -45,7 +45,7 @@ impl Stall {
 
     /// Returns at once unless a stall is running; otherwise when it (and any extension set
     /// meanwhile) is over.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         loop {
             let until = self.until_ms.load(Ordering::Acquire);
             if until == 0 {

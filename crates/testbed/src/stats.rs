@@ -14,8 +14,14 @@ use serde::{Deserialize, Serialize};
 /// `/stats` requests themselves are not counted, so reading the counters never changes them.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stats {
+    /// Tokens handed out: a test compares them with the token lifetime to see that a replay
+    /// fetched a token once per lifetime (shared, or per VU), not once per request.
     pub tokens_issued: TokensIssued,
+    /// Requests per endpoint: a test checks that every request the replay counted reached the
+    /// server, and nothing else did.
     pub requests: Requests,
+    /// Refused credentials by reason, on every route that checks one: a replay that carries and
+    /// refreshes its tokens correctly keeps them all at 0.
     pub auth_failures: AuthFailures,
     /// Goods ids that this process never minted (detail lookups and orders).
     pub unknown_ids: u64,
@@ -36,7 +42,8 @@ impl Stats {
         a.missing + a.expired + a.invalid + a.revoked + a.bad_credentials
     }
 
-    /// All counted requests together.
+    /// Every request counted in [`Requests`] together. The v2 and `/wx/` calls are not in it:
+    /// they are counted in [`V2::calls`] and [`Shop::calls`].
     pub fn requests_total(&self) -> u64 {
         let r = &self.requests;
         r.token
@@ -83,11 +90,13 @@ pub struct Webapp {
 pub struct V2 {
     /// Successful `POST /api/login2`s: a bearer and a `tb_sid` cookie issued.
     pub logins: u64,
-    /// Every `/api/v2/...` call, whatever its outcome.
+    /// Every `POST /api/login2` and `GET /api/v2/{profile,feed,search}`, whatever its outcome
+    /// (other paths and methods under `/api/v2/` are counted as [`Requests::other`]).
     pub calls: u64,
     /// Calls answered HTTP 200 `{"errcode":42001}`: the bearer or the cookie had expired.
     pub expired_answers: u64,
-    /// `GET /api/v2/search` whose `q` JSON held a cursor this session's feed did not issue.
+    /// `GET /api/v2/search`es answered 40099: `q` missing, not JSON, or holding a cursor this
+    /// session's feed did not issue.
     pub invalid_cursors: u64,
 }
 
@@ -130,7 +139,8 @@ pub struct Shop {
 /// [`Shop`]'s answers by nonzero errno (litemall's codes).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShopErrno {
-    /// 错误: litemall's `fail()`, here a login whose code or user material did not check.
+    /// 错误: litemall's `fail()`, here a login whose `wx.getUserInfo` material did not check
+    /// (the same logins as [`Shop::bad_logins`]).
     #[serde(rename = "-1")]
     pub fail: u64,
     /// 参数不对: a body or parameter missing or of the wrong type.
@@ -152,21 +162,31 @@ pub struct ShopErrno {
 pub struct TokensIssued {
     /// `access_token`s from `/cgi-bin/token` and `/cgi-bin/stable_token`.
     pub platform: u64,
-    /// Session tokens from `/api/login`.
+    /// Session tokens from `/api/login`. The v2, web app and shop logins are counted in their
+    /// own `logins` ([`V2`], [`Webapp`], [`Shop`]).
     pub session: u64,
 }
 
-/// Requests received, by endpoint, whatever their outcome.
+/// Requests received, by endpoint, whatever their outcome. The v2 and `/wx/` calls are counted
+/// in [`V2`] and [`Shop`] instead.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct Requests {
+    /// `GET /cgi-bin/token`: WeChat's client-credentials grant for a platform `access_token`.
     pub token: u64,
+    /// `POST /cgi-bin/stable_token`: WeChat's stable-token form of the same grant, JSON body.
     pub stable_token: u64,
+    /// `POST /api/login`: the mini program trades its `wx.login` code for a session token.
     pub login: u64,
+    /// `GET /api/goods?page=N`: the list whose ids a replay must take for the detail calls.
     pub goods_list: u64,
+    /// `GET /api/goods/{id}`: a product by an id from a list ([`Stats::unknown_ids`] counts the
+    /// ids no list gave).
     pub goods_detail: u64,
     /// `GET /api/profile`, by bearer or by `tb_session` cookie.
     pub profile: u64,
+    /// `POST /api/order?access_token=...`: the call that needs a platform token.
     pub order: u64,
+    /// `POST /admin/revoke`: the test hook that invalidates every token issued so far.
     pub revoke: u64,
     /// `POST /admin/stall`.
     pub stall: u64,
@@ -176,7 +196,7 @@ pub struct Requests {
     pub slow: u64,
     /// `GET /`, the HTML shop page.
     pub page: u64,
-    /// `POST /wp/login`, the web app's form login.
+    /// `/wp/login`, the web app's form login: `GET` the form and `POST` it.
     pub wp_login: u64,
     /// `GET /wp/admin`, the page that issues the nonces.
     pub wp_admin: u64,
@@ -186,27 +206,34 @@ pub struct Requests {
     pub wp_ajax: u64,
     /// `GET /wp/logout`.
     pub wp_logout: u64,
-    /// Unknown paths, and known paths with the wrong method.
+    /// Unknown paths, and known paths with the wrong method (under `/wx/` those are errno 404,
+    /// counted in [`Shop`]).
     pub other: u64,
 }
 
-/// Refused credentials, by reason.
+/// Refused credentials, by reason, from every route that checks one: bearers, `access_token`s,
+/// session cookies and `X-Litemall-Token`s, the token grants and the `/wp/login` password.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthFailures {
-    /// No bearer / no `access_token` at all.
+    /// No credential at all: no bearer, `access_token`, session cookie or `X-Litemall-Token`
+    /// (for `/api/v2/...`, the bearer or the `tb_sid` cookie missing).
     pub missing: u64,
+    /// Past its lifetime: what a replay that does not refresh its tokens runs into.
     pub expired: u64,
-    /// Forged, garbled, from another process, or of the wrong kind.
+    /// Forged, garbled, from another process, or of the wrong kind (for `/api/v2/...`, also a
+    /// bearer and a cookie of two different logins).
     pub invalid: u64,
     /// Issued before the last `/admin/revoke`.
     pub revoked: u64,
-    /// `/cgi-bin/token` or `/cgi-bin/stable_token` refused (bad appid, secret, or grant_type).
+    /// `/cgi-bin/token` or `/cgi-bin/stable_token` refused (bad appid, secret or grant_type, or
+    /// a `stable_token` body that is not the JSON grant), or a wrong `/wp/login` user or
+    /// password.
     pub bad_credentials: u64,
 }
 
 /// The endpoints counted in [`Requests`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Token,
     StableToken,
     Login,
@@ -230,7 +257,7 @@ pub enum Endpoint {
 
 /// Events counted in [`Webapp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebEvent {
+pub(crate) enum WebEvent {
     Login,
     PostCreated,
     NonceFailure,
@@ -241,7 +268,7 @@ pub enum WebEvent {
 
 /// Events counted in [`V2`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum V2Event {
+pub(crate) enum V2Event {
     Login,
     Call,
     ExpiredAnswer,
@@ -251,7 +278,7 @@ pub enum V2Event {
 
 /// Events counted in [`Shop`] (the errno counts have [`Counters::shop_errno`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShopEvent {
+pub(crate) enum ShopEvent {
     Call,
     Session,
     Login,
@@ -269,7 +296,7 @@ pub enum ShopEvent {
 
 /// The nonzero errnos counted in [`ShopErrno`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Errno {
+pub(crate) enum Errno {
     Fail = -1,
     BadArgument = 401,
     BadValue = 402,
@@ -291,7 +318,7 @@ impl Errno {
 
 /// Reasons counted in [`AuthFailures`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     Missing,
     Expired,
     Invalid,
@@ -308,7 +335,7 @@ const SHOP_EVENTS: usize = ShopEvent::Prepaid as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     platform_tokens: AtomicU64,
     session_tokens: AtomicU64,
     requests: [AtomicU64; ENDPOINTS],
@@ -322,36 +349,36 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn request(&self, e: Endpoint) {
+    pub(crate) fn request(&self, e: Endpoint) {
         self.requests[e as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn failure(&self, f: Failure) {
+    pub(crate) fn failure(&self, f: Failure) {
         self.failures[f as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn platform_token(&self) {
+    pub(crate) fn platform_token(&self) {
         self.platform_tokens.fetch_add(1, Relaxed);
     }
 
-    pub fn session_token(&self) {
+    pub(crate) fn session_token(&self) {
         self.session_tokens.fetch_add(1, Relaxed);
     }
 
-    pub fn web(&self, e: WebEvent) {
+    pub(crate) fn web(&self, e: WebEvent) {
         self.web[e as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn v2(&self, e: V2Event) {
+    pub(crate) fn v2(&self, e: V2Event) {
         self.v2[e as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn shop(&self, e: ShopEvent) {
+    pub(crate) fn shop(&self, e: ShopEvent) {
         self.shop[e as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts a shop answer with a nonzero errno.
-    pub fn shop_errno(&self, e: Errno) {
+    pub(crate) fn shop_errno(&self, e: Errno) {
         self.shop_errno[e.slot()].fetch_add(1, Relaxed);
     }
 
@@ -387,18 +414,18 @@ impl Counters {
         }
     }
 
-    pub fn unknown_id(&self) {
+    pub(crate) fn unknown_id(&self) {
         self.unknown_ids.fetch_add(1, Relaxed);
     }
 
     /// Counts an accepted order and returns its sequence number (from 1).
-    pub fn order(&self) -> u64 {
+    pub(crate) fn order(&self) -> u64 {
         self.orders.fetch_add(1, Relaxed) + 1
     }
 
     /// Reads every counter. Not atomic as a whole: under load the fields may be from slightly
     /// different instants, which is fine for counts read after the load has stopped.
-    pub fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self) -> Stats {
         let r = |e: Endpoint| self.requests[e as usize].load(Relaxed);
         let f = |x: Failure| self.failures[x as usize].load(Relaxed);
         let w = |x: WebEvent| self.web[x as usize].load(Relaxed);

@@ -27,7 +27,7 @@ const VALIDITY: Duration = Duration::from_secs(397 * 24 * 3600);
 const BACKDATE: Duration = Duration::from_secs(3600);
 
 /// What a TLS start produces: the server configuration and the CA to trust.
-pub struct Material {
+pub(crate) struct Material {
     pub server_config: Arc<rustls::ServerConfig>,
     pub ca_pem: String,
 }
@@ -35,7 +35,7 @@ pub struct Material {
 /// Generates a CA ("loadtape testbed CA") and a leaf for `localhost`, 127.0.0.1 and ::1 (plus
 /// `extra_ip`, the listen address, when it is a specific non-loopback address), and builds a
 /// rustls server configuration (ring provider, ALPN `h2` then `http/1.1`).
-pub fn generate(extra_ip: Option<IpAddr>) -> anyhow::Result<Material> {
+pub(crate) fn generate(extra_ip: Option<IpAddr>) -> anyhow::Result<Material> {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("system clock is before 1970")?;

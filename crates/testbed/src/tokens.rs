@@ -32,11 +32,11 @@ const MAC_LEN: usize = 12;
 const PAYLOAD_LEN: usize = 25;
 const RAW_LEN: usize = MAC_LEN + PAYLOAD_LEN;
 /// Length of every token in characters (base64url without padding of [`RAW_LEN`] bytes).
-pub const TOKEN_LEN: usize = (RAW_LEN * 4).div_ceil(3);
+pub(crate) const TOKEN_LEN: usize = (RAW_LEN * 4).div_ceil(3);
 
 /// Which endpoint a token came from; a token of one kind is "invalid" where the other is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `access_token` from `/cgi-bin/token` or `/cgi-bin/stable_token`, sent as `?access_token=`.
     Platform = 1,
     /// Session token from `/api/login`, sent as `Authorization: Bearer`.
@@ -53,7 +53,7 @@ pub enum Kind {
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// Not one of ours: bad encoding, bad MAC (forged, truncated, or from another process), or
     /// the wrong kind.
     Invalid,
@@ -65,7 +65,7 @@ pub enum TokenError {
 
 /// Issues and checks tokens. Shared by reference between all connections; every method takes
 /// `&self` and touches only atomics.
-pub struct Tokens {
+pub(crate) struct Tokens {
     key: hmac::Key,
     ttl_ms: u64,
     epoch: Instant,
@@ -75,7 +75,7 @@ pub struct Tokens {
 
 impl Tokens {
     /// A fresh authority with a random key. `ttl` is rounded up to whole milliseconds.
-    pub fn new(ttl: Duration) -> anyhow::Result<Tokens> {
+    pub(crate) fn new(ttl: Duration) -> anyhow::Result<Tokens> {
         let rng = SystemRandom::new();
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
             .map_err(|_| anyhow::anyhow!("no system randomness for the token key"))?;
@@ -98,19 +98,19 @@ impl Tokens {
     }
 
     /// A new token of `kind`, valid for the configured TTL from now.
-    pub fn issue(&self, kind: Kind) -> String {
+    pub(crate) fn issue(&self, kind: Kind) -> String {
         self.issue_serial(kind, self.serial.fetch_add(1, Ordering::Relaxed))
     }
 
     /// [`Tokens::issue`], with the serial the token carries, for a store keyed by session.
-    pub fn issue_with_serial(&self, kind: Kind) -> (String, u64) {
+    pub(crate) fn issue_with_serial(&self, kind: Kind) -> (String, u64) {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         (self.issue_serial(kind, serial), serial)
     }
 
     /// Two tokens of one session: `first` and `second` share a fresh serial, so a checker can
     /// tell that they were issued together (see [`Tokens::verify`]).
-    pub fn issue_pair(&self, first: Kind, second: Kind) -> (String, String) {
+    pub(crate) fn issue_pair(&self, first: Kind, second: Kind) -> (String, String) {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         (
             self.issue_serial(first, serial),
@@ -143,13 +143,13 @@ impl Tokens {
 
     /// Accepts `token` if it is ours, of `kind`, not revoked and not expired — checked in that
     /// order, so a forged token is always "invalid" whatever its claimed times.
-    pub fn check(&self, token: &str, kind: Kind) -> Result<(), TokenError> {
+    pub(crate) fn check(&self, token: &str, kind: Kind) -> Result<(), TokenError> {
         self.verify(token, kind).map(drop)
     }
 
     /// [`Tokens::check`], returning the token's serial: the one fact about a session that
     /// outlives the request (see [`Tokens::openid`]).
-    pub fn verify(&self, token: &str, kind: Kind) -> Result<u64, TokenError> {
+    pub(crate) fn verify(&self, token: &str, kind: Kind) -> Result<u64, TokenError> {
         if token.len() != TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
@@ -184,7 +184,7 @@ impl Tokens {
     /// The user id of a session: `o` and 16 hex characters of an HMAC over its serial. Stable
     /// for one token, different for every login, and not the serial itself, so consecutive
     /// logins do not show consecutive ids.
-    pub fn openid(&self, serial: u64) -> String {
+    pub(crate) fn openid(&self, serial: u64) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(&[0x02]);
         ctx.update(&serial.to_be_bytes());
@@ -202,7 +202,7 @@ impl Tokens {
     /// action it is for. Bound to that one session, so a nonce recorded in another session (or
     /// another process) is refused; the same for every page of one session, as WordPress's are
     /// within a tick.
-    pub fn nonce(&self, serial: u64, action: &str) -> String {
+    pub(crate) fn nonce(&self, serial: u64, action: &str) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(&[0x03]);
         ctx.update(&serial.to_be_bytes());
@@ -218,7 +218,7 @@ impl Tokens {
 
     /// Revokes every token issued so far and returns the new generation (tokens from earlier
     /// generations are now refused as "revoked").
-    pub fn revoke(&self) -> u32 {
+    pub(crate) fn revoke(&self) -> u32 {
         self.generation
             .fetch_add(1, Ordering::AcqRel)
             .wrapping_add(1)

@@ -24,7 +24,7 @@ use serde::Deserialize;
 type Decryptor = cbc::Decryptor<aes::Aes128>;
 
 /// The login material a `wx.getUserInfo` login sends, as sent.
-pub struct Material<'a> {
+pub(crate) struct Material<'a> {
     pub raw_data: &'a str,
     pub signature: &'a str,
     pub encrypted_data: &'a str,
@@ -33,7 +33,7 @@ pub struct Material<'a> {
 
 /// Why material was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `signature` is not sha1(rawData + session_key).
     Signature,
     /// `encryptedData` or `iv` is not base64, not a whole number of blocks, badly padded under
@@ -45,7 +45,7 @@ pub enum Refusal {
 
 /// The user the decrypted data names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
+pub(crate) struct User {
     pub openid: String,
     pub nick_name: String,
 }
@@ -66,14 +66,14 @@ struct Watermark {
 
 /// The mock platform of one testbed: its app's session key and the key that turns codes into
 /// openids, both random per process.
-pub struct Platform {
+pub(crate) struct Platform {
     appid: String,
     session_key: [u8; 16],
     openids: hmac::Key,
 }
 
 impl Platform {
-    pub fn new(appid: &str) -> anyhow::Result<Platform> {
+    pub(crate) fn new(appid: &str) -> anyhow::Result<Platform> {
         let rng = SystemRandom::new();
         let mut session_key = [0u8; 16];
         rng.fill(&mut session_key)
@@ -88,13 +88,13 @@ impl Platform {
     }
 
     /// The `session_key` as `jscode2session` answers it: base64 of 16 bytes.
-    pub fn session_key(&self) -> String {
+    pub(crate) fn session_key(&self) -> String {
         STANDARD.encode(self.session_key)
     }
 
     /// The openid `jscode2session` answers for `code`: `o` and 27 URL-safe characters, as
     /// WeChat's look, the same for the same code.
-    pub fn openid_for_code(&self, code: &str) -> String {
+    pub(crate) fn openid_for_code(&self, code: &str) -> String {
         let tag = hmac::sign(&self.openids, code.as_bytes());
         let mut id = String::with_capacity(28);
         id.push('o');
@@ -104,7 +104,7 @@ impl Platform {
 
     /// Checks `m` as a backend does: the signature first, then the decryption and the
     /// watermark. Returns the user it names.
-    pub fn check(&self, m: &Material) -> Result<User, Refusal> {
+    pub(crate) fn check(&self, m: &Material) -> Result<User, Refusal> {
         let mut signed = Vec::with_capacity(m.raw_data.len() + 24);
         signed.extend_from_slice(m.raw_data.as_bytes());
         signed.extend_from_slice(self.session_key().as_bytes());

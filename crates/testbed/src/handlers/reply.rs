@@ -16,22 +16,22 @@ pub const MAX_BODY: usize = 1 << 20;
 /// JSON bodies above this size are gzip-encoded when the client accepts it. Below it the gzip
 /// framing (18 bytes) and the CPU are not worth the few bytes saved; above it sit the goods list
 /// and `/stats`, the answers a real backend would compress.
-pub const GZIP_MIN: usize = 256;
+pub(super) const GZIP_MIN: usize = 256;
 
 /// The response type of every route.
-pub type Resp = Response<Body>;
+pub(crate) type Resp = Response<Body>;
 
-pub const TOO_LARGE: &[u8] = br#"{"errcode":413,"errmsg":"request body too large"}"#;
-pub const BAD_BODY: &[u8] = br#"{"errcode":400,"errmsg":"could not read request body"}"#;
+pub(super) const TOO_LARGE: &[u8] = br#"{"errcode":413,"errmsg":"request body too large"}"#;
+pub(super) const BAD_BODY: &[u8] = br#"{"errcode":400,"errmsg":"could not read request body"}"#;
 
-pub enum BodyError {
+pub(super) enum BodyError {
     TooLarge,
     Read,
     Json,
 }
 
 /// Buffers at most [`MAX_BODY`] bytes of `body` and parses them as `T`.
-pub async fn read_json<T, B>(body: B) -> Result<T, BodyError>
+pub(super) async fn read_json<T, B>(body: B) -> Result<T, BodyError>
 where
     T: serde::de::DeserializeOwned,
     B: hyper::body::Body<Data = Bytes>,
@@ -42,7 +42,7 @@ where
 }
 
 /// Buffers at most [`MAX_BODY`] bytes of `body`.
-pub async fn read_bytes<B>(body: B) -> Result<Bytes, BodyError>
+pub(super) async fn read_bytes<B>(body: B) -> Result<Bytes, BodyError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -58,7 +58,7 @@ where
     }
 }
 
-pub fn with_headers(status: StatusCode, content_type: &'static str, body: Body) -> Resp {
+pub(super) fn with_headers(status: StatusCode, content_type: &'static str, body: Body) -> Resp {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -68,7 +68,7 @@ pub fn with_headers(status: StatusCode, content_type: &'static str, body: Body) 
 }
 
 /// A fixed JSON answer: no allocation.
-pub fn json(status: StatusCode, body: &'static [u8]) -> Resp {
+pub(super) fn json(status: StatusCode, body: &'static [u8]) -> Resp {
     with_headers(
         status,
         "application/json",
@@ -76,7 +76,7 @@ pub fn json(status: StatusCode, body: &'static [u8]) -> Resp {
     )
 }
 
-pub fn to_json<T: Serialize>(value: &T) -> Resp {
+pub(super) fn to_json<T: Serialize>(value: &T) -> Resp {
     match serde_json::to_vec(value) {
         Ok(v) => with_headers(StatusCode::OK, "application/json", Body::full(v.into())),
         // Only reachable through a bug in a Serialize impl; still no panic.
@@ -87,7 +87,7 @@ pub fn to_json<T: Serialize>(value: &T) -> Resp {
     }
 }
 
-pub fn html(page: &'static str) -> Resp {
+pub(super) fn html(page: &'static str) -> Resp {
     with_headers(
         StatusCode::OK,
         "text/html; charset=utf-8",
@@ -98,7 +98,7 @@ pub fn html(page: &'static str) -> Resp {
 /// The last step for every answer: a JSON body over [`GZIP_MIN`] says `vary: accept-encoding`
 /// (its encoding depends on that header, compressed or not, so a cache must key on it) and is
 /// gzip-encoded when `request` accepts gzip. Everything else passes untouched.
-pub fn encode(mut resp: Resp, request: &HeaderMap) -> Resp {
+pub(super) fn encode(mut resp: Resp, request: &HeaderMap) -> Resp {
     let body = match resp.body().as_full() {
         Some(b) if b.len() > GZIP_MIN => b.clone(),
         _ => return resp,

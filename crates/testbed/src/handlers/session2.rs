@@ -29,7 +29,7 @@ use crate::stats::{Endpoint, Failure, V2Event};
 use crate::tokens::{constant_time_eq, Kind, TokenError};
 
 /// The cookie issued beside the bearer.
-pub const SID_COOKIE: &str = "tb_sid";
+pub(super) const SID_COOKIE: &str = "tb_sid";
 /// The nonce action the feed's cursor is made for.
 const CURSOR_ACTION: &str = "v2-feed-cursor";
 

@@ -32,7 +32,7 @@ use crate::stats::{Errno, Failure, ShopEvent};
 use crate::tokens::{Kind, TokenError};
 
 /// The header litemall's mini program sends its token in.
-pub const TOKEN_HEADER: &str = "x-litemall-token";
+pub(super) const TOKEN_HEADER: &str = "x-litemall-token";
 
 const UNLOGIN: &str = r#"{"errno":501,"errmsg":"请登录"}"#;
 const BAD_ARGUMENT: &str = r#"{"errno":401,"errmsg":"参数不对"}"#;

@@ -13,11 +13,11 @@ use crate::body::{Blob, Body};
 use crate::query;
 
 /// The largest `/blob` download.
-pub const MAX_BLOB: u64 = 1 << 30;
+pub(super) const MAX_BLOB: u64 = 1 << 30;
 /// `/blob` without `?bytes=`.
-pub const DEFAULT_BLOB: u64 = 1 << 20;
+pub(super) const DEFAULT_BLOB: u64 = 1 << 20;
 /// The longest `/slow` sleep, in ms.
-pub const MAX_SLOW_MS: u64 = 60_000;
+pub(super) const MAX_SLOW_MS: u64 = 60_000;
 
 const INVALID_BYTES: &[u8] = br#"{"errcode":400,"errmsg":"invalid bytes"}"#;
 const INVALID_MS: &[u8] = br#"{"errcode":400,"errmsg":"invalid ms"}"#;
@@ -31,7 +31,7 @@ struct SlowResp {
 /// `GET /blob?bytes=N`: N bytes (0 ≤ N ≤ 1 GiB, default 1 MiB) of the pattern in
 /// [`crate::body`], with a `content-length`, streamed in 64 KiB frames as the client reads
 /// them — never held in memory whole, so a slow reader costs the server nothing but a socket.
-pub fn blob(query: Option<&str>) -> Resp {
+pub(super) fn blob(query: Option<&str>) -> Resp {
     let len = match query::param(query, "bytes") {
         None => Some(DEFAULT_BLOB),
         Some(n) => n.parse::<u64>().ok().filter(|&n| n <= MAX_BLOB),
@@ -52,7 +52,7 @@ pub fn blob(query: Option<&str>) -> Resp {
 /// `GET /slow?ms=N` (0 ≤ N ≤ 60000, required): answers after N ms. The sleep is in this
 /// request's task, so other requests — on other connections, or other HTTP/2 streams of this
 /// one — are answered meanwhile.
-pub async fn slow(query: Option<&str>) -> Resp {
+pub(super) async fn slow(query: Option<&str>) -> Resp {
     let ms = query::param(query, "ms")
         .and_then(|n| n.parse::<u64>().ok())
         .filter(|&n| n <= MAX_SLOW_MS);

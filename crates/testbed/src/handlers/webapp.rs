@@ -34,10 +34,10 @@ use crate::stats::{Endpoint, Failure, WebEvent};
 use crate::tokens::{constant_time_eq, Kind, TokenError};
 
 /// The session cookie's name (WordPress appends a hash of the site URL).
-pub const WP_COOKIE: &str = "wordpress_logged_in_testbed";
+pub(super) const WP_COOKIE: &str = "wordpress_logged_in_testbed";
 /// The only user, and its password.
-pub const WP_USER: &str = "admin";
-pub const WP_PASSWORD: &str = "testbed-password";
+pub(super) const WP_USER: &str = "admin";
+pub(super) const WP_PASSWORD: &str = "testbed-password";
 
 /// Nonce actions.
 pub(super) const REST_ACTION: &str = "wp_rest";

@@ -15,10 +15,10 @@ use loadtape_testbed::{Config, Stats, Testbed};
 use serde_json::Value;
 
 /// Upper bound for any single request in these tests.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A plain-HTTP testbed on an ephemeral loopback port.
-pub async fn start(token_ttl: Duration) -> Testbed {
+pub(crate) async fn start(token_ttl: Duration) -> Testbed {
     Testbed::start(Config {
         token_ttl,
         ..Config::default()
@@ -29,35 +29,35 @@ pub async fn start(token_ttl: Duration) -> Testbed {
 
 /// One answer, body parsed as JSON when it is JSON.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
 impl Answer {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
 
-    pub fn errcode(&self) -> i64 {
+    pub(crate) fn errcode(&self) -> i64 {
         self.json()["errcode"].as_i64().expect("errcode")
     }
 
-    pub fn errmsg(&self) -> String {
+    pub(crate) fn errmsg(&self) -> String {
         self.json()["errmsg"].as_str().expect("errmsg").to_string()
     }
 }
 
 /// A hyper client bound to one testbed's base URL.
-pub struct Http {
+pub(crate) struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
 }
 
 impl Http {
-    pub fn new(testbed: &Testbed) -> Http {
+    pub(crate) fn new(testbed: &Testbed) -> Http {
         Http {
             client: Client::builder(TokioExecutor::new()).build_http(),
             base: testbed.base_url(),
@@ -65,7 +65,7 @@ impl Http {
     }
 
     /// HTTP/2 with prior knowledge (h2c), no upgrade dance.
-    pub fn h2c(testbed: &Testbed) -> Http {
+    pub(crate) fn h2c(testbed: &Testbed) -> Http {
         Http {
             client: Client::builder(TokioExecutor::new())
                 .http2_only(true)
@@ -74,7 +74,7 @@ impl Http {
         }
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path_and_query: &str,
@@ -91,7 +91,7 @@ impl Http {
     }
 
     /// A request with these extra headers (repeats allowed), body read to the end.
-    pub async fn send_with(
+    pub(crate) async fn send_with(
         &self,
         method: Method,
         path_and_query: &str,
@@ -114,7 +114,7 @@ impl Http {
     }
 
     /// A request with these extra headers; returns once the head is in, body unread.
-    pub async fn open(
+    pub(crate) async fn open(
         &self,
         method: Method,
         path_and_query: &str,
@@ -140,16 +140,16 @@ impl Http {
             .expect("response")
     }
 
-    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
+    pub(crate) async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
         self.send(Method::GET, path, bearer, Bytes::new()).await
     }
 
-    pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: impl Into<Bytes>) -> Answer {
         self.send(Method::POST, path, None, body).await
     }
 
     /// `GET /cgi-bin/token` with the default credentials; returns the access token.
-    pub async fn access_token(&self) -> String {
+    pub(crate) async fn access_token(&self) -> String {
         let a = self
             .get(
                 "/cgi-bin/token?grant_type=client_credential&appid=wxtestbed&secret=testbed-secret",
@@ -164,14 +164,14 @@ impl Http {
     }
 
     /// `POST /api/login`; returns the session token.
-    pub async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
         let a = self.post("/api/login", r#"{"code":"0a1b2c"}"#).await;
         assert_eq!(a.status, StatusCode::OK, "{a:?}");
         a.json()["token"].as_str().expect("token").to_string()
     }
 
     /// `GET /api/goods?page=N` with a bearer; returns the listed ids.
-    pub async fn goods_ids(&self, token: &str, page: u32) -> Vec<String> {
+    pub(crate) async fn goods_ids(&self, token: &str, page: u32) -> Vec<String> {
         let a = self
             .get(&format!("/api/goods?page={page}"), Some(token))
             .await;
@@ -185,7 +185,7 @@ impl Http {
     }
 
     /// `GET /stats`, parsed.
-    pub async fn stats(&self) -> Stats {
+    pub(crate) async fn stats(&self) -> Stats {
         let a = self.get("/stats", None).await;
         assert_eq!(a.status, StatusCode::OK);
         serde_json::from_slice(&a.body).expect("stats parse")
@@ -193,7 +193,7 @@ impl Http {
 }
 
 /// Runs curl with no config file, no proxy and no ambient CA settings, bounded in time.
-pub async fn curl(args: &[&str]) -> Output {
+pub(crate) async fn curl(args: &[&str]) -> Output {
     let mut cmd = tokio::process::Command::new("curl");
     cmd.args([
         "-q",
