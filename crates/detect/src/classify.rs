@@ -276,7 +276,7 @@ impl Ctx<'_> {
 impl Ctx<'_> {
     /// Whether a response hit can be extracted from: a value in a page only when a regex on
     /// a short context singles it out there.
-    pub fn usable(&self, h: &Hit, value: &str) -> bool {
+    pub(crate) fn usable(&self, h: &Hit, value: &str) -> bool {
         if !matches!(h.place, Place::Text | Place::TextField(_)) {
             return true;
         }
@@ -295,7 +295,7 @@ impl Ctx<'_> {
     }
 
     /// The origin of a value used at `step`, from the candidate index.
-    pub fn origin_of(&self, value: &str, step: usize, key: Option<&str>) -> Option<Origin> {
+    pub(crate) fn origin_of(&self, value: &str, step: usize, key: Option<&str>) -> Option<Origin> {
         self.index
             .origin(value, step, key, &|h, v| self.usable(h, v))
     }

@@ -30,10 +30,10 @@ fn json_path(p: &str) -> JsonPathExpr {
 }
 
 /// The threshold every converted scenario starts with.
-pub const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
+pub(crate) const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 
 /// Think times longer than this are cut: a tester reading the screen is not load.
-pub const MAX_THINK: Duration = Duration::from_secs(5);
+pub(crate) const MAX_THINK: Duration = Duration::from_secs(5);
 
 /// Request headers the replay's client sets itself, besides the hop-by-hop ones
 /// ([`loadtape_net::hop`]), which are never copied.
@@ -44,6 +44,8 @@ const DROP_HEADERS: [&str; 3] = [
     "accept-encoding",
 ];
 
+/// The choices `loadtape convert` leaves to the user; the default takes nothing from CSVs
+/// (tokens are fetched by token steps) and names no recording.
 #[derive(Debug, Clone, Default)]
 pub struct ConvertOptions {
     /// What the scenario's `recording:` field says (the recording's file name).
@@ -61,15 +63,22 @@ pub struct TokenCsv {
     pub path: String,
 }
 
+/// What [`convert`] makes: the scenario, the comments it is written with, and the starter
+/// rows of the CSVs it names, for the caller to write next to it.
 #[derive(Debug, Clone)]
 pub struct Conversion {
+    /// The converted scenario; only applied findings changed its requests.
     pub scenario: Scenario,
+    /// Notes for a human (what to decide, what was left as recorded), each written above
+    /// the field it is about.
     pub comments: Comments,
     /// With `--token-csv`: the CSV's columns, and the recorded values as a starter row.
     pub csv_columns: Vec<String>,
+    /// The recorded values of `csv_columns`, in the same order.
     pub csv_row: Vec<String>,
     /// With `--login-csv`: its columns, and the recorded user's material as a starter row.
     pub login_columns: Vec<String>,
+    /// The recorded values of `login_columns`, in the same order.
     pub login_row: Vec<String>,
 }
 

@@ -17,7 +17,7 @@ const CONTEXTS: [usize; 6] = [8, 12, 16, 24, 32, 40];
 /// out. With the `name` the page gives the value (a hidden input's, a script key's), a
 /// context that starts at that name is tried first: it moves with the value when the page
 /// around it changes.
-pub fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String> {
+pub(crate) fn text_regex(text: &str, value: &str, name: Option<&str>) -> Option<String> {
     if value.is_empty() {
         return None;
     }
@@ -90,7 +90,7 @@ fn fragile(context: &str) -> bool {
 }
 
 /// Whether every match of `pattern` in `text` captures `value` (and there is one).
-pub fn singles_out(pattern: &str, text: &str, value: &str) -> bool {
+pub(crate) fn singles_out(pattern: &str, text: &str, value: &str) -> bool {
     let Ok(re) = Regex::new(pattern) else {
         return false;
     };

@@ -42,7 +42,7 @@ const BEACON_PATHS: [&str; 8] = [
 ];
 
 /// Why an exchange is left out of the scenario, or `None` to keep it.
-pub fn dropped(e: &Exchange, keep_static: bool) -> Option<Dropped> {
+pub(crate) fn dropped(e: &Exchange, keep_static: bool) -> Option<Dropped> {
     let Some(resp) = &e.response else {
         return Some(Dropped::Failed);
     };
@@ -75,7 +75,7 @@ pub fn dropped(e: &Exchange, keep_static: bool) -> Option<Dropped> {
 }
 
 /// The host of an absolute URL (without port or credentials).
-pub fn host(url: &str) -> &str {
+pub(crate) fn host(url: &str) -> &str {
     let rest = url.find("://").map(|i| &url[i + 3..]).unwrap_or(url);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit('@').next().unwrap_or(authority);

@@ -11,11 +11,14 @@ pub const APPLY_AT: u8 = 70;
 /// The result of [`analyze`](crate::analyze).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
+    /// The recording's name (its header's), which the converted scenario takes.
     pub name: String,
     /// One per recorded exchange, in recording order.
     pub steps: Vec<StepInfo>,
     /// One per value the replay has to treat specially, in order of first use.
     pub findings: Vec<Finding>,
+    /// The mini program the recording is of: named by a Referer, else by the appid a platform
+    /// token request sends; `None` when neither does.
     pub mini_program: Option<MiniProgram>,
     /// Things a human must decide; `tokens` prints them, `convert` prints and comments them.
     pub warnings: Vec<String>,
@@ -49,6 +52,8 @@ pub struct StepInfo {
     pub dropped: Option<Dropped>,
 }
 
+/// Why an exchange is left out of the scenario. It keeps its [`StepInfo`], so `tokens` can say
+/// what was dropped and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
     /// An image, font, stylesheet or script: the CDN's load, not the backend's.
@@ -72,13 +77,21 @@ impl fmt::Display for Dropped {
 /// Which super app the traffic came from, recognised by its Referer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MiniProgram {
+    /// The super app; it decides which platform token endpoints and stale-token codes apply.
     pub platform: Platform,
+    /// The mini program's appid (`wx…` for WeChat); the scenario gets it as the `appid`
+    /// variable.
     pub appid: String,
 }
 
+/// A super app whose mini programs loadtape recognises (see [`crate::presets`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
+    /// WeChat: Referer `servicewechat.com/{appid}/…`, tokens from `cgi-bin/token` or
+    /// `cgi-bin/stable_token`.
     WeChat,
+    /// Alipay: Referer `{appid}.hybrid.alipay-eco.com`, tokens from
+    /// `alipay.system.oauth.token`.
     Alipay,
 }
 
@@ -96,6 +109,7 @@ impl fmt::Display for Platform {
 pub struct Finding {
     /// The scenario variable it becomes (unique).
     pub variable: String,
+    /// What the value is; it decides what the scenario sends in its place.
     pub class: Class,
     /// The recorded value (decoded: a query parameter without its percent-encoding).
     pub value: String,
@@ -115,11 +129,14 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether `convert` applies it (confidence at [`APPLY_AT`] or above) rather than only
+    /// suggesting it.
     pub fn applied(&self) -> bool {
         self.confidence >= APPLY_AT
     }
 }
 
+/// What kind of value a finding is, from which `convert` knows how to replace it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// Issued by an earlier response: an extractor there, `{{ var }}` here.
@@ -137,11 +154,18 @@ pub enum Class {
     Static,
 }
 
+/// What the client made, for a [`Class::Generated`] finding: it decides the scenario's
+/// replacement, made afresh at every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gen {
+    /// A Unix time in milliseconds (13 digits) within a day of the capture, alone or as the
+    /// clock part of a stamp: `now_ms()`.
     TimestampMs,
+    /// The same in seconds (10 digits): `now_s()`.
     TimestampS,
+    /// A random value under a nonce-like name: `uuid()`, or `md5(uuid())` for 32 hex digits.
     Nonce,
+    /// A UUID sent once: `uuid()`.
     Uuid,
     /// `sign`, `signature`, `paySign`: needs the signing rule from the user.
     Signature,
@@ -170,15 +194,20 @@ impl fmt::Display for Class {
 /// A request slot sending a finding's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Use {
+    /// The exchange sending it, as an index into `Analysis::steps`.
     pub step: usize,
+    /// Where in that request it is sent.
     pub place: Place,
+    /// How the sent form relates to the issued value, so the template can redo it.
     pub encoding: Encoding,
 }
 
 /// A response slot a finding's value was taken from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// The exchange whose response held it, as an index into `Analysis::steps`.
     pub step: usize,
+    /// Where in that response it was: what the extractor reads.
     pub place: Place,
 }
 
@@ -186,6 +215,7 @@ pub struct Origin {
 /// says, since the walk decodes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// The request sends the issued value as it is.
     Plain,
     /// The request sends base64 of the issued value.
     Base64,
@@ -202,7 +232,9 @@ pub enum Encoding {
 pub enum Place {
     /// The n-th segment of the URL path (0-based).
     PathSegment(usize),
+    /// A query parameter, by name.
     Query(String),
+    /// A field of a form or multipart body, by name.
     Form(String),
     /// A header (name lower-cased), the whole value.
     Header(String),

@@ -5,8 +5,12 @@
 //! JSON leaf by JSONPath, JSON inside strings, JWT claims), finds where each value a request
 //! sends came from (the latest earlier response holding it, also URL-encoded, base64 or
 //! Bearer-prefixed) and classifies it: correlated, session token, platform token, generated,
-//! static. Every [`Finding`] carries a confidence; [`convert`] applies the confident ones and
-//! leaves the rest as suggestions, so a guess never silently rewrites a request.
+//! appid, static. Every [`Finding`] carries a confidence; [`convert`] applies the confident ones
+//! and leaves the rest as suggestions, so a guess never silently rewrites a request.
+//!
+//! The main types: [`Analysis`] (the steps, findings and warnings of one recording, which
+//! [`render_table`] and [`findings_json`] print) and [`Conversion`] (the scenario [`convert`]
+//! builds from it, with its comments and the starter rows of the CSVs it names).
 //!
 //! The split keeps the two commands honest: `tokens` prints exactly what `convert` will apply.
 

@@ -7,7 +7,7 @@
 use loadtape_recording::Headers;
 
 /// `(name, value)` of every part without a file name; `None` when the body is not multipart.
-pub fn fields(headers: &Headers, text: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn fields(headers: &Headers, text: &str) -> Option<Vec<(String, String)>> {
     let ct = headers.get("content-type")?;
     if !ct.to_ascii_lowercase().contains("multipart/form-data") {
         return None;

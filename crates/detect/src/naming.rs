@@ -8,13 +8,13 @@ use crate::walk::{decode_component, path_and_query};
 
 /// Hands out unique names.
 #[derive(Default)]
-pub struct Names {
+pub(crate) struct Names {
     taken: HashSet<String>,
 }
 
 impl Names {
     /// Function names are reserved, and so are the names the converter itself uses.
-    pub fn for_variables() -> Names {
+    pub(crate) fn for_variables() -> Names {
         let mut n = Names::default();
         for f in Func::ALL {
             n.taken.insert(f.name().to_string());
@@ -26,7 +26,7 @@ impl Names {
     }
 
     /// `base`, or `base_2`, `base_3`... whichever is free first.
-    pub fn unique(&mut self, base: &str) -> String {
+    pub(crate) fn unique(&mut self, base: &str) -> String {
         let mut name = base.to_string();
         let mut i = 2;
         while self.taken.contains(&name) {
@@ -40,7 +40,7 @@ impl Names {
 
 /// A variable name from a field name: `goodsId` → `goodsId`, `X-Token` → `x_token`,
 /// `3rd_session` → `v3rd_session`.
-pub fn variable(raw: &str) -> Option<String> {
+pub(crate) fn variable(raw: &str) -> Option<String> {
     let mut s: String = raw
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -59,7 +59,7 @@ pub fn variable(raw: &str) -> Option<String> {
 }
 
 /// Names that say nothing alone (`id`, `value`): the step name is put in front.
-pub fn is_generic(name: &str) -> bool {
+pub(crate) fn is_generic(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
         "id" | "value" | "data" | "result" | "key" | "authorization" | "cookie" | "item" | "v"
@@ -68,7 +68,7 @@ pub fn is_generic(name: &str) -> bool {
 
 /// A step name from the URL path: its last segments that are words, not ids (`/api/goods/
 /// g1x0abc` → `goods_detail`, `/cgi-bin/token` → `token`).
-pub fn step(url: &str, form: Option<&str>, is_id: impl Fn(&str) -> bool) -> String {
+pub(crate) fn step(url: &str, form: Option<&str>, is_id: impl Fn(&str) -> bool) -> String {
     let (path, query) = path_and_query(url);
     let segments: Vec<String> = path
         .split('/')

@@ -13,7 +13,7 @@ use crate::walk::{decode_component, Slot};
 /// each `=`, so `?a=1&#038;_wpnonce=x` yields `x`) and indexed the same way, so a lookup never
 /// scans a body: the index is built in one pass over the recording.
 #[derive(Default)]
-pub struct Index {
+pub(crate) struct Index {
     by_value: HashMap<String, Vec<Hit>>,
     /// `(step, value)` for every value a request sent: the same value in that step's
     /// response is an echo of the request, not an origin.
@@ -22,7 +22,7 @@ pub struct Index {
 
 /// One place a response held a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub step: usize,
     pub place: Place,
     /// When the value is the percent-decoded form of what the response held: what it held
@@ -37,7 +37,7 @@ fn is_token_char(c: char) -> bool {
 
 impl Index {
     /// Adds the slots of one response (`step` in recording order; call in that order).
-    pub fn add(&mut self, step: usize, slots: Vec<Slot>, text: Option<&str>) {
+    pub(crate) fn add(&mut self, step: usize, slots: Vec<Slot>, text: Option<&str>) {
         for slot in slots {
             if slot.value.contains('%') {
                 let decoded = decode_component(&slot.value);
@@ -63,7 +63,7 @@ impl Index {
     }
 
     /// Records that the request of `step` sent `value`.
-    pub fn sent(&mut self, step: usize, value: &str) {
+    pub(crate) fn sent(&mut self, step: usize, value: &str) {
         self.sent.insert((step, value.to_string()));
     }
 
@@ -83,7 +83,7 @@ impl Index {
     /// value skipped), preferring one where it goes by the same name as at the use (`key`),
     /// then the place easiest to extract from. `usable` says whether a hit can be extracted
     /// from (a value no regex singles out in a page cannot).
-    pub fn hit(
+    pub(crate) fn hit(
         &self,
         value: &str,
         before: usize,
@@ -106,7 +106,7 @@ impl Index {
     }
 
     /// Every hit of `value` before `before` that is not an echo, in recording order.
-    pub fn hits_before(&self, value: &str, before: usize) -> Vec<&Hit> {
+    pub(crate) fn hits_before(&self, value: &str, before: usize) -> Vec<&Hit> {
         self.by_value
             .get(value)
             .map(|v| {
@@ -118,7 +118,7 @@ impl Index {
     }
 
     /// [`Index::hit`] as an [`Origin`].
-    pub fn origin(
+    pub(crate) fn origin(
         &self,
         value: &str,
         before: usize,
@@ -132,14 +132,14 @@ impl Index {
     }
 
     /// Whether any response before `before` holds `value`, echoes included.
-    pub fn held_before(&self, value: &str, before: usize) -> bool {
+    pub(crate) fn held_before(&self, value: &str, before: usize) -> bool {
         self.by_value
             .get(value)
             .is_some_and(|v| v.iter().any(|h| h.step < before))
     }
 
     /// The steps whose responses hold `value` anywhere, each once.
-    pub fn responses_holding(&self, value: &str) -> HashSet<usize> {
+    pub(crate) fn responses_holding(&self, value: &str) -> HashSet<usize> {
         self.by_value
             .get(value)
             .map(|v| v.iter().map(|h| h.step).collect())
@@ -148,7 +148,7 @@ impl Index {
 }
 
 /// Names compared loosely: `goods_id`, `goodsId` and `Goods-Id` are one name.
-pub fn norm(name: &str) -> String {
+pub(crate) fn norm(name: &str) -> String {
     name.to_ascii_lowercase().replace(['-', '_'], "")
 }
 

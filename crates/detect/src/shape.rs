@@ -110,9 +110,12 @@ pub fn timestamp(value: &str, at: DateTime<Utc>) -> Option<TimeUnit> {
     }
 }
 
+/// The unit a [`timestamp`] is in, which decides the function that makes a fresh one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeUnit {
+    /// Milliseconds: 13 digits.
     Ms,
+    /// Seconds: 10 digits.
     S,
 }
 

@@ -15,14 +15,14 @@ use crate::shape::MIN_LEN;
 /// only where it stands alone, never inside a longer run of letters and digits (`1330` in
 /// `posts/1330`, not in `16981330`).
 #[derive(Debug, Default, Clone)]
-pub struct Subs {
+pub(crate) struct Subs {
     needles: Vec<(String, Expr)>,
 }
 
 impl Subs {
     /// Replaces `value`, and its percent- and form-encoded forms, by `expr` (wrapped in the
     /// function that encodes it the same way).
-    pub fn add(&mut self, value: &str, expr: Expr) {
+    pub(crate) fn add(&mut self, value: &str, expr: Expr) {
         for (encoded, func) in [
             (url_encode(value), Func::UrlEncode),
             (form_encode(value), Func::FormEncode),
@@ -35,7 +35,7 @@ impl Subs {
     }
 
     /// Replaces what a use sends of `value` through its layer by `expr` through the same.
-    pub fn add_layered(&mut self, value: &str, encoding: Encoding, expr: Expr) {
+    pub(crate) fn add_layered(&mut self, value: &str, encoding: Encoding, expr: Expr) {
         let wrap = |f: Func| Expr::Call(f, vec![expr.clone()]);
         match encoding {
             Encoding::Plain => self.add(value, expr),
@@ -67,7 +67,7 @@ impl Subs {
     }
 
     /// The text with every needle replaced.
-    pub fn template(&self, text: &str) -> Template {
+    pub(crate) fn template(&self, text: &str) -> Template {
         let mut parts = Vec::new();
         let mut literal_start = 0;
         let mut i = 0;
@@ -96,7 +96,7 @@ impl Subs {
 
     /// A JSON body with needles replaced in its strings; a number equal to a needle becomes a
     /// string template (the format has no numeric templates).
-    pub fn json(&self, v: &Value) -> JsonTemplate {
+    pub(crate) fn json(&self, v: &Value) -> JsonTemplate {
         match v {
             Value::String(s) => {
                 let t = self.template(s);

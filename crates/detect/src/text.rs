@@ -10,7 +10,7 @@ use regex::Regex;
 
 /// A value a text body holds under a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub(crate) struct Field {
     pub name: String,
     pub value: String,
 }
@@ -18,7 +18,7 @@ pub struct Field {
 /// The text with the HTML entities that hide separators decoded: `&amp;`, `&#038;`, `&#x26;`
 /// and friends. A query string inside an `href` is written `a=1&amp;b=2` (WordPress writes
 /// `&#038;`), and the value after the entity is what a request sends.
-pub fn decode_entities(text: &str) -> String {
+pub(crate) fn decode_entities(text: &str) -> String {
     static ENTITY: LazyLock<Option<Regex>> = LazyLock::new(|| {
         Regex::new(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|quot|apos|lt|gt);").ok()
     });
@@ -51,7 +51,7 @@ pub fn decode_entities(text: &str) -> String {
 }
 
 /// Every named value of a text body (entities already decoded), in order of appearance.
-pub fn fields(text: &str) -> Vec<Field> {
+pub(crate) fn fields(text: &str) -> Vec<Field> {
     let mut out = Vec::new();
     inputs(text, &mut out);
     data_attributes(text, &mut out);

@@ -8,7 +8,7 @@ use crate::shape;
 
 /// One value and where it sits.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub place: Place,
     pub value: String,
 }
@@ -48,12 +48,12 @@ fn skip_header(name: &str) -> bool {
 }
 
 /// Percent-decodes (with `+` as space, as forms and most query strings mean it).
-pub fn decode_component(s: &str) -> String {
+pub(crate) fn decode_component(s: &str) -> String {
     loadtape_scenario::template::url_decode(s)
 }
 
 /// `a=1&b=2` → pairs, decoded.
-pub fn pairs(s: &str) -> Vec<(String, String)> {
+pub(crate) fn pairs(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
@@ -64,7 +64,7 @@ pub fn pairs(s: &str) -> Vec<(String, String)> {
 }
 
 /// The path and query of an absolute URL.
-pub fn path_and_query(url: &str) -> (&str, Option<&str>) {
+pub(crate) fn path_and_query(url: &str) -> (&str, Option<&str>) {
     let after_scheme = url.find("://").map(|i| &url[i + 3..]).unwrap_or(url);
     let rest = after_scheme
         .find('/')
@@ -80,7 +80,7 @@ pub fn path_and_query(url: &str) -> (&str, Option<&str>) {
 /// Which values become slots: candidates (long enough to be a token by themselves), or short
 /// ids, which only a name or a REST path can vouch for (see `rules::short_ids`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Candidate,
     ShortId,
 }
@@ -95,13 +95,13 @@ impl Kind {
 }
 
 /// Every value a request sends.
-pub fn request_slots(req: &Request) -> Vec<Slot> {
+pub(crate) fn request_slots(req: &Request) -> Vec<Slot> {
     request_slots_of(req, Kind::Candidate)
 }
 
 /// Every value of `kind` a request sends: path segments, query, headers, JSON leaves, form
 /// and multipart fields.
-pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
+pub(crate) fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
     let push_kind = |out: &mut Vec<Slot>, place: Place, value: String| match kind {
         Kind::Candidate => push(out, place, value),
@@ -138,13 +138,13 @@ pub fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
 
 /// Every value a response carries; `text` bodies are searched separately (see
 /// [`text_body`]).
-pub fn response_slots(resp: &Response) -> Vec<Slot> {
+pub(crate) fn response_slots(resp: &Response) -> Vec<Slot> {
     response_slots_of(resp, Kind::Candidate)
 }
 
 /// Every value of `kind` a response carries in headers and JSON, and the named values of a
 /// text body (hidden inputs, script objects, links).
-pub fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
+pub(crate) fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
     if kind == Kind::Candidate {
         header_slots(&resp.headers, &mut out);
@@ -170,7 +170,7 @@ pub fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
 }
 
 /// A response's text body, when it is text (an HTML page, a `text/plain` token, JSONP).
-pub fn text_body(resp: &Response) -> Option<&str> {
+pub(crate) fn text_body(resp: &Response) -> Option<&str> {
     resp.body.as_ref().and_then(|b| b.as_text())
 }
 
@@ -245,7 +245,7 @@ fn json_in(at: &Place, value: &str, kind: Kind, out: &mut Vec<Slot>) {
 }
 
 /// A JSONPath step for an object key: `.key` when it is a plain name, `['key']` otherwise.
-pub fn key_step(key: &str) -> String {
+pub(crate) fn key_step(key: &str) -> String {
     let plain = key
         .chars()
         .next()
@@ -259,7 +259,7 @@ pub fn key_step(key: &str) -> String {
 }
 
 /// Every leaf of a JSON value, with its path; strings holding JSON are walked too.
-pub fn json_leaves(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
+pub(crate) fn json_leaves(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(map) => {
             for (k, v) in map {

@@ -14,14 +14,22 @@ use rcgen::{
 };
 use rustls::pki_types::CertificateDer;
 
+/// The certificate in PEM: the file that says a directory holds a CA, and the name the CA
+/// page's `/ca.pem` download is saved under.
 pub const CERT_PEM: &str = "loadtape-ca.pem";
+/// The certificate in DER, which Android and Windows import by tapping it; the name of the CA
+/// page's `/ca.cer` download.
 pub const CERT_DER: &str = "loadtape-ca.cer";
+/// The private key in PEM, written mode 0600; never served.
 pub const KEY_PEM: &str = "loadtape-ca.key";
 
 /// A loaded CA: its certificate and the key that signs leaves.
 pub struct CertificateAuthority {
+    /// The directory the CA's three files are in.
     pub dir: PathBuf,
+    /// The certificate as PEM, as read from [`CERT_PEM`]; what clients are told to trust.
     pub cert_pem: String,
+    /// The same certificate in DER: the `.cer` download, and what the fingerprint is taken of.
     pub cert_der: CertificateDer<'static>,
     pub(crate) issuer: rcgen::Issuer<'static, KeyPair>,
 }
@@ -115,6 +123,7 @@ impl CertificateAuthority {
         }
     }
 
+    /// Where the PEM certificate is, for telling the tester which file to install.
     pub fn cert_path(&self) -> PathBuf {
         self.dir.join(CERT_PEM)
     }
@@ -143,10 +152,15 @@ impl CertificateAuthority {
 /// The facts about a CA that a tester compares against what the phone shows.
 #[derive(Debug, Clone)]
 pub struct CaInfo {
+    /// The PEM certificate's path ([`CertificateAuthority::cert_path`]).
     pub path: PathBuf,
+    /// The subject's distinguished name as text (`CN=loadtape CA, O=loadtape, …`).
     pub subject: String,
+    /// SHA-256 of the DER certificate, upper-case hex bytes joined by `:`, as phones show it.
     pub fingerprint_sha256: String,
+    /// Start of validity; loadtape backdates its CA two days, for phones whose clocks lag.
     pub not_before: String,
+    /// End of validity; ten years after creation for a CA loadtape made.
     pub not_after: String,
 }
 

@@ -25,11 +25,11 @@ pub(crate) struct CaPage {
 impl CaPage {
     /// Whether `host` (a request's absolute-form host, lower-case) asks for this page: no host
     /// at all (a request to the proxy itself) or the magic host.
-    pub fn is_for(host: Option<&str>) -> bool {
+    pub(crate) fn is_for(host: Option<&str>) -> bool {
         host.is_none_or(|h| h == MAGIC_HOST)
     }
 
-    pub fn serve<B>(&self, req: &Request<B>) -> Response<ProxyBody> {
+    pub(crate) fn serve<B>(&self, req: &Request<B>) -> Response<ProxyBody> {
         match req.uri().path() {
             "/ca.pem" => file(
                 self.ca.cert_pem.as_bytes().to_vec(),

@@ -13,7 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 
 /// What was seen of one body.
 #[derive(Debug, Default, Clone)]
-pub struct Captured {
+pub(crate) struct Captured {
     /// The first bytes, up to the limit.
     pub bytes: Vec<u8>,
     /// Every byte that went through.
@@ -24,19 +24,19 @@ pub struct Captured {
 }
 
 impl Captured {
-    pub fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.total > self.bytes.len() as u64
     }
 }
 
 /// A capture shared between the body that fills it and whoever finishes the exchange.
-pub type SharedCapture = Arc<Mutex<Captured>>;
+pub(crate) type SharedCapture = Arc<Mutex<Captured>>;
 
 /// Called once when a [`Tee`] body is finished.
-pub type OnEnd = Box<dyn FnOnce() + Send + Sync>;
+pub(crate) type OnEnd = Box<dyn FnOnce() + Send + Sync>;
 
 /// Passes a body through, copying up to `limit` bytes into a shared capture.
-pub struct Tee<B: Body> {
+pub(crate) struct Tee<B: Body> {
     inner: B,
     capture: SharedCapture,
     limit: usize,
@@ -44,7 +44,12 @@ pub struct Tee<B: Body> {
 }
 
 impl<B: Body> Tee<B> {
-    pub fn new(inner: B, capture: SharedCapture, limit: usize, on_end: Option<OnEnd>) -> Tee<B> {
+    pub(crate) fn new(
+        inner: B,
+        capture: SharedCapture,
+        limit: usize,
+        on_end: Option<OnEnd>,
+    ) -> Tee<B> {
         Tee {
             inner,
             capture,
@@ -68,7 +73,7 @@ impl<B: Body> Tee<B> {
     }
 }
 
-pub fn lock(c: &SharedCapture) -> std::sync::MutexGuard<'_, Captured> {
+pub(crate) fn lock(c: &SharedCapture) -> std::sync::MutexGuard<'_, Captured> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -43,7 +43,7 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(hosts: HostRules, recorder: RecorderHandle, max_body: usize) -> Forwarder {
+    pub(crate) fn new(hosts: HostRules, recorder: RecorderHandle, max_body: usize) -> Forwarder {
         Forwarder {
             hosts,
             recorder,
@@ -56,20 +56,20 @@ impl Forwarder {
 
     /// Refuses new exchanges from now on and returns once the running ones are recorded (or
     /// handed to the recorder: its `close` then writes them before closing the file).
-    pub async fn drain(&self) {
+    pub(crate) async fn drain(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.in_flight.close();
         self.in_flight.wait().await;
     }
 
     /// Tells the recorder that nothing more comes.
-    pub fn close_recording(&self) {
+    pub(crate) fn close_recording(&self) {
         self.recorder.close();
     }
 
     /// Forwards `req` upstream through `session` and streams the answer back, recording both
     /// when the exchange ends (the response body read to its end, or a failure).
-    pub async fn forward(
+    pub(crate) async fn forward(
         self: &Arc<Self>,
         mut req: Request<Incoming>,
         target: Target,
@@ -244,14 +244,14 @@ pub(crate) struct Target {
 
 impl Target {
     /// Absolute-form requests to the proxy carry their own scheme and authority.
-    pub fn absolute(scheme: &'static str) -> Target {
+    pub(crate) fn absolute(scheme: &'static str) -> Target {
         Target {
             scheme,
             connect: None,
         }
     }
 
-    pub fn tunnel(scheme: &'static str, connect: Authority) -> Target {
+    pub(crate) fn tunnel(scheme: &'static str, connect: Authority) -> Target {
         Target {
             scheme,
             connect: Some(connect),

@@ -25,7 +25,7 @@ fn is_token_name(name: &str) -> bool {
 }
 
 /// Names of header and query fields in a request that look like they carry a token.
-pub fn token_names(r: &Request) -> Vec<String> {
+pub(crate) fn token_names(r: &Request) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut add = |n: &str| {
         let n = n.to_ascii_lowercase();

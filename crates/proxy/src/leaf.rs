@@ -23,6 +23,8 @@ use crate::ca::{time_now, CertificateAuthority};
 /// only matters for a proxy left running for days.
 const CACHE_CAPACITY: usize = 2048;
 
+/// Issues the certificate an intercepted host is shown, signed by the CA, and keeps the TLS
+/// server configuration built around it, one per host name.
 pub struct LeafIssuer {
     ca: Arc<CertificateAuthority>,
     key: KeyPair,
@@ -31,6 +33,8 @@ pub struct LeafIssuer {
 }
 
 impl LeafIssuer {
+    /// Generates the one leaf key every host's certificate shares; fails only if key
+    /// generation does.
     pub fn new(ca: Arc<CertificateAuthority>) -> Result<LeafIssuer> {
         let key = KeyPair::generate().context("cannot generate the leaf key")?;
         let key_der = PrivatePkcs8KeyDer::from(key.serialize_der());

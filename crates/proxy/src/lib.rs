@@ -19,7 +19,8 @@
 //!   [`loadtape_net::dial`].
 //! - `ca_page` (`CaPage`: the CA and the address): the page a phone downloads the CA from.
 //! - `recorder` (documents written off the hot path), `capture` (teed bodies), `hints` (token
-//!   names in a line), `notices` (advice printed once), `body` (the body type, short answers).
+//!   names in a line), `notices` (advice printed once), `body` (the body type, short answers),
+//!   `prefixed` (a tunnel's first bytes, read to tell what it carries, replayed).
 //! - [`ca`] (the root a device installs), [`leaf`] (per-host certificates issued on the fly,
 //!   cached), [`rules`] (which clients may connect, which hosts are opened).
 

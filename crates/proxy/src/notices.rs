@@ -12,7 +12,7 @@ pub(crate) struct Notices {
 }
 
 impl Notices {
-    pub fn new(print: LinePrinter) -> Notices {
+    pub(crate) fn new(print: LinePrinter) -> Notices {
         Notices {
             said: Mutex::new(HashSet::new()),
             print,
@@ -20,7 +20,7 @@ impl Notices {
     }
 
     /// Prints `message` the first time it is said about `subject`.
-    pub fn once(&self, subject: &str, message: &str) {
+    pub(crate) fn once(&self, subject: &str, message: &str) {
         let first = self
             .said
             .lock()

@@ -9,14 +9,14 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-pub struct Prefixed<T> {
+pub(crate) struct Prefixed<T> {
     prefix: Vec<u8>,
     pos: usize,
     inner: T,
 }
 
 impl<T> Prefixed<T> {
-    pub fn new(prefix: Vec<u8>, inner: T) -> Prefixed<T> {
+    pub(crate) fn new(prefix: Vec<u8>, inner: T) -> Prefixed<T> {
         Prefixed {
             prefix,
             pos: 0,

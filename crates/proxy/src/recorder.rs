@@ -20,7 +20,7 @@ use crate::capture::{lock, Captured, SharedCapture};
 use crate::hints;
 
 /// A finished exchange as the proxy saw it, before it becomes a document.
-pub struct Draft {
+pub(crate) struct Draft {
     pub id: u64,
     pub started: DateTime<Utc>,
     pub start: Instant,
@@ -37,7 +37,7 @@ pub struct Draft {
     pub record: bool,
 }
 
-pub struct ResponseHead {
+pub(crate) struct ResponseHead {
     pub status: u16,
     pub version: &'static str,
     pub headers: Headers,
@@ -47,10 +47,16 @@ pub struct ResponseHead {
 /// What the recorder saw over the whole session, printed on exit.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
+    /// Exchanges written to the recording.
     pub exchanges: u64,
+    /// Of those, the ones recorded with an error (upstream unreachable, body interrupted).
     pub errors: u64,
+    /// Exchanges that could not be written: proxied, but missing from the recording.
     pub write_failures: u64,
+    /// The `host[:port]` of every recorded exchange's URL.
     pub hosts: BTreeSet<String>,
+    /// Header and query field names that looked like tokens, so the tester knows auth-bearing
+    /// calls were captured (the real detection is `loadtape tokens`).
     pub token_names: BTreeSet<String>,
 }
 
@@ -61,12 +67,12 @@ enum Msg {
 }
 
 #[derive(Clone)]
-pub struct RecorderHandle {
+pub(crate) struct RecorderHandle {
     tx: mpsc::Sender<Msg>,
 }
 
 impl RecorderHandle {
-    pub fn submit(&self, draft: Draft) {
+    pub(crate) fn submit(&self, draft: Draft) {
         if !draft.record {
             return;
         }
@@ -75,12 +81,12 @@ impl RecorderHandle {
         let _ = self.tx.send(Msg::Draft(Box::new(draft)));
     }
 
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let _ = self.tx.send(Msg::Close);
     }
 }
 
-pub struct Recorder {
+pub(crate) struct Recorder {
     thread: JoinHandle<Summary>,
 }
 
@@ -88,7 +94,7 @@ pub struct Recorder {
 pub type LinePrinter = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Recorder {
-    pub fn spawn(
+    pub(crate) fn spawn(
         writer: RecordingWriter,
         max_body: usize,
         print: LinePrinter,
@@ -102,7 +108,7 @@ impl Recorder {
     }
 
     /// Waits for every exchange submitted before [`RecorderHandle::close`] to be written.
-    pub fn finish(self) -> Summary {
+    pub(crate) fn finish(self) -> Summary {
         self.thread.join().unwrap_or_default()
     }
 }

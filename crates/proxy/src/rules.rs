@@ -28,6 +28,8 @@ impl HostRules {
         })
     }
 
+    /// Whether `host` (case and a trailing dot ignored) is intercepted: it matches no
+    /// passthrough glob, and an include glob when there are any.
     pub fn intercepts(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if self.passthrough.is_match(&host) {
@@ -58,6 +60,8 @@ pub struct ClientRules {
     allowed: Vec<IpNet>,
 }
 
+/// The ranges allowed when `--allow-client` names none: loopback, the private IPv4 ranges,
+/// carrier-grade NAT, link-local, and IPv6 unique-local and link-local.
 pub const DEFAULT_ALLOWED: [&str; 9] = [
     "127.0.0.0/8",
     "::1/128",
@@ -89,6 +93,8 @@ impl ClientRules {
         Ok(ClientRules { allowed })
     }
 
+    /// Whether a client at `ip` may use the proxy; an IPv4-mapped IPv6 address is judged as
+    /// the IPv4 address it maps.
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
@@ -105,6 +111,7 @@ pub struct ProxyAuth {
 }
 
 impl ProxyAuth {
+    /// From `USER:PASS` as `--auth` takes it; fails when there is no colon.
     pub fn new(user_pass: &str) -> Result<ProxyAuth> {
         use base64::Engine as _;
         anyhow::ensure!(
@@ -116,6 +123,8 @@ impl ProxyAuth {
         })
     }
 
+    /// Whether a `Proxy-Authorization` value carries these credentials as Basic auth (the
+    /// scheme in any case); a missing header is refused.
     pub fn accepts(&self, header: Option<&http::HeaderValue>) -> bool {
         let Some(value) = header.and_then(|v| v.to_str().ok()) else {
             return false;

@@ -40,16 +40,31 @@ pub fn default_recording_path() -> PathBuf {
 /// Everything `loadtape record` configures.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
+    /// Where to listen; port 0 takes a free one (see [`Proxy::local_addr`]).
     pub listen: SocketAddr,
+    /// The recording to write. It must not exist yet (a recording is never overwritten);
+    /// missing parent directories are created.
     pub out: PathBuf,
+    /// The recording's name, written in its header.
     pub name: String,
+    /// Where the CA lives; one is created there when the directory has none.
     pub ca_dir: PathBuf,
+    /// `--include` host globs: when any are given, only matching hosts are intercepted.
     pub include: Vec<String>,
+    /// `--passthrough` host globs: never intercepted, tunnelled blind.
     pub passthrough: Vec<String>,
+    /// `--allow-client` addresses or CIDR ranges; empty allows [`rules::DEFAULT_ALLOWED`].
+    ///
+    /// [`rules::DEFAULT_ALLOWED`]: crate::rules::DEFAULT_ALLOWED
     pub allow_client: Vec<String>,
+    /// `--auth USER:PASS`: when set, clients must send it as Basic `Proxy-Authorization`.
     pub auth: Option<String>,
+    /// How many bytes of each body are recorded; the rest is streamed through and the body
+    /// marked truncated.
     pub max_body: usize,
+    /// A CA (PEM) trusted for upstream servers besides the system's roots.
     pub upstream_ca: Option<PathBuf>,
+    /// Do not verify upstream certificates (self-signed staging servers).
     pub insecure_upstream: bool,
 }
 
@@ -152,10 +167,12 @@ impl Proxy {
         })
     }
 
+    /// The address actually bound: with port 0 in `listen`, the port that was free.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
+    /// The CA the proxy signs leaves with, for telling the tester what to install.
     pub fn ca(&self) -> &CertificateAuthority {
         &self.ca
     }
@@ -165,6 +182,7 @@ impl Proxy {
         self.ca_created
     }
 
+    /// The recording being written ([`ProxyConfig::out`]).
     pub fn recording_path(&self) -> &std::path::Path {
         &self.out
     }

@@ -23,7 +23,7 @@ use rustls::ClientConfig;
 use crate::body::ProxyBody;
 
 /// TLS settings for upstream connections, shared by every session.
-pub struct Connector {
+pub(crate) struct Connector {
     /// Offers `h2` and `http/1.1`.
     any: TlsConfig,
     /// Offers `http/1.1` only: upgrades (WebSocket) need an HTTP/1.1 connection.
@@ -31,7 +31,7 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn new(tls: ClientConfig) -> Connector {
+    pub(crate) fn new(tls: ClientConfig) -> Connector {
         Connector {
             any: TlsConfig::new(tls.clone(), &[b"h2", b"http/1.1"]),
             http1: TlsConfig::new(tls, &[b"http/1.1"]),
@@ -41,7 +41,7 @@ impl Connector {
 
 /// Why an upstream exchange failed, in words for the tester.
 #[derive(Debug)]
-pub struct UpstreamError(pub String);
+pub(crate) struct UpstreamError(pub String);
 
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,7 +59,7 @@ enum Sender {
 }
 
 /// The upstream connections of one client connection.
-pub struct Session {
+pub(crate) struct Session {
     connector: Arc<Connector>,
     /// HTTP/2 connections are shared by every request; idle HTTP/1.1 ones wait here for the
     /// next. Only this client connection's requests touch it.
@@ -74,14 +74,14 @@ struct Slot {
 
 /// An HTTP/1.1 connection lent to one exchange; it goes back to the session when the
 /// response body has been read to its end.
-pub struct Lease {
+pub(crate) struct Lease {
     session: Arc<Session>,
     origin: Origin,
     sender: http1::SendRequest<ProxyBody>,
 }
 
 impl Lease {
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         let mut slots = self.session.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots
             .entry(self.origin)
@@ -92,7 +92,7 @@ impl Lease {
 }
 
 impl Session {
-    pub fn new(connector: Arc<Connector>) -> Arc<Session> {
+    pub(crate) fn new(connector: Arc<Connector>) -> Arc<Session> {
         Arc::new(Session {
             connector,
             slots: Mutex::new(HashMap::new()),
@@ -102,7 +102,7 @@ impl Session {
     /// Sends `req` (an absolute URI) upstream. An HTTP/1.1 connection comes back as a lease
     /// to release once the response body is done. `upgrade` asks for a fresh HTTP/1.1
     /// connection with upgrades enabled (it is never reused).
-    pub async fn send(
+    pub(crate) async fn send(
         self: &Arc<Self>,
         mut req: Request<ProxyBody>,
         upgrade: bool,
@@ -286,7 +286,7 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-pub fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfig> {
+pub(crate) fn client_tls(extra_ca: Option<&Path>, insecure: bool) -> Result<ClientConfig> {
     let extra: Vec<_> = extra_ca.map(Path::to_path_buf).into_iter().collect();
     loadtape_net::tls::client_config("--upstream-ca", &extra, insecure).map_err(anyhow::Error::msg)
 }

@@ -10,7 +10,7 @@ use crate::rules::user_bound;
 use crate::substitute::Subs;
 
 /// The data source's name: `{{ logins.rawData }}` in templates.
-pub const SOURCE: &str = "logins";
+pub(super) const SOURCE: &str = "logins";
 
 impl Builder<'_> {
     /// The first kept exchange sending user-bound material, and that material.

@@ -44,13 +44,13 @@ fn success_like(v: &Value) -> bool {
 
 /// The business status fields of a recording and the value most of its answers give each.
 #[derive(Debug, Default)]
-pub struct Dialect {
+pub(crate) struct Dialect {
     common: HashMap<String, (Value, usize)>,
 }
 
 impl Dialect {
     /// Learns from every recorded JSON answer.
-    pub fn learn<'a>(answers: impl Iterator<Item = &'a Value>) -> Dialect {
+    pub(crate) fn learn<'a>(answers: impl Iterator<Item = &'a Value>) -> Dialect {
         let mut counts: HashMap<String, Vec<(Value, usize)>> = HashMap::new();
         for j in answers {
             if let Some((path, v)) = status_field(j) {
@@ -74,7 +74,7 @@ impl Dialect {
 
     /// The check for one recorded answer: its status field and the success value, when the
     /// answer shows success (a value that means success, or the one most answers give).
-    pub fn check(&self, answer: &Value) -> Option<(String, Value)> {
+    pub(crate) fn check(&self, answer: &Value) -> Option<(String, Value)> {
         let (path, v) = status_field(answer)?;
         let status = path.ends_with(".status") || path.ends_with(".success");
         let usual = self
@@ -85,7 +85,7 @@ impl Dialect {
     }
 
     /// The status field paths whose values are numbers: where auth failures show.
-    pub fn numeric_paths(&self) -> Vec<String> {
+    pub(crate) fn numeric_paths(&self) -> Vec<String> {
         let mut paths: Vec<String> = self
             .common
             .iter()
@@ -122,7 +122,7 @@ fn status_field(j: &Value) -> Option<(String, Value)> {
 
 /// Business codes that mean "log in again" in the dialects loadtape knows: 401, WeChat's
 /// 40001/40014/42001, litemall's 501 ("请登录"), and -14 (a login state gone stale).
-pub const AUTH_CODES: [i64; 6] = [401, 501, 40001, 40014, 42001, -14];
+pub(crate) const AUTH_CODES: [i64; 6] = [401, 501, 40001, 40014, 42001, -14];
 
 #[cfg(test)]
 mod tests {

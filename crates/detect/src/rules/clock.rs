@@ -12,7 +12,7 @@ use crate::shape::{self, TimeUnit};
 
 /// A verdict for the clock part of `value`, if it starts with a Unix time within a day of
 /// `at` followed by a separator and a counter.
-pub fn embedded(value: &str, at: DateTime<Utc>) -> Option<Verdict> {
+pub(crate) fn embedded(value: &str, at: DateTime<Utc>) -> Option<Verdict> {
     static STAMP: LazyLock<Option<Regex>> =
         LazyLock::new(|| Regex::new(r"^([0-9]{13}|[0-9]{10})[-:_.|]([0-9]{1,9})$").ok());
     let c = STAMP.as_ref()?.captures(value)?;

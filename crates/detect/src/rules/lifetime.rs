@@ -15,7 +15,7 @@ use crate::walk::key_step;
 
 /// A lifetime found in a token exchange.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lifetime {
+pub(crate) struct Lifetime {
     /// A JSON path holding the lifetime in seconds: extracted at every fetch.
     pub relative_path: Option<String>,
     /// The lifetime the recording shows.
@@ -29,7 +29,7 @@ pub struct Lifetime {
 
 /// The lifetime of the first of `values` (the token first, then the other values the
 /// exchange issues) whose neighbourhood states one.
-pub fn find(e: &Exchange, values: &[&str]) -> Option<Lifetime> {
+pub(crate) fn find(e: &Exchange, values: &[&str]) -> Option<Lifetime> {
     let resp = e.response.as_ref()?;
     let body = resp.body.as_ref().and_then(|b| b.as_json());
     let at = e.started;

@@ -7,7 +7,7 @@ use crate::origin::norm;
 use crate::walk::Slot;
 
 /// Why the request looks like a login, if it does.
-pub fn credentials_sent(request: &[Slot]) -> Option<String> {
+pub(crate) fn credentials_sent(request: &[Slot]) -> Option<String> {
     if let Some(k) = request
         .iter()
         .filter_map(|s| s.place.key())

@@ -23,7 +23,7 @@ const NAMES: [&str; 11] = [
 ];
 
 /// A verdict when every use is such a cookie.
-pub fn never_set(names: &[&str], uses: &[Use]) -> Option<Verdict> {
+pub(crate) fn never_set(names: &[&str], uses: &[Use]) -> Option<Verdict> {
     let cookie = |u: &Use| match &u.place {
         Place::Cookie(n) => {
             let n = n.to_ascii_lowercase();

@@ -27,7 +27,7 @@ const MARKERS: [&str; 2] = ["rawData", "encryptedData"];
 
 /// The user-bound fields a request's JSON or form body sends, `(name, value)` in order, when
 /// it sends a marker among them.
-pub fn fields(req: &Request) -> Vec<(String, String)> {
+pub(crate) fn fields(req: &Request) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     match req.body.as_ref().map(|b| &b.content) {
         Some(BodyContent::Json(v)) => json_fields(v, 0, &mut out),
@@ -66,6 +66,6 @@ fn json_fields(v: &Value, depth: usize, out: &mut Vec<(String, String)>) {
 
 /// Whether `name` at a request that sends user-bound material is part of it (so a
 /// `signature` there is not a signing rule to infer).
-pub fn is_material(req: &Request, name: &str) -> bool {
+pub(crate) fn is_material(req: &Request, name: &str) -> bool {
     FIELDS.contains(&name) && !fields(req).is_empty()
 }

@@ -10,24 +10,24 @@ use loadtape_recording::{read_recording, Recording};
 use loadtape_scenario::Template;
 use loadtape_scenario::{BodyTemplate, Extractor, JsonRule, JsonTest, RequestTemplate};
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/detect")
         .join(format!("{name}.yaml"))
 }
 
-pub fn load(name: &str) -> (Recording, Analysis) {
+pub(crate) fn load(name: &str) -> (Recording, Analysis) {
     load_with(name, &Options::default())
 }
 
-pub fn load_with(name: &str, opts: &Options) -> (Recording, Analysis) {
+pub(crate) fn load_with(name: &str, opts: &Options) -> (Recording, Analysis) {
     let rec = read_recording(fixture(name)).unwrap();
     let a = analyze(&rec, opts).unwrap();
     (rec, a)
 }
 
 /// Converts and checks the scenario loads (validating loader) back to the same value.
-pub fn convert_checked(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversion {
+pub(crate) fn convert_checked(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversion {
     let c = convert(rec, a, opts);
     let yaml = c.yaml();
     let loaded = loadtape_scenario::load_scenario_str(&yaml, "corpus.scenario.yaml")
@@ -37,7 +37,7 @@ pub fn convert_checked(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> 
 }
 
 /// `variable | class | uses | origins | confidence`, one per finding.
-pub fn rows(a: &Analysis) -> Vec<String> {
+pub(crate) fn rows(a: &Analysis) -> Vec<String> {
     a.findings
         .iter()
         .map(|f| {
@@ -63,7 +63,7 @@ pub fn rows(a: &Analysis) -> Vec<String> {
         .collect()
 }
 
-pub fn extracts(x: &IndexMap<String, Extractor>) -> Vec<String> {
+pub(crate) fn extracts(x: &IndexMap<String, Extractor>) -> Vec<String> {
     x.iter()
         .map(|(k, e)| match e {
             Extractor::Json(p) => format!("{k} = json {}", p.as_str()),
@@ -76,11 +76,11 @@ pub fn extracts(x: &IndexMap<String, Extractor>) -> Vec<String> {
         .collect()
 }
 
-pub fn headers(r: &RequestTemplate) -> Vec<String> {
+pub(crate) fn headers(r: &RequestTemplate) -> Vec<String> {
     r.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect()
 }
 
-pub fn body(r: &RequestTemplate) -> String {
+pub(crate) fn body(r: &RequestTemplate) -> String {
     match &r.body {
         None => String::new(),
         Some(BodyTemplate::Json(j)) => j.to_value().to_string(),
@@ -90,7 +90,7 @@ pub fn body(r: &RequestTemplate) -> String {
     }
 }
 
-pub fn rules(rules: &[JsonRule]) -> Vec<String> {
+pub(crate) fn rules(rules: &[JsonRule]) -> Vec<String> {
     rules
         .iter()
         .map(|r| {
@@ -104,16 +104,16 @@ pub fn rules(rules: &[JsonRule]) -> Vec<String> {
         .collect()
 }
 
-pub fn url(r: &RequestTemplate) -> String {
+pub(crate) fn url(r: &RequestTemplate) -> String {
     r.url.to_string()
 }
 
-pub fn template(t: &Template) -> String {
+pub(crate) fn template(t: &Template) -> String {
     t.to_string()
 }
 
 /// A file of the real-world corpus (tests/fixtures/realworld, HAR as exported).
-pub fn load_realworld(file: &str) -> (Recording, Analysis) {
+pub(crate) fn load_realworld(file: &str) -> (Recording, Analysis) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/realworld")
         .join(file);
