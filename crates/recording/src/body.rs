@@ -8,15 +8,24 @@
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// What a body holds, in the form it is stored in; a file has exactly one of the three keys.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodyContent {
+    /// Parsed JSON (`json:`), key order kept. Bytes are classified as JSON only when every
+    /// number in them survives parsing exactly.
     Json(serde_json::Value),
+    /// UTF-8 text (`text:`). Bytes are classified as text only when printable: no control
+    /// characters but tab, CR and LF.
     Text(String),
+    /// Any other bytes, stored as base64 (`base64:`).
     Binary(Vec<u8>),
 }
 
+/// A request or response body as a recording stores it: the content and whether it is all of
+/// the body that went over the wire.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Body {
+    /// What was kept of the body.
     pub content: BodyContent,
     /// The stored content is a prefix of the real body.
     pub truncated: bool,
@@ -27,14 +36,17 @@ pub struct Body {
 }
 
 impl Body {
+    /// A whole body of JSON.
     pub fn json(value: serde_json::Value) -> Body {
         Body::with(BodyContent::Json(value))
     }
 
+    /// A whole body of text.
     pub fn text(text: impl Into<String>) -> Body {
         Body::with(BodyContent::Text(text.into()))
     }
 
+    /// A whole body of bytes that are neither JSON nor text.
     pub fn binary(bytes: impl Into<Vec<u8>>) -> Body {
         Body::with(BodyContent::Binary(bytes.into()))
     }
@@ -73,6 +85,7 @@ impl Body {
         }
     }
 
+    /// Notes that the body was stored decoded from `encoding` (its `content-encoding`).
     pub fn decoded_from(mut self, encoding: impl Into<String>) -> Body {
         self.decoded_from = Some(encoding.into());
         self
@@ -87,6 +100,7 @@ impl Body {
         }
     }
 
+    /// The JSON value, when the body is stored as JSON.
     pub fn as_json(&self) -> Option<&serde_json::Value> {
         match &self.content {
             BodyContent::Json(v) => Some(v),
@@ -94,6 +108,7 @@ impl Body {
         }
     }
 
+    /// The text, when the body is stored as text (a JSON body is not).
     pub fn as_text(&self) -> Option<&str> {
         match &self.content {
             BodyContent::Text(t) => Some(t),

@@ -5,16 +5,23 @@ use std::path::PathBuf;
 /// (and column), the field path inside the document, what is wrong, and what to do about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
+    /// The file as the user named it (or the name given to text read from memory).
     pub file: PathBuf,
+    /// 1-based line in the file, when the problem has a place.
     pub line: Option<usize>,
+    /// 1-based column on that line, when the parser knows it.
     pub column: Option<usize>,
     /// Dotted path of the offending field, e.g. `request.headers[2]`.
     pub field: Option<String>,
+    /// What is wrong, as a sentence fragment that follows the location when displayed.
     pub message: String,
+    /// What to do about it, shown in parentheses after the message.
     pub hint: Option<String>,
 }
 
 impl Error {
+    /// An error about `file` with no location yet; add one with [`Error::at`] and
+    /// [`Error::field`].
     pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> Error {
         Error {
             file: file.into(),
@@ -26,18 +33,22 @@ impl Error {
         }
     }
 
+    /// Places the error at a 1-based line and, if known, column.
     pub fn at(mut self, line: usize, column: Option<usize>) -> Error {
         self.line = Some(line);
         self.column = column;
         self
     }
 
+    /// Names the offending field by its dotted path; an empty path or `.` (the document
+    /// itself) names none.
     pub fn field(mut self, field: impl Into<String>) -> Error {
         let field = field.into();
         self.field = (!field.is_empty() && field != ".").then_some(field);
         self
     }
 
+    /// Adds advice on how to fix the file.
     pub fn hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
         self

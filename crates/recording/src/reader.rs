@@ -10,17 +10,21 @@ use crate::recording::{Exchange, RecordingHeader, RECORDING_V1};
 /// A recording as read from disk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
+    /// The first document: format, name, creation time.
     pub header: RecordingHeader,
+    /// Every complete exchange, in file order (for the proxy's, the order they completed).
     pub exchanges: Vec<Exchange>,
     /// Set when the last document was cut off (the recorder crashed or the disk filled while
     /// writing it); every exchange before it is in `exchanges`.
     pub truncated_tail: Option<TruncatedTail>,
 }
 
+/// A last document that was cut off and left out, so that a reader can warn about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TruncatedTail {
     /// The line where the incomplete document starts.
     pub line: usize,
+    /// Why it counts as cut off: no end marker, or the parse error it ends in.
     pub reason: String,
 }
 

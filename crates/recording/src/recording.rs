@@ -11,12 +11,17 @@ pub const RECORDING_V1: &str = "recording/v1";
 /// The first document of a recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingHeader {
+    /// The format and its version, [`RECORDING_V1`]; a reader refuses any other value.
     pub loadtape: String,
+    /// What the recording is of (`record --name`, else the file's stem); `convert` gives the
+    /// scenario this name.
     pub name: String,
+    /// When recording began (for an imported HAR, its first request).
     pub created: DateTime<Utc>,
 }
 
 impl RecordingHeader {
+    /// A `recording/v1` header named `name`, created now: how the proxy starts a recording.
     pub fn new(name: impl Into<String>) -> RecordingHeader {
         RecordingHeader {
             loadtape: RECORDING_V1.to_string(),
@@ -30,37 +35,57 @@ impl RecordingHeader {
 /// unreachable, TLS failure, client gone).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
+    /// Names the exchange in messages. The proxy numbers requests from 1 as they arrive but
+    /// writes exchanges as they complete, so ids need not be in file order.
     pub id: u64,
+    /// When the request arrived.
     pub started: DateTime<Utc>,
+    /// Milliseconds from the request's arrival to the end of the response body (or the
+    /// failure).
     pub duration_ms: f64,
+    /// The address of the device that sent the request, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// What the client asked.
     pub request: Request,
+    /// The server's answer; absent when none came (then `error` says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Response>,
+    /// What went wrong: why there is no response, or that its body was interrupted. A reader
+    /// requires `response`, `error` or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
+/// A request as the client sent it: the material `convert` turns into scenario steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
+    /// The method as sent (`GET`, `POST`, …).
     pub method: String,
     /// Absolute URL as the client meant it (scheme, authority, path and query).
     pub url: String,
     /// `HTTP/1.0`, `HTTP/1.1`, `HTTP/2.0`: the version this side really spoke.
     pub version: String,
+    /// The request's header fields in the order sent (`[]` or absent when there are none).
     #[serde(default)]
     pub headers: Headers,
+    /// The request body; absent when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Body>,
 }
 
+/// The server's answer: where detection finds the values (tokens, ids) later requests send back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
+    /// The version the server answered in, spelled as in [`Request::version`].
     pub version: String,
+    /// The response's header fields as the server sent them, `content-encoding` included
+    /// even though the body is stored decoded.
     #[serde(default)]
     pub headers: Headers,
+    /// The response body; absent when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Body>,
 }
@@ -72,10 +97,12 @@ pub struct Response {
 pub struct Headers(pub Vec<(String, String)>);
 
 impl Headers {
+    /// No header fields.
     pub fn new() -> Headers {
         Headers(Vec::new())
     }
 
+    /// Adds a field after the others; an earlier field of the same name is kept, not replaced.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));
     }
@@ -96,14 +123,17 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every `(name, value)` pair, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// How many fields there are, repeats counted.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are no fields (written as `headers: []`).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

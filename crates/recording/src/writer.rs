@@ -48,6 +48,7 @@ impl RecordingWriter {
         Ok(writer)
     }
 
+    /// The file being written, for messages about it.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -18,7 +18,9 @@ use loadtape_recording::body::BASE64;
 /// `{base64: ...}`, exactly one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodyTemplate {
+    /// `{json: ...}`: a JSON document whose strings are templates, sent compact.
     Json(JsonTemplate),
+    /// `{text: ...}`: one template, sent as the text it renders to.
     Text(Template),
     /// `application/x-www-form-urlencoded` fields, in order.
     Form(IndexMap<String, Template>),
@@ -29,11 +31,19 @@ pub enum BodyTemplate {
 /// A JSON value whose strings are templates. Object keys are plain text, in their order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonTemplate {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, sent as written in the file.
     Number(Number),
+    /// A string, which is a template. One that is only a call of `now_ms()`, `now_s()` or
+    /// `random_int()`, or only a variable holding typed JSON, is sent as that JSON value
+    /// rather than as a string.
     String(Template),
+    /// An array, in order.
     Array(Vec<JsonTemplate>),
+    /// An object's fields in the file's order; keys are plain text, not templates.
     Object(Vec<(String, JsonTemplate)>),
 }
 

@@ -22,7 +22,13 @@ pub enum Extractor {
     /// A cookie the response sets (`Set-Cookie`), by name.
     Cookie(String),
     /// A capture group of a regex matched against the body text (group 0 is the whole match).
-    Regex { pattern: RegexExpr, group: usize },
+    Regex {
+        /// The regex (`regex:` in the file).
+        pattern: RegexExpr,
+        /// The capture group taken (`group:`); without one, 1, or 0 when the regex has no
+        /// capture group.
+        group: usize,
+    },
 }
 
 const EXTRACTOR_KEYS: [&str; 5] = ["json", "header", "cookie", "regex", "group"];
@@ -211,10 +217,13 @@ fn with_group<E: de::Error>(mut ex: Extractor, group: Option<usize>) -> Result<E
 /// A test on the JSON body: the nodes a path selects, compared with a value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonRule {
+    /// Where in the body to look (`path: $.errcode`).
     pub path: JsonPathExpr,
+    /// What the selected nodes must be: the rule's `equals`, `in` or `exists`.
     pub test: JsonTest,
 }
 
+/// What a [`JsonRule`] requires of the nodes its path selects: the key beside `path`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonTest {
     /// A selected node equals the value.
@@ -319,6 +328,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// Whether `status` is accepted: one of `status`, or below 400 when none is listed.
     pub fn status_ok(&self, status: u16) -> bool {
         if self.status.is_empty() {
             status < 400
@@ -332,11 +342,15 @@ impl Check {
 /// matching (WeChat answers an expired token with HTTP 200 and `errcode: 42001`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RefreshOn {
+    /// Statuses that mean the token is stale (`status: [401]`).
     pub status: Vec<u16>,
+    /// Rules of which any one matching the JSON body means the token is stale.
     pub json: Vec<JsonRule>,
 }
 
 impl RefreshOn {
+    /// Whether a response (its status, and its body when that parsed as JSON) says the token
+    /// must be refreshed.
     pub fn matches(&self, status: u16, body: Option<&Value>) -> bool {
         self.status.contains(&status)
             || body.is_some_and(|b| self.json.iter().any(|r| r.matches(b)))
@@ -372,16 +386,21 @@ impl<'de> Deserialize<'de> for RefreshOn {
 /// `refresh_on` response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expiry {
+    /// A duration written in the file (`expires_in: 2h`).
     Fixed(Duration),
     /// Rendered after the token step's extraction (`'{{ expires_in }}s'`); see
     /// [`Expiry::resolve`].
     Template(Template),
 }
 
+/// Why an `expires_in` template gave no lifetime for the token just fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpiryError {
+    /// The template could not be rendered; the [`RenderError`] says why.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// It rendered to text (given here) that is neither a whole number of seconds nor a
+    /// duration.
     #[error("expires_in rendered as `{0}`, which is not a duration")]
     NotADuration(String),
 }

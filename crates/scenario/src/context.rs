@@ -16,7 +16,12 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// An error at `path`, located by the span index (at the nearest ancestor that exists when
     /// the path itself does not, as for a missing field).
-    pub fn error(&self, path: &str, message: impl Into<String>, hint: Option<String>) -> Error {
+    pub(crate) fn error(
+        &self,
+        path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Error {
         let mut e = Error::new(self.file, message).field(path);
         if let Some((loc, _)) = self.spans.and_then(|s| s.locate(path)) {
             e = e.at(loc.line, Some(loc.column));

@@ -69,11 +69,14 @@ pub use writer::{write_scenario, write_scenario_with_comments, Comments};
 /// The value of a scenario's `loadtape` key.
 pub const SCENARIO_V1: &str = "scenario/v1";
 
+/// A whole `scenario/v1` file: what to send and in what order, with which tokens and data,
+/// under what load, and what counts as passing.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Always [`SCENARIO_V1`].
     pub loadtape: String,
+    /// What the test is called in summaries and results (`convert` uses the recording's name).
     pub name: String,
     /// The recording it was converted from (informative).
     #[serde(default)]
@@ -83,8 +86,10 @@ pub struct Scenario {
     /// `scheme://host[:port]`, stored without a trailing `/`.
     #[serde(default)]
     pub target: IndexMap<String, String>,
+    /// Name → template, in order: a variable may use data columns and the variables above it.
     #[serde(default)]
     pub variables: IndexMap<String, Template>,
+    /// Name → CSV file, whose columns templates use as `name.column`.
     #[serde(default)]
     pub data: IndexMap<String, DataSource>,
     /// Refreshable tokens, fetched before the flow.
@@ -92,7 +97,9 @@ pub struct Scenario {
     pub tokens: Vec<TokenStep>,
     /// The flow, in order.
     pub steps: Vec<Step>,
+    /// How many flows run, and when: the executor and its settings.
     pub load: Load,
+    /// Pass/fail criteria judged on the finished run; `loadtape run` exits 99 when one fails.
     #[serde(default)]
     pub thresholds: Vec<Threshold>,
 }
@@ -103,6 +110,7 @@ pub struct Scenario {
 pub struct DataSource {
     /// Path relative to the scenario file's directory (or absolute).
     pub csv: String,
+    /// How rows are handed out (default `per-vu`).
     #[serde(default)]
     pub pick: Pick,
 }
@@ -137,6 +145,7 @@ pub enum Pick {
 }
 
 impl Pick {
+    /// The spelling in the file (`per-vu`, `sequential`, `random`, `unique`).
     pub fn as_str(self) -> &'static str {
         match self {
             Pick::PerVu => "per-vu",
@@ -153,11 +162,13 @@ impl Pick {
 pub enum Scope {
     /// One token for every VU, refreshed by a single request however many VUs wait.
     Shared,
+    /// One token per VU, fetched and refreshed by that VU (a session from its own login).
     #[default]
     PerVu,
 }
 
 impl Scope {
+    /// The spelling in the file: `shared` or `per-vu`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Shared => "shared",
@@ -170,6 +181,7 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestTemplate {
+    /// The HTTP method, upper-case (`GET`, `POST`, …; any valid method token is accepted).
     #[serde(deserialize_with = "values::method")]
     pub method: http::Method,
     /// An absolute URL (`https://...`), possibly starting with a template.
@@ -177,6 +189,8 @@ pub struct RequestTemplate {
     /// `- [name, value]` pairs, in order, repeats kept.
     #[serde(default, deserialize_with = "values::headers")]
     pub headers: Vec<(String, Template)>,
+    /// What to send as the body; absent for none. Without a `content-type` header the request
+    /// is sent with the body kind's [`BodyTemplate::default_content_type`].
     #[serde(default)]
     pub body: Option<BodyTemplate>,
 }
@@ -199,9 +213,14 @@ impl RequestTemplate {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenStep {
+    /// Names the token step in messages, results and thresholds (`login.error_rate`); unique
+    /// among steps and token steps.
     pub name: String,
+    /// Whether one token serves every VU (`shared`) or each VU fetches its own (`per-vu`, the
+    /// default).
     #[serde(default)]
     pub scope: Scope,
+    /// The request that fetches the token.
     pub request: RequestTemplate,
     /// Variable → where its value is in the response. At least one.
     #[serde(default)]
@@ -222,11 +241,16 @@ pub struct TokenStep {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// Names the step in the summary, results and thresholds (`goods.p95`); unique among
+    /// steps and token steps.
     pub name: String,
+    /// What to send.
     pub request: RequestTemplate,
     /// Absent: any status below 400 passes.
     #[serde(default)]
     pub check: Option<Check>,
+    /// Variable → where its value is in the response, for the steps after this one. A value
+    /// not found is a `check` error and ends the iteration.
     #[serde(default)]
     pub extract: IndexMap<String, Extractor>,
     /// Pause after the step.
@@ -235,11 +259,12 @@ pub struct Step {
 }
 
 impl Scenario {
-    /// A step or token step by name.
+    /// A step of the flow by name (a token step: [`Scenario::token`]).
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// A token step by name.
     pub fn token(&self, name: &str) -> Option<&TokenStep> {
         self.tokens.iter().find(|t| t.name == name)
     }

@@ -9,8 +9,10 @@ use serde::Deserialize;
 use super::de::{did_you_mean, fail, fail_at};
 use super::values::{opt_duration, Rate, RATE_HINT};
 
+/// The `load` section: the executor, and a cap on each VU's iterations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Load {
+    /// The schedule: how many VUs, or what rate, for how long (`executor:` and its fields).
     pub executor: Executor,
     /// Each VU stops after this many flows (on any executor); `--iterations 1` is the smoke
     /// test.
@@ -18,29 +20,47 @@ pub struct Load {
 }
 
 /// The closed model (`*-vus`: a fixed or ramping number of VUs, each looping the flow) and
-/// the open model (`*-rate`: flows started on a schedule; when no VU is free the iteration is
-/// dropped and counted, never delayed).
+/// the open model (`*-rate`: flows started on a schedule; when no VU is free an iteration
+/// waits for one, and is dropped and counted after 2 s).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Executor {
+    /// `constant-vus`: `vus` VUs loop the flow for `duration`.
     ConstantVus {
+        /// How many VUs (at least 1).
         vus: u32,
+        /// How long the run lasts (more than zero).
         duration: Duration,
     },
+    /// `ramping-vus`: the number of VUs goes from `start_vus` through each stage in turn; VUs
+    /// start and stop between iterations.
     RampingVus {
+        /// VUs at the start (default 0).
         start_vus: u32,
+        /// The ramp, in order; the run lasts as long as they do together.
         stages: Vec<VuStage>,
     },
+    /// `constant-rate`: flows started at `rate` for `duration`, each on a free VU.
     ConstantRate {
+        /// Iterations started per unit of time (more than zero).
         rate: Rate,
+        /// How long the run lasts (more than zero).
         duration: Duration,
+        /// The most VUs the run may make to keep up with the rate (at least 1).
         max_vus: u32,
-        /// VUs started before the run (default: as many as the rate needs, up to `max_vus`).
+        /// VUs made before the first iteration (default: a tenth of the peak rate per second,
+        /// at least 1); never more than `max_vus`.
         pre_allocated_vus: Option<u32>,
     },
+    /// `ramping-rate`: the rate goes from `start_rate` through each stage in turn, flows
+    /// started as for `constant-rate`.
     RampingRate {
+        /// The rate at the start (default `0/s`).
         start_rate: Rate,
+        /// The ramp, in order; the run lasts as long as they do together.
         stages: Vec<RateStage>,
+        /// The most VUs the run may make to keep up with the rate (at least 1).
         max_vus: u32,
+        /// As for `constant-rate`; the default uses the highest rate of the ramp.
         pre_allocated_vus: Option<u32>,
     },
 }
@@ -48,14 +68,18 @@ pub enum Executor {
 /// Move linearly to `to` VUs over `over`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VuStage {
+    /// The VU count at the end of the stage.
     pub to: u32,
+    /// How long the stage lasts.
     pub over: Duration,
 }
 
 /// Move linearly to the rate `to` over `over`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateStage {
+    /// The rate at the end of the stage.
     pub to: Rate,
+    /// How long the stage lasts.
     pub over: Duration,
 }
 

@@ -57,7 +57,7 @@ enum Frame {
 
 impl SpanIndex {
     /// Indexes the first document of `text`; `Err` (with where) when it is not valid YAML.
-    pub fn build(text: &str) -> Result<SpanIndex, (Loc, String)> {
+    pub(crate) fn build(text: &str) -> Result<SpanIndex, (Loc, String)> {
         let mut index = SpanIndex {
             entries: HashMap::new(),
             duplicates: Vec::new(),
@@ -163,7 +163,7 @@ impl SpanIndex {
 
     /// Where `path` is (its key, for a mapping entry), or failing that its nearest ancestor
     /// that exists in the document. The flag says whether the path itself was found.
-    pub fn locate(&self, path: &str) -> Option<(Loc, bool)> {
+    pub(crate) fn locate(&self, path: &str) -> Option<(Loc, bool)> {
         let mut p = path;
         let mut exact = true;
         loop {
@@ -179,7 +179,7 @@ impl SpanIndex {
     }
 
     /// The text of a scalar value.
-    pub fn scalar(&self, path: &str) -> Option<&str> {
+    pub(crate) fn scalar(&self, path: &str) -> Option<&str> {
         self.entries.get(path).and_then(|e| e.scalar.as_deref())
     }
 }

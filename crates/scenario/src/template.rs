@@ -78,18 +78,25 @@ pub struct Template {
     parts: Vec<Part>,
 }
 
+/// A piece of a [`Template`]: text copied as it is, or an expression evaluated when rendering.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
+    /// Text rendered unchanged (never empty, never next to another literal).
     Literal(String),
+    /// A `{{ … }}` expression that is not constant (constant ones are folded into literals).
     Expr(Expr),
 }
 
+/// An expression inside `{{ … }}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Expr {
     /// A variable, with a data column written as one dotted name (`users.code`).
     Var(String),
+    /// A string literal (`'x'` or `"x"`), escapes already undone.
     Str(String),
+    /// An integer literal, rendered in decimal.
     Int(i64),
+    /// A call of a built-in function, with one expression per parameter.
     Call(Func, Vec<Expr>),
     /// `a + b + c`: the parts' text, joined. Always two parts or more.
     Concat(Vec<Expr>),
@@ -127,6 +134,7 @@ pub enum Func {
 }
 
 impl Func {
+    /// Every function, in the order messages list them.
     pub const ALL: [Func; 12] = [
         Func::NowMs,
         Func::NowS,
@@ -142,6 +150,7 @@ impl Func {
         Func::UrlDecode,
     ];
 
+    /// The name a template calls it by (`now_ms`, `hmac_sha256`).
     pub fn name(self) -> &'static str {
         match self {
             Func::NowMs => "now_ms",
@@ -175,6 +184,7 @@ impl Func {
         }
     }
 
+    /// The function a template's call names; `None` when there is no such function.
     pub fn from_name(name: &str) -> Option<Func> {
         Func::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -197,7 +207,9 @@ impl Func {
 /// A template that does not parse, with the byte offset in its source where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
+    /// Byte offset in the template's source (not in the file) where the problem is.
     pub offset: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -257,6 +269,7 @@ impl Template {
         Template { parts: out }
     }
 
+    /// The parts in order, for an engine to compile (see the invariant above).
     pub fn parts(&self) -> &[Part] {
         &self.parts
     }

@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use super::de::{did_you_mean, fail};
 
+/// One entry of `thresholds`, parsed from its text (`goods.p95 < 200ms`) when the scenario
+/// loads, so a typo fails the load and not the end of a long run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
     source: String,
@@ -17,6 +19,7 @@ pub struct Threshold {
     value: f64,
 }
 
+/// What a threshold measures: the name before the comparison, after any `step.` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     /// A latency statistic; its value is in milliseconds.
@@ -33,24 +36,39 @@ pub enum Metric {
     Dropped,
 }
 
+/// Which latency statistic a [`Metric::Latency`] threshold limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stat {
+    /// The median, `p50`.
     P50,
+    /// The 90th percentile, `p90`.
     P90,
+    /// The 95th percentile, `p95`.
     P95,
+    /// The 99th percentile, `p99`.
     P99,
+    /// The 99.9th percentile, `p99.9` (also read as `p999`).
     P999,
+    /// The slowest request, `max`.
     Max,
+    /// The mean, `avg`.
     Avg,
+    /// The fastest request, `min`.
     Min,
 }
 
+/// A threshold's comparison: the observed value on the left, the limit on the right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `==`, within a rounding tolerance (see [`Op::apply`]).
     Eq,
 }
 
@@ -75,6 +93,7 @@ const HINT: &str =
     "write `[step.]metric op value`: p99 < 300ms, goods.p95 <= 200ms, error_rate < 1%, rps >= 500";
 
 impl Metric {
+    /// The name as a threshold writes it (`p99.9`, `error_rate`), for reports and messages.
     pub fn name(self) -> &'static str {
         METRICS
             .iter()
@@ -103,6 +122,7 @@ impl Metric {
 }
 
 impl Op {
+    /// The operator as a threshold writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Lt => "<",
@@ -113,6 +133,9 @@ impl Op {
         }
     }
 
+    /// Whether `observed` compares to `limit` as the operator says. `==` allows a difference
+    /// of 1e-9 times the limit (1e-9 itself for limits below 1), so float rounding in the
+    /// observed value cannot fail it.
     pub fn apply(self, observed: f64, limit: f64) -> bool {
         match self {
             Op::Lt => observed < limit,
@@ -125,6 +148,8 @@ impl Op {
 }
 
 impl Threshold {
+    /// Parses `[step.]metric op value`; `Err` holds the message and a hint. Whether the step
+    /// exists is the loader's check, not this one's.
     pub fn parse(source: &str) -> Result<Threshold, (String, String)> {
         let bad = |m: String| Err((m, HINT.to_string()));
         let Some(at) = source.find(['<', '>', '=', '!']) else {
@@ -196,10 +221,12 @@ impl Threshold {
         self.step.as_deref()
     }
 
+    /// What it measures.
     pub fn metric(&self) -> Metric {
         self.metric
     }
 
+    /// How the observed value is compared with [`Threshold::value`].
     pub fn op(&self) -> Op {
         self.op
     }

@@ -151,18 +151,25 @@ pub(crate) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
 /// Flow iterations started per unit of time: `500/s`, `30/m`, `2/h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rate {
+    /// Iterations started in each `per` (a whole number).
     pub count: u64,
+    /// The unit of time, as written after the `/`.
     pub per: RateUnit,
 }
 
+/// The unit of time of a [`Rate`]: kept as written, so `30/m` is written back as `30/m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateUnit {
+    /// `/s`
     Second,
+    /// `/m`
     Minute,
+    /// `/h`
     Hour,
 }
 
 impl RateUnit {
+    /// How many seconds the unit lasts.
     pub fn seconds(self) -> u64 {
         match self {
             RateUnit::Second => 1,
@@ -181,6 +188,7 @@ impl RateUnit {
 }
 
 impl Rate {
+    /// `count` iterations per second (`count/s`).
     pub fn per_second(count: u64) -> Rate {
         Rate {
             count,
@@ -199,6 +207,7 @@ impl Rate {
             .then(|| Duration::from_nanos(self.per.seconds() * 1_000_000_000 / self.count))
     }
 
+    /// Parses `<count>/<unit>` (`500/s`, `30/m`, `2/h`); `Err` holds the message.
     pub fn parse(text: &str) -> Result<Rate, String> {
         let bad = || format!("`{text}` is not a rate");
         let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
@@ -252,6 +261,7 @@ pub struct JsonPathExpr {
 }
 
 impl JsonPathExpr {
+    /// Compiles a JSONPath; `Err` holds the message, quoting the path.
     pub fn parse(source: &str) -> Result<JsonPathExpr, String> {
         serde_json_path::JsonPath::parse(source)
             .map(|path| JsonPathExpr {
@@ -261,10 +271,12 @@ impl JsonPathExpr {
             .map_err(|e| format!("invalid JSONPath `{source}`: {e}"))
     }
 
+    /// The path as written, for writing the scenario back and for messages.
     pub fn as_str(&self) -> &str {
         &self.source
     }
 
+    /// The compiled path, for queries that need every node it selects.
     pub fn path(&self) -> &serde_json_path::JsonPath {
         &self.path
     }
@@ -320,6 +332,7 @@ pub struct RegexExpr {
 }
 
 impl RegexExpr {
+    /// Compiles a regex; `Err` holds the message, quoting the pattern and the crate's verdict.
     pub fn parse(source: &str) -> Result<RegexExpr, String> {
         regex::Regex::new(source)
             .map(|regex| RegexExpr { regex })
@@ -334,10 +347,12 @@ impl RegexExpr {
             })
     }
 
+    /// The pattern as written, for writing the scenario back and for messages.
     pub fn as_str(&self) -> &str {
         self.regex.as_str()
     }
 
+    /// The compiled regex, to match with.
     pub fn regex(&self) -> &regex::Regex {
         &self.regex
     }

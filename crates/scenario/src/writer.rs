@@ -33,6 +33,7 @@ pub struct Comments {
 }
 
 impl Comments {
+    /// No comments yet.
     pub fn new() -> Comments {
         Comments::default()
     }
@@ -44,6 +45,7 @@ impl Comments {
         self
     }
 
+    /// The comment lines for `path`, in the order added; empty when there are none.
     pub fn get(&self, path: &str) -> &[String] {
         self.lines.get(path).map(Vec::as_slice).unwrap_or(&[])
     }

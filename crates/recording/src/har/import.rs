@@ -18,6 +18,7 @@ use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response, RE
 /// A HAR file turned into a recording, with what was left out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imported {
+    /// The entries as a `recording/v1`, ready to write or to convert.
     pub recording: Recording,
     /// One line per entry that is not an HTTP exchange (CONNECT tunnels), naming its path.
     pub skipped: Vec<String>,

@@ -13,6 +13,8 @@ use super::{Expr, Func, Part, Template};
 /// Where a template's variables come from. A data column is asked for by its dotted name
 /// (`users.code`). Returning borrowed text keeps rendering free of allocation.
 pub trait Vars {
+    /// The value of `name` as text; `None` when it has none, which makes rendering fail with
+    /// [`RenderError::MissingVariable`].
     fn get(&self, name: &str) -> Option<Cow<'_, str>>;
 
     /// Whether the value of `name` is JSON text of a non-string (a number, `true`, an object:
@@ -84,17 +86,28 @@ impl Vars for () {
 /// is left depends on the run: a value that is not there, or not a number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
+    /// A variable or data column the template uses has no value (the name is given).
     #[error("variable `{0}` has no value")]
     MissingVariable(String),
+    /// `env("NAME")` names a variable that is not set in loadtape's environment.
     #[error("environment variable `{0}` is not set")]
     MissingEnv(String),
+    /// A function that takes integers got text that is not one.
     #[error("{function}() needs whole numbers, got `{value}`")]
     NotAnInteger {
+        /// The function called (`random_int`).
         function: &'static str,
+        /// The argument as it rendered.
         value: String,
     },
+    /// `random_int(a, b)` with `a` greater than `b`: there is no integer to pick.
     #[error("random_int({low}, {high}) is empty: the first bound exceeds the second")]
-    EmptyRange { low: i64, high: i64 },
+    EmptyRange {
+        /// The first bound, as rendered.
+        low: i64,
+        /// The second bound, as rendered.
+        high: i64,
+    },
 }
 
 /// Anything rendered text can be fed to: a buffer, or a hash being computed.

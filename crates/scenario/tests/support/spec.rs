@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use loadtape_scenario::{load_scenario, Error, Scenario};
 
 /// SPEC §5, verbatim.
-pub const SPEC: &str = r#"loadtape: scenario/v1
+pub(crate) const SPEC: &str = r#"loadtape: scenario/v1
 name: shop-checkout
 recording: shop-checkout.yaml
 target:                                  # recorded origin -> where to send; default unchanged
@@ -71,12 +71,12 @@ thresholds:
   - error_rate < 1%
 "#;
 
-pub struct Dir {
+pub(crate) struct Dir {
     pub dir: tempfile::TempDir,
 }
 
 impl Dir {
-    pub fn new() -> Dir {
+    pub(crate) fn new() -> Dir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("users.csv"),
@@ -86,19 +86,19 @@ impl Dir {
         Dir { dir }
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("shop.scenario.yaml")
     }
 
     #[allow(clippy::result_large_err)] // the crate's own error type, as load_scenario returns
-    pub fn load(&self, text: &str) -> Result<Scenario, Error> {
+    pub(crate) fn load(&self, text: &str) -> Result<Scenario, Error> {
         std::fs::write(self.path(), text).unwrap();
         load_scenario(self.path())
     }
 }
 
 /// The 1-based line of the first line containing `needle`.
-pub fn line_of(text: &str, needle: &str) -> usize {
+pub(crate) fn line_of(text: &str, needle: &str) -> usize {
     1 + text
         .lines()
         .position(|l| l.contains(needle))
@@ -107,7 +107,7 @@ pub fn line_of(text: &str, needle: &str) -> usize {
 
 /// Loads `SPEC` with `from` replaced by `to` and checks the error: the line is the one holding
 /// `at` in the new text, and the field and message are as given.
-pub fn fails(from: &str, to: &str, at: &str, field: &str, message: &str) -> Error {
+pub(crate) fn fails(from: &str, to: &str, at: &str, field: &str, message: &str) -> Error {
     let d = Dir::new();
     assert!(SPEC.contains(from), "{from:?} not in SPEC");
     let text = SPEC.replacen(from, to, 1);
