@@ -5,18 +5,25 @@ use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
-/// Why a run ended.
+/// Why a run ended: `result/v1`'s `end_reason` ([`EndReason::name`]), and whether the result
+/// is partial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
+    /// Nothing stopped the run early: the executor's schedule ran its duration.
     Completed,
+    /// `--iterations N` ended the run: every VU finished its flows well before the duration.
     Iterations,
+    /// A `unique` data source ran out of rows.
     Data,
     /// A token step never succeeded: no step could run without it.
     Token,
+    /// Stopped from outside ([`crate::Stopper::interrupt`]: Ctrl-C, SIGTERM), or a worker
+    /// could not start; the result is marked partial.
     Interrupted,
 }
 
 impl EndReason {
+    /// The reason as `result/v1`'s `end_reason` spells it.
     pub fn name(self) -> &'static str {
         match self {
             EndReason::Completed => "completed",
@@ -30,7 +37,7 @@ impl EndReason {
 
 /// The run-wide stop switch.
 #[derive(Default)]
-pub struct Control {
+pub(crate) struct Control {
     /// Cancelled when the run stops; each worker's stop is a child of it.
     stop: CancellationToken,
     reason: Mutex<Option<EndReason>>,
@@ -40,7 +47,7 @@ pub struct Control {
 
 impl Control {
     /// Ends the run early (the first reason given is kept).
-    pub fn end(&self, reason: EndReason) {
+    pub(crate) fn end(&self, reason: EndReason) {
         let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         r.get_or_insert(reason);
         drop(r);
@@ -50,7 +57,7 @@ impl Control {
     /// Ends the run because it cannot go on: `detail` says why (kept for the summary and the
     /// exit message). Only the first failure is kept; `say` is called with it, before the run
     /// is stopped, so that the reason is printed ahead of anything the stop causes.
-    pub fn fail(&self, reason: EndReason, detail: String, say: impl FnOnce(&str)) {
+    pub(crate) fn fail(&self, reason: EndReason, detail: String, say: impl FnOnce(&str)) {
         let mut d = self.detail.lock().unwrap_or_else(|p| p.into_inner());
         if d.is_none() && !self.stopped() {
             say(&detail);
@@ -60,28 +67,28 @@ impl Control {
         self.end(reason);
     }
 
-    pub fn detail(&self) -> Option<String> {
+    pub(crate) fn detail(&self) -> Option<String> {
         self.detail
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.stop.is_cancelled()
     }
 
-    pub fn reason(&self) -> Option<EndReason> {
+    pub(crate) fn reason(&self) -> Option<EndReason> {
         *self.reason.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Returns once the run is stopped.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         self.stop.cancelled().await;
     }
 
     /// A stop of its own that the run's stop also triggers: a worker's (see [`crate::ctx`]).
-    pub fn child_stop(&self) -> CancellationToken {
+    pub(crate) fn child_stop(&self) -> CancellationToken {
         self.stop.child_token()
     }
 }

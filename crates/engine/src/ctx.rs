@@ -17,11 +17,16 @@ use crate::plan::Plan;
 use crate::tokens::{OwnRetries, SharedToken};
 
 /// Per-worker state every VU of the worker shares (same thread, so `Rc`/`RefCell`).
-pub struct Ctx {
+pub(crate) struct Ctx {
+    /// The run's plan.
     pub plan: Arc<Plan>,
+    /// One cell per token step, shared with every other worker.
     pub shared: Arc<Vec<SharedToken>>,
+    /// TLS settings for this worker's connections.
     pub tls: Tls,
+    /// The run-wide stop switch: ends the run for every worker.
     pub control: Arc<Control>,
+    /// This worker's measurements, sent to the coordinator each second and at the end.
     pub metrics: RefCell<WorkerMetrics>,
     /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
     pub retries: OwnRetries,
@@ -33,7 +38,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(
+    pub(crate) fn new(
         plan: Arc<Plan>,
         shared: Arc<Vec<SharedToken>>,
         tls: Tls,
@@ -52,23 +57,23 @@ impl Ctx {
     }
 
     /// This worker's VUs are to stop: the run ended, or the worker's schedule did.
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.stop.is_cancelled()
     }
 
     /// Stops this worker's VUs only (a rate executor's schedule ended on this worker while
     /// others may still be sending).
-    pub fn stop_local(&self) {
+    pub(crate) fn stop_local(&self) {
         self.stop.cancel();
     }
 
     /// Returns once this worker's VUs are to stop.
-    pub async fn stop_wait(&self) {
+    pub(crate) async fn stop_wait(&self) {
         self.stop.cancelled().await;
     }
 
     /// Sleeps unless the run stops first; false when it stopped.
-    pub async fn sleep(&self, d: Duration) -> bool {
+    pub(crate) async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => !self.stopped(),
             _ = self.stop_wait() => false,
@@ -77,29 +82,29 @@ impl Ctx {
 
     /// True the first time `key` is seen on this worker: problems are said once per worker,
     /// not once per VU or request.
-    pub fn first_time(&self, key: &str) -> bool {
+    pub(crate) fn first_time(&self, key: &str) -> bool {
         self.warned.borrow_mut().insert(key.to_string())
     }
 
     /// Says a problem once per worker (a missing variable, a refused origin).
-    pub fn warn_once(&self, message: &str) {
+    pub(crate) fn warn_once(&self, message: &str) {
         if self.first_time(message) {
             self.say(format_args!("warning: {message}"));
         }
     }
 
     /// Something the run learned, for people.
-    pub fn note(&self, message: &str) {
+    pub(crate) fn note(&self, message: &str) {
         self.say(format_args!("note: {message}"));
     }
 
     /// A line for people, as it is, to the run's sink.
-    pub fn say(&self, line: std::fmt::Arguments) {
+    pub(crate) fn say(&self, line: std::fmt::Arguments) {
         self.plan.options.sink.line(line);
     }
 
     /// Where `--debug` blocks go.
-    pub fn sink(&self) -> &Sink {
+    pub(crate) fn sink(&self) -> &Sink {
         &self.plan.options.sink
     }
 }

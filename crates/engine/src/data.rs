@@ -11,11 +11,14 @@ use loadtape_scenario::Pick;
 /// One CSV file's rows.
 #[derive(Debug)]
 pub struct DataSet {
+    /// The source's name in the scenario's `data`: templates say `name.column`.
     pub name: String,
+    /// The header row, trimmed: the column names.
     pub columns: Vec<String>,
     /// Row-major cells, `columns.len()` per row.
     cells: Vec<String>,
     rows: usize,
+    /// How rows are handed out: per VU, in turn, at random, or each once.
     pub pick: Pick,
     cursor: AtomicUsize,
 }
@@ -60,6 +63,7 @@ impl DataSet {
         })
     }
 
+    /// How many rows there are (after [`DataSet::keep`], this segment's).
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -75,10 +79,12 @@ impl DataSet {
         self.rows = end - start;
     }
 
+    /// The index of the column called `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
 
+    /// The text of one cell; `None` outside the table.
     pub fn cell(&self, row: usize, column: usize) -> Option<&str> {
         self.cells
             .get(row * self.columns.len() + column)

@@ -16,7 +16,7 @@ use crate::plan::Origin;
 /// Body text shown: the first bytes, as text when they are UTF-8.
 const SHOWN: usize = 1024;
 
-pub fn snippet(body: &[u8], max: usize) -> String {
+pub(crate) fn snippet(body: &[u8], max: usize) -> String {
     let cut = &body[..body.len().min(max)];
     let mut s = match std::str::from_utf8(cut) {
         Ok(t) => t.to_string(),
@@ -31,7 +31,7 @@ pub fn snippet(body: &[u8], max: usize) -> String {
     s
 }
 
-pub fn request(
+pub(crate) fn request(
     sink: &Sink,
     step: &str,
     method: &Method,
@@ -57,7 +57,7 @@ pub fn request(
     sink.debug(&s);
 }
 
-pub fn response(sink: &Sink, a: &Answer) {
+pub(crate) fn response(sink: &Sink, a: &Answer) {
     let mut s = format!("<<< {} {:?}\n", a.response.status, a.response.version);
     for (k, v) in &a.response.headers {
         s.push_str(&format!(
@@ -71,7 +71,7 @@ pub fn response(sink: &Sink, a: &Answer) {
     sink.debug(&s);
 }
 
-pub fn extracted(sink: &Sink, name: &str, value: Option<&str>) {
+pub(crate) fn extracted(sink: &Sink, name: &str, value: Option<&str>) {
     sink.debug(&match value {
         Some(v) => format!("    extract {name} = {}\n", snippet(v.as_bytes(), 120)),
         None => format!("    extract {name}: NOT FOUND\n"),
@@ -80,7 +80,7 @@ pub fn extracted(sink: &Sink, name: &str, value: Option<&str>) {
 
 /// The check's verdict: `passed`, or the broken rule and what the answer had
 /// (`FAILED $.errno: expected == 0, got 402`); the error kind when there is no description.
-pub fn check(sink: &Sink, error: Option<&str>, failure: Option<&Failure>) {
+pub(crate) fn check(sink: &Sink, error: Option<&str>, failure: Option<&Failure>) {
     sink.debug(&match (error, failure) {
         (None, _) => "    check: passed\n".to_string(),
         (Some(_), Some(f)) => format!("    check: FAILED {}\n", f.line()),
@@ -88,10 +88,10 @@ pub fn check(sink: &Sink, error: Option<&str>, failure: Option<&Failure>) {
     });
 }
 
-pub fn failure(sink: &Sink, message: &str) {
+pub(crate) fn failure(sink: &Sink, message: &str) {
     sink.debug(&format!("<<< failed: {message}\n"));
 }
 
-pub fn note(sink: &Sink, message: &str) {
+pub(crate) fn note(sink: &Sink, message: &str) {
     sink.debug(&format!("    {message}\n"));
 }

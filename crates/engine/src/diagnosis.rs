@@ -12,11 +12,11 @@ use serde_json::Value;
 const SHOWN_CHARS: usize = 60;
 
 /// `got` when a JSON path selects nothing.
-pub const MISSING: &str = "missing";
+pub(crate) const MISSING: &str = "missing";
 /// `got` when the body does not parse as JSON.
-pub const NOT_JSON: &str = "not JSON";
+pub(crate) const NOT_JSON: &str = "not JSON";
 /// `got` when an extractor found nothing.
-pub const NOTHING_FOUND: &str = "nothing found";
+pub(crate) const NOTHING_FOUND: &str = "nothing found";
 
 /// One failed rule and what the answer had instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl Failure {
 /// The first rule the answer breaks, in the order the engine judges: the status, each JSON
 /// rule, each `body_contains`. Without a check the rule is "status below 400". `None` when
 /// every rule holds (the caller asks only after a failure).
-pub fn check_failure(
+pub(crate) fn check_failure(
     check: Option<&Check>,
     status: u16,
     json: Option<&Value>,
@@ -121,7 +121,7 @@ fn json_failure(rule: &JsonRule, json: Option<&Value>) -> Failure {
 }
 
 /// An extractor of variable `name` that found nothing: `extract orderId ($.data.orderId)`.
-pub fn extract_failure(name: &str, e: &Extractor, json: Option<&Value>) -> Failure {
+pub(crate) fn extract_failure(name: &str, e: &Extractor, json: Option<&Value>) -> Failure {
     let source = match e {
         Extractor::Json(path) => path.as_str().to_string(),
         Extractor::Header(h) => format!("header {h}"),
@@ -160,7 +160,7 @@ fn join(parts: impl Iterator<Item = String>) -> String {
 
 /// Whether `hay` contains `needle`: a check's `body_contains`. Here rather than in `response`
 /// because `response` uses `http`, which uses `metrics`, which uses this module.
-pub fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -16,8 +16,10 @@ use crate::plan::Origin;
 
 /// Why an exchange failed.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub(crate) struct Failure {
+    /// How it is counted.
     pub kind: ErrorKind,
+    /// What happened, for `--debug` and warnings.
     pub message: String,
 }
 
@@ -30,7 +32,7 @@ fn fail(kind: ErrorKind, message: impl Into<String>) -> Failure {
 
 /// TLS settings shared by every VU of the run.
 #[derive(Clone)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// Offers `h2` and `http/1.1`.
     config: TlsConfig,
     /// HTTP/1.1 read buffer size; `None` lets hyper adapt it (8 KiB, growing for big
@@ -41,7 +43,7 @@ pub struct Tls {
 impl Tls {
     /// System roots plus `ca_files`, or no verification with `insecure`. Fails on an
     /// unreadable CA file; with no roots at all, https origins fail at connect.
-    pub fn new(ca_files: &[std::path::PathBuf], insecure: bool) -> Result<Tls, String> {
+    pub(crate) fn new(ca_files: &[std::path::PathBuf], insecure: bool) -> Result<Tls, String> {
         let config = loadtape_net::tls::client_config("--ca", ca_files, insecure)?;
         Ok(Tls {
             config: TlsConfig::new(config, &[b"h2", b"http/1.1"]),
@@ -52,7 +54,7 @@ impl Tls {
 
 /// The byte stream under an HTTP/1.1 connection (a dialed [`loadtape_net::Stream`]), boxed so
 /// that [`renew`] can hand it to a fresh hyper connection.
-pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for T {}
 
 /// Drives an HTTP/1.1 connection: polled inside the VU's own task while it waits for an
@@ -68,7 +70,7 @@ type Driver = Box<http1::Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>;
 const RENEW_AFTER: u32 = 32;
 
 /// One open connection.
-pub enum Conn {
+pub(crate) enum Conn {
     H1 {
         sender: http1::SendRequest<Full<Bytes>>,
         /// `None` once the connection has ended.
@@ -91,7 +93,7 @@ impl Conn {
 
 /// Opens a connection to `origin`: dialing is [`loadtape_net::dial`]'s; what is left here is
 /// the engine's wording of its errors and the HTTP handshake.
-pub async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
+pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
     let (stream, protocol) = loadtape_net::dial(&origin.at, &tls.config)
         .await
         .map_err(|e| dial_failure(origin, e))?;
@@ -169,8 +171,10 @@ async fn renew(conn: Conn, tls: &Tls) -> Option<Conn> {
 }
 
 /// A response with its body read to the end.
-pub struct Answer {
+pub(crate) struct Answer {
+    /// The status line and headers.
     pub response: http::response::Parts,
+    /// The whole body, as received (not decompressed).
     pub body: Bytes,
 }
 
@@ -187,7 +191,7 @@ enum Attempt {
 /// closed), and reads the whole answer within `timeout`. `build` makes the request for the
 /// connection's protocol (`true`: HTTP/2). A kept connection the server closed meanwhile gets
 /// the request back unsent; it then goes out once more on a fresh connection.
-pub async fn exchange(
+pub(crate) async fn exchange(
     slot: &mut Option<Conn>,
     tls: &Tls,
     origin: &Origin,

@@ -7,14 +7,14 @@
 use http::header::{HeaderMap, HeaderValue, SET_COOKIE};
 
 #[derive(Debug, Default)]
-pub struct Jar {
+pub(crate) struct Jar {
     /// (host, path, `name=value`).
     cookies: Vec<(String, String, String)>,
 }
 
 impl Jar {
     /// Keeps the cookies an answer from `host` sets.
-    pub fn store(&mut self, host: &str, headers: &HeaderMap) {
+    pub(crate) fn store(&mut self, host: &str, headers: &HeaderMap) {
         for line in headers.get_all(SET_COOKIE) {
             let Ok(line) = line.to_str() else { continue };
             let mut parts = line.split(';');
@@ -45,7 +45,7 @@ impl Jar {
     }
 
     /// The `cookie` header for a request to `host` and `path`, if any cookie matches.
-    pub fn header(&self, host: &str, path: &str) -> Option<HeaderValue> {
+    pub(crate) fn header(&self, host: &str, path: &str) -> Option<HeaderValue> {
         if self.cookies.is_empty() {
             return None;
         }

@@ -87,14 +87,23 @@ pub struct Running {
 /// What the progress display shows, updated about once a second.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
+    /// Time since the run started.
     pub elapsed: Duration,
+    /// Step requests so far, all workers (token steps' requests are counted apart).
     pub requests: u64,
+    /// Step errors so far, of every [`metrics::ErrorKind`] (failures that sent no request
+    /// included).
     pub errors: u64,
+    /// Token steps' requests so far: how often the run logged in or refreshed.
     pub token_requests: u64,
+    /// Rate-executor iterations dropped so far because no VU was free in time.
     pub dropped: u64,
-    /// The last complete second.
+    /// Step requests in the latest second a worker has finished (other workers' part of it
+    /// may still be on its way: close enough for a live display).
     pub rps: u64,
+    /// The 99th percentile latency of that same second's step requests, in milliseconds.
     pub p99_ms: f64,
+    /// VUs in an iteration during that second, all workers added up.
     pub active_vus: u64,
 }
 
@@ -111,18 +120,25 @@ impl Stopper {
 
 /// A finished run's measurements.
 pub struct Outcome {
+    /// The plan that ran: step names, thresholds and settings for the report.
     pub plan: Arc<Plan>,
+    /// Every worker's totals merged: one row per token step, then per step.
     pub metrics: WorkerMetrics,
     /// Per second of the run, all workers merged.
     pub timeline: Vec<(u64, SecondStats)>,
+    /// Wall-clock time the run started.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Wall-clock time the run ended, every worker done.
     pub ended: chrono::DateTime<chrono::Utc>,
+    /// How long the run took, on the monotonic clock: what rates are computed over.
     pub elapsed: Duration,
+    /// Why the run ended; [`EndReason::Interrupted`] makes the result partial.
     pub reason: EndReason,
     /// Why the run ended early on a failure (a token step that never succeeded).
     pub detail: Option<String>,
     /// Per token step: the lifetime learned from `refresh_on`, when none was stated.
     pub learned: Vec<Option<Duration>>,
+    /// Worker threads the run used: [`Options::workers`] (0: one per core), at most one per VU.
     pub workers: usize,
 }
 
@@ -189,6 +205,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
 }
 
 impl Running {
+    /// A handle that interrupts this run from another thread, while this one polls it.
     pub fn stopper(&self) -> Stopper {
         Stopper(self.control.clone())
     }

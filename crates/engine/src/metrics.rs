@@ -14,21 +14,34 @@ use loadtape_report::result::{CheckFailures, ErrorCounts};
 use crate::diagnosis::Failure;
 use crate::row::Row;
 
+/// A duration as the histograms record it: whole microseconds, clamped to the range they
+/// track (1 µs to [`MAX_US`], an hour).
 pub fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_US)
 }
 
+/// Why a request failed, as `result/v1`'s `errors_by_kind` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// No usable connection: dialing or the HTTP handshake failed, or the server closed the
+    /// connection before answering.
     Connect,
+    /// The TLS handshake failed or timed out (or the host is no TLS server name).
     Tls,
+    /// No whole answer within the request timeout, a connection that broke mid-exchange, or a
+    /// request still in flight when the run ended.
     Timeout,
+    /// An HTTP status the step's check does not accept (without a check: 400 and up).
     Status,
+    /// The answer broke a `json` or `body_contains` rule, an extractor found nothing, or the
+    /// request (or the scenario's variables) could not be rendered.
     Check,
+    /// A token step failed, or a step could not run because its token could not be had.
     Token,
 }
 
 impl ErrorKind {
+    /// The kind as `result/v1` and `--debug` spell it.
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",
@@ -41,6 +54,7 @@ impl ErrorKind {
     }
 }
 
+/// Adds one error of `kind` to a `result/v1` error tally.
 pub fn count_error(e: &mut ErrorCounts, kind: ErrorKind) {
     match kind {
         ErrorKind::Connect => e.connect += 1,
@@ -55,13 +69,22 @@ pub fn count_error(e: &mut ErrorCounts, kind: ErrorKind) {
 /// One step's (or token step's) numbers.
 #[derive(Debug, Clone)]
 pub struct StepMetrics {
+    /// Latency in µs, to the whole answer from the send, or for an iteration's first request
+    /// from when a rate executor scheduled it: what the user waited.
     pub latency: Histogram<u64>,
+    /// Service time in µs, from the send to the whole answer: what the server took.
     pub service: Histogram<u64>,
+    /// Requests sent, failed or not (those still in flight at the end included).
     pub requests: u64,
+    /// Failed requests, by [`ErrorKind`].
     pub errors: ErrorCounts,
+    /// Answers by HTTP status.
     pub statuses: BTreeMap<u16, u64>,
+    /// Bytes put on the wire, estimated as HTTP/1.1 (request line, headers, body).
     pub bytes_sent: u64,
+    /// Bytes received, estimated as HTTP/1.1 (status line, headers, body).
     pub bytes_received: u64,
+    /// Requests sent again after a `refresh_on` answer refreshed a token they used.
     pub retries: u64,
     /// Requests answered without an error and not rejected by a token's `refresh_on`.
     pub succeeded: u64,
@@ -77,6 +100,7 @@ pub struct StepMetrics {
 }
 
 impl StepMetrics {
+    /// A row with nothing counted yet.
     pub fn new() -> StepMetrics {
         StepMetrics {
             latency: histogram(),
@@ -95,6 +119,7 @@ impl StepMetrics {
         }
     }
 
+    /// Adds another worker's numbers for the same row.
     pub fn merge(&mut self, o: &StepMetrics) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
@@ -122,11 +147,17 @@ impl Default for StepMetrics {
 
 /// One exchange, as recorded.
 pub struct Sample {
+    /// To the whole answer from the send or the scheduled start: [`StepMetrics::latency`].
     pub latency: Duration,
+    /// From the send to the whole answer: [`StepMetrics::service`].
     pub service: Duration,
+    /// The answer's HTTP status; `None` when there was no answer.
     pub status: Option<u16>,
+    /// Why the exchange failed, if it did.
     pub error: Option<ErrorKind>,
+    /// Bytes sent (an estimate: [`StepMetrics::bytes_sent`]).
     pub sent: u64,
+    /// Bytes received (an estimate: [`StepMetrics::bytes_received`]).
     pub received: u64,
     /// The answer matched a token's `refresh_on`: counted as a request, not as a success.
     pub rejected: bool,
@@ -135,15 +166,22 @@ pub struct Sample {
 /// The last second of one worker (or, merged, of all).
 #[derive(Debug, Clone)]
 pub struct Interval {
+    /// Latencies (µs) of the second's step requests; token steps' are not in it.
     pub histogram: Histogram<u64>,
+    /// Step requests recorded in the second.
     pub requests: u64,
+    /// Step errors in the second (failures that sent no request included).
     pub errors: u64,
+    /// Token steps' requests in the second.
     pub token_requests: u64,
+    /// Rate-executor iterations dropped in the second.
     pub dropped: u64,
+    /// The most VUs in an iteration at once during the second (summed when merged).
     pub active_vus: u64,
 }
 
 impl Interval {
+    /// A second with nothing counted yet.
     pub fn new() -> Interval {
         Interval {
             histogram: histogram(),
@@ -155,6 +193,7 @@ impl Interval {
         }
     }
 
+    /// Adds another worker's numbers for the same second.
     pub fn merge(&mut self, o: &Interval) {
         let _ = self.histogram.add(&o.histogram);
         self.requests += o.requests;
@@ -175,18 +214,27 @@ impl Default for Interval {
 /// histogram's worth.
 #[derive(Debug, Clone, Default)]
 pub struct SecondStats {
+    /// Step requests recorded in the second ([`Interval::requests`]).
     pub requests: u64,
+    /// Step errors in the second.
     pub errors: u64,
+    /// Token steps' requests in the second.
     pub token_requests: u64,
+    /// Rate-executor iterations dropped in the second.
     pub dropped: u64,
+    /// VUs in an iteration during the second, all workers added up.
     pub active_vus: u64,
+    /// Median latency of the second's step requests, in milliseconds.
     pub p50_ms: f64,
+    /// 99th percentile latency of the second's step requests, in milliseconds.
     pub p99_ms: f64,
     /// [`encode`]d histogram of the second.
     pub histogram: String,
 }
 
 impl SecondStats {
+    /// Compacts a second (all workers merged): its counts, two percentiles and the encoded
+    /// histogram.
     pub fn of(i: &Interval) -> SecondStats {
         SecondStats {
             requests: i.requests,
@@ -204,16 +252,25 @@ impl SecondStats {
 /// A worker's metrics: token steps first, then steps (the plan's order).
 #[derive(Debug, Clone)]
 pub struct WorkerMetrics {
+    /// How many token steps there are: the rows of `steps` before this index are theirs.
     pub tokens: usize,
+    /// Every row, token steps' first: read them through [`WorkerMetrics::row`],
+    /// [`WorkerMetrics::token_rows`] or [`WorkerMetrics::step_rows`] rather than by offset.
     pub steps: Vec<StepMetrics>,
+    /// Iterations that got through their steps, to the end or to an abort; one stopped by
+    /// the run's end, or abandoned before its first step, is not counted.
     pub iterations: u64,
+    /// Rate-executor iterations dropped because no VU was free in time, or left waiting at
+    /// the end.
     pub dropped: u64,
+    /// The current second, handed to the coordinator by [`WorkerMetrics::take_interval`].
     pub interval: Interval,
     /// VUs in an iteration right now.
     pub active: u64,
 }
 
 impl WorkerMetrics {
+    /// Empty rows for `tokens` token steps and `steps` steps.
     pub fn new(tokens: usize, steps: usize) -> WorkerMetrics {
         WorkerMetrics {
             tokens,
@@ -230,6 +287,7 @@ impl WorkerMetrics {
         self.steps.get(row.index(self.tokens))
     }
 
+    /// The numbers of one row, to count into.
     pub fn row_mut(&mut self, row: Row) -> Option<&mut StepMetrics> {
         self.steps.get_mut(row.index(self.tokens))
     }
@@ -323,6 +381,7 @@ impl WorkerMetrics {
         }
     }
 
+    /// Counts an iteration a rate executor dropped.
     pub fn dropped(&mut self) {
         self.dropped += 1;
         self.interval.dropped += 1;
@@ -337,11 +396,14 @@ impl WorkerMetrics {
         out
     }
 
+    /// A VU became active (`delta` 1) or idle (-1); the interval keeps the peak.
     pub fn note_active(&mut self, delta: i64) {
         self.active = self.active.saturating_add_signed(delta);
         self.interval.active_vus = self.interval.active_vus.max(self.active);
     }
 
+    /// Adds another worker's totals, row by row (its interval is not merged: seconds are
+    /// merged as they come, by the coordinator).
     pub fn merge(&mut self, o: &WorkerMetrics) {
         for (a, b) in self.steps.iter_mut().zip(&o.steps) {
             a.merge(b);

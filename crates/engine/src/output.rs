@@ -28,6 +28,7 @@ impl Output for Silent {
 pub struct Sink(Arc<dyn Output>);
 
 impl Sink {
+    /// Shares `output` between every worker thread of a run.
     pub fn new(output: impl Output + 'static) -> Sink {
         Sink(Arc::new(output))
     }
@@ -37,10 +38,12 @@ impl Sink {
         Sink::new(Silent)
     }
 
+    /// Hands a `--debug` block to the output whole (see [`Output::debug`]).
     pub fn debug(&self, text: &str) {
         self.0.debug(text);
     }
 
+    /// Formats one line for people and hands it over (see [`Output::line`]).
     pub fn line(&self, line: fmt::Arguments) {
         self.0.line(&line.to_string());
     }

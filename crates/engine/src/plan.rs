@@ -67,38 +67,64 @@ pub struct Origin {
     /// Where its requests go (the target when one is given): what is dialed, and whose
     /// host the cookie jar files cookies under.
     pub at: loadtape_net::Origin,
+    /// The scheme of `at`, ready for an HTTP/2 request's URI.
     pub scheme: Scheme,
+    /// `host[:port]` of `at` as written: an HTTP/2 request's authority, and the `host` header.
     pub authority: Authority,
     /// The `host` header HTTP/1.1 requests carry.
     pub host_header: HeaderValue,
 }
 
+/// A request's URL: parsed once when it is literal, else rendered and matched to an origin
+/// per request.
 #[derive(Debug)]
 pub enum UrlPlan {
-    Literal { origin: usize, pq: PathAndQuery },
+    /// A literal URL: its origin's index in [`Plan::origins`], and the path and query.
+    Literal {
+        /// Index into [`Plan::origins`].
+        origin: usize,
+        /// What goes on the request line.
+        pq: PathAndQuery,
+    },
+    /// A URL with expressions: rendered per request, refused unless its origin is one the
+    /// plan knows.
     Template(Template),
 }
 
+/// A header's value: built once when literal, rendered per request otherwise.
 #[derive(Debug)]
 pub enum HeaderPart {
+    /// Sent as it is.
     Literal(HeaderValue),
+    /// Rendered per request; a value that renders invalid fails the request.
     Template(Template),
 }
 
+/// A request's body: encoded once when literal, rendered per request otherwise.
 #[derive(Debug)]
 pub enum BodyPlan {
+    /// No body.
     None,
+    /// Sent as it is (a clone of `Bytes` copies nothing).
     Literal(Bytes),
+    /// Rendered per request.
     Template(BodyTemplate),
 }
 
+/// A step's or token step's request, compiled.
 #[derive(Debug)]
 pub struct RequestPlan {
+    /// The request's method.
     pub method: Method,
+    /// Where it goes.
     pub url: UrlPlan,
     /// For messages: the URL as written.
     pub url_source: String,
+    /// Headers in the scenario's order, less `host`, `content-length` and hop-by-hop ones
+    /// (hyper sets those), plus a default `content-type` when the body implies one and the
+    /// scenario gives none.
     pub headers: Vec<(HeaderName, HeaderPart)>,
+    /// What the request carries.
     pub body: BodyPlan,
     /// The request sets its own `cookie` header, so the VU's jar stays out of it.
     pub own_cookie: bool,
@@ -106,55 +132,87 @@ pub struct RequestPlan {
     pub tokens: Vec<usize>,
 }
 
+/// One value to take from an answer, and where it goes.
 #[derive(Debug)]
 pub struct ExtractPlan {
+    /// The name templates use for the value.
     pub name: String,
+    /// Where it is kept: a local slot, or for a shared token the index in its value list.
     pub slot: usize,
+    /// How it is found in the answer.
     pub extractor: Extractor,
 }
 
+/// A token step, compiled: what the VUs run before their steps to log in.
 #[derive(Debug)]
 pub struct TokenPlan {
+    /// The token step's name, for messages and the result.
     pub name: String,
+    /// `scope: shared`: one value fetched for the whole run; else each VU fetches its own.
     pub shared: bool,
+    /// The request that fetches the token.
     pub request: RequestPlan,
     /// For a shared token `slot` is the index into its value list; for a per-VU one a local
     /// slot.
     pub extract: Vec<ExtractPlan>,
+    /// The stated lifetime (fixed, or rendered from the extracted values); without it a
+    /// JWT's `exp` is used, or a lifetime is learned from `refresh_on`.
     pub expires_in: Option<Expiry>,
+    /// How long before expiry to refresh; by default a tenth of the lifetime, at most 1 min.
     pub refresh_before: Option<Duration>,
+    /// The answers (to steps using the token) that mean it is no longer accepted.
     pub refresh_on: Option<RefreshOn>,
+    /// The answer is parsed as JSON: an extractor reads the body, or `--debug` shows it.
     pub needs_body: bool,
 }
 
+/// A step, compiled.
 #[derive(Debug)]
 pub struct StepPlan {
+    /// The step's name, for messages and the result.
     pub name: String,
+    /// The request the step sends.
     pub request: RequestPlan,
+    /// What a good answer is; without a check, any status below 400.
     pub check: Option<Check>,
+    /// Values taken from the answer for later steps; one not found aborts the iteration.
     pub extract: Vec<ExtractPlan>,
+    /// The pause after the step, before the next one.
     pub think: Option<Duration>,
+    /// The answer is parsed as JSON: a check, an extractor or a token's `refresh_on` reads
+    /// the body, or `--debug` shows it.
     pub needs_body: bool,
 }
 
 /// A scenario ready to run.
 #[derive(Debug)]
 pub struct Plan {
+    /// The scenario's name.
     pub name: String,
+    /// The scenario's file as given; data source paths were resolved against it.
     pub file: PathBuf,
+    /// The scenario's `load`: its executor and `iterations`.
     pub load: Load,
+    /// The scenario's thresholds, judged on the result by [`crate::report::result`].
     pub thresholds: Vec<Threshold>,
+    /// Every name a template can use, mapped to where its value lives.
     pub slots: SlotTable,
+    /// The CSV data sources, each already cut to this segment's rows.
     pub data: Vec<DataSet>,
+    /// The scenario's variables: the local slot each is rendered into, and its template.
     pub variables: Vec<(usize, Template)>,
     /// Variables must be rendered every iteration (they use the clock, randomness or a data
     /// row picked per iteration); otherwise once per VU.
     pub variables_each_iteration: bool,
+    /// Every origin a request may go to; a request names its origin by index in this list.
     pub origins: Vec<Origin>,
+    /// The token steps, in the scenario's order (the metrics rows follow it).
     pub tokens: Vec<TokenPlan>,
+    /// The steps, in the scenario's order.
     pub steps: Vec<StepPlan>,
     /// Effective origin mapping, for the result.
     pub targets: IndexMap<String, String>,
+    /// How to run, as the caller gave it.
     pub options: Options,
 }
 
@@ -164,6 +222,9 @@ pub struct Plan {
 pub struct PlanError(pub String);
 
 impl Plan {
+    /// Compiles scenario `s`, read from `file` (data source paths are relative to it). Fails
+    /// on input that cannot run: an origin, URL or header that does not parse, a body that
+    /// does not render, a CSV file that cannot be read or leaves this segment no rows.
     pub fn compile(s: &Scenario, file: &Path, options: Options) -> Result<Plan, PlanError> {
         let mut slots = SlotTable::default();
         let data = compile_data(s, file, options.segment, &mut slots)?;
@@ -376,7 +437,7 @@ fn body_extractor(e: &Extractor) -> bool {
 
 /// `scheme://host:port` of an absolute URI, lower-case with the port explicit: the origin as
 /// [`loadtape_net::Origin`] spells it, so one default-port rule holds everywhere.
-pub fn origin_key(uri: &Uri) -> Option<String> {
+pub(crate) fn origin_key(uri: &Uri) -> Option<String> {
     uri.scheme()?;
     loadtape_net::Origin::from_uri(uri).map(|o| o.to_string().to_ascii_lowercase())
 }

@@ -7,11 +7,11 @@ use serde_json::Value;
 use crate::http::Answer;
 use crate::plan::ExtractPlan;
 
-pub fn parse_json(body: &[u8]) -> Option<Value> {
+pub(crate) fn parse_json(body: &[u8]) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-pub fn received_size(a: &Answer) -> u64 {
+pub(crate) fn received_size(a: &Answer) -> u64 {
     let headers: usize = a
         .response
         .headers
@@ -22,7 +22,7 @@ pub fn received_size(a: &Answer) -> u64 {
 }
 
 /// The value and whether it is typed JSON (a non-string a `json` extractor took).
-pub fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Option<(String, bool)> {
+pub(crate) fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Option<(String, bool)> {
     let text = match &e.extractor {
         Extractor::Json(path) => {
             return Some(match path.first(json?)? {

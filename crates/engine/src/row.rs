@@ -6,7 +6,9 @@
 /// numbered in the plan's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Row {
+    /// A token step, by its index in the plan's `tokens`.
     Token(usize),
+    /// A step, by its index in the plan's `steps`.
     Step(usize),
 }
 
@@ -28,6 +30,8 @@ impl Row {
         }
     }
 
+    /// A token step's row: its requests count as the second's token requests, apart from the
+    /// step requests and their latency.
     pub fn is_token(self) -> bool {
         matches!(self, Row::Token(_))
     }

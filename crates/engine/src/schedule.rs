@@ -6,7 +6,7 @@ use std::time::Duration;
 use loadtape_scenario::{Executor, Rate, RateStage, VuStage};
 
 /// VUs wanted `t` into a `ramping-vus` run (linear between stages, as k6).
-pub fn vus_at(start_vus: u32, stages: &[VuStage], t: Duration) -> u32 {
+pub(crate) fn vus_at(start_vus: u32, stages: &[VuStage], t: Duration) -> u32 {
     let mut from = start_vus as f64;
     let mut at = Duration::ZERO;
     for s in stages {
@@ -22,13 +22,13 @@ pub fn vus_at(start_vus: u32, stages: &[VuStage], t: Duration) -> u32 {
 
 /// A rate schedule: piecewise-linear iterations per second.
 #[derive(Debug, Clone)]
-pub struct RateSchedule {
+pub(crate) struct RateSchedule {
     /// (rate at start, rate at end, length), in order.
     segments: Vec<(f64, f64, f64)>,
 }
 
 impl RateSchedule {
-    pub fn of(executor: &Executor) -> Option<RateSchedule> {
+    pub(crate) fn of(executor: &Executor) -> Option<RateSchedule> {
         match executor {
             Executor::ConstantRate { rate, duration, .. } => Some(RateSchedule {
                 segments: vec![(per_s(rate), per_s(rate), duration.as_secs_f64())],
@@ -55,7 +55,7 @@ impl RateSchedule {
     }
 
     /// The highest rate anywhere in the schedule.
-    pub fn peak(&self) -> f64 {
+    pub(crate) fn peak(&self) -> f64 {
         self.segments
             .iter()
             .map(|(a, b, _)| a.max(*b))
@@ -64,7 +64,7 @@ impl RateSchedule {
 
     /// When iteration `k` (from 0) is due, or `None` after the schedule ends. Iteration k
     /// starts when the integral of the rate reaches k.
-    pub fn time_of(&self, k: u64) -> Option<Duration> {
+    pub(crate) fn time_of(&self, k: u64) -> Option<Duration> {
         let mut n = k as f64;
         let mut at = 0.0;
         for &(r0, r1, len) in &self.segments {

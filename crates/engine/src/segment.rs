@@ -36,6 +36,7 @@ impl Segment {
         Ok(Segment { k, n })
     }
 
+    /// How many shares the load is cut into (the `N` of `K/N`).
     pub fn n(&self) -> u64 {
         self.n
     }

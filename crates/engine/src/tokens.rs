@@ -37,10 +37,14 @@ pub struct TokenValue {
 }
 
 impl TokenValue {
+    /// Time to refresh: whoever sees this first fetches a new value (the old one may still
+    /// be used until it expires).
     pub fn due(&self, now: Instant) -> bool {
         self.refresh_at.is_some_and(|t| now >= t)
     }
 
+    /// Past its known lifetime: [`SharedToken::next`] no longer hands it out, not even while
+    /// a refresh is in flight.
     pub fn expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|t| now >= t)
     }
@@ -70,6 +74,9 @@ struct State {
 /// How many failures in a row a VU takes before it gives up on the token for this iteration.
 pub const TOKEN_ATTEMPTS: u32 = 5;
 
+/// One token step's cell for the whole run, shared by every worker thread: the current value
+/// of a shared token with its single-flight refresh, and for every token step what the run
+/// learned (success ever, learned lifetime).
 pub struct SharedToken {
     state: Mutex<State>,
     generation: AtomicU64,
@@ -176,6 +183,8 @@ impl SharedToken {
         self.ever.store(true, Ordering::Release);
     }
 
+    /// Some fetch of this token step has succeeded: a token step that never did ends the
+    /// run when a VU gives up on it, one that did only abandons that iteration.
     pub fn ever(&self) -> bool {
         self.ever.load(Ordering::Acquire)
     }

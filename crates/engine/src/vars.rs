@@ -21,9 +21,19 @@ pub enum Slot {
     /// The VU's own value (variables, step extracts, per-VU token extracts).
     Local(usize),
     /// Column `column` of data source `source`, at the VU's current row.
-    Data { source: usize, column: usize },
+    Data {
+        /// Index of the source in the plan's `data`.
+        source: usize,
+        /// Index of the column in the source.
+        column: usize,
+    },
     /// Value `index` of shared token `token`.
-    Shared { token: usize, index: usize },
+    Shared {
+        /// Index of the token step in the plan's `tokens`.
+        token: usize,
+        /// Index of the value in the token step's `extract` order.
+        index: usize,
+    },
 }
 
 /// Name → slot, built once per plan.
@@ -45,27 +55,35 @@ impl SlotTable {
         i
     }
 
+    /// Makes `name` refer to `slot` (a data column or a shared token's value).
     pub fn bind(&mut self, name: &str, slot: Slot) {
         self.by_name.insert(name.to_string(), slot);
     }
 
+    /// Where the value called `name` lives, if a scenario binds it.
     pub fn get(&self, name: &str) -> Option<Slot> {
         self.by_name.get(name).copied()
     }
 
+    /// How many local slots there are: the length of a VU's own value list.
     pub fn locals(&self) -> usize {
         self.locals
     }
 }
 
 /// A VU's variables as the template renderer sees them.
-pub struct View<'a> {
+pub(crate) struct View<'a> {
+    /// The plan's names and their slots.
     pub table: &'a SlotTable,
+    /// The VU's own values, by local slot; `None` until set.
     pub locals: &'a [Option<String>],
     /// Per local slot: the value is typed JSON (see [`Vars::is_json`]).
     pub typed: &'a [bool],
+    /// Per data source, the VU's current row; `None` until one is picked.
     pub rows: &'a [Option<usize>],
+    /// The plan's data sources.
     pub data: &'a [DataSet],
+    /// Per token step, the shared token's value the VU holds; `None` until fetched.
     pub shared: &'a [Option<Arc<TokenValue>>],
 }
 
@@ -103,8 +121,10 @@ impl Vars for View<'_> {
 }
 
 /// A token step's freshly extracted values over the VU's: what its `expires_in` renders with.
-pub struct Layered<'a> {
+pub(crate) struct Layered<'a> {
+    /// The token step's values, name and text, looked up first.
     pub top: &'a [(String, String)],
+    /// The VU's variables, for every other name.
     pub base: &'a dyn Vars,
 }
 

@@ -18,12 +18,12 @@ use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
 use crate::response::{extract, parse_json, received_size};
 use crate::row::Row;
-pub use state::Vu;
+pub(crate) use state::Vu;
 use token_steps::Got;
 
 /// What the VU's loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     Continue,
     Stop,
 }
@@ -42,7 +42,7 @@ impl Vu {
     /// One run of the flow. `intended` is when a rate executor scheduled it: the first
     /// request's latency counts from then, so time spent waiting for a free VU or a token is
     /// not hidden (no coordinated omission).
-    pub async fn iteration(&mut self, intended: Option<Instant>) -> Flow {
+    pub(crate) async fn iteration(&mut self, intended: Option<Instant>) -> Flow {
         let ctx = self.ctx.clone();
         if ctx.stopped() {
             return Flow::Stop;

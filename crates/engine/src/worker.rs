@@ -18,10 +18,10 @@ use crate::tokens::SharedToken;
 use tokio_util::task::TaskTracker;
 
 /// How long VUs may finish the requests they have in flight once the run ends.
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// What a worker sends the coordinator.
-pub enum Msg {
+pub(crate) enum Msg {
     /// Second `second` of the run is over.
     Tick { second: u64, interval: Interval },
     /// The worker is done: its last (partial) second and its totals.
@@ -32,19 +32,28 @@ pub enum Msg {
     },
 }
 
-pub struct WorkerInit {
+/// What a worker thread is started with.
+pub(crate) struct WorkerInit {
+    /// This worker's number, of `workers`: it runs VUs `index`, `index + workers`, ….
     pub index: usize,
+    /// How many workers the run has.
     pub workers: usize,
+    /// The run's plan.
     pub plan: Arc<Plan>,
+    /// One cell per token step, shared by every worker.
     pub shared: Arc<Vec<SharedToken>>,
+    /// TLS settings for the worker's connections.
     pub tls: Tls,
+    /// The run-wide stop switch.
     pub control: Arc<Control>,
+    /// Where the worker's [`Msg`]s go: the coordinator.
     pub tx: Sender<Msg>,
+    /// The run's start, the same for every worker: schedules and seconds count from it.
     pub start: Instant,
 }
 
 /// The body of a worker thread.
-pub fn run(init: WorkerInit) {
+pub(crate) fn run(init: WorkerInit) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

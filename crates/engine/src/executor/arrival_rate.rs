@@ -14,9 +14,10 @@ use crate::schedule::RateSchedule;
 use crate::vu::{Flow, Vu};
 use tokio_util::task::TaskTracker;
 
-pub struct ArrivalRate {
+pub(super) struct ArrivalRate {
     /// `None` only for an executor that is not a rate (then nothing runs).
     pub schedule: Option<RateSchedule>,
+    /// The most VUs the whole run may make (this worker makes its share of them).
     pub max_vus: u32,
     /// VUs made before the first iteration; by default a tenth of the peak rate's.
     pub pre_allocated_vus: Option<u32>,

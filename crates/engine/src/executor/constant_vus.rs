@@ -3,7 +3,8 @@
 use super::share::{more, Executor, Share};
 use crate::vu::{Flow, Vu};
 
-pub struct ConstantVus {
+pub(super) struct ConstantVus {
+    /// VUs in the whole run (this worker runs its share of them).
     pub vus: u32,
 }
 

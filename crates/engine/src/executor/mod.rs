@@ -15,10 +15,10 @@ mod share;
 use loadtape_scenario as scenario;
 
 use crate::schedule::RateSchedule;
-pub use share::{Executor, Share};
+pub(crate) use share::{Executor, Share};
 
 /// The executor a scenario's `load.executor` names.
-pub fn of(e: &scenario::Executor) -> Box<dyn Executor> {
+pub(crate) fn of(e: &scenario::Executor) -> Box<dyn Executor> {
     match e {
         scenario::Executor::ConstantVus { vus, .. } => {
             Box::new(constant_vus::ConstantVus { vus: *vus })

@@ -11,8 +11,10 @@ use super::share::{more, Executor, Share};
 use crate::schedule::vus_at;
 use crate::vu::{Flow, Vu};
 
-pub struct RampingVus {
+pub(super) struct RampingVus {
+    /// VUs iterating at the start, before the first stage.
     pub start_vus: u32,
+    /// Each stage's target and how long the ramp to it takes.
     pub stages: Vec<VuStage>,
     /// The peak of the ramp.
     pub max_vus: u32,

@@ -8,12 +8,14 @@ use crate::vu::Vu;
 use tokio_util::task::TaskTracker;
 
 /// What an executor works with on one worker.
-pub struct Share {
+pub(crate) struct Share {
+    /// The worker's shared state, handed to every VU it makes.
     pub ctx: Rc<Ctx>,
     /// The worker waits for these before it sends its totals: every VU task is spawned here.
     pub tasks: TaskTracker,
     /// This worker, of `workers`.
     pub index: usize,
+    /// How many workers the run has.
     pub workers: usize,
     /// The run's start, the same on every worker: schedules are timed from it.
     pub start: Instant,
@@ -25,7 +27,7 @@ pub struct Share {
 
 impl Share {
     /// This worker's VU ids below `max`.
-    pub fn ids(&self, max: u32) -> Vec<u64> {
+    pub(crate) fn ids(&self, max: u32) -> Vec<u64> {
         (self.index as u64..max as u64)
             .step_by(self.workers)
             .collect()
@@ -33,12 +35,12 @@ impl Share {
 }
 
 /// Whether `vu` may start another iteration: the run goes on and `--iterations` allows.
-pub fn more(ctx: &Ctx, iterations: Option<u64>, vu: &Vu) -> bool {
+pub(super) fn more(ctx: &Ctx, iterations: Option<u64>, vu: &Vu) -> bool {
     !ctx.stopped() && iterations.is_none_or(|n| vu.iterations < n)
 }
 
 /// One executor on one worker.
-pub trait Executor {
+pub(crate) trait Executor {
     /// Spawns the worker's VUs (and whatever feeds them) on `share.tasks`; returns at once.
     fn start(&self, share: &Share);
 }

@@ -27,7 +27,9 @@ pub(super) struct OwnToken {
 }
 
 /// One virtual user; its flow runs on one worker's thread, one iteration at a time.
-pub struct Vu {
+pub(crate) struct Vu {
+    /// The VU's number in the run, unique across workers: it picks a `per-vu` data row and
+    /// decides when a ramp reaches the VU.
     pub id: u64,
     pub(super) ctx: Rc<Ctx>,
     pub(super) locals: Vec<Option<String>>,
@@ -38,11 +40,12 @@ pub struct Vu {
     pub(super) conns: Vec<Option<Conn>>,
     pub(super) jar: Jar,
     pub(super) vars_ready: bool,
+    /// Iterations this VU has finished or given up on: what `--iterations` counts.
     pub iterations: u64,
 }
 
 impl Vu {
-    pub fn new(id: u64, ctx: Rc<Ctx>) -> Vu {
+    pub(crate) fn new(id: u64, ctx: Rc<Ctx>) -> Vu {
         let plan = &ctx.plan;
         let rows = plan
             .data
