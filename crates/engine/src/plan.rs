@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Method, Uri};
 use indexmap::IndexMap;
 use loadtape_scenario::template::Template;
@@ -21,6 +21,12 @@ use crate::data::DataSet;
 use crate::output::Sink;
 use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
+
+mod origins;
+
+pub(crate) use origins::origin_key;
+pub(crate) use origins::Origin;
+use origins::{register, Origins};
 
 /// How to run, beyond the scenario.
 #[derive(Debug, Clone)]
@@ -57,22 +63,6 @@ impl Default for Options {
             segment: Segment::WHOLE,
         }
     }
-}
-
-/// Where requests for one recorded origin go.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    /// `scheme://host:port`, lower-case, port explicit: the key URLs are matched by.
-    pub key: String,
-    /// Where its requests go (the target when one is given): what is dialed, and whose
-    /// host the cookie jar files cookies under.
-    pub at: loadtape_net::Origin,
-    /// The scheme of `at`, ready for an HTTP/2 request's URI.
-    pub scheme: Scheme,
-    /// `host[:port]` of `at` as written: an HTTP/2 request's authority, and the `host` header.
-    pub authority: Authority,
-    /// The `host` header HTTP/1.1 requests carry.
-    pub host_header: HeaderValue,
 }
 
 /// A request's URL: parsed once when it is literal, else rendered and matched to an origin
@@ -324,7 +314,7 @@ fn compile_targets(
     }
     let mut origins = Origins::default();
     for (from, to) in &targets {
-        origins.add(from, Some(to))?;
+        origins.add(from, Some(to)).map_err(PlanError)?;
     }
 
     Ok((targets, origins))
@@ -435,57 +425,6 @@ fn body_extractor(e: &Extractor) -> bool {
     matches!(e, Extractor::Json(_) | Extractor::Regex { .. })
 }
 
-/// `scheme://host:port` of an absolute URI, lower-case with the port explicit: the origin as
-/// [`loadtape_net::Origin`] spells it, so one default-port rule holds everywhere.
-pub(crate) fn origin_key(uri: &Uri) -> Option<String> {
-    uri.scheme()?;
-    loadtape_net::Origin::from_uri(uri).map(|o| o.to_string().to_ascii_lowercase())
-}
-
-#[derive(Default)]
-struct Origins {
-    list: Vec<Origin>,
-}
-
-impl Origins {
-    /// Adds a recorded origin (and where it goes); returns its index.
-    fn add(&mut self, recorded: &str, target: Option<&str>) -> Result<usize, PlanError> {
-        let uri: Uri = recorded
-            .parse()
-            .map_err(|_| PlanError(format!("`{recorded}` is not an origin")))?;
-        let key = origin_key(&uri).ok_or_else(|| PlanError(format!("`{recorded}` has no host")))?;
-        if let Some(i) = self.list.iter().position(|o| o.key == key) {
-            return Ok(i);
-        }
-        let to: Uri = match target {
-            Some(t) => t
-                .parse()
-                .map_err(|_| PlanError(format!("`{t}` is not an origin")))?,
-            None => uri,
-        };
-        let at = loadtape_net::Origin::from_uri(&to)
-            .ok_or_else(|| PlanError(format!("`{to}` has no host")))?;
-        let authority = to
-            .authority()
-            .cloned()
-            .ok_or_else(|| PlanError(format!("`{to}` has no host")))?;
-        let host_header = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| PlanError(format!("`{to}` is not a valid host")))?;
-        self.list.push(Origin {
-            key,
-            scheme: if at.is_https() {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            },
-            at,
-            authority,
-            host_header,
-        });
-        Ok(self.list.len() - 1)
-    }
-}
-
 fn compile_request(
     r: &RequestTemplate,
     origins: &mut Origins,
@@ -562,7 +501,7 @@ fn compile_url(
             let uri: Uri = text
                 .parse()
                 .map_err(|_| PlanError(format!("`{text}` is not a URL")))?;
-            let origin = register(&uri, origins, targets)?;
+            let origin = register(&uri, origins, targets).map_err(PlanError)?;
             let pq = uri
                 .path_and_query()
                 .cloned()
@@ -575,7 +514,7 @@ fn compile_url(
                 if let Some(after) = start.find("://").map(|i| i + 3) {
                     if let Some(end) = start[after..].find(['/', '?', '#']) {
                         if let Ok(uri) = start[..after + end].parse::<Uri>() {
-                            register(&uri, origins, targets)?;
+                            register(&uri, origins, targets).map_err(PlanError)?;
                         }
                     }
                 }
@@ -598,24 +537,6 @@ fn tokens_used(r: &RequestTemplate, token_of: &HashMap<String, usize>) -> Vec<us
         }
     }
     tokens
-}
-
-fn register(
-    uri: &Uri,
-    origins: &mut Origins,
-    targets: &IndexMap<String, String>,
-) -> Result<usize, PlanError> {
-    let key = origin_key(uri).ok_or_else(|| PlanError(format!("`{uri}` has no host")))?;
-    let recorded = format!(
-        "{}://{}",
-        uri.scheme_str().unwrap_or("http"),
-        uri.authority().map(|a| a.as_str()).unwrap_or("")
-    );
-    let target = targets.iter().find_map(|(from, to)| {
-        let from: Uri = from.parse().ok()?;
-        (origin_key(&from)? == key).then_some(to.as_str())
-    });
-    origins.add(&recorded, target)
 }
 
 #[cfg(test)]
