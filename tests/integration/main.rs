@@ -6,6 +6,7 @@ mod check_failures;
 mod cli;
 mod convert;
 mod demo;
+mod faults;
 mod har;
 mod honest;
 mod pipeline;

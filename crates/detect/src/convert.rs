@@ -14,7 +14,7 @@ use loadtape_scenario::{
     BodyTemplate, Check, Comments, DataSource, Executor, Extractor, JsonPathExpr, JsonRule,
     JsonTest, Load, Pick, RegexExpr, RequestTemplate, Step, Threshold, TokenStep,
 };
-use loadtape_scenario::{Scenario, Template, SCENARIO_V1};
+use loadtape_scenario::{Scenario, Template, DEFAULT_THRESHOLD, SCENARIO_V1};
 
 use crate::finding::{Analysis, Class, Finding, Gen, Place, Platform, Use};
 use crate::presets;
@@ -28,9 +28,6 @@ fn json_path(p: &str) -> JsonPathExpr {
         JsonPathExpr::parse("$").unwrap_or_else(|_| unreachable!("`$` is a JSONPath"))
     })
 }
-
-/// The threshold every converted scenario starts with.
-pub(crate) const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 
 /// Think times longer than this are cut: a tester reading the screen is not load.
 pub(crate) const MAX_THINK: Duration = Duration::from_secs(5);
@@ -113,7 +110,7 @@ pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversi
             iterations: None,
         },
         // A run whose requests fail must not pass: the default verdict, for the user to edit.
-        thresholds: Threshold::parse(DEFAULT_THRESHOLD).into_iter().collect(),
+        thresholds: Some(Threshold::parse(DEFAULT_THRESHOLD).into_iter().collect()),
     };
     let mut comments = b.comments;
     comments.add(

@@ -2,6 +2,8 @@
 //! (plain `http://` is HTTP/1.1), driven through hyper's `client::conn` `SendRequest` — no
 //! pool shared between VUs, so no lock and no queue on the request path.
 
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,24 +13,10 @@ use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use loadtape_net::{DialError, Protocol, TlsConfig};
 
+pub(crate) use crate::failure::Failure;
+use crate::failure::{broken, fail};
 use crate::metrics::ErrorKind;
 use crate::plan::Origin;
-
-/// Why an exchange failed.
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    /// How it is counted.
-    pub kind: ErrorKind,
-    /// What happened, for `--debug` and warnings.
-    pub message: String,
-}
-
-fn fail(kind: ErrorKind, message: impl Into<String>) -> Failure {
-    Failure {
-        kind,
-        message: message.into(),
-    }
-}
 
 /// TLS settings shared by every VU of the run.
 #[derive(Clone)]
@@ -298,14 +286,14 @@ async fn send_on(
                 let sent = sender.try_send_request(build(false)).await;
                 answer(sent, origin).await
             };
-            let request = std::pin::pin!(request);
+            let mut request = std::pin::pin!(request);
             let ended = tokio::select! {
                 biased;
-                a = request => Some(a),
+                a = &mut request => Some(a),
                 r = std::future::poll_fn(|cx| d.poll_without_shutdown(cx)) => {
                     match r {
                         Ok(()) => None,
-                        Err(e) => Some(Attempt::Failed(broken(origin, e))),
+                        Err(e) => Some(Attempt::Failed(broken(&origin.key, &e))),
                     }
                 }
             };
@@ -313,16 +301,25 @@ async fn send_on(
                 Some(a) => a,
                 None => {
                     *driver = None;
-                    Attempt::Unsent
+                    // The driver ended cleanly, but what it did to this request (a parse
+                    // error, an early close, the request handed back unsent) waits in the
+                    // request's own future: look once before calling it unsent.
+                    let polled = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx)));
+                    match polled.await {
+                        Poll::Ready(a) => a,
+                        Poll::Pending => Attempt::Unsent,
+                    }
                 }
             })
         }
     }
 }
 
+/// The request went out (or was about to) on an open connection, and the server closed it
+/// without a word, twice: counted as a reset, not as a failure to connect.
 fn closed_early(origin: &Origin) -> Failure {
     fail(
-        ErrorKind::Connect,
+        ErrorKind::Reset,
         format!("{}: the connection closed before answering", origin.key),
     )
 }
@@ -339,14 +336,10 @@ async fn answer(sent: Sent, origin: &Origin) -> Attempt {
             if e.take_message().is_some() {
                 Attempt::Unsent
             } else {
-                Attempt::Failed(broken(origin, e.into_error()))
+                Attempt::Failed(broken(&origin.key, &e.into_error()))
             }
         }
     }
-}
-
-fn broken(origin: &Origin, e: hyper::Error) -> Failure {
-    fail(ErrorKind::Timeout, format!("{}: {e}", origin.key))
 }
 
 async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> {
@@ -355,8 +348,7 @@ async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> 
     let mut first: Option<Bytes> = None;
     let mut more: Option<bytes::BytesMut> = None;
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| fail(ErrorKind::Timeout, format!("reading the body: {e}")))?;
+        let frame = frame.map_err(|e| broken("reading the body", &e))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };

@@ -31,6 +31,7 @@ mod data;
 mod debug;
 mod diagnosis;
 mod executor;
+mod failure;
 mod http;
 mod jar;
 pub mod metrics;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use loadtape_report::histogram::{encode, histogram, MAX_US};
-use loadtape_report::result::{CheckFailures, ErrorCounts};
+use loadtape_report::result::{CheckFailures, ErrorCounts, ErrorMessages};
 
 use crate::diagnosis::Failure;
 use crate::row::Row;
@@ -20,16 +20,23 @@ pub fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_US)
 }
 
+/// The message of requests still waiting for their answer when the run ended.
+pub const UNFINISHED: &str = "still waiting for the answer when the run ended";
+
 /// Why a request failed, as `result/v1`'s `errors_by_kind` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// No usable connection: dialing or the HTTP handshake failed, or the server closed the
-    /// connection before answering.
+    /// No usable connection: dialing or the HTTP handshake failed.
     Connect,
     /// The TLS handshake failed or timed out (or the host is no TLS server name).
     Tls,
-    /// No whole answer within the request timeout, a connection that broke mid-exchange, or a
-    /// request still in flight when the run ended.
+    /// The answer was not readable HTTP (hyper's parse errors, an HTTP/2 protocol error).
+    Protocol,
+    /// The connection closed or was reset after the request went out, before the whole
+    /// answer came back.
+    Reset,
+    /// No whole answer within the request timeout, or a request still in flight when the run
+    /// ended.
     Timeout,
     /// An HTTP status the step's check does not accept (without a check: 400 and up).
     Status,
@@ -46,6 +53,8 @@ impl ErrorKind {
         match self {
             ErrorKind::Connect => "connect",
             ErrorKind::Tls => "tls",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Reset => "reset",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Status => "status",
             ErrorKind::Check => "check",
@@ -59,6 +68,8 @@ pub fn count_error(e: &mut ErrorCounts, kind: ErrorKind) {
     match kind {
         ErrorKind::Connect => e.connect += 1,
         ErrorKind::Tls => e.tls += 1,
+        ErrorKind::Protocol => e.protocol += 1,
+        ErrorKind::Reset => e.reset += 1,
         ErrorKind::Timeout => e.timeout += 1,
         ErrorKind::Status => e.status += 1,
         ErrorKind::Check => e.check += 1,
@@ -97,6 +108,8 @@ pub struct StepMetrics {
     pub in_flight: u64,
     /// Why answers failed, by rule and value found (bounded: see [`CheckFailures::add`]).
     pub check_failures: CheckFailures,
+    /// Why requests failed below HTTP, by kind and message (bounded the same way).
+    pub error_messages: ErrorMessages,
 }
 
 impl StepMetrics {
@@ -116,6 +129,7 @@ impl StepMetrics {
             unfinished: 0,
             in_flight: 0,
             check_failures: CheckFailures::default(),
+            error_messages: ErrorMessages::default(),
         }
     }
 
@@ -136,6 +150,7 @@ impl StepMetrics {
         self.unfinished += o.unfinished;
         self.in_flight += o.in_flight;
         self.check_failures.merge(&o.check_failures);
+        self.error_messages.merge(&o.error_messages);
     }
 }
 
@@ -354,6 +369,14 @@ impl WorkerMetrics {
         }
     }
 
+    /// Tallies what a request of `row` that failed below HTTP met (its error is counted by
+    /// [`WorkerMetrics::record`]).
+    pub fn exchange_failed(&mut self, row: Row, kind: ErrorKind, message: &str) {
+        if let Some(m) = self.row_mut(row) {
+            m.error_messages.add(kind.name(), message, 1);
+        }
+    }
+
     /// A request of `row` is on its way; [`WorkerMetrics::record`] takes it back.
     pub fn sending(&mut self, row: Row) {
         if let Some(m) = self.row_mut(row) {
@@ -372,6 +395,8 @@ impl WorkerMetrics {
             m.requests += n;
             m.unfinished += n;
             m.errors.timeout += n;
+            m.error_messages
+                .add(ErrorKind::Timeout.name(), UNFINISHED, n);
             if Row::at(index, self.tokens).is_token() {
                 self.interval.token_requests += n;
             } else {

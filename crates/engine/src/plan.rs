@@ -185,6 +185,9 @@ pub struct Plan {
     pub load: Load,
     /// The scenario's thresholds, judged on the result by [`crate::report::result`].
     pub thresholds: Vec<Threshold>,
+    /// The scenario states no thresholds: `thresholds` is the default one
+    /// ([`loadtape_scenario::DEFAULT_THRESHOLD`]), and the result says so.
+    pub default_thresholds: bool,
     /// Every name a template can use, mapped to where its value lives.
     pub slots: SlotTable,
     /// The CSV data sources, each already cut to this segment's rows.
@@ -222,11 +225,13 @@ impl Plan {
         let (targets, mut origins) = compile_targets(s, &options)?;
         let (tokens, token_of) = compile_tokens(s, &options, &mut slots, &mut origins, &targets)?;
         let steps = compile_steps(s, &options, &mut slots, &mut origins, &targets, &token_of)?;
+        let (thresholds, default_thresholds) = s.judged_by();
         Ok(Plan {
             name: s.name.clone(),
             file: file.to_path_buf(),
             load: s.load.clone(),
-            thresholds: s.thresholds.clone(),
+            thresholds,
+            default_thresholds,
             slots,
             data,
             variables,

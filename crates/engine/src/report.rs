@@ -3,7 +3,9 @@
 
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
-use loadtape_report::result::{CheckFailures, RunResult, Second, Settings, StepStats, RESULT_V1};
+use loadtape_report::result::{
+    CheckFailures, Entry, RunResult, Second, Settings, StepStats, Tally, ThresholdResult, RESULT_V1,
+};
 use loadtape_scenario::Executor;
 
 use crate::metrics::StepMetrics;
@@ -22,6 +24,7 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
         unfinished: m.unfinished,
         learned_lifetime_s: None,
         check_failures: sorted(&m.check_failures),
+        error_messages: sorted(&m.error_messages),
         statuses: m
             .statuses
             .iter()
@@ -41,7 +44,7 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
     }
 }
 
-fn sorted(f: &CheckFailures) -> CheckFailures {
+fn sorted<E: Entry>(f: &Tally<E>) -> Tally<E> {
     let mut f = f.clone();
     f.sort();
     f
@@ -115,7 +118,14 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         passed: true,
     };
     r.failure = r.failure.take().or_else(|| token_failure(&r.tokens));
-    r.thresholds = plan.thresholds.iter().map(|t| evaluate(t, &r)).collect();
+    r.thresholds = plan
+        .thresholds
+        .iter()
+        .map(|t| ThresholdResult {
+            default: plan.default_thresholds,
+            ..evaluate(t, &r)
+        })
+        .collect();
     r.passed = r.thresholds.iter().all(|t| t.passed) && r.failure.is_none();
     r
 }

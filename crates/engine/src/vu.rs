@@ -180,6 +180,9 @@ impl Vu {
                         debug::failure(ctx.sink(), &f.message);
                     }
                     self.record(row, start, sent_at, end, None, Some(f.kind), sent, 0);
+                    ctx.metrics
+                        .borrow_mut()
+                        .exchange_failed(row, f.kind, &f.message);
                     return StepEnd::Next;
                 }
             };

@@ -363,14 +363,11 @@ fn breakdowns(o: &mut String, r: &RunResult) {
         tok.add(&t.errors_by_kind);
     }
     let e = &r.total.errors_by_kind;
-    let kinds = [
-        ("connect", e.connect, tok.connect),
-        ("tls", e.tls, tok.tls),
-        ("timeout", e.timeout, tok.timeout),
-        ("status", e.status, tok.status),
-        ("check", e.check, tok.check),
-        ("token", e.token, tok.token),
-    ];
+    let kinds = e
+        .kinds()
+        .into_iter()
+        .zip(tok.kinds())
+        .map(|((k, a), (_, b))| (k, a, b));
     o.push_str("<h2>Errors by kind</h2><div class=\"scroll\"><table id=\"errors\"><tr><th>kind</th><th>steps</th><th>token steps</th></tr>");
     for (k, a, b) in kinds {
         let _ = write!(o, "<tr><td>{k}</td><td>{a}</td><td>{b}</td></tr>");

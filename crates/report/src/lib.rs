@@ -27,6 +27,7 @@ pub mod result;
 mod sample;
 mod svg;
 mod table;
+mod tally;
 mod threshold;
 pub mod units;
 

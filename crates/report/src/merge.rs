@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
-use crate::result::{RunResult, Second, Settings, StepStats, RESULT_V1};
+use crate::result::{RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use loadtape_scenario::Threshold;
@@ -75,7 +75,10 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     for t in &first.thresholds {
         let parsed = Threshold::parse(&t.threshold)
             .map_err(|(m, _)| at(0, format!("threshold `{}`: {m}", t.threshold)))?;
-        thresholds.push(evaluate(&parsed, &merged));
+        thresholds.push(ThresholdResult {
+            default: t.default,
+            ..evaluate(&parsed, &merged)
+        });
     }
     merged.passed = thresholds.iter().all(|t| t.passed) && merged.failure.is_none();
     merged.thresholds = thresholds;
@@ -276,6 +279,7 @@ fn merge_steps<'a>(
             *out.statuses.entry(status.clone()).or_default() += n;
         }
         out.check_failures.merge(&s.check_failures);
+        out.error_messages.merge(&s.error_messages);
         out.bytes_sent += s.bytes_sent;
         out.bytes_received += s.bytes_received;
         add(i, &format!("`{name}` latency"), &mut lat, &s.histogram)?;
@@ -292,6 +296,7 @@ fn merge_steps<'a>(
         0.0
     };
     out.check_failures.sort();
+    out.error_messages.sort();
     out.succeeded = Some(succeeded);
     out.latency = latency(&lat);
     out.service = latency(&service);

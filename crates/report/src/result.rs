@@ -14,6 +14,11 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+pub use crate::tally::{
+    CheckFailure, CheckFailures, Entry, ErrorMessage, ErrorMessages, Tally, CHECK_FAILURES_KEPT,
+    OTHER_FAILURES,
+};
+
 /// The value of a result's `loadtape` key.
 pub const RESULT_V1: &str = "result/v1";
 
@@ -136,6 +141,11 @@ pub struct StepStats {
     /// and token-step rows; absent when nothing failed and in results written before it.
     #[serde(default, skip_serializing_if = "CheckFailures::is_empty")]
     pub check_failures: CheckFailures,
+    /// Why requests failed below HTTP (`connect`, `tls`, `protocol`, `reset`, `timeout`): the
+    /// kind and what the socket, TLS or hyper said, most frequent first. Absent when none
+    /// failed so and in results written before it.
+    #[serde(default, skip_serializing_if = "ErrorMessages::is_empty")]
+    pub error_messages: ErrorMessages,
     /// Responses by status code (`"200": 1234`).
     pub statuses: BTreeMap<String, u64>,
     /// `requests / duration_s`.
@@ -169,96 +179,25 @@ impl StepStats {
     }
 }
 
-/// How many distinct (rule, value) pairs a row keeps; the rest are counted under
-/// [`OTHER_FAILURES`]. A server that answers a fresh value each time (a timestamp, a request
-/// id) must not grow a run's memory or its result.
-pub const CHECK_FAILURES_KEPT: usize = 16;
-
-/// The `check` of the entry that counts failures beyond [`CHECK_FAILURES_KEPT`] distinct ones.
-pub const OTHER_FAILURES: &str = "(other)";
-
-/// One kind of failed answer: the rule (`$.errno == 0`, `status in [200]`,
-/// `extract orderId ($.data.orderId)`), what the answer had (`402`, `missing`, `not JSON`,
-/// `nothing found`), and how many answers failed so.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckFailure {
-    /// The rule that failed, as the scenario means it (`$.errno == 0`, `status == 200`).
-    pub check: String,
-    /// What the answer had there, JSON-rendered and cut to 60 characters.
-    pub got: String,
-    /// How many answers failed this way.
-    pub count: u64,
-}
-
-/// A bounded tally of [`CheckFailure`]s: at most [`CHECK_FAILURES_KEPT`] distinct ones plus
-/// one [`OTHER_FAILURES`] entry. Serialised as a plain list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CheckFailures(pub Vec<CheckFailure>);
-
-impl CheckFailures {
-    /// Whether no check failed (then the field is left out of the JSON).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Counts `count` failures of `check` with `got`: on its entry, on a new one while there is
-    /// room, else on the [`OTHER_FAILURES`] entry. A linear scan: it runs only on a failure,
-    /// over at most [`CHECK_FAILURES_KEPT`] + 1 entries.
-    pub fn add(&mut self, check: &str, got: &str, count: u64) {
-        if let Some(f) = self.0.iter_mut().find(|f| f.check == check && f.got == got) {
-            f.count += count;
-            return;
-        }
-        let kept = self.0.iter().filter(|f| f.check != OTHER_FAILURES).count();
-        let (check, got) = if kept < CHECK_FAILURES_KEPT {
-            (check, got)
-        } else {
-            (OTHER_FAILURES, "")
-        };
-        match self.0.iter_mut().find(|f| f.check == check && f.got == got) {
-            Some(f) => f.count += count,
-            None => self.0.push(CheckFailure {
-                check: check.to_string(),
-                got: got.to_string(),
-                count,
-            }),
-        }
-    }
-
-    /// Adds another tally (another worker's, another segment's).
-    pub fn merge(&mut self, o: &CheckFailures) {
-        for f in &o.0 {
-            self.add(&f.check, &f.got, f.count);
-        }
-    }
-
-    /// Most frequent first (ties by rule and value, so results compare), [`OTHER_FAILURES`]
-    /// last.
-    pub fn sort(&mut self) {
-        self.0.sort_by(|a, b| {
-            (a.check == OTHER_FAILURES)
-                .cmp(&(b.check == OTHER_FAILURES))
-                .then(b.count.cmp(&a.count))
-                .then_with(|| a.check.cmp(&b.check))
-                .then_with(|| a.got.cmp(&b.got))
-        });
-    }
-
-    /// Every failure counted, entries together.
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|f| f.count).sum()
-    }
-}
-
-/// Failed requests by kind.
+/// Failed requests by kind. Each kind names what a user does about it: `connect` and `tls`
+/// point at the address or the certificate, `protocol` at a server (or middlebox) that does
+/// not speak HTTP as it should, `reset` at one that drops connections, `timeout` at a slow
+/// one, and the last three at the answers themselves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorCounts {
     /// TCP connect failed (refused, unreachable, no answer within the connect timeout).
     pub connect: u64,
     /// The TLS handshake failed (untrusted certificate, protocol error).
     pub tls: u64,
-    /// No complete answer within the request timeout, or the connection broke mid-exchange.
+    /// The answer was not HTTP the client could read: garbage instead of a status line, a
+    /// malformed header, an impossible `content-length`, an HTTP/2 protocol error.
+    #[serde(default)]
+    pub protocol: u64,
+    /// The connection was closed or reset after the request went out, before a complete
+    /// answer came back.
+    #[serde(default)]
+    pub reset: u64,
+    /// No complete answer within the request timeout, or still waiting when the run ended.
     pub timeout: u64,
     /// The status did not pass the step's check (any status ≥ 400 without a check).
     pub status: u64,
@@ -270,15 +209,31 @@ pub struct ErrorCounts {
 }
 
 impl ErrorCounts {
+    /// Every kind with its count, in the order summaries show them: the one list of kinds.
+    pub fn kinds(&self) -> [(&'static str, u64); 8] {
+        [
+            ("connect", self.connect),
+            ("tls", self.tls),
+            ("protocol", self.protocol),
+            ("reset", self.reset),
+            ("timeout", self.timeout),
+            ("status", self.status),
+            ("check", self.check),
+            ("token", self.token),
+        ]
+    }
+
     /// Every kind together.
     pub fn total(&self) -> u64 {
-        self.connect + self.tls + self.timeout + self.status + self.check + self.token
+        self.kinds().iter().map(|(_, n)| n).sum()
     }
 
     /// Adds `o`'s counts (merging segments or workers).
     pub fn add(&mut self, o: &ErrorCounts) {
         self.connect += o.connect;
         self.tls += o.tls;
+        self.protocol += o.protocol;
+        self.reset += o.reset;
         self.timeout += o.timeout;
         self.status += o.status;
         self.check += o.check;
@@ -343,6 +298,10 @@ pub struct ThresholdResult {
     pub observed: Option<f64>,
     /// Whether the observed value met the threshold.
     pub passed: bool,
+    /// The scenario stated no thresholds and this is the default one
+    /// (`loadtape_scenario::DEFAULT_THRESHOLD`); absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
 }
 
 #[cfg(test)]
@@ -389,6 +348,7 @@ mod tests {
                 threshold: "p99 < 1ms".into(),
                 observed: Some(2.0),
                 passed: false,
+                default: false,
             }],
             passed: false,
         };

@@ -61,10 +61,15 @@ pub(crate) fn table(r: &RunResult) -> String {
     for t in &r.thresholds {
         let _ = writeln!(
             out,
-            "{} {}  ({})",
+            "{} {}  ({}){}",
             if t.passed { "PASS" } else { "FAIL" },
             t.threshold,
-            observed(t)
+            observed(t),
+            if t.default {
+                "  default: the scenario states no thresholds (`thresholds: []` for none)"
+            } else {
+                ""
+            }
         );
     }
     out
@@ -96,10 +101,11 @@ fn notes(out: &mut String, r: &RunResult) {
         .tokens
         .iter()
         .fold((0, 0), |(q, e), t| (q + t.requests, e + t.errors));
+    let kinds: Vec<String> = e.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect();
     let _ = writeln!(
         out,
-        "errors: connect {} tls {} timeout {} status {} check {} token {} (token requests failed: {tok_err} of {tok_req})",
-        e.connect, e.tls, e.timeout, e.status, e.check, e.token
+        "errors: {} (token requests failed: {tok_err} of {tok_req})",
+        kinds.join(" ")
     );
     check_failures(out, r);
     let (all_req, all_err) = (r.total.requests + tok_req, r.total.errors + tok_err);
@@ -180,6 +186,27 @@ fn check_failures(out: &mut String, r: &RunResult) {
         if rest > 0 {
             let _ = writeln!(out, "  {label}: {rest} × other failures");
         }
+        error_messages(out, &label, s);
+    }
+}
+
+/// What the requests that failed below HTTP met, a few lines per row: `get: 4208 × protocol:
+/// http://…: invalid HTTP version parsed`.
+fn error_messages(out: &mut String, label: &str, s: &StepStats) {
+    let shown = s
+        .error_messages
+        .0
+        .iter()
+        .take(FAILURES_SHOWN)
+        .take_while(|e| e.kind != OTHER_FAILURES);
+    let mut counted = 0;
+    for e in shown {
+        let _ = writeln!(out, "  {label}: {} × {}: {}", e.count, e.kind, e.message);
+        counted += e.count;
+    }
+    let rest = s.error_messages.total() - counted;
+    if rest > 0 {
+        let _ = writeln!(out, "  {label}: {rest} × other errors");
     }
 }
 

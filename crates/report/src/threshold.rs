@@ -12,6 +12,7 @@ pub fn evaluate(t: &Threshold, r: &RunResult) -> ThresholdResult {
         threshold: t.source().to_string(),
         observed,
         passed: observed.is_some_and(|v| v.is_finite() && t.evaluate(v)),
+        default: false,
     }
 }
 

@@ -100,9 +100,16 @@ pub struct Scenario {
     /// How many flows run, and when: the executor and its settings.
     pub load: Load,
     /// Pass/fail criteria judged on the finished run; `loadtape run` exits 99 when one fails.
+    /// `None` when the scenario states none: the run is then held to
+    /// [`DEFAULT_THRESHOLD`] (see [`Scenario::judged_by`]); `thresholds: []` states none.
     #[serde(default)]
-    pub thresholds: Vec<Threshold>,
+    pub thresholds: Option<Vec<Threshold>>,
 }
+
+/// What a run is judged by when its scenario states no thresholds. k6 passes such a run
+/// whatever its requests met; loadtape holds it to its errors, so that a run whose requests
+/// failed never reports success unless the scenario says so (`thresholds: []`).
+pub const DEFAULT_THRESHOLD: &str = "error_rate < 1%";
 
 /// A CSV file whose header row names the columns (`users.code`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -259,6 +266,18 @@ pub struct Step {
 }
 
 impl Scenario {
+    /// The thresholds the run is judged by, and whether they are the default (the scenario
+    /// states none).
+    pub fn judged_by(&self) -> (Vec<Threshold>, bool) {
+        match &self.thresholds {
+            Some(t) => (t.clone(), false),
+            None => (
+                Threshold::parse(DEFAULT_THRESHOLD).into_iter().collect(),
+                true,
+            ),
+        }
+    }
+
     /// A step of the flow by name (a token step: [`Scenario::token`]).
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)

@@ -83,7 +83,7 @@ pub(crate) fn validate(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
 }
 
 fn check_thresholds(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
-    for (i, t) in s.thresholds.iter().enumerate() {
+    for (i, t) in s.thresholds.iter().flatten().enumerate() {
         let Some(step) = t.step() else { continue };
         if s.step(step).is_some() || s.token(step).is_some() {
             continue;

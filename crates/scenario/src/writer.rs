@@ -105,10 +105,14 @@ pub fn write_scenario_with_comments(s: &Scenario, comments: &Comments) -> String
         w.step(&format!("steps[{i}]"), step);
     }
     w.load(&s.load);
-    if !s.thresholds.is_empty() {
+    if s.thresholds.as_ref().is_some_and(Vec::is_empty) {
+        w.key(0, "thresholds", "thresholds");
+        w.out.push_str(" []\n");
+    }
+    if let Some(list) = s.thresholds.as_ref().filter(|t| !t.is_empty()) {
         w.key(0, "thresholds", "thresholds");
         w.out.push('\n');
-        for (i, t) in s.thresholds.iter().enumerate() {
+        for (i, t) in list.iter().enumerate() {
             w.comment(0, &format!("thresholds[{i}]"));
             w.out.push_str("- ");
             emit::scalar(&mut w.out, t.source(), false);

@@ -135,7 +135,7 @@ fn spec_example_loads_with_typed_values() {
         }
     );
     assert_eq!(s.load.iterations, None);
-    let t = &s.thresholds;
+    let t = s.thresholds.as_deref().unwrap_or_default();
     assert_eq!(
         (t[0].source(), t[0].metric(), t[0].op(), t[0].value()),
         ("p99 < 300ms", Metric::Latency(Stat::P99), Op::Lt, 300.0)

@@ -205,7 +205,7 @@ impl Vu {
         let answer = match result {
             Ok(a) => a,
             Err(f) => {
-                self.warn_token(&tp.name, &f.message);
+                self.warn_token(&tp.name, f.kind.name(), &f.message);
                 self.record(
                     Row::Token(t),
                     sent_at,
@@ -216,6 +216,10 @@ impl Vu {
                     sent,
                     0,
                 );
+                self.ctx
+                    .metrics
+                    .borrow_mut()
+                    .exchange_failed(Row::Token(t), f.kind, &f.message);
                 return Err(format!("{url}: {}", f.message));
             }
         };
@@ -229,7 +233,11 @@ impl Vu {
         let why = (!ok).then(|| refusal(status, missing, &answer.body));
         if let Some(why) = &why {
             // Before it is counted: the first failure is one of those shown.
-            self.warn_token(&tp.name, why);
+            let cause = match missing {
+                Some(_) if status < 400 => "extract".to_string(),
+                _ => format!("status {status}"),
+            };
+            self.warn_token(&tp.name, &cause, why);
             if let Some(f) = describe_failure(status, missing, &answer) {
                 ctx.metrics.borrow_mut().check_failed(Row::Token(t), &f);
             }
@@ -262,9 +270,10 @@ impl Vu {
         })
     }
 
-    /// A failing token endpoint is reported, never silent: the first failure and every
-    /// tenth one after it.
-    fn warn_token(&self, token: &str, message: &str) {
+    /// A failing token endpoint is reported, never silent: the first failure of each cause
+    /// (`status 500`, `reset`, `extract`: a later, different cause is not hidden behind the
+    /// first) and every tenth failure after it.
+    fn warn_token(&self, token: &str, cause: &str, message: &str) {
         let ctx = &self.ctx;
         let idx = ctx
             .plan
@@ -277,7 +286,8 @@ impl Vu {
             .borrow()
             .row(Row::Token(idx))
             .map_or(0, |m| m.errors.token);
-        if n.is_multiple_of(10) || ctx.plan.options.debug {
+        let new_cause = ctx.first_time(&format!("token `{token}` failed: {cause}"));
+        if new_cause || n.is_multiple_of(10) || ctx.plan.options.debug {
             ctx.say(format_args!(
                 "warning: token step `{token}` failed ({} so far on this worker): {message}",
                 n + 1
