@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use loadtape_recording::{import_har, read_recording, write_har, write_recording};
+use loadtape_recording::{import_har_capped, read_recording, write_har, write_recording};
 
 use crate::exit::Failure;
 
@@ -32,6 +32,10 @@ enum Command {
         /// Replace the output file if it exists.
         #[arg(long)]
         force: bool,
+        /// How much of each body to keep once decoded (e.g. 16M, 512k), as `record` does: a
+        /// compressed body that inflates past it (a gzip bomb) is cut and marked truncated.
+        #[arg(long, default_value = "16M", value_name = "SIZE", value_parser = crate::record::parse_size)]
+        max_body: usize,
     },
     /// Turn a recording into a HAR 1.2 file that DevTools and HAR viewers open.
     Export {
@@ -48,7 +52,12 @@ enum Command {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.command {
-        Command::Import { file, out, force } => import(&file, out, force),
+        Command::Import {
+            file,
+            out,
+            force,
+            max_body,
+        } => import(&file, out, force, max_body),
         Command::Export {
             recording,
             out,
@@ -57,10 +66,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
-fn import(file: &Path, out: Option<PathBuf>, force: bool) -> Result<(), Failure> {
+fn import(file: &Path, out: Option<PathBuf>, force: bool, max_body: usize) -> Result<(), Failure> {
     let out = out.unwrap_or_else(|| file.with_extension("yaml"));
     check_output(file, &out, force)?;
-    let imported = import_har(file).map_err(|e| Failure::BadInput(e.into()))?;
+    let imported = import_har_capped(file, max_body).map_err(|e| Failure::BadInput(e.into()))?;
     write_recording(&out, &imported.recording)
         .map_err(|e| anyhow!("cannot write {}: {e}", out.display()))?;
     let exchanges = &imported.recording.exchanges;

@@ -18,6 +18,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod out;
 
 mod ca;
+mod capacity;
 mod convert;
 mod demo;
 mod exit;

@@ -178,7 +178,7 @@ fn banner(proxy: &Proxy, args: &Args) {
 }
 
 /// `16M`, `512k`, `1.5MiB`, `1048576`: binary units (k = 1024).
-fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -85,6 +85,12 @@ pub fn write_outputs(
         outln!("result written to {}", path.display());
     }
     if let Some(path) = html {
+        for name in loadtape_report::histogram::unreadable(r) {
+            eprintln!(
+                "warning: the latency histogram of `{name}` does not decode (the result was \
+                 edited or damaged): the HTML report leaves its distribution out"
+            );
+        }
         std::fs::write(path, loadtape_report::html::render(r))
             .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
         outln!("HTML report written to {}", path.display());

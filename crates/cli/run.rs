@@ -78,6 +78,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
     apply_segment(&mut scenario, segment)?;
+    crate::capacity::check(
+        scenario.load.executor.max_vus(),
+        crate::capacity::raise_open_files(),
+    )
+    .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
     let plan = Plan::compile(&scenario, &args.scenario, engine_options(&args, segment)?)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
     if let Some(at) = args.start_at {
@@ -227,7 +232,12 @@ pub(crate) fn judged(result: &loadtape_report::result::RunResult) -> Result<(), 
         Some(f) => format!("; and {f}"),
         None => String::new(),
     };
-    if !failed.is_empty() {
+    // A run that could not test anything (a token step that never succeeded) failed as a
+    // run (exit 1) unless the scenario's own thresholds judged it: the default one adds
+    // nothing the failure does not already say.
+    let only_default = result.thresholds.iter().all(|t| t.passed || t.default);
+    let failure_says_it = only_default && result.failure.is_some();
+    if !failed.is_empty() && !failure_says_it {
         return Err(Failure::Thresholds(anyhow!(
             "threshold(s) failed: {}{also}",
             failed.join(", ")

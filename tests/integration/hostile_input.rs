@@ -35,7 +35,11 @@ fn refused(o: &Output, needles: &[&str]) -> String {
         assert!(stderr.contains(n), "{n:?} not in: {stderr}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.len() < 4096, "the message is short: {} bytes", stderr.len());
+    assert!(
+        stderr.len() < 4096,
+        "the message is short: {} bytes",
+        stderr.len()
+    );
     stderr
 }
 
@@ -61,10 +65,17 @@ fn a_template_nested_thousands_deep_is_refused_not_a_stack_overflow() {
     let s = write(
         dir.path(),
         "deep.yaml",
-        scenario_with(&format!("http://127.0.0.1:9/x?h={{{{ {deep} }}}}"), "", ONE_VU),
+        scenario_with(
+            &format!("http://127.0.0.1:9/x?h={{{{ {deep} }}}}"),
+            "",
+            ONE_VU,
+        ),
     );
-    let o = loadtape_in(dir.path(), &["run", s.to_str().unwrap(), "--iterations", "1"]);
-    refused(&o, &["deep.yaml:7", "nested"]);
+    let o = loadtape_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--iterations", "1"],
+    );
+    refused(&o, &["deep.yaml:6", "nested"]);
 }
 
 #[test]
@@ -93,10 +104,16 @@ fn a_ragged_or_unterminated_csv_is_refused_with_its_line() {
         scenario_with("http://127.0.0.1:9/x?u={{ users.user }}", data, ONE_VU),
     );
     write(dir.path(), "users.csv", "user,pass\na,1\nb\nc,3\n");
-    let o = loadtape_in(dir.path(), &["run", s.to_str().unwrap(), "--iterations", "1"]);
+    let o = loadtape_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--iterations", "1"],
+    );
     refused(&o, &["users.csv:3", "2 columns"]);
     write(dir.path(), "users.csv", "user,pass\na,1\n\"b,2\nc,3\n");
-    let o = loadtape_in(dir.path(), &["run", s.to_str().unwrap(), "--iterations", "1"]);
+    let o = loadtape_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--iterations", "1"],
+    );
     refused(&o, &["users.csv:3", "quote"]);
 }
 
@@ -108,15 +125,28 @@ fn a_utf8_bom_is_accepted_in_scenarios_and_recordings() {
     text.extend_from_slice(b"thresholds: [error_rate < 1%]\n");
     let s = write(dir.path(), "bom.yaml", &text);
     // Port 9 refuses: the run is judged (exit 99), not refused as unreadable (exit 2).
-    let o = loadtape_in(dir.path(), &["run", s.to_str().unwrap(), "--iterations", "1"]);
-    assert_eq!(o.status.code(), Some(99), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = loadtape_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--iterations", "1"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/detect/signed.yaml");
     let mut rec = b"\xef\xbb\xbf".to_vec();
     rec.extend_from_slice(&std::fs::read(fixture).unwrap());
     let r = write(dir.path(), "signed.yaml", &rec);
     let o = loadtape_in(dir.path(), &["tokens", r.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -139,7 +169,10 @@ fn a_method_is_a_token_of_letters_whatever_its_yaml_type() {
         let text = scenario_with("http://127.0.0.1:9/x", "", ONE_VU)
             .replace("method: GET", &format!("method: {method}"));
         let s = write(dir.path(), name, text);
-        let o = loadtape_in(dir.path(), &["run", s.to_str().unwrap(), "--iterations", "1"]);
+        let o = loadtape_in(
+            dir.path(),
+            &["run", s.to_str().unwrap(), "--iterations", "1"],
+        );
         refused(&o, &[&format!("{name}:6"), "method"]);
     }
 }
@@ -167,6 +200,7 @@ response:
   headers:
   - [content-type, application/json]
   body: {{json: {{token: abcdef0123456789abcdef}}}}
+...
 "
     )
 }
@@ -175,8 +209,20 @@ response:
 fn a_recording_with_a_url_or_header_no_request_can_carry_is_refused_at_read() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("ftp.yaml", "ftp://files.example.com/a", "accept", "ftp.yaml:11", "url"),
-        ("hdr.yaml", "https://a.example/x", "bad header", "hdr.yaml:14", "header"),
+        (
+            "ftp.yaml",
+            "ftp://files.example.com/a",
+            "accept",
+            "ftp.yaml:11",
+            "url",
+        ),
+        (
+            "hdr.yaml",
+            "https://a.example/x",
+            "bad header",
+            "hdr.yaml:14",
+            "header",
+        ),
     ];
     for (name, url, header, at, field) in cases {
         let r = write(dir.path(), name, recording(url, header));
@@ -196,7 +242,8 @@ fn har(request_header_value: &str, response_text: &str, compressed: bool) -> Str
     } else {
         serde_json::json!({"size": 2, "mimeType": "text/plain", "text": response_text})
     };
-    let mut response_headers = vec![serde_json::json!({"name": "content-type", "value": "text/plain"})];
+    let mut response_headers =
+        vec![serde_json::json!({"name": "content-type", "value": "text/plain"})];
     if compressed {
         response_headers.push(serde_json::json!({"name": "content-encoding", "value": "gzip"}));
     }
@@ -228,23 +275,94 @@ fn a_har_gzip_bomb_is_cut_at_the_body_cap_and_marked_truncated() {
     let out = dir.path().join("bomb.yaml");
     let o = loadtape_in(
         dir.path(),
-        &["har", "import", h.to_str().unwrap(), "--out", out.to_str().unwrap(), "--max-body", "1MiB"],
+        &[
+            "har",
+            "import",
+            h.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-body",
+            "1MiB",
+        ],
     );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.len() < 4 << 20, "the body is cut: {} bytes", text.len());
+    assert!(
+        text.len() < 4 << 20,
+        "the body is cut: {} bytes",
+        text.len()
+    );
     assert!(text.contains("truncated"), "and says so");
 }
 
 #[test]
 fn a_har_header_value_with_a_line_break_is_refused_naming_the_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let h = write(dir.path(), "crlf.har", har("a\r\nx-injected: 1", "ok", false));
+    let h = write(
+        dir.path(),
+        "crlf.har",
+        har("a\r\nx-injected: 1", "ok", false),
+    );
     let out = dir.path().join("crlf.yaml");
     let o = loadtape_in(
         dir.path(),
-        &["har", "import", h.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "har",
+            "import",
+            h.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     refused(&o, &["crlf.har", "entries[0]", "x-note"]);
+}
+
+#[test]
+fn a_corrupt_histogram_is_said_not_silently_left_out_of_the_html() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real result: a run against port 9, which refuses (every request an error).
+    let s = write(
+        dir.path(),
+        "s.yaml",
+        scenario_with("http://127.0.0.1:9/x", "thresholds: []", ONE_VU),
+    );
+    let out = dir.path().join("r.json");
+    let o = loadtape_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--iterations",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    r["total"]["histogram"] = "SGVsbG8gd29ybGQ=".into();
+    let bad = write(dir.path(), "bad.json", r.to_string());
+    let html = dir.path().join("bad.html");
+    let o = loadtape_in(
+        dir.path(),
+        &[
+            "report",
+            bad.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("histogram of `total` does not decode"),
+        "{stderr}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("does not decode"), "the page says so too");
 }

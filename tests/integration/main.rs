@@ -9,6 +9,7 @@ mod demo;
 mod faults;
 mod har;
 mod honest;
+mod hostile_input;
 mod pipeline;
 mod readme;
 mod record;

@@ -723,7 +723,10 @@ fn business_errors_in_http_200_and_ids_the_flow_creates() {
     );
     assert_eq!(body(&s.steps[3].request), r#"{"orderId":"{{ orderId }}"}"#);
     assert_eq!(s.thresholds.as_deref().unwrap_or_default().len(), 1);
-    assert_eq!(s.thresholds.as_deref().unwrap_or_default()[0].to_string(), "error_rate < 1%");
+    assert_eq!(
+        s.thresholds.as_deref().unwrap_or_default()[0].to_string(),
+        "error_rate < 1%"
+    );
 }
 
 /// wx.getUserInfo-style login material ties every VU to the recorded user: said so, its

@@ -24,27 +24,27 @@ pub struct DataSet {
 }
 
 impl DataSet {
-    /// Reads the whole file. Short rows are padded with empty cells, long ones cut.
+    /// Reads the whole file. Every row must have the header's columns: a row missing one
+    /// (or an unterminated quote, which swallows the rows after it) would hand VUs empty or
+    /// shifted values for the whole run, so it is refused with its line.
     pub fn load(name: &str, path: &Path, pick: Pick) -> Result<DataSet, String> {
+        let shown = path.display();
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::Headers)
-            .flexible(true)
             .from_path(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
         let columns: Vec<String> = reader
             .headers()
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
+            .map_err(|e| format!("cannot read `{shown}`: {e}"))?
             .iter()
             .map(str::to_string)
             .collect();
         let width = columns.len();
         let mut cells = Vec::new();
         let mut rows = 0;
-        for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| format!("`{}` row {}: {e}", path.display(), i + 2))?;
-            for c in 0..width {
-                cells.push(record.get(c).unwrap_or("").to_string());
-            }
+        for record in reader.records() {
+            let record = record.map_err(|e| bad_row(path, &e, width))?;
+            cells.extend(record.iter().map(str::to_string));
             rows += 1;
         }
         if rows == 0 {
@@ -107,6 +107,30 @@ impl DataSet {
                 (i < self.rows).then_some(i)
             }
         }
+    }
+}
+
+/// `users.csv:3: the row has 1 field where the header has 2 columns`, with what to do.
+fn bad_row(path: &Path, e: &csv::Error, width: usize) -> String {
+    let shown = path.display();
+    let line = e.position().map_or(0, csv::Position::line);
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { len, .. } => {
+            let quote = if std::fs::read(path)
+                .is_ok_and(|b| b.iter().filter(|&&c| c == b'"').count() % 2 == 1)
+            {
+                "; the file has an unterminated quote (`\"`), which runs a field on to the end \
+                 of the file: close it, or write a literal quote as `\"\"`"
+            } else {
+                ""
+            };
+            let plural = if *len == 1 { "" } else { "s" };
+            format!(
+                "{shown}:{line}: the row has {len} field{plural} where the header has {width} \
+                 columns{quote} (give every row a value for each column, empty ones as `,,`)"
+            )
+        }
+        _ => format!("{shown}:{line}: {e}"),
     }
 }
 

@@ -67,7 +67,7 @@ impl fmt::Display for Error {
         if let Some(field) = &self.field {
             write!(f, ": field `{field}`")?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, ": {}", cut(&self.message))?;
         if let Some(hint) = &self.hint {
             write!(f, " ({hint})")?;
         }
@@ -76,3 +76,54 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The longest message shown whole. Messages quote what they found, and what they found
+/// may be a 50 MB URL: a message is for reading, so its middle is cut past this.
+const MESSAGE_SHOWN: usize = 400;
+
+/// `message`, or its start and end around a note of how much was left out.
+fn cut(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MESSAGE_SHOWN {
+        return message.into();
+    }
+    let head = floor_char_boundary(message, MESSAGE_SHOWN * 2 / 3);
+    let tail = ceil_char_boundary(message, message.len() - MESSAGE_SHOWN / 3);
+    format!(
+        "{}… ({} bytes left out) …{}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
+    .into()
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_message_is_cut_in_the_middle() {
+        let long = format!("bad URL `{}é` here", "a".repeat(50 << 20));
+        let shown = Error::new("s.yaml", long).at(6, Some(3)).to_string();
+        assert!(shown.len() < 600, "{}", shown.len());
+        assert!(shown.starts_with("s.yaml:6:3: bad URL `aaa"), "{shown}");
+        assert!(shown.ends_with("aé` here"), "{shown}");
+        assert!(shown.contains("bytes left out"), "{shown}");
+        let short = Error::new("s.yaml", "missing field `name`").to_string();
+        assert_eq!(short, "s.yaml: missing field `name`");
+    }
+}

@@ -38,31 +38,36 @@ pub fn read_har(path: impl AsRef<Path>) -> Result<Recording, Error> {
     import_har(path).map(|i| i.recording)
 }
 
-/// Reads a HAR file, also returning what was skipped and who wrote it.
+/// Reads a HAR file, also returning what was skipped and who wrote it; bodies are kept up to
+/// [`DEFAULT_MAX_BODY`] decoded bytes.
 pub fn import_har(path: impl AsRef<Path>) -> Result<Imported, Error> {
+    import_har_capped(path, DEFAULT_MAX_BODY)
+}
+
+/// The most of a body an import keeps by default once decoded: what `loadtape record` keeps.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+
+/// [`import_har`], keeping at most `max_body` bytes of each decoded body: a compressed body
+/// that inflates past it (a gzip bomb) is cut there and marked truncated, in bounded memory.
+pub fn import_har_capped(path: impl AsRef<Path>, max_body: usize) -> Result<Imported, Error> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(path, format!("cannot read the HAR file: {e}"))
-            .hint("export one from DevTools (Network, Export HAR) or your proxy")
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-        Error::new(path, "the file is not UTF-8 text")
-            .at(line, None)
-            .hint("HAR files are JSON, which is UTF-8")
-    })?;
+    let text = crate::TextFile {
+        what: "the HAR file",
+        read_hint: "export one from DevTools (Network, Export HAR) or your proxy",
+        utf8_hint: "HAR files are JSON, which is UTF-8",
+    }
+    .read(path)?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "har".to_string());
-    import::import(&text, path, &name)
+    import::import(&text, path, &name, max_body)
 }
 
 /// Parses HAR text held in memory; `source` names it in errors, `name` becomes the
 /// recording's name (unless the file was exported by loadtape and carries its own).
 pub fn import_har_str(text: &str, source: impl AsRef<Path>, name: &str) -> Result<Imported, Error> {
-    import::import(text, source.as_ref(), name)
+    import::import(text, source.as_ref(), name, DEFAULT_MAX_BODY)
 }
 
 /// The recording as a HAR 1.2 document.

@@ -31,15 +31,19 @@ mod error;
 pub mod har;
 pub mod reader;
 pub mod recording;
+mod sendable;
+mod text_file;
 pub mod writer;
 
 pub use body::{Body, BodyContent};
 pub use error::Error;
-pub use har::{import_har, read_har, to_har, write_har, Imported};
+pub use har::{import_har, import_har_capped, read_har, to_har, write_har, Imported};
 pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
     version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
 };
+pub use sendable::{unsendable, Unsendable};
+pub use text_file::{strip_bom, TextFile};
 pub use writer::{write_recording, RecordingWriter};
 
 /// Reads a recording or a HAR file, whichever `path` is: a HAR by its `.har` extension or

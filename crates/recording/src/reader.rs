@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::recording::{Exchange, RecordingHeader, RECORDING_V1};
+use crate::sendable::unsendable;
+use crate::text_file::{strip_bom, TextFile};
 
 /// A recording as read from disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,16 +33,12 @@ pub struct TruncatedTail {
 /// Reads a recording file. See [`read_recording_str`].
 pub fn read_recording(path: impl AsRef<Path>) -> Result<Recording, Error> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(path, format!("cannot read the recording: {e}"))
-            .hint("check the path; `loadtape record --out FILE` writes one")
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
-        Error::new(path, "the file is not UTF-8 text")
-            .at(line, None)
-            .hint("a recording is YAML; binary bodies are stored as base64")
-    })?;
+    let text = TextFile {
+        what: "the recording",
+        read_hint: "check the path; `loadtape record --out FILE` writes one",
+        utf8_hint: "a recording is YAML; binary bodies are stored as base64",
+    }
+    .read(path)?;
     read_recording_str(&text, path)
 }
 
@@ -52,7 +50,7 @@ pub fn read_recording(path: impl AsRef<Path>) -> Result<Recording, Error> {
 /// half-read. A hand-written file without markers is read as it is.
 pub fn read_recording_str(text: &str, source: impl Into<PathBuf>) -> Result<Recording, Error> {
     let source = source.into();
-    let docs = split_documents(text);
+    let docs = split_documents(strip_bom(text));
     let Some(first) = docs.first() else {
         return Err(Error::new(&source, "the file is empty")
             .hint("a recording starts with a header document: `loadtape: recording/v1`"));
@@ -94,6 +92,13 @@ pub fn read_recording_str(text: &str, source: impl Into<PathBuf>) -> Result<Reco
                     )
                     .at(doc.line, None)
                     .field("response"));
+                }
+                if let Some(u) = unsendable(&exchange.request) {
+                    let at = doc.text.lines().position(|l| l.contains(&u.near));
+                    return Err(Error::new(&source, u.why)
+                        .at(doc.line + at.unwrap_or(0), None)
+                        .field(u.field)
+                        .hint("fix or delete this exchange; only HTTP requests can be replayed"));
                 }
                 exchanges.push(exchange);
             }
@@ -213,11 +218,4 @@ fn clean_message(message: &str, field: &str) -> String {
         }
     }
     message.to_string()
-}
-
-fn line_of(bytes: &[u8], offset: usize) -> usize {
-    1 + bytes[..offset.min(bytes.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
 }

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::result::Latency;
+use crate::result::{Latency, RunResult};
 
 /// Highest latency recorded: an hour, in µs. Longer values are clamped.
 pub const MAX_US: u64 = 3_600_000_000;
@@ -52,6 +52,19 @@ pub fn decode(text: &str) -> Option<Histogram<u64>> {
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .ok()
+}
+
+/// The rows of `r` whose latency histograms do not decode (an edited or damaged file): the
+/// HTML report leaves their charts out, and says so, rather than drawing nothing silently.
+pub fn unreadable(r: &RunResult) -> Vec<String> {
+    let rows = r
+        .tokens
+        .iter()
+        .chain(&r.steps)
+        .chain(std::iter::once(&r.total));
+    rows.filter(|s| !s.histogram.is_empty() && decode(&s.histogram).is_none())
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ th:first-child,td:first-child{text-align:left}
 tr.total td{font-weight:600}
 dl.settings{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}
 dl.settings dt{color:var(--mute)}dl.settings dd{margin:0;word-break:break-all}
+.note{color:#a33}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}
 figure.chart{margin:0;background:var(--card);border-radius:8px;padding:8px}
 figcaption{font-weight:600}
@@ -291,7 +292,17 @@ fn charts(o: &mut String, r: &RunResult) {
     if let Some(h) = decode(&r.total.histogram).filter(|h| !h.is_empty()) {
         list.push(distribution(&h));
     }
-    o.push_str("<h2>Over time</h2><div class=\"charts\">\n");
+    o.push_str("<h2>Over time</h2>\n");
+    let broken = crate::histogram::unreadable(r);
+    if !broken.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">Not shown: the latency histogram of {} does not decode (the \
+             result file was edited or damaged), so its distribution is left out.</p>",
+            esc(&broken.join(", "))
+        );
+    }
+    o.push_str("<div class=\"charts\">\n");
     for c in &list {
         o.push_str(&line_chart(c));
     }

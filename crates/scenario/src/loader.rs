@@ -12,19 +12,12 @@ use loadtape_recording::Error;
 /// Reads and checks a scenario file. See [`load_scenario_str`].
 pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario, Error> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(path, format!("cannot read the scenario: {e}"))
-            .hint("check the path; `loadtape convert REC.yaml` writes one")
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        Error::new(path, "the file is not UTF-8 text")
-            .at(line, None)
-            .hint("save it as UTF-8")
-    })?;
+    let text = loadtape_recording::TextFile {
+        what: "the scenario",
+        read_hint: "check the path; `loadtape convert REC.yaml` writes one",
+        utf8_hint: "save it as UTF-8",
+    }
+    .read(path)?;
     load_scenario_str(&text, path)
 }
 
@@ -32,6 +25,7 @@ pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario, Error> {
 /// relative `data` paths start from (its directory).
 pub fn load_scenario_str(text: &str, path: impl Into<PathBuf>) -> Result<Scenario, Error> {
     let file = path.into();
+    let text = loadtape_recording::strip_bom(text);
     if text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))

@@ -434,7 +434,16 @@ pub(crate) fn method<'de, D: Deserializer<'de>>(d: D) -> Result<http::Method, D:
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<http::Method, E> {
             const COMMON: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
-            match http::Method::from_bytes(v.as_bytes()) {
+            // RFC 9110 allows any token, but every method in use is a word (`M-SEARCH` at
+            // most): `42` or `GE T` is a typo, refused alike.
+            let word = v.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_');
+            match http::Method::from_bytes(v.as_bytes())
+                .ok()
+                .filter(|_| word)
+                .ok_or(())
+            {
                 Ok(m)
                     if v.bytes().all(|b| b.is_ascii_uppercase())
                         || !COMMON.contains(&v.to_ascii_uppercase().as_str()) =>

@@ -39,7 +39,12 @@ const FORM: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_');
 
-pub(super) fn import(text: &str, source: &Path, name: &str) -> Result<Imported, Error> {
+pub(super) fn import(
+    text: &str,
+    source: &Path,
+    name: &str,
+    max_body: usize,
+) -> Result<Imported, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // mitmproxy writes undecodable bytes as lone surrogate escapes, which JSON parsers
     // reject: park them and parse again (see the `mitmproxy` module).
@@ -61,6 +66,7 @@ pub(super) fn import(text: &str, source: &Path, name: &str) -> Result<Imported, 
         mitmproxy: creator
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case("mitmproxy")),
+        max_body,
     };
     let meta = har.log.recording;
     let mut exchanges = Vec::with_capacity(har.log.entries.len());
@@ -136,6 +142,8 @@ struct Importer<'a> {
     source: &'a Path,
     /// mitmproxy writes a body without a charset as Latin-1 text (see [`Importer::bytes`]).
     mitmproxy: bool,
+    /// The most of a body kept, decoded (`har import --max-body`).
+    max_body: usize,
 }
 
 impl Importer<'_> {
@@ -155,6 +163,19 @@ impl Importer<'_> {
     ) -> Result<Exchange, Error> {
         let version = version(&e.request, e.response.as_ref());
         let request = self.request(i, e.request, &version)?;
+        if let Some(u) = crate::unsendable(&request) {
+            // The importer's header list differs from the entry's (pseudo-headers dropped,
+            // cookies joined): point at the entry's list and name the header.
+            let field = match u.field.split('[').next() {
+                Some("request.url") => "url",
+                Some("request.method") => "method",
+                _ => "headers",
+            };
+            let rest = [Seg::Key("request"), Seg::Key(field)];
+            return Err(self
+                .error(&entry_path(i, &rest), u.why)
+                .hint("fix or delete this entry; only HTTP requests can be replayed"));
+        }
         let (response, error) = self.outcome(i, e.response, e.error, &version)?;
         let started = e
             .started
@@ -257,7 +278,14 @@ impl Importer<'_> {
             },
             _ => return Ok(None),
         };
-        Ok(body(bytes, was_base64, mime, headers, post.truncated_size))
+        Ok(body(
+            bytes,
+            was_base64,
+            mime,
+            headers,
+            post.truncated_size,
+            self.max_body,
+        ))
     }
 
     fn response(
@@ -299,6 +327,7 @@ impl Importer<'_> {
                     mime,
                     &headers,
                     truncated_size,
+                    self.max_body,
                 )
             }
             _ => None,
@@ -363,27 +392,33 @@ fn is_base64(encoding: Option<&str>) -> bool {
 }
 
 /// Builds a stored body: compression noted (and undone when the exporter kept the raw bytes),
-/// then classified as the recorder would.
+/// cut at `max_body` as the recorder cuts it (the size then is the bytes the file held, as
+/// the recorder's is the bytes on the wire), then classified as the recorder would.
 fn body(
     bytes: Vec<u8>,
     was_base64: bool,
     mime: Option<&str>,
     headers: &Headers,
     truncated: Option<f64>,
+    max_body: usize,
 ) -> Option<Body> {
     let coding = headers
         .get("content-encoding")
         .map(|e| e.trim().to_ascii_lowercase())
         .filter(|e| !e.is_empty() && e != "identity");
-    let bytes = match (&coding, was_base64) {
+    let held = bytes.len() as u64;
+    let (mut bytes, capped) = match (&coding, was_base64) {
         // A HAR's text is normally the decoded body. Only base64 can hold the raw compressed
         // bytes, and only if they really decode is that what the exporter did.
-        (Some(c), true) => decode(c, &bytes).unwrap_or(bytes),
-        _ => bytes,
+        (Some(c), true) => decode(c, &bytes, max_body).unwrap_or((bytes, false)),
+        _ => (bytes, false),
     };
+    let cut = capped || bytes.len() > max_body;
+    bytes.truncate(max_body);
     let truncated = truncated
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| s as u64);
+        .map(|s| s as u64)
+        .or(cut.then_some(held));
     if bytes.is_empty() && truncated.is_none() {
         return None;
     }
@@ -623,11 +658,14 @@ fn set_cookie(c: &Cookie) -> String {
     s
 }
 
-/// Undoes a `content-encoding` when the bytes really are in it, completely; `None` otherwise
-/// (then they were already decoded, as HAR exporters normally write them).
-fn decode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
-    match crate::content::decode(coding, data, usize::MAX)? {
-        (out, true) => Some(out),
+/// Undoes a `content-encoding` when the bytes really are in it, completely or up to `max`
+/// decoded bytes (a bomb stops there); `None` otherwise (then they were already decoded, as
+/// HAR exporters normally write them, or the stream breaks before the cap). With the bytes,
+/// whether the cap cut them.
+fn decode(coding: &str, data: &[u8], max: usize) -> Option<(Vec<u8>, bool)> {
+    match crate::content::decode(coding, data, max)? {
+        (out, true) => Some((out, false)),
+        (out, false) if out.len() == max => Some((out, true)),
         (_, false) => None,
     }
 }

@@ -2,6 +2,12 @@
 
 use super::{Expr, Func, Part, TemplateError};
 
+/// How deep function calls may nest (`md5(upper(trim(x)))` is 3). Parsing, rendering and
+/// dropping an expression recurse once per level on a VU's stack; a real template nests a
+/// few levels, so the bound costs nothing and a hostile one (`md5(` × 2,000) is refused here
+/// instead of overflowing a worker's stack mid-run.
+pub(super) const MAX_NESTING: usize = 32;
+
 /// Parses `source` into parts (not yet folded; [`super::Template::from_parts`] does that).
 pub(super) fn parse(source: &str) -> Result<Vec<Part>, TemplateError> {
     let mut parts = Vec::new();
@@ -15,6 +21,7 @@ pub(super) fn parse(source: &str) -> Result<Vec<Part>, TemplateError> {
             src: source,
             pos: open + 2,
             open,
+            depth: 0,
         };
         let expr = p.expression()?;
         p.close()?;
@@ -32,6 +39,8 @@ struct Parser<'a> {
     pos: usize,
     /// Where the `{{` of the expression being parsed is.
     open: usize,
+    /// Calls open around the current position (bounded by [`MAX_NESTING`]).
+    depth: usize,
 }
 
 fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, TemplateError> {
@@ -171,23 +180,8 @@ impl<'a> Parser<'a> {
         &self.src[start..self.pos]
     }
 
-    fn call(&mut self, name: &str, start: usize) -> Result<Expr, TemplateError> {
-        let Some(func) = Func::from_name(name) else {
-            let near = Func::ALL
-                .iter()
-                .map(|f| f.name())
-                .filter(|f| strsim::levenshtein(f, name) <= 2)
-                .map(|f| format!("did you mean `{f}`? "))
-                .next()
-                .unwrap_or_default();
-            return err(
-                start,
-                format!(
-                    "unknown function `{name}`; {near}the functions are {}",
-                    Func::known()
-                ),
-            );
-        };
+    /// The arguments of a call to `func`, after its `(`, through its `)`.
+    fn arguments(&mut self, func: Func) -> Result<Vec<Expr>, TemplateError> {
         let mut args = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b')') {
@@ -227,6 +221,38 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        Ok(args)
+    }
+
+    fn call(&mut self, name: &str, start: usize) -> Result<Expr, TemplateError> {
+        let Some(func) = Func::from_name(name) else {
+            let near = Func::ALL
+                .iter()
+                .map(|f| f.name())
+                .filter(|f| strsim::levenshtein(f, name) <= 2)
+                .map(|f| format!("did you mean `{f}`? "))
+                .next()
+                .unwrap_or_default();
+            return err(
+                start,
+                format!(
+                    "unknown function `{name}`; {near}the functions are {}",
+                    Func::known()
+                ),
+            );
+        };
+        if self.depth == MAX_NESTING {
+            return err(
+                start,
+                format!(
+                    "function calls nested more than {MAX_NESTING} deep: compute the value in \
+                     `variables:` step by step instead"
+                ),
+            );
+        }
+        self.depth += 1;
+        let args = self.arguments(func)?;
+        self.depth -= 1;
         let want = func.params().len();
         if args.len() != want {
             let plural = if want == 1 { "" } else { "s" };

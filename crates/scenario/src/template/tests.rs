@@ -272,3 +272,15 @@ fn names() {
     assert!(!is_valid_name(""));
     assert!(!is_valid_name("a-b"));
 }
+
+#[test]
+fn calls_nested_past_the_bound_are_refused_not_a_stack_overflow() {
+    let deep = |n: usize| format!("{{{{ {}'x'{} }}}}", "md5(".repeat(n), ")".repeat(n));
+    assert!(Template::parse(&deep(super::parse::MAX_NESTING)).is_ok());
+    let e = parse_err(&deep(2000));
+    assert!(
+        e.message.contains("nested more than 32 deep"),
+        "{}",
+        e.message
+    );
+}
