@@ -10,6 +10,7 @@ mod faults;
 mod har;
 mod honest;
 mod hostile_input;
+mod merge_limits;
 mod pipeline;
 mod readme;
 mod record;

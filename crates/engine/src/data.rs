@@ -141,8 +141,19 @@ mod tests {
     fn set(pick: Pick) -> DataSet {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.csv");
-        std::fs::write(&path, "code, name\na,1\nb\nc,3,extra\n").unwrap();
+        std::fs::write(&path, "code, name\na,1\nb,\nc,3\n").unwrap();
         DataSet::load("users", &path, pick).unwrap()
+    }
+
+    #[test]
+    fn a_ragged_row_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.csv");
+        for (text, line) in [("code,name\na,1\nb\n", 3), ("code,name\na,1,extra\n", 2)] {
+            std::fs::write(&path, text).unwrap();
+            let e = DataSet::load("users", &path, Pick::Sequential).unwrap_err();
+            assert!(e.contains(&format!("u.csv:{line}: the row has")), "{e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! wall clock: second `t` of a result started at `started` is second
 //! `t + round(started - earliest started)` of the merge.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
@@ -87,6 +87,10 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
 
 /// The merge's one wall clock, from the inputs' `started` and `ended`: the merged run starts
 /// with the earliest input and lasts until the last one's end.
+/// How much later than the earliest one a segment may start, beyond the longest run's
+/// duration: machines started by hand or a scheduler are seconds or minutes apart.
+const START_SPREAD_S: i64 = 3600;
+
 struct Clock {
     base: DateTime<Utc>,
     /// Offsets of each result's start from the earliest, in seconds.
@@ -111,6 +115,25 @@ impl Clock {
             starts.push(started);
         }
         let base = starts.iter().min().copied().unwrap_or_default();
+        // Segments of one run start together (`--start-at`); starts further apart than the
+        // longest run plus an hour are different runs, and their gap would be a timeline of
+        // empty seconds.
+        let longest = results.iter().map(|r| r.duration_s).fold(0.0, f64::max);
+        let allowed = chrono::Duration::seconds(longest.ceil() as i64 + START_SPREAD_S);
+        if let Some(late) = starts.iter().position(|s| *s - base > allowed) {
+            let first = starts.iter().position(|s| *s == base).unwrap_or(0);
+            return Err(at(
+                late,
+                format!(
+                    "it started {}, {} s after input {} ({}): segments of one run start \
+                     together (give each the same `--start-at`); these are different runs (inputs count from 1 in the order given)",
+                    results[late].started,
+                    (starts[late] - base).num_seconds(),
+                    first + 1,
+                    results[first].started
+                ),
+            ));
+        }
         let offsets: Vec<f64> = starts
             .iter()
             .map(|s| (*s - base).num_milliseconds() as f64 / 1000.0)
@@ -306,45 +329,57 @@ fn merge_steps<'a>(
 }
 
 /// Seconds laid on one clock; gaps (a second no result covers) are empty seconds.
+/// The merged per-second timeline, streamed: one second at a time, every input's entry for it
+/// added into one histogram and encoded before the next second is read, so memory holds one
+/// decoded histogram whatever the run's length (holding them all took ~190 KB per second per
+/// input: 16 GB for a day). Entries past their run's end are refused (a timeline at
+/// `t = 4e9` in a 10 s run would otherwise be four billion empty seconds).
 fn timeline(results: &[RunResult], offsets: &[f64]) -> Result<Vec<Second>, MergeError> {
-    struct Acc {
-        s: Second,
-        h: Histogram<u64>,
-    }
-    let mut seconds: BTreeMap<u64, Acc> = BTreeMap::new();
+    let mut cursors: Vec<(usize, u64, &[Second])> = Vec::with_capacity(results.len());
+    let mut span = 0;
     for (i, (r, off)) in results.iter().zip(offsets).enumerate() {
-        let shift = off.round() as u64;
-        for sec in &r.timeline {
-            let t = sec.t + shift;
-            let acc = seconds.entry(t).or_insert_with(|| Acc {
-                s: Second {
-                    t,
-                    ..Second::default()
-                },
-                h: histogram(),
-            });
-            acc.s.requests += sec.requests;
-            acc.s.errors += sec.errors;
-            acc.s.token_requests += sec.token_requests;
-            acc.s.active_vus += sec.active_vus;
-            acc.s.dropped += sec.dropped;
-            add(i, &format!("second {}", sec.t), &mut acc.h, &sec.histogram)?;
+        let last_t = r.duration_s.ceil() as u64 + 1;
+        if let Some(bad) = r.timeline.iter().find(|s| s.t > last_t) {
+            return Err(at(
+                i,
+                format!(
+                    "its timeline has an entry at t = {} s in a run of {} s: the file was edited \
+                     or damaged",
+                    bad.t, r.duration_s
+                ),
+            ));
         }
+        if r.timeline.windows(2).any(|w| w[0].t >= w[1].t) {
+            return Err(at(i, "its timeline is not in order of `t`".into()));
+        }
+        let shift = off.round() as u64;
+        span = span.max(r.timeline.last().map_or(0, |s| s.t + shift + 1));
+        cursors.push((i, shift, &r.timeline));
     }
-    let last = seconds.keys().next_back().copied();
-    let mut out = Vec::with_capacity(seconds.len());
-    for t in 0..last.map_or(0, |l| l + 1) {
-        let acc = seconds.remove(&t).unwrap_or_else(|| Acc {
-            s: Second {
-                t,
-                ..Second::default()
-            },
-            h: histogram(),
-        });
-        let mut s = acc.s;
-        s.p50 = acc.h.value_at_quantile(0.5) as f64 / 1000.0;
-        s.p99 = acc.h.value_at_quantile(0.99) as f64 / 1000.0;
-        s.histogram = encode(&acc.h);
+    let mut out = Vec::with_capacity(span as usize);
+    let mut h = histogram();
+    for t in 0..span {
+        let mut s = Second {
+            t,
+            ..Second::default()
+        };
+        h.reset();
+        for (i, shift, rest) in &mut cursors {
+            let Some((sec, tail)) = rest.split_first().filter(|(sec, _)| sec.t + *shift == t)
+            else {
+                continue;
+            };
+            s.requests += sec.requests;
+            s.errors += sec.errors;
+            s.token_requests += sec.token_requests;
+            s.active_vus += sec.active_vus;
+            s.dropped += sec.dropped;
+            add(*i, &format!("second {}", sec.t), &mut h, &sec.histogram)?;
+            *rest = tail;
+        }
+        s.p50 = h.value_at_quantile(0.5) as f64 / 1000.0;
+        s.p99 = h.value_at_quantile(0.99) as f64 / 1000.0;
+        s.histogram = encode(&h);
         out.push(s);
     }
     Ok(out)
