@@ -1,4 +1,4 @@
-//! Whether a recorded request is one HTTP can carry: an `http(s)` URL with a host, a method
+//! Whether a recorded request is one HTTP can carry: an `http(s)` (or `ws(s)`) URL with a host, a method
 //! that is a token, header names and values a client may send. Checked where exchanges enter
 //! loadtape (the recording reader, the HAR importer), so that a file with `ftp://…` or a
 //! header value holding a line break is refused there, with its place, and never reaches
@@ -49,10 +49,10 @@ fn bad_url(url: &str) -> Option<String> {
         return Some(format!("`{shown}` is not a URL"));
     };
     match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => None,
-        Some("http" | "https") => Some(format!("`{shown}` has no host")),
+        Some("http" | "https" | "ws" | "wss") if uri.host().is_some_and(|h| !h.is_empty()) => None,
+        Some("http" | "https" | "ws" | "wss") => Some(format!("`{shown}` has no host")),
         Some(other) => Some(format!(
-            "`{shown}`: only http and https URLs can be replayed, not `{other}`"
+            "`{shown}`: only http, https, ws and wss URLs can be replayed, not `{other}`"
         )),
         None => Some(format!(
             "`{shown}` is not absolute (write scheme://host/path)"
