@@ -7,6 +7,7 @@ mod cli;
 mod convert;
 mod demo;
 mod faults;
+mod fuzz;
 mod har;
 mod honest;
 mod hostile_input;

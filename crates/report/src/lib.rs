@@ -79,7 +79,43 @@ pub fn parse(text: &str) -> Result<RunResult, String> {
             ))
         }
     }
+    if let Some((path, n)) = beyond_exact(&value, &mut String::new()) {
+        return Err(format!(
+            "`{path}` is {n}, beyond any run's count: a result holds integers up to 2^53, the \
+             largest JSON tools read exactly (the file was edited or damaged)"
+        ));
+    }
     serde_json::from_value(value).map_err(|e| format!("is not a complete {RESULT_V1}: {e}"))
+}
+
+/// The largest integer a result holds: 2^53, where JavaScript's (and many JSON tools')
+/// numbers stop being exact. Bounding counts here is what lets the summary, the report and
+/// `merge` add them up without overflow.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+/// The first integer past [`MAX_COUNT`] in `v`, with its JSON path.
+fn beyond_exact(v: &serde_json::Value, at: &mut String) -> Option<(String, u64)> {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n > MAX_COUNT)
+            .map(|n| (if at.is_empty() { ".".into() } else { at.clone() }, n)),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, c)| {
+            let len = at.len();
+            at.push_str(&format!("[{i}]"));
+            let found = beyond_exact(c, at);
+            at.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, c)| {
+            let len = at.len();
+            at.push_str(&format!(".{k}"));
+            let found = beyond_exact(c, at);
+            at.truncate(len);
+            found
+        }),
+        _ => None,
+    }
 }
 
 /// The end-of-run summary table (the one `loadtape run` prints), for any result.

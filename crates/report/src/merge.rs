@@ -399,13 +399,13 @@ fn settings(results: &[RunResult]) -> Settings {
     }
     Settings {
         executor: first.executor.clone(),
-        max_vus: all().map(|s| s.max_vus).sum(),
+        max_vus: all().map(|s| s.max_vus).fold(0, u32::saturating_add),
         duration_s: all().map(|s| s.duration_s).fold(0.0, f64::max),
         rate: (!rates.is_empty()).then(|| rates.iter().sum()),
         iterations: first.iterations,
         targets,
         insecure: all().any(|s| s.insecure),
-        workers: all().map(|s| s.workers).sum(),
+        workers: all().map(|s| s.workers).fold(0, u32::saturating_add),
         segment: segments(results),
     }
 }
