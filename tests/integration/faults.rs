@@ -117,6 +117,12 @@ fn each_broken_answer_counts_under_its_own_kind_with_the_servers_words() {
         assert_eq!(first["kind"], kind, "{mode}: {kept}");
         let message = first["message"].as_str().unwrap().to_ascii_lowercase();
         assert!(message.contains(words), "{mode}: {message}");
+        // Named by where it went, then the origin the scenario recorded.
+        assert!(
+            message.starts_with("http://127.0.0.1:")
+                && message.contains("(recorded as https://api.shop.example:443)"),
+            "{mode}: {message}"
+        );
         assert!(
             !message.contains("closed before answering") || mode == "close",
             "{mode}: the real cause is kept, not a guess: {message}"

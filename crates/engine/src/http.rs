@@ -88,7 +88,7 @@ pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure>
     if protocol == Protocol::H2 {
         let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
-            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))?;
+            .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.label)))?;
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
@@ -96,11 +96,11 @@ pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure>
     }
     h1_handshake(tls, Box::new(stream))
         .await
-        .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.key)))
+        .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.label)))
 }
 
 fn dial_failure(origin: &Origin, e: DialError) -> Failure {
-    let key = &origin.key;
+    let key = &origin.label;
     match e {
         DialError::ConnectTimeout => {
             fail(ErrorKind::Connect, format!("connect to {key}: no answer"))
@@ -206,7 +206,7 @@ pub(crate) async fn exchange(
                 ErrorKind::Timeout,
                 format!(
                     "{}: no answer within {}s",
-                    origin.key,
+                    origin.label,
                     timeout.as_secs_f64()
                 ),
             ))
@@ -293,7 +293,7 @@ async fn send_on(
                 r = std::future::poll_fn(|cx| d.poll_without_shutdown(cx)) => {
                     match r {
                         Ok(()) => None,
-                        Err(e) => Some(Attempt::Failed(broken(&origin.key, &e))),
+                        Err(e) => Some(Attempt::Failed(broken(&origin.label, &e))),
                     }
                 }
             };
@@ -320,7 +320,7 @@ async fn send_on(
 fn closed_early(origin: &Origin) -> Failure {
     fail(
         ErrorKind::Reset,
-        format!("{}: the connection closed before answering", origin.key),
+        format!("{}: the connection closed before answering", origin.label),
     )
 }
 
@@ -336,7 +336,7 @@ async fn answer(sent: Sent, origin: &Origin) -> Attempt {
             if e.take_message().is_some() {
                 Attempt::Unsent
             } else {
-                Attempt::Failed(broken(&origin.key, &e.into_error()))
+                Attempt::Failed(broken(&origin.label, &e.into_error()))
             }
         }
     }

@@ -96,10 +96,16 @@ pub const MAX_COUNT: u64 = 1 << 53;
 /// The first integer past [`MAX_COUNT`] in `v`, with its JSON path.
 fn beyond_exact(v: &serde_json::Value, at: &mut String) -> Option<(String, u64)> {
     match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .filter(|n| *n > MAX_COUNT)
-            .map(|n| (if at.is_empty() { ".".into() } else { at.clone() }, n)),
+        serde_json::Value::Number(n) => n.as_u64().filter(|n| *n > MAX_COUNT).map(|n| {
+            (
+                if at.is_empty() {
+                    ".".into()
+                } else {
+                    at.clone()
+                },
+                n,
+            )
+        }),
         serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, c)| {
             let len = at.len();
             at.push_str(&format!("[{i}]"));

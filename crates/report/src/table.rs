@@ -96,17 +96,18 @@ fn observed(t: &ThresholdResult) -> String {
 /// The lines under the table: errors by kind, the error rate with token requests, counts,
 /// service time, what was learned about tokens, and why the run ended early.
 fn notes(out: &mut String, r: &RunResult) {
-    let e = &r.total.errors_by_kind;
+    // One count of failed requests, the one the error rate below and `error_rate` use:
+    // business steps and token requests together (a token row's failures are `token`).
+    let mut e = r.total.errors_by_kind;
+    for t in &r.tokens {
+        e.add(&t.errors_by_kind);
+    }
     let (tok_req, tok_err) = r
         .tokens
         .iter()
         .fold((0, 0), |(q, e), t| (q + t.requests, e + t.errors));
     let kinds: Vec<String> = e.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect();
-    let _ = writeln!(
-        out,
-        "errors: {} (token requests failed: {tok_err} of {tok_req})",
-        kinds.join(" ")
-    );
+    let _ = writeln!(out, "errors: {}", kinds.join(" "));
     check_failures(out, r);
     let (all_req, all_err) = (r.total.requests + tok_req, r.total.errors + tok_err);
     if all_req + all_err > 0 {
@@ -240,5 +241,15 @@ mod tests {
         let errors = text.find("errors: connect").unwrap();
         assert!(text.find("  goods: 37").unwrap() > errors, "{text}");
         assert!(!table(&bare(row("total", "total", 5, 0), vec![])).contains(" × "));
+    }
+
+    #[test]
+    fn the_errors_line_counts_token_requests_as_the_error_rate_does() {
+        let mut token = row("platform", "token", 132, 132);
+        token.errors_by_kind.token = 132;
+        let text = table(&bare(row("total", "total", 0, 0), vec![token]));
+        assert!(text.contains("token 132\n"), "{text}");
+        assert!(text.contains("(132 failed of 132 requests"), "{text}");
+        assert!(!text.contains("token 0"), "{text}");
     }
 }

@@ -12,6 +12,9 @@ use indexmap::IndexMap;
 pub struct Origin {
     /// `scheme://host:port`, lower-case, port explicit: the key URLs are matched by.
     pub key: String,
+    /// How messages name it: where requests really go, then the recorded origin when a
+    /// target moved them (`http://127.0.0.1:9090 (recorded as https://api.shop.example:443)`).
+    pub label: String,
     /// Where its requests go (the target when one is given): what is dialed, and whose
     /// host the cookie jar files cookies under.
     pub at: loadtape_net::Origin,
@@ -57,8 +60,15 @@ impl Origins {
             .ok_or_else(|| format!("`{to}` has no host"))?;
         let host_header = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("`{to}` is not a valid host"))?;
+        let went = at.to_string().to_ascii_lowercase();
+        let label = if went == key {
+            key.clone()
+        } else {
+            format!("{went} (recorded as {key})")
+        };
         self.list.push(Origin {
             key,
+            label,
             scheme: if at.is_https() {
                 Scheme::HTTPS
             } else {
