@@ -91,7 +91,14 @@ fn import(file: &Path, out: Option<PathBuf>, force: bool, max_body: usize) -> Re
     for skipped in &imported.skipped {
         outln!("  skipped {skipped}");
     }
-    outln!("next: loadtape tokens {}", out.display());
+    if exchanges.is_empty() {
+        outln!(
+            "nothing to convert: the HAR lists no request (export it with the requests of the \
+             flow listed, not filtered out)"
+        );
+    } else {
+        outln!("next: loadtape tokens {}", out.display());
+    }
     Ok(())
 }
 

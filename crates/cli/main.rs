@@ -23,6 +23,7 @@ mod convert;
 mod demo;
 mod exit;
 mod har;
+mod hints;
 mod record;
 mod report;
 mod run;

@@ -132,7 +132,14 @@ async fn record(args: Args) -> Result<(), Failure> {
             summary.write_failures
         );
     }
-    outln!("next: loadtape tokens {}", path.display());
+    if summary.exchanges == 0 {
+        outln!(
+            "nothing to convert: {}",
+            crate::hints::nothing_reached_the_proxy()
+        );
+    } else {
+        outln!("next: loadtape tokens {}", path.display());
+    }
     Ok(())
 }
 

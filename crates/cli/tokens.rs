@@ -43,6 +43,25 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Ok(());
     }
     out!("{}", render_table(&analysis));
-    outln!("\nnext: loadtape convert {}", args.recording.display());
+    let kept = analysis
+        .steps
+        .iter()
+        .filter(|s| s.dropped.is_none())
+        .count();
+    if rec.exchanges.is_empty() && rec.truncated_tail.is_some() {
+        outln!("\nnothing to convert: the one exchange was cut off (see the warning above)");
+    } else if rec.exchanges.is_empty() {
+        outln!(
+            "\nnothing to convert: the recording holds no exchange: {}",
+            crate::hints::nothing_reached_the_proxy()
+        );
+    } else if kept == 0 {
+        outln!(
+            "\nnothing to convert: every exchange was dropped (static assets, beacons, failed \
+             requests); `--keep-static` keeps static assets and beacons"
+        );
+    } else {
+        outln!("\nnext: loadtape convert {}", args.recording.display());
+    }
     Ok(())
 }

@@ -65,3 +65,38 @@ fn a_port_in_use_is_a_clear_failure() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_recording_says_why_and_points_at_no_command_that_would_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("empty.yaml");
+    let mut proxy = crate::util::Running::spawn(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--out",
+        rec.to_str().unwrap(),
+        "--ca-dir",
+        dir.path().join("certs").to_str().unwrap(),
+    ]);
+    proxy.proxy_ready();
+    let (code, rest) = proxy.terminate();
+    assert_eq!(code, 0, "{rest}");
+    assert!(
+        rest.contains("nothing to convert: no request reached the proxy"),
+        "{rest}"
+    );
+    assert!(!rest.contains("next:"), "{rest}");
+
+    let out = loadtape()
+        .args(["tokens", rec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("nothing to convert: the recording holds no exchange"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("next:"), "{stdout}");
+}
