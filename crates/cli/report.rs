@@ -33,6 +33,10 @@ pub struct Args {
     /// Write the (merged) result as result/v1 JSON here.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// `merge`: refuse inputs that do not look like the segments of one run (a whole run
+    /// among segments, a share missing or twice, starts minutes apart) instead of warning.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -50,6 +54,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut results = Vec::with_capacity(files.len());
     for f in files {
         results.push(loadtape_report::load(f).map_err(|e| Failure::BadInput(anyhow!(e)))?);
+    }
+    if merge {
+        let doubts = loadtape_report::doubts::doubts(&results);
+        if args.strict && !doubts.is_empty() {
+            return Err(Failure::BadInput(anyhow!(
+                "cannot merge (--strict): these do not look like the segments of one run: {}",
+                doubts.join("; ")
+            )));
+        }
+        for d in &doubts {
+            eprintln!("warning: {d} (inputs in the order given; --strict refuses this)");
+        }
     }
     let result = if merge {
         loadtape_report::merge(&results).map_err(|e| {

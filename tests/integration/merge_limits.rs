@@ -149,3 +149,43 @@ fn results_that_are_not_segments_of_one_run_are_refused_in_bounded_time() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_segment_merged_with_an_unrelated_run_is_warned_about_and_refused_when_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let whole = short_result(dir);
+    let started: chrono::DateTime<chrono::Utc> =
+        whole["started"].as_str().unwrap().parse().unwrap();
+    let mut share = whole.clone();
+    share["settings"]["segment"] = "1/2".into();
+    share["started"] = (started + chrono::Duration::seconds(600))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        .into();
+    let a = save(dir, "share.json", &share);
+    let b = save(dir, "earlier.json", &whole);
+    let (o, _) = merge_measured(&[&a, &b], &dir.join("m.json"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "merged, with warnings: {stderr}");
+    for said in [
+        "input 2 is a whole run (no `--segment`) among segments",
+        "segment(s) 2/2 missing",
+        "input 1 started 600 s after the first",
+    ] {
+        assert!(stderr.contains(said), "{said:?} in {stderr}");
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_loadtape"))
+        .args(["report", "merge", "--strict"])
+        .args([&a, &b])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = finish(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("do not look like the segments of one run"),
+        "{stderr}"
+    );
+}

@@ -18,6 +18,7 @@
 
 use std::path::Path;
 
+pub mod doubts;
 mod escape;
 pub mod histogram;
 pub mod html;

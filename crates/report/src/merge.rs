@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::doubts::parse_segment;
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
 use crate::result::{RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1};
@@ -420,13 +421,7 @@ fn segments(results: &[RunResult]) -> Option<String> {
     if segs.is_empty() {
         return None;
     }
-    let parsed: Option<BTreeSet<(u64, u64)>> = segs
-        .iter()
-        .map(|s| {
-            let (k, n) = s.split_once('/')?;
-            Some((k.trim().parse().ok()?, n.trim().parse().ok()?))
-        })
-        .collect();
+    let parsed: Option<BTreeSet<(u64, u64)>> = segs.iter().map(|s| parse_segment(s)).collect();
     if let Some(set) = &parsed {
         let n = set.iter().next().map_or(0, |(_, n)| *n);
         let complete = segs.len() == results.len()
