@@ -38,7 +38,18 @@ enum Command {
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.command {
         Command::Init { dir, force } => {
-            let ca = CertificateAuthority::init(&dir, force).map_err(Failure::BadInput)?;
+            // Keeping the CA is what a second `ca init` should do: devices trust it already.
+            if !force && dir.join(loadtape_proxy::ca::CERT_PEM).exists() {
+                let ca = CertificateAuthority::load(&dir).map_err(Failure::BadInput)?;
+                outln!(
+                    "kept the CA in {}: devices that trust it keep working (--force makes a new \
+                     one, which every device must then trust again)",
+                    dir.display()
+                );
+                return show(&ca);
+            }
+            let ca = CertificateAuthority::init(&dir, force, "loadtape ca init")
+                .map_err(Failure::BadInput)?;
             outln!("created a new CA in {}", dir.display());
             show(&ca)
         }

@@ -87,6 +87,18 @@ fn an_empty_recording_says_why_and_points_at_no_command_that_would_fail() {
         "{rest}"
     );
     assert!(!rest.contains("next:"), "{rest}");
+    // The CA `record` made says so in its subject, as the device's trust settings show it.
+    let show = loadtape()
+        .args([
+            "ca",
+            "show",
+            "--dir",
+            dir.path().join("certs").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.contains("by loadtape record"), "{shown}");
 
     let out = loadtape()
         .args(["tokens", rec.to_str().unwrap()])

@@ -43,9 +43,11 @@ impl std::fmt::Debug for CertificateAuthority {
 }
 
 impl CertificateAuthority {
-    /// Creates a new CA in `dir`. Refuses to replace an existing one unless `force`: every
-    /// device that trusts the old CA would have to be set up again.
-    pub fn init(dir: &Path, force: bool) -> Result<CertificateAuthority> {
+    /// Creates a new CA in `dir`; `made_by` (`loadtape ca init`, `loadtape record`) goes into
+    /// its subject, so that a tester looking at the device's trust settings knows where it came
+    /// from. Refuses to replace an existing one unless `force`: every device that trusts the
+    /// old CA would have to be set up again.
+    pub fn init(dir: &Path, force: bool, made_by: &str) -> Result<CertificateAuthority> {
         let cert_path = dir.join(CERT_PEM);
         if !force && (cert_path.exists() || dir.join(KEY_PEM).exists()) {
             bail!(
@@ -62,7 +64,7 @@ impl CertificateAuthority {
         name.push(
             DnType::OrganizationalUnitName,
             format!(
-                "made on {} by loadtape ca init",
+                "made on {} by {made_by}",
                 chrono::Utc::now().format("%Y-%m-%d")
             ),
         );
@@ -119,7 +121,10 @@ impl CertificateAuthority {
         if dir.join(CERT_PEM).exists() {
             Ok((CertificateAuthority::load(dir)?, false))
         } else {
-            Ok((CertificateAuthority::init(dir, false)?, true))
+            Ok((
+                CertificateAuthority::init(dir, false, "loadtape record")?,
+                true,
+            ))
         }
     }
 
