@@ -48,6 +48,17 @@ fn bad_flags_exit_2_with_a_reason() {
         err.contains("--token-ttl must be longer than zero"),
         "{err}"
     );
+
+    // A bare number is shown the form it needs.
+    for (flag, value, form) in [("--duration", "10", "`10s`"), ("--rate", "20", "`20/s`")] {
+        let out = loadtape()
+            .args(["run", "s.yaml", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(&format!("e.g. {form}")), "{err}");
+    }
 }
 
 #[test]

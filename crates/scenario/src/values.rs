@@ -18,7 +18,14 @@ use crate::template::Template;
 /// form). The command line's flags (`--duration`, `--token-ttl`, `--grace`) and the testbed's
 /// `/admin/stall?for=` read durations with this function too.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration");
+    let bad = || {
+        let t = text.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            format!("`{t}` is not a duration: give its unit, e.g. `{t}s` (ms, s, m, h, d)")
+        } else {
+            format!("`{text}` is not a duration (e.g. 800ms, 30s, 1m30s, 2h; units ns, us, ms, s, m, h, d)")
+        }
+    };
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration".into());
@@ -209,7 +216,14 @@ impl Rate {
 
     /// Parses `<count>/<unit>` (`500/s`, `30/m`, `2/h`); `Err` holds the message.
     pub fn parse(text: &str) -> Result<Rate, String> {
-        let bad = || format!("`{text}` is not a rate");
+        let bad = || {
+            let t = text.trim();
+            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                format!("`{t}` is not a rate: say per what, e.g. `{t}/s` (or /m, /h)")
+            } else {
+                format!("`{text}` is not a rate (e.g. 500/s, 30/m, 10/h: whole numbers)")
+            }
+        };
         let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
         let count: u64 = count.trim().parse().map_err(|_| bad())?;
         let per = match unit.trim() {
