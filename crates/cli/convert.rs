@@ -55,12 +55,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.recording));
-    if out.exists() && !args.force {
-        return Err(bad(format!(
-            "{} already exists; pass --force to overwrite it or -o to write elsewhere",
-            out.display()
-        )));
-    }
+    crate::outputs::refuse_existing(&out, args.force, "-o")?;
     let conversion = convert(&rec, &analysis, &convert_options(&args, &out));
     if conversion.scenario.steps.is_empty() {
         let dropped = analysis.steps.len();

@@ -102,8 +102,9 @@ struct Files {
 
 impl Files {
     /// The outputs in `dir`, created if missing. The demo's own outputs from an earlier run
-    /// are removed, so a failed step never leaves a stale file looking like its output;
-    /// nothing else is touched.
+    /// are removed (and the user told so: every other command refuses to replace a file
+    /// without `--force`), so a failed step never leaves a stale file looking like its
+    /// output; nothing else is touched.
     fn fresh(dir: &Path) -> Result<Files> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let files = Files {
@@ -118,7 +119,9 @@ impl Files {
             &files.result,
             &files.html,
         ] {
-            let _ = std::fs::remove_file(old);
+            if std::fs::remove_file(old).is_ok() {
+                outln!("replacing {} (from an earlier demo)", old.display());
+            }
         }
         Ok(files)
     }

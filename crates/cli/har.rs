@@ -136,11 +136,5 @@ fn check_output(input: &Path, out: &Path, force: bool) -> Result<(), Failure> {
             out.display()
         )));
     }
-    if out.exists() && !force {
-        return Err(Failure::BadInput(anyhow!(
-            "{} exists; pass --force to replace it, or -o to write elsewhere",
-            out.display()
-        )));
-    }
-    Ok(())
+    crate::outputs::refuse_existing(out, force, "-o")
 }

@@ -33,6 +33,9 @@ pub struct Args {
     /// Write the (merged) result as result/v1 JSON here.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Replace `--out` and `--html` files that exist.
+    #[arg(long)]
+    force: bool,
     /// `merge`: refuse inputs that do not look like the segments of one run (a whole run
     /// among segments, a share missing or twice, starts minutes apart) instead of warning.
     #[arg(long)]
@@ -49,6 +52,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
             return Err(Failure::BadInput(anyhow!(
                 "report merge: give the result files to merge, e.g. loadtape report merge results/*.json"
             )));
+        }
+    }
+    for (path, flag) in [(&args.out, "--out"), (&args.html, "--html")] {
+        if let Some(path) = path {
+            crate::outputs::refuse_existing(path, args.force, flag)?;
         }
     }
     let mut results = Vec::with_capacity(files.len());

@@ -65,6 +65,9 @@ pub struct Args {
     /// Write the self-contained HTML report here at the end, partial or not.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Replace `--out` and `--html` files that exist (without it, the run refuses to start).
+    #[arg(long)]
+    force: bool,
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -74,6 +77,13 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
+    // Before the run, not after it: a refusal at the end would lose the run.
+    if let Some(out) = &args.out {
+        crate::outputs::refuse_existing(out, args.force, "--out")?;
+    }
+    if let Some(html) = &args.html {
+        crate::outputs::refuse_existing(html, args.force, "--html")?;
+    }
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
