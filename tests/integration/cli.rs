@@ -123,3 +123,63 @@ fn an_empty_recording_says_why_and_points_at_no_command_that_would_fail() {
     );
     assert!(!stdout.contains("next:"), "{stdout}");
 }
+
+#[test]
+fn outputs_that_exist_are_kept_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.yaml");
+    std::fs::write(
+        &s,
+        "loadtape: scenario/v1
+name: outputs
+steps:
+  - name: get
+    request: {method: GET, url: 'http://127.0.0.1:9/x'}
+load: {executor: constant-vus, vus: 1, duration: 1s}
+thresholds: []
+",
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    std::fs::write(&out, "an earlier result").unwrap();
+    let run = |extra: &[&str]| {
+        loadtape()
+            .args(["run", s.to_str().unwrap(), "--iterations", "1", "--quiet"])
+            .args(["--out", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("already exists; pass --force"), "{said}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "an earlier result");
+    let forced = run(&["--force"]);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert!(std::fs::read_to_string(&out).unwrap().contains("result/v1"));
+
+    let html = dir.path().join("r.html");
+    std::fs::write(&html, "kept").unwrap();
+    let o = loadtape()
+        .args([
+            "report",
+            out.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), "kept");
+}

@@ -92,7 +92,8 @@ pub fn script_in(dir: &Path, env: &[(&str, &str)], script: &str) -> String {
 /// `dir/result.json`); returns the exit code and the result JSON.
 pub fn replay(dir: &Path, scenario: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["run", scenario, "--ca", "certs/testbed-ca.pem", "--quiet"];
-    all.extend_from_slice(&["--out", "result.json"]);
+    // One result path for every replay of a test: each replaces the last (`--force`).
+    all.extend_from_slice(&["--out", "result.json", "--force"]);
     all.extend_from_slice(args);
     let child = in_dir(dir, &all)
         .stdout(Stdio::piped())

@@ -40,6 +40,8 @@ pub fn run_cmd(scenario: &Path, base: &str, out: &Path, args: &[&str]) -> Comman
         .arg("--out")
         .arg(out)
         .arg("--quiet")
+        // Tests run several times into one result path: each run replaces the last.
+        .arg("--force")
         .args(args)
         .env("SLOW_MS", "0")
         .stdout(Stdio::piped())

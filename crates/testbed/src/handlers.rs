@@ -208,6 +208,16 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
+        let route = Route::parse(parts.uri.path());
+        let (method, endpoint) = route.spec();
+        let wrong_method = method.filter(|&m| m != parts.method.as_str());
+        // Counted on arrival, so `/stats` during a stall shows the requests being held. HEAD
+        // of a GET route counts as a wrong method too: nobody needs it here.
+        match (wrong_method, endpoint) {
+            (Some(_), _) => self.counters.request(Endpoint::Other),
+            (None, Some(e)) => self.counters.request(e),
+            (None, None) => {}
+        }
         // Every body is read before any answer, as a real backend's framework does: answering
         // an HTTP/2 request whose body is still coming resets its stream (curl exit 92), so a
         // refusal that needs no body (a bad token, a wrong method) must still take it in.
@@ -218,19 +228,11 @@ impl App {
             }
             Err(_) => return Ok(reply::json(StatusCode::BAD_REQUEST, BODY_UNREAD)),
         };
-        let route = Route::parse(parts.uri.path());
-        let (method, endpoint) = route.spec();
-        if let Some(allowed) = method.filter(|&m| m != parts.method.as_str()) {
-            // HEAD of a GET route is left to this branch too: nobody needs it here.
-            self.counters.request(Endpoint::Other);
+        if let Some(allowed) = wrong_method {
             let mut resp = reply::json(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED);
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static(allowed));
             return Ok(resp);
-        }
-        // Counted on arrival, so `/stats` during a stall shows the requests being held.
-        if let Some(e) = endpoint {
-            self.counters.request(e);
         }
         if route.is_business() {
             self.stall.wait().await;
