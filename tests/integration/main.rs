@@ -12,6 +12,7 @@ mod pipeline;
 mod readme;
 mod record;
 mod record_faults;
+mod record_limits;
 mod report;
 mod run;
 mod session_shapes;

@@ -4,13 +4,15 @@
 //! needs them and closed with it, the way mitmproxy pairs them. A phone's keep-alive
 //! connection is then one keep-alive connection upstream too (HTTP/2 or HTTP/1.1, negotiated
 //! by ALPN on its own, whatever the phone spoke), requests never wait on a global pool, and no
-//! connection is opened speculatively. Certificates are verified against the system's roots
-//! (plus `--upstream-ca`) unless `--insecure-upstream`.
+//! connection is opened speculatively. A connection no exchange has used for the upstream idle
+//! timeout is closed. Certificates are verified against the system's roots (plus
+//! `--upstream-ca`) unless `--insecure-upstream`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Result;
 use http::{header, HeaderValue, Request, Response, Uri, Version};
@@ -21,6 +23,7 @@ use loadtape_net::{DialError, Origin, Protocol, TlsConfig, CONNECT_TIMEOUT};
 use rustls::ClientConfig;
 
 use crate::body::ProxyBody;
+use crate::idle::{Activity, Busy};
 
 /// TLS settings for upstream connections, shared by every session.
 pub(crate) struct Connector {
@@ -28,13 +31,16 @@ pub(crate) struct Connector {
     any: TlsConfig,
     /// Offers `http/1.1` only: upgrades (WebSocket) need an HTTP/1.1 connection.
     http1: TlsConfig,
+    /// How long a connection may go unused before it is closed.
+    idle: Duration,
 }
 
 impl Connector {
-    pub(crate) fn new(tls: ClientConfig) -> Connector {
+    pub(crate) fn new(tls: ClientConfig, idle: Duration) -> Connector {
         Connector {
             any: TlsConfig::new(tls.clone(), &[b"h2", b"http/1.1"]),
             http1: TlsConfig::new(tls, &[b"http/1.1"]),
+            idle,
         }
     }
 }
@@ -53,9 +59,18 @@ fn origin_of(uri: &Uri) -> Result<Origin, UpstreamError> {
     Origin::from_uri(uri).ok_or_else(|| UpstreamError("the URL has no host".into()))
 }
 
+/// A connection's request handle, and what tells its watchdog whether it is in use.
+struct Conn<S> {
+    sender: S,
+    activity: Arc<Activity>,
+}
+
+type H1 = Conn<http1::SendRequest<ProxyBody>>;
+type H2 = Conn<http2::SendRequest<ProxyBody>>;
+
 enum Sender {
-    H1(http1::SendRequest<ProxyBody>),
-    H2(http2::SendRequest<ProxyBody>),
+    H1(H1),
+    H2(H2),
 }
 
 /// The upstream connections of one client connection.
@@ -68,26 +83,26 @@ pub(crate) struct Session {
 
 #[derive(Default)]
 struct Slot {
-    h2: Option<http2::SendRequest<ProxyBody>>,
-    idle_h1: Vec<http1::SendRequest<ProxyBody>>,
+    h2: Option<H2>,
+    idle_h1: Vec<H1>,
 }
 
-/// An HTTP/1.1 connection lent to one exchange; it goes back to the session when the
-/// response body has been read to its end.
+/// A connection in use by one exchange until its response body has been read: it is not
+/// closed as idle meanwhile, and an HTTP/1.1 one goes back to the session on
+/// [`release`](Lease::release) (dropped instead, it closes).
 pub(crate) struct Lease {
-    session: Arc<Session>,
-    origin: Origin,
-    sender: http1::SendRequest<ProxyBody>,
+    _busy: Busy,
+    h1: Option<(Arc<Session>, Origin, H1)>,
 }
 
 impl Lease {
+    /// The response was read to its end: an HTTP/1.1 connection is ready for the next request.
     pub(crate) fn release(self) {
-        let mut slots = self.session.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots
-            .entry(self.origin)
-            .or_default()
-            .idle_h1
-            .push(self.sender);
+        let Some((session, origin, conn)) = self.h1 else {
+            return;
+        };
+        let mut slots = session.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(origin).or_default().idle_h1.push(conn);
     }
 }
 
@@ -110,11 +125,12 @@ impl Session {
         let origin = origin_of(req.uri())?;
         let uri = req.uri().clone();
         if upgrade {
-            let Sender::H1(mut sender) = self.connect(&origin, true).await? else {
+            let (Sender::H1(mut conn), _busy) = self.connect(&origin, true).await? else {
                 unreachable!("an upgrade connection offers only http/1.1")
             };
             prepare(&mut req, &origin, false);
-            let response = sender
+            let response = conn
+                .sender
                 .send_request(req)
                 .await
                 .map_err(|e| failure(&origin, &e))?;
@@ -127,15 +143,21 @@ impl Session {
             attempts += 1;
             *req.uri_mut() = uri.clone();
             let cached = self.checkout(&origin);
-            let (sender, fresh) = match cached {
-                Some(sender) => (sender, false),
+            let ((sender, busy), fresh) = match cached {
+                Some(cached) => (cached, false),
                 None => (self.connect(&origin, false).await?, true),
             };
             match sender {
                 Sender::H2(mut h2) => {
                     prepare(&mut req, &origin, true);
-                    match h2.try_send_request(req).await {
-                        Ok(response) => return Ok((response, None)),
+                    match h2.sender.try_send_request(req).await {
+                        Ok(response) => {
+                            let lease = Lease {
+                                _busy: busy,
+                                h1: None,
+                            };
+                            return Ok((response, Some(lease)));
+                        }
                         Err(mut e) => match e.take_message() {
                             Some(unsent) if !fresh && attempts < 3 => {
                                 self.forget_h2(&origin);
@@ -147,15 +169,14 @@ impl Session {
                 }
                 Sender::H1(mut h1) => {
                     prepare(&mut req, &origin, false);
-                    if h1.ready().await.is_err() && !fresh && attempts < 3 {
+                    if h1.sender.ready().await.is_err() && !fresh && attempts < 3 {
                         continue;
                     }
-                    match h1.try_send_request(req).await {
+                    match h1.sender.try_send_request(req).await {
                         Ok(response) => {
                             let lease = Lease {
-                                session: self.clone(),
-                                origin,
-                                sender: h1,
+                                _busy: busy,
+                                h1: Some((self.clone(), origin, h1)),
                             };
                             return Ok((response, Some(lease)));
                         }
@@ -169,18 +190,26 @@ impl Session {
         }
     }
 
-    fn checkout(&self, origin: &Origin) -> Option<Sender> {
+    /// A kept connection to `origin`, marked busy before the lock is let go (so its watchdog
+    /// cannot close it in between).
+    fn checkout(&self, origin: &Origin) -> Option<(Sender, Busy)> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let slot = slots.get_mut(origin)?;
         if let Some(h2) = &slot.h2 {
-            if !h2.is_closed() {
-                return Some(Sender::H2(h2.clone()));
+            if !h2.sender.is_closed() {
+                let busy = h2.activity.busy();
+                let conn = Conn {
+                    sender: h2.sender.clone(),
+                    activity: h2.activity.clone(),
+                };
+                return Some((Sender::H2(conn), busy));
             }
             slot.h2 = None;
         }
         while let Some(h1) = slot.idle_h1.pop() {
-            if !h1.is_closed() {
-                return Some(Sender::H1(h1));
+            if !h1.sender.is_closed() {
+                let busy = h1.activity.busy();
+                return Some((Sender::H1(h1), busy));
             }
         }
         None
@@ -193,7 +222,13 @@ impl Session {
         }
     }
 
-    async fn connect(&self, origin: &Origin, http1_only: bool) -> Result<Sender, UpstreamError> {
+    /// A new connection to `origin`, busy for the exchange that asked for it. An HTTP/2 one is
+    /// kept in the session for the requests after.
+    async fn connect(
+        &self,
+        origin: &Origin,
+        http1_only: bool,
+    ) -> Result<(Sender, Busy), UpstreamError> {
         let tls = if http1_only {
             &self.connector.http1
         } else {
@@ -202,18 +237,44 @@ impl Session {
         let (stream, protocol) = loadtape_net::dial(origin, tls)
             .await
             .map_err(|e| dial_failure(origin, e))?;
+        let activity = Activity::new();
+        let busy = activity.busy();
+        let idle = self.connector.idle;
         if protocol == Protocol::H2 {
             let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                 .handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| failure(origin, &e))?;
-            tokio::spawn(conn);
+            tokio::spawn(until_idle(conn, activity.clone(), idle));
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.entry(origin.clone()).or_default().h2 = Some(sender.clone());
-            Ok(Sender::H2(sender))
+            slots.entry(origin.clone()).or_default().h2 = Some(Conn {
+                sender: sender.clone(),
+                activity: activity.clone(),
+            });
+            Ok((Sender::H2(Conn { sender, activity }), busy))
         } else {
-            handshake_h1(TokioIo::new(stream), origin, http1_only).await
+            let (sender, conn) = http1::Builder::new()
+                .preserve_header_case(true)
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failure(origin, &e))?;
+            if http1_only {
+                // An upgrade: the connection leaves hyper with its 101, and is spliced.
+                tokio::spawn(conn.with_upgrades());
+            } else {
+                tokio::spawn(until_idle(conn, activity.clone(), idle));
+            }
+            Ok((Sender::H1(Conn { sender, activity }), busy))
         }
+    }
+}
+
+/// Drives an upstream connection until it ends, or until no exchange has used it for `idle`:
+/// dropping it then closes it.
+async fn until_idle<F: std::future::Future>(conn: F, activity: Arc<Activity>, idle: Duration) {
+    tokio::select! {
+        _ = conn => {}
+        _ = activity.idle(idle) => {}
     }
 }
 
@@ -230,23 +291,6 @@ fn dial_failure(origin: &Origin, e: DialError) -> UpstreamError {
         DialError::TlsTimeout => format!("TLS handshake with {host}: no answer within {wait}s"),
         DialError::Tls(e) => format!("TLS handshake with {host}: {}", chain(&e)),
     })
-}
-
-async fn handshake_h1<T>(io: T, origin: &Origin, upgrades: bool) -> Result<Sender, UpstreamError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, conn) = http1::Builder::new()
-        .preserve_header_case(true)
-        .handshake(io)
-        .await
-        .map_err(|e| failure(origin, &e))?;
-    if upgrades {
-        tokio::spawn(conn.with_upgrades());
-    } else {
-        tokio::spawn(conn);
-    }
-    Ok(Sender::H1(sender))
 }
 
 /// HTTP/2 takes the absolute URI (it becomes `:scheme` and `:authority`); HTTP/1.1 takes the

@@ -240,6 +240,14 @@ impl Testbed {
         self.app.counters.snapshot()
     }
 
+    /// TCP connections accepted so far, TLS or not, whether they sent a request or not: a proxy
+    /// test checks how many upstream connections the proxy opened for its clients' requests.
+    /// Not part of [`Stats`] (nor of `/stats`), which count what was asked whatever the
+    /// connections it came on.
+    pub fn connections(&self) -> u64 {
+        self.app.counters.connections()
+    }
+
     /// Stops accepting, lets open connections finish their requests, and returns once they are
     /// closed — after [`SHUTDOWN_GRACE`] at most (the rest are aborted).
     pub async fn shutdown(self) {
