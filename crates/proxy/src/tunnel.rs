@@ -146,10 +146,9 @@ async fn intercept_tls<T>(
     let start = match tokio::time::timeout(wait, acceptor).await {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => {
-            tunnels.notices.once(
-                &format!("hello {host}"),
-                &format!("!! {host}: unreadable TLS ClientHello: {e}"),
-            );
+            // Once per host and cause: a later, different failure for the host is news.
+            let line = format!("!! {host}: unreadable TLS ClientHello: {e}");
+            tunnels.notices.once(&line, &line);
             return;
         }
         Err(_) => return,
@@ -170,10 +169,8 @@ async fn intercept_tls<T>(
         Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, tunnels).await,
         Ok(Err(e)) => {
             let Some(alert) = trust_alert(&e) else {
-                tunnels.notices.once(
-                    &format!("handshake {name}"),
-                    &format!("!! {name}: TLS handshake with the client failed: {e}"),
-                );
+                let line = format!("!! {name}: TLS handshake with the client failed: {e}");
+                tunnels.notices.once(&line, &line);
                 return;
             };
             {
