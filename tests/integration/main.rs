@@ -13,6 +13,7 @@ mod readme;
 mod record;
 mod record_faults;
 mod record_limits;
+mod record_upstream;
 mod report;
 mod run;
 mod session_shapes;

@@ -125,6 +125,10 @@ pub struct Config {
     pub appid: String,
     /// The only secret `/cgi-bin/token` accepts.
     pub secret: String,
+    /// With `tls`, offer only `http/1.1` by ALPN, as a server that does not speak HTTP/2 (one
+    /// behind an older load balancer): a proxy test sees how many HTTP/1.1 connections it is
+    /// given.
+    pub http1_only: bool,
 }
 
 impl Default for Config {
@@ -136,6 +140,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(7200),
             appid: "wxtestbed".to_string(),
             secret: "testbed-secret".to_string(),
+            http1_only: false,
         }
     }
 }
@@ -173,7 +178,7 @@ impl Testbed {
         let local_addr = listener.local_addr()?;
 
         let (acceptor, ca_pem, ca_path) = if config.tls {
-            let material = tls::generate(Some(config.listen.ip()))?;
+            let material = tls::generate(Some(config.listen.ip()), config.http1_only)?;
             std::fs::create_dir_all(&config.cert_dir).with_context(|| {
                 format!(
                     "creating certificate directory {}",
