@@ -238,6 +238,9 @@ async fn client(
     shared: Arc<Listener>,
 ) {
     let _ = stream.set_nodelay(true);
+    // An IPv4 client of a dual-stack `[::]` listener arrives as `::ffff:a.b.c.d`: it is
+    // judged, named in the hint and recorded as the IPv4 address it is.
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     if shared.clients.allows(peer.ip()) {
         serve_client(stream, peer, place, shared).await;
     } else {
@@ -249,12 +252,12 @@ async fn client(
 
 /// A client outside `--allow-client` gets a 403 that says why, and the operator a line.
 async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Listener) {
+    let ip = peer.ip();
+    let whole = if ip.is_ipv4() { 32 } else { 128 };
     shared.refused.once(
-        &peer.ip().to_string(),
+        &ip.to_string(),
         &format!(
-            "!! refused {}: not in the allowed client ranges (add --allow-client {}/32 to let it in)",
-            peer.ip(),
-            peer.ip()
+            "!! refused {ip}: not in the allowed client ranges (add --allow-client {ip}/{whole} to let it in)"
         ),
     );
     let body = format!(
