@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use loadtape_proxy::{Proxy, ProxyConfig};
+use loadtape_proxy::{Proxy, ProxyConfig, Timeouts};
 
 use crate::exit::Failure;
 use crate::runtime::{runtime, wait_for_stop};
@@ -57,6 +57,15 @@ pub struct Args {
     /// How long Ctrl-C waits for exchanges in flight before closing the recording.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = loadtape_scenario::parse_duration)]
     grace: Duration,
+    /// How many client connections to serve at once; more wait until one closes.
+    /// [default: from the descriptor limit (ulimit -n), one for each client and one for its
+    /// upstream]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_clients: Option<u32>,
+    /// Caps every connection timeout (idle, request head, TLS handshake, upstream idle) at
+    /// DURATION. For tests that watch those timeouts fire in seconds instead of minutes.
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = loadtape_scenario::parse_duration)]
+    timeout_cap: Option<Duration>,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -91,6 +100,11 @@ async fn record(args: Args) -> Result<(), Failure> {
         max_body: args.max_body,
         upstream_ca: args.upstream_ca.clone(),
         insecure_upstream: args.insecure_upstream,
+        max_clients: args.max_clients.map(|n| n as usize),
+        timeouts: match args.timeout_cap {
+            Some(cap) => Timeouts::default().capped(cap),
+            None => Timeouts::default(),
+        },
     };
     let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("{line}"));
     let proxy = Proxy::start(config, print)

@@ -62,6 +62,7 @@ async fn serve(args: Args) -> Result<(), Failure> {
         token_ttl: args.token_ttl,
         appid: args.appid.clone(),
         secret: args.secret.clone(),
+        http1_only: false,
     };
     let testbed = Testbed::start(config)
         .await

@@ -16,6 +16,8 @@ mod pipeline;
 mod readme;
 mod record;
 mod record_faults;
+mod record_limits;
+mod record_upstream;
 mod report;
 mod run;
 mod session_shapes;

@@ -25,6 +25,11 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(extra: &[&str]) -> Setup {
+        Setup::listening("127.0.0.1:0", extra)
+    }
+
+    /// With the proxy on `listen` (`proxy_addr` is then what it printed, e.g. `[::]:PORT`).
+    pub fn listening(listen: &str, extra: &[&str]) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let tls = rt
@@ -41,7 +46,7 @@ impl Setup {
         let mut args = vec![
             "record",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--out",
             recording.to_str().unwrap(),
             "--ca-dir",
@@ -429,6 +434,41 @@ fn clients_outside_the_allowlist_are_refused() {
         0,
         "nothing reached the upstream"
     );
+}
+
+/// On a dual-stack `[::]` listener an IPv4 client arrives as `::ffff:127.0.0.1`: it is judged,
+/// named and hinted as the IPv4 address it is.
+#[test]
+fn a_dual_stack_listener_sees_ipv4_clients_as_ipv4() {
+    let mut s = Setup::listening("[::]:0", &["--allow-client", "10.0.0.0/8"]);
+    let port = s.proxy_addr.rsplit(':').next().unwrap().to_string();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let url = format!("{}/stats", s.plain_base);
+    let (text, status) = curl_status(&["--proxy", &proxy, &url]);
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("does not serve 127.0.0.1 "), "{text}");
+    let line = s.next_line();
+    assert!(
+        line.contains("refused 127.0.0.1:") && line.contains("--allow-client 127.0.0.1/32 "),
+        "{line}"
+    );
+    s.stop();
+    // The address the hint names, and its IPv4-mapped spelling, both let the client in.
+    for allow in ["127.0.0.1/32", "::ffff:127.0.0.1"] {
+        let mut s = Setup::listening("[::]:0", &["--allow-client", allow]);
+        let port = s.proxy_addr.rsplit(':').next().unwrap().to_string();
+        let proxy = format!("http://127.0.0.1:{port}");
+        let url = format!("{}/stats", s.plain_base);
+        let (text, status) = curl_status(&["--proxy", &proxy, &url]);
+        assert_eq!(status, 200, "--allow-client {allow}: {text}");
+        assert!(s.next_line().contains("200 GET"));
+        let (_, rec) = s.stop();
+        assert_eq!(
+            rec.exchanges[0].client.as_deref(),
+            Some("127.0.0.1"),
+            "--allow-client {allow}"
+        );
+    }
 }
 
 #[test]

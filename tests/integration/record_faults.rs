@@ -291,3 +291,53 @@ fn a_closed_stdout_does_not_stop_the_recording() {
     let rec = read_recording(&recording).unwrap();
     assert_eq!(rec.exchanges.len(), 5, "{stderr}");
 }
+
+/// Two different ClientHello failures for one host are both said: the advice for the first
+/// must not hide the cause of the second.
+#[test]
+fn each_distinct_client_hello_failure_is_said_once() {
+    let mut s = Setup::new(&[]);
+    let authority = s.tls_base.trim_start_matches("https://").to_string();
+    // A TLS record with a ClientHello that does not parse, and one with a ServerHello where
+    // the ClientHello belongs; each twice.
+    let garbage: &[u8] = b"\x16\x03\x01\x00\x08\x01\x00\x00\x04junk";
+    let server_hello: &[u8] = b"\x16\x03\x01\x00\x04\x02\x00\x00\x00";
+    for hello in [garbage, garbage, server_hello, server_hello] {
+        let mut raw = TcpStream::connect(&s.proxy_addr).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            raw,
+            "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            raw.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+        raw.write_all(hello).unwrap();
+        // The proxy answers with an alert, or just closes: either way the tunnel ends.
+        let mut rest = Vec::new();
+        let _ = raw.read_to_end(&mut rest);
+    }
+    // A request that works, so that its line marks the end of what the failures printed.
+    let (code, out) = s.curl(&[&format!("{}/stats", s.tls_base)]);
+    assert_eq!(code, 0, "{out}");
+    let mut said = Vec::new();
+    loop {
+        let line = s.next_line();
+        if line.contains("200 GET") {
+            break;
+        }
+        said.push(line);
+    }
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said.iter()
+            .all(|l| l.contains("localhost: unreadable TLS ClientHello")),
+        "{said:?}"
+    );
+    assert_ne!(said[0], said[1]);
+}

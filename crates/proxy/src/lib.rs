@@ -11,6 +11,8 @@
 //!
 //! - `server`: the proxy-facing listener — who may connect, proxy credentials, and dispatch to
 //!   the CA page, a tunnel or the forwarder; it builds everything below and nothing uses it.
+//! - `accept`: the accept loop — the cap on client connections (from the descriptor limit)
+//!   and accept errors backed off and said once per burst.
 //! - `tunnel` (`Tunnels`): what follows a CONNECT — interception, plain HTTP, or a
 //!   blind tunnel; intercepted requests go to the forwarder.
 //! - `forward` (`Forwarder`): sending a request upstream while teeing both bodies, recording
@@ -20,25 +22,30 @@
 //! - `ca_page` (`CaPage`: the CA and the address): the page a phone downloads the CA from.
 //! - `recorder` (documents written off the hot path), `capture` (teed bodies), `hints` (token
 //!   names in a line), `notices` (advice printed once), `body` (the body type, short answers),
-//!   `prefixed` (a tunnel's first bytes, read to tell what it carries, replayed).
+//!   `prefixed` (a tunnel's first bytes, read to tell what it carries, replayed), `idle` (when
+//!   a connection is idle, and ending it then).
+//! - [`timeouts`]: how long unused connections are kept, client side and upstream.
 //! - [`ca`] (the root a device installs), [`leaf`] (per-host certificates issued on the fly,
 //!   cached), [`rules`] (which clients may connect, which hosts are opened).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod accept;
 mod body;
 pub mod ca;
 mod ca_page;
 mod capture;
 mod forward;
 mod hints;
+mod idle;
 pub mod leaf;
 mod notices;
 mod prefixed;
 mod recorder;
 pub mod rules;
 mod server;
+pub mod timeouts;
 mod tunnel;
 mod upstream;
 
@@ -47,6 +54,7 @@ pub use ca::{CaInfo, CertificateAuthority};
 pub use ca_page::MAGIC_HOST;
 pub use recorder::{LinePrinter, Summary};
 pub use server::{default_recording_path, Proxy, ProxyConfig};
+pub use timeouts::Timeouts;
 
 /// The one crypto provider in the tree (ring), for the proxy's server and client sides alike.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {

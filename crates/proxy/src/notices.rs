@@ -19,7 +19,9 @@ impl Notices {
         }
     }
 
-    /// Prints `message` the first time it is said about `subject`.
+    /// Prints `message` the first time it is said about `subject`. Advice has its host as the
+    /// subject (the same advice again is noise); a failure has its host and cause, the line
+    /// itself (a different cause for the same host is news).
     pub(crate) fn once(&self, subject: &str, message: &str) {
         let first = self
             .said

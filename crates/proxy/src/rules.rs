@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use anyhow::{Context as _, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 /// Which CONNECTed hosts are intercepted and recorded; the rest are tunnelled blind.
 #[derive(Debug, Clone)]
@@ -75,7 +75,8 @@ pub const DEFAULT_ALLOWED: [&str; 9] = [
 ];
 
 impl ClientRules {
-    /// `cidrs` replaces the default list when not empty; a bare address is a /32 or /128.
+    /// `cidrs` replaces the default list when not empty; a bare address is a /32 or /128. An
+    /// IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) is taken as the IPv4 range it maps.
     pub fn new(cidrs: &[String]) -> Result<ClientRules> {
         let source: Vec<String> = if cidrs.is_empty() {
             DEFAULT_ALLOWED.iter().map(|s| s.to_string()).collect()
@@ -87,20 +88,32 @@ impl ClientRules {
             .map(|c| {
                 c.parse::<IpNet>()
                     .or_else(|_| c.parse::<IpAddr>().map(IpNet::from))
+                    .map(canonical_net)
                     .with_context(|| format!("--allow-client {c}: not an address or CIDR range (e.g. 192.168.1.0/24)"))
             })
             .collect::<Result<_>>()?;
         Ok(ClientRules { allowed })
     }
 
-    /// Whether a client at `ip` may use the proxy; an IPv4-mapped IPv6 address is judged as
-    /// the IPv4 address it maps.
+    /// Whether a client at `ip` may use the proxy; an IPv4-mapped IPv6 address (how an IPv4
+    /// client reaches a dual-stack `[::]` listener) is judged as the IPv4 address it maps.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.allowed.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `::ffff:a.b.c.d/n` (n ≥ 96) is `a.b.c.d/(n - 96)`: the form the addresses it is matched
+/// against take (see [`ClientRules::allows`]).
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(|n| IpNet::V4(n.trunc()))
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -182,6 +195,24 @@ mod tests {
         for no in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:1.2.3.4"] {
             assert!(!r.allows(no.parse().unwrap()), "{no}");
         }
+        let mapped =
+            ClientRules::new(&["::ffff:10.1.0.0/112".into(), "::ffff:127.0.0.1".into()]).unwrap();
+        assert_eq!(
+            mapped.allowed,
+            vec![
+                "10.1.0.0/16".parse::<IpNet>().unwrap(),
+                "127.0.0.1/32".parse().unwrap()
+            ],
+            "IPv4-mapped ranges are kept as the IPv4 ranges they map"
+        );
+        assert!(mapped.allows("10.1.2.3".parse().unwrap()));
+        assert!(mapped.allows("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!mapped.allows("10.2.0.1".parse().unwrap()));
+        let v4 = ClientRules::new(&["203.0.113.2/32".into()]).unwrap();
+        assert!(
+            v4.allows("::ffff:203.0.113.2".parse().unwrap()),
+            "a client of a [::] listener is matched as IPv4"
+        );
         let only = ClientRules::new(&["127.0.0.2".into(), "10.0.0.0/24".into()]).unwrap();
         assert!(only.allows("127.0.0.2".parse().unwrap()));
         assert!(!only.allows("127.0.0.1".parse().unwrap()));

@@ -11,21 +11,24 @@ use anyhow::{Context as _, Result};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use loadtape_recording::{RecordingHeader, RecordingWriter};
 use tokio::io::AsyncWriteExt as _;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpStream;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
+use crate::accept::{self, ClientCap};
 use crate::body::{simple, ProxyBody};
 use crate::ca::CertificateAuthority;
 use crate::ca_page::CaPage;
 use crate::forward::{Forwarder, Target};
+use crate::idle::{serve_until_idle, Activity, Watched};
 use crate::leaf::LeafIssuer;
 use crate::notices::Notices;
 use crate::recorder::{LinePrinter, Recorder, Summary};
 use crate::rules::{ClientRules, HostRules, ProxyAuth};
+use crate::timeouts::Timeouts;
 use crate::tunnel::{self, Tunnels};
 use crate::upstream::{self, Connector, Session};
 
@@ -66,6 +69,12 @@ pub struct ProxyConfig {
     pub upstream_ca: Option<PathBuf>,
     /// Do not verify upstream certificates (self-signed staging servers).
     pub insecure_upstream: bool,
+    /// How many client connections are served at once (`--max-clients`); beyond it new ones
+    /// wait in the listen backlog. `None` derives it from the descriptor limit
+    /// (`RLIMIT_NOFILE`), leaving a descriptor per client for its upstream connection.
+    pub max_clients: Option<usize>,
+    /// How long unused connections are kept; see [`Timeouts`].
+    pub timeouts: Timeouts,
 }
 
 impl Default for ProxyConfig {
@@ -82,6 +91,8 @@ impl Default for ProxyConfig {
             max_body: 16 << 20,
             upstream_ca: None,
             insecure_upstream: false,
+            max_clients: None,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -97,7 +108,7 @@ struct Listener {
     connector: Arc<Connector>,
     /// Refused clients are told about once per address.
     refused: Notices,
-    print: LinePrinter,
+    timeouts: Timeouts,
 }
 
 /// A running proxy.
@@ -110,6 +121,7 @@ pub struct Proxy {
     recorder: Recorder,
     ca_created: bool,
     out: PathBuf,
+    max_clients: usize,
 }
 
 impl Proxy {
@@ -122,15 +134,14 @@ impl Proxy {
         let (ca, ca_created) = CertificateAuthority::load_or_init(&config.ca_dir)?;
         let ca = Arc::new(ca);
         let leaves = LeafIssuer::new(ca.clone())?;
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = accept::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
         let writer = RecordingWriter::create(&config.out, &RecordingHeader::new(&config.name))
             .with_context(|| format!("cannot create the recording {}", config.out.display()))?;
         let (recorder, handle) = Recorder::spawn(writer, config.max_body, print.clone());
         let forwarder = Arc::new(Forwarder::new(hosts.clone(), handle, config.max_body));
-        let connector = Arc::new(Connector::new(tls));
+        let connector = Arc::new(Connector::new(tls, config.timeouts.upstream_idle));
         let tunnels = Arc::new(Tunnels {
             hosts,
             leaves,
@@ -139,6 +150,7 @@ impl Proxy {
             notices: Notices::new(print.clone()),
             print: print.clone(),
             listen: local_addr,
+            timeouts: config.timeouts,
         });
         let listener_state = Arc::new(Listener {
             clients,
@@ -151,10 +163,20 @@ impl Proxy {
             tunnels,
             connector,
             refused: Notices::new(print.clone()),
-            print,
+            timeouts: config.timeouts,
         });
+        let cap = ClientCap::new(config.max_clients);
+        let max_clients = cap.max();
         let (stop, stop_rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(listener, listener_state, stop_rx));
+        let accept = tokio::spawn(accept::accept_loop(
+            listener,
+            cap,
+            print,
+            stop_rx,
+            move |stream, peer, place| {
+                tokio::spawn(client(stream, peer, place, listener_state.clone()));
+            },
+        ));
         Ok(Proxy {
             ca,
             forwarder,
@@ -164,7 +186,14 @@ impl Proxy {
             recorder,
             ca_created,
             out: config.out,
+            max_clients,
         })
+    }
+
+    /// How many client connections it serves at once ([`ProxyConfig::max_clients`], or the
+    /// cap derived from the descriptor limit).
+    pub fn max_clients(&self) -> usize {
+        self.max_clients
     }
 
     /// The address actually bound: with port 0 in `listen`, the port that was free.
@@ -201,44 +230,34 @@ impl Proxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// One accepted client connection, holding its `place` under the cap until its socket closes.
+async fn client(
+    stream: TcpStream,
+    peer: SocketAddr,
+    place: OwnedSemaphorePermit,
     shared: Arc<Listener>,
-    mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: say so, back off, keep serving.
-                    (shared.print)(&format!("!! accept failed: {e}"));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            if shared.clients.allows(peer.ip()) {
-                serve_client(stream, peer, shared).await;
-            } else {
-                refuse(stream, peer, &shared).await;
-            }
-        });
+    let _ = stream.set_nodelay(true);
+    // An IPv4 client of a dual-stack `[::]` listener arrives as `::ffff:a.b.c.d`: it is
+    // judged, named in the hint and recorded as the IPv4 address it is.
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    if shared.clients.allows(peer.ip()) {
+        serve_client(stream, peer, place, shared).await;
+    } else {
+        // Refusing takes its descriptor too: the place is given back after.
+        refuse(stream, peer, &shared).await;
+        drop(place);
     }
 }
 
 /// A client outside `--allow-client` gets a 403 that says why, and the operator a line.
 async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Listener) {
+    let ip = peer.ip();
+    let whole = if ip.is_ipv4() { 32 } else { 128 };
     shared.refused.once(
-        &peer.ip().to_string(),
+        &ip.to_string(),
         &format!(
-            "!! refused {}: not in the allowed client ranges (add --allow-client {}/32 to let it in)",
-            peer.ip(),
-            peer.ip()
+            "!! refused {ip}: not in the allowed client ranges (add --allow-client {ip}/{whole} to let it in)"
         ),
     );
     let body = format!(
@@ -256,7 +275,16 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Listener) {
     .await;
 }
 
-async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Listener>) {
+async fn serve_client(
+    stream: TcpStream,
+    peer: SocketAddr,
+    place: OwnedSemaphorePermit,
+    shared: Arc<Listener>,
+) {
+    let timeouts = shared.timeouts;
+    let activity = Activity::new();
+    // The place goes with the socket, into the tunnel when this is a CONNECT.
+    let io = TokioIo::new(Watched::new(stream, activity.clone(), Some(place)));
     // Upstream connections for this client's plain-HTTP requests (a CONNECT tunnel makes its
     // own).
     let session = Session::new(shared.connector.clone());
@@ -268,10 +296,13 @@ async fn serve_client(stream: TcpStream, peer: SocketAddr, shared: Arc<Listener>
     let conn = hyper::server::conn::http1::Builder::new()
         .preserve_header_case(true)
         .title_case_headers(false)
-        .serve_connection(TokioIo::new(stream), service)
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read)
+        .serve_connection(io, service)
         .with_upgrades();
-    // A client that sends garbage gets hyper's 400 and the connection closes; nothing to add.
-    let _ = conn.await;
+    // A client that sends garbage gets hyper's 400 and the connection closes; one that sends
+    // nothing is closed after the header read timeout; nothing to add either way.
+    serve_until_idle!(conn, activity, timeouts.idle);
 }
 
 async fn dispatch(

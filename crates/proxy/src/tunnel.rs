@@ -15,23 +15,21 @@ use http::uri::Authority;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use loadtape_net::{DialError, Origin, Scheme, CONNECT_TIMEOUT};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use loadtape_net::{DialError, Origin, Scheme};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::body::{empty, simple, ProxyBody};
 use crate::forward::{Forwarder, Target};
+use crate::idle::{serve_until_idle, Activity, Watched};
 use crate::leaf::LeafIssuer;
 use crate::notices::Notices;
 use crate::prefixed::Prefixed;
 use crate::recorder::LinePrinter;
 use crate::rules::HostRules;
+use crate::timeouts::Timeouts;
 use crate::upstream::{Connector, Session};
-
-/// A client that has not spoken this long after CONNECT is taken to wait for the server
-/// (a server-speaks-first protocol): the tunnel goes blind.
-const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything a CONNECT tunnel needs, shared by every tunnel of one proxy.
 pub(crate) struct Tunnels {
@@ -44,6 +42,7 @@ pub(crate) struct Tunnels {
     pub print: LinePrinter,
     /// The CA page's address, for the advice to install the CA.
     pub listen: SocketAddr,
+    pub timeouts: Timeouts,
 }
 
 /// Answers a CONNECT: `200` and the tunnel handled in its own task, or the reason it cannot be.
@@ -77,9 +76,10 @@ pub(crate) async fn connect(
                 )
             }
         };
+        let idle = tunnels.timeouts.blind_idle;
         tokio::spawn(async move {
             if let Ok(upgraded) = hyper::upgrade::on(req).await {
-                splice(TokioIo::new(upgraded), upstream).await;
+                splice(TokioIo::new(upgraded), upstream, idle).await;
             }
         });
         return Response::new(empty());
@@ -110,12 +110,13 @@ async fn intercept<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let timeouts = tunnels.timeouts;
     let mut first = vec![0u8; 4096];
-    let n = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, io.read(&mut first)).await {
+    let n = match tokio::time::timeout(timeouts.first_bytes, io.read(&mut first)).await {
         Ok(Ok(0)) | Ok(Err(_)) => return,
         Ok(Ok(n)) => n,
         Err(_) => {
-            blind(io, &host, port).await;
+            blind_after_silence(io, &host, port, timeouts).await;
             return;
         }
     };
@@ -126,8 +127,8 @@ async fn intercept<T>(
         intercept_tls(io, authority, host, client, tunnels).await;
     } else if kind.is_ascii_uppercase() {
         serve_http(io, Target::tunnel("http", authority), client, tunnels).await;
-    } else {
-        blind(io, &host, port).await;
+    } else if let Ok(upstream) = loadtape_net::connect_tcp(&host, port).await {
+        splice(io, upstream, timeouts.blind_idle).await;
     }
 }
 
@@ -141,13 +142,13 @@ async fn intercept_tls<T>(
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
-    let start = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor).await {
+    let wait = tunnels.timeouts.handshake;
+    let start = match tokio::time::timeout(wait, acceptor).await {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => {
-            tunnels.notices.once(
-                &format!("hello {host}"),
-                &format!("!! {host}: unreadable TLS ClientHello: {e}"),
-            );
+            // Once per host and cause: a later, different failure for the host is news.
+            let line = format!("!! {host}: unreadable TLS ClientHello: {e}");
+            tunnels.notices.once(&line, &line);
             return;
         }
         Err(_) => return,
@@ -164,14 +165,12 @@ async fn intercept_tls<T>(
             return;
         }
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, start.into_stream(config)).await {
+    match tokio::time::timeout(wait, start.into_stream(config)).await {
         Ok(Ok(tls)) => serve_http(tls, Target::tunnel("https", authority), client, tunnels).await,
         Ok(Err(e)) => {
             let Some(alert) = trust_alert(&e) else {
-                tunnels.notices.once(
-                    &format!("handshake {name}"),
-                    &format!("!! {name}: TLS handshake with the client failed: {e}"),
-                );
+                let line = format!("!! {name}: TLS handshake with the client failed: {e}");
+                tunnels.notices.once(&line, &line);
                 return;
             };
             {
@@ -205,6 +204,9 @@ async fn serve_http<T>(io: T, target: Target, client: IpAddr, tunnels: Arc<Tunne
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let timeouts = tunnels.timeouts;
+    let activity = Activity::new();
+    let io = TokioIo::new(Watched::new(io, activity.clone(), None));
     let session = Session::new(tunnels.connector.clone());
     let forwarder = tunnels.forwarder.clone();
     let service = service_fn(move |req| {
@@ -213,25 +215,56 @@ where
         let session = session.clone();
         async move { Ok::<_, Infallible>(forwarder.forward(req, target, client, session).await) }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let _ = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .await;
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    serve_until_idle!(conn, activity, timeouts.idle);
 }
 
-async fn blind<T>(io: T, host: &str, port: u16)
+/// A client silent since its CONNECT may wait for a server that speaks first: connect, and
+/// splice once either side speaks. Such a server greets at once, so when it is silent as
+/// long as the client was, nobody will speak and the tunnel is closed.
+async fn blind_after_silence<T>(mut io: T, host: &str, port: u16, timeouts: Timeouts)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    if let Ok(upstream) = loadtape_net::connect_tcp(host, port).await {
-        splice(io, upstream).await;
+    let Ok(upstream) = loadtape_net::connect_tcp(host, port).await else {
+        return;
+    };
+    let mut server_first = [0u8; 1];
+    let mut client_first = vec![0u8; 4096];
+    let spoke = tokio::time::timeout(timeouts.first_bytes, async {
+        tokio::select! {
+            peeked = upstream.peek(&mut server_first) => {
+                matches!(peeked, Ok(n) if n > 0).then(Vec::new)
+            }
+            read = io.read(&mut client_first) => match read {
+                Ok(n) if n > 0 => Some(client_first[..n].to_vec()),
+                _ => None,
+            },
+        }
+    })
+    .await;
+    if let Ok(Some(first)) = spoke {
+        splice(Prefixed::new(first, io), upstream, timeouts.blind_idle).await;
     }
 }
 
-async fn splice<T>(mut client: T, mut upstream: TcpStream)
+/// Copies both ways until either side closes, or nothing has moved for `idle`.
+async fn splice<T>(client: T, mut upstream: TcpStream, idle: Duration)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let _ = upstream.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    let activity = Activity::new();
+    // Both directions pass through the client's side.
+    let mut client = Watched::new(client, activity.clone(), None);
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+        _ = activity.idle(idle) => {}
+    }
 }

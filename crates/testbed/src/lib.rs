@@ -125,6 +125,10 @@ pub struct Config {
     pub appid: String,
     /// The only secret `/cgi-bin/token` accepts.
     pub secret: String,
+    /// With `tls`, offer only `http/1.1` by ALPN, as a server that does not speak HTTP/2 (one
+    /// behind an older load balancer): a proxy test sees how many HTTP/1.1 connections it is
+    /// given.
+    pub http1_only: bool,
 }
 
 impl Default for Config {
@@ -136,6 +140,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(7200),
             appid: "wxtestbed".to_string(),
             secret: "testbed-secret".to_string(),
+            http1_only: false,
         }
     }
 }
@@ -173,7 +178,7 @@ impl Testbed {
         let local_addr = listener.local_addr()?;
 
         let (acceptor, ca_pem, ca_path) = if config.tls {
-            let material = tls::generate(Some(config.listen.ip()))?;
+            let material = tls::generate(Some(config.listen.ip()), config.http1_only)?;
             std::fs::create_dir_all(&config.cert_dir).with_context(|| {
                 format!(
                     "creating certificate directory {}",
@@ -238,6 +243,14 @@ impl Testbed {
     /// A snapshot of the counters; the same data as `GET /stats`.
     pub fn stats(&self) -> Stats {
         self.app.counters.snapshot()
+    }
+
+    /// TCP connections accepted so far, TLS or not, whether they sent a request or not: a proxy
+    /// test checks how many upstream connections the proxy opened for its clients' requests.
+    /// Not part of [`Stats`] (nor of `/stats`), which count what was asked whatever the
+    /// connections it came on.
+    pub fn connections(&self) -> u64 {
+        self.app.counters.connections()
     }
 
     /// Stops accepting, lets open connections finish their requests, and returns once they are

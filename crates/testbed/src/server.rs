@@ -53,6 +53,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    app.counters.connection();
                     conns.spawn(connection(
                         stream,
                         tls.clone(),

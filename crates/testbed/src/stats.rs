@@ -346,9 +346,22 @@ pub(crate) struct Counters {
     v2: [AtomicU64; V2_EVENTS],
     shop: [AtomicU64; SHOP_EVENTS],
     shop_errno: [AtomicU64; 5],
+    /// TCP connections accepted: not in [`Stats`], which counts what was asked, whatever the
+    /// connections it came on; see [`crate::Testbed::connections`].
+    connections: AtomicU64,
 }
 
 impl Counters {
+    /// Counts an accepted TCP connection.
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    /// TCP connections accepted so far.
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Relaxed)
+    }
+
     pub(crate) fn request(&self, e: Endpoint) {
         self.requests[e as usize].fetch_add(1, Relaxed);
     }

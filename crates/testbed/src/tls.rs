@@ -34,8 +34,9 @@ pub(crate) struct Material {
 
 /// Generates a CA ("loadtape testbed CA") and a leaf for `localhost`, 127.0.0.1 and ::1 (plus
 /// `extra_ip`, the listen address, when it is a specific non-loopback address), and builds a
-/// rustls server configuration (ring provider, ALPN `h2` then `http/1.1`).
-pub(crate) fn generate(extra_ip: Option<IpAddr>) -> anyhow::Result<Material> {
+/// rustls server configuration (ring provider, ALPN `h2` then `http/1.1`, or `http/1.1` alone
+/// when `http1_only`).
+pub(crate) fn generate(extra_ip: Option<IpAddr>, http1_only: bool) -> anyhow::Result<Material> {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("system clock is before 1970")?;
@@ -105,7 +106,11 @@ pub(crate) fn generate(extra_ip: Option<IpAddr>) -> anyhow::Result<Material> {
     .with_no_client_auth()
     .with_single_cert(chain, key)
     .context("loading the testbed server certificate")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http1_only {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
 
     Ok(Material {
         server_config: Arc::new(config),
@@ -119,11 +124,13 @@ mod tests {
 
     #[test]
     fn generates_a_usable_config() {
-        let m = generate(Some("10.1.2.3".parse().unwrap())).unwrap();
+        let m = generate(Some("10.1.2.3".parse().unwrap()), false).unwrap();
         assert!(m.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert_eq!(
             m.server_config.alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
         );
+        let h1 = generate(None, true).unwrap();
+        assert_eq!(h1.server_config.alpn_protocols, vec![b"http/1.1".to_vec()]);
     }
 }
