@@ -47,17 +47,14 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// The process's descriptor limit, soft and hard (`RLIMIT_NOFILE`).
+/// The process's descriptor limit, soft and hard (`RLIMIT_NOFILE`; unlimited as `u64::MAX`).
 #[cfg(unix)]
 fn descriptor_limit() -> Option<(u64, u64)> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit only writes the struct it is given, which outlives the call.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not everywhere
-    ok.then_some((limit.rlim_cur as u64, limit.rlim_max as u64))
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    Some((
+        limit.current.unwrap_or(u64::MAX),
+        limit.maximum.unwrap_or(u64::MAX),
+    ))
 }
 
 #[cfg(not(unix))]
