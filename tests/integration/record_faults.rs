@@ -292,6 +292,106 @@ fn a_closed_stdout_does_not_stop_the_recording() {
     assert_eq!(rec.exchanges.len(), 5, "{stderr}");
 }
 
+/// `hey` (Go, `ServerName` set from `Host`) sends `localhost:PORT` as its TLS server name,
+/// which RFC 6066 does not allow and rustls 0.23 refuses outright. The proxy cannot intercept
+/// it (the name is in the handshake transcript), so it passes the connection through to the
+/// CONNECT host, unrecorded, and says why, instead of failing the client. openssl's
+/// `s_client` sends such a name as it is told: a real client, through the proxy.
+#[test]
+fn a_server_name_with_a_port_is_passed_through_and_said() {
+    // The upstream is openssl's own server, which takes such a name (rustls servers, the
+    // testbed among them, refuse it too).
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-www",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server listens"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut s = Setup::new(&[]);
+    let authority = format!("localhost:{port}");
+    let mut client = std::process::Command::new("timeout")
+        .args([
+            "20",
+            "openssl",
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+        ])
+        .args(["-proxy", &s.proxy_addr, "-connect", &authority])
+        .args(["-servername", &authority, "-verify_hostname", "localhost"])
+        // Passed through: the certificate is the server's own, not a loadtape leaf.
+        .arg("-CAfile")
+        .arg(&cert)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    write!(client.stdin.take().unwrap(), "GET / HTTP/1.0\r\n\r\n").unwrap();
+    let out = crate::util::finish(client, Duration::from_secs(25));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("HTTP/1.0 200"),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = s.next_line();
+    assert!(
+        line.contains(&format!("names the server `{authority}` (with a port)"))
+            && line.contains("passed through unrecorded"),
+        "{line}"
+    );
+    let (_, rec) = s.stop();
+    assert_eq!(rec.exchanges.len(), 0);
+}
+
 /// Two different ClientHello failures for one host are both said: the advice for the first
 /// must not hide the cause of the second.
 #[test]

@@ -36,6 +36,7 @@ mod body;
 pub mod ca;
 mod ca_page;
 mod capture;
+mod client_hello;
 mod forward;
 mod hints;
 mod idle;

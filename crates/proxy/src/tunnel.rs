@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::body::{empty, simple, ProxyBody};
+use crate::client_hello;
 use crate::forward::{Forwarder, Target};
 use crate::idle::{serve_until_idle, Activity, Watched};
 use crate::leaf::LeafIssuer;
@@ -122,6 +123,22 @@ async fn intercept<T>(
     };
     first.truncate(n);
     let kind = first[0];
+    if kind == 0x16 {
+        if let Some(name) = client_hello::name_with_port(&first) {
+            tunnels.notices.once(
+                &format!("{host} sni-port"),
+                &format!(
+                    "!! {host}: the client names the server `{name}` (with a port) in its TLS \
+                     ClientHello, which loadtape's TLS library refuses: its traffic is passed \
+                     through unrecorded (`hey` sends such names; curl, browsers and phones send the bare host)"
+                ),
+            );
+            if let Ok(upstream) = loadtape_net::connect_tcp(&host, port).await {
+                splice(Prefixed::new(first, io), upstream, timeouts.blind_idle).await;
+            }
+            return;
+        }
+    }
     let io = Prefixed::new(first, io);
     if kind == 0x16 {
         intercept_tls(io, authority, host, client, tunnels).await;
