@@ -2,11 +2,17 @@
 //!
 //! serde_yaml writes every sequence in block style, which turns each header pair into three
 //! lines. The recording format uses flow style where it reads better (`- [name, value]`, short
-//! JSON bodies on one line), so documents are written here. Strings are written plain when that
-//! is unambiguous and double-quoted (with YAML escapes) otherwise; every output is read back by
-//! serde_yaml in the round-trip tests, which is what keeps this honest.
+//! JSON bodies on one line), so documents are written here. Strings are written plain when
+//! YAML 1.1 and 1.2 readers alike read them back unchanged, and quoted otherwise (the rules are
+//! in `emit/scalar.rs`); the property tests hold every output to serde_yaml, saphyr and PyYAML,
+//! which is what keeps this honest.
 
 use std::fmt::Write as _;
+
+mod scalar;
+
+use scalar::IMPLICIT_KEY_MAX;
+pub use scalar::{comment_text, scalar, scalar_with, Quotes};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -93,12 +99,13 @@ pub fn body(out: &mut String, indent: usize, b: &Body) {
         flags.push(format!("size: {size}"));
     }
     if let Some(enc) = &b.decoded_from {
-        flags.push(format!("decoded_from: {}", quoted_or_plain(enc, true)));
+        flags.push(format!("decoded_from: {}", scalar_string(enc, true)));
     }
     let (key, inline) = match &b.content {
         BodyContent::Json(v) => ("json", flow_if_short(v)),
-        BodyContent::Text(t) => ("text", Some(quoted_or_plain(t, true))),
-        BodyContent::Binary(bytes) => ("base64", Some(BASE64.encode(bytes))),
+        BodyContent::Text(t) => ("text", Some(scalar_string(t, true))),
+        // Base64 can spell a number (`1234`, `0x12`): it goes through the same quoting.
+        BodyContent::Binary(bytes) => ("base64", Some(scalar_string(&BASE64.encode(bytes), true))),
     };
     pad(out, indent);
     match inline {
@@ -132,20 +139,10 @@ fn flow_if_short(v: &Value) -> Option<String> {
     (s.len() <= FLOW_WIDTH).then_some(s)
 }
 
-/// How a string that cannot be written plain is quoted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quotes {
-    /// Always `"..."`, with escapes (recordings: any byte survives).
-    Double,
-    /// `'...'` when the text has nothing that needs an escape, else `"..."`: templates read
-    /// better that way (`'{{ env("SECRET") }}'` rather than `"{{ env(\"SECRET\") }}"`).
-    Single,
-}
-
 /// Writes any JSON value as YAML: block style, nested collections indented below their key.
 /// The caller has written `key:` and a newline; `indent` is where the value's lines start.
 pub fn block(out: &mut String, indent: usize, v: &Value) {
-    block_with(out, indent, v, Quotes::Double);
+    block_with(out, indent, v, Quotes::Single);
 }
 
 /// [`block`] with a choice of quotes.
@@ -153,10 +150,7 @@ pub fn block_with(out: &mut String, indent: usize, v: &Value, q: Quotes) {
     match v {
         Value::Object(map) if !map.is_empty() => {
             for (k, item) in map {
-                pad(out, indent);
-                scalar_with(out, k, false, q);
-                out.push(':');
-                block_value(out, indent, item, q);
+                block_entry(out, indent, k, item, q);
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -179,7 +173,7 @@ pub fn block_with(out: &mut String, indent: usize, v: &Value, q: Quotes) {
                     }
                     _ => {
                         out.push(' ');
-                        flow_with(out, item, q);
+                        block_scalar(out, item, q);
                         out.push('\n');
                     }
                 }
@@ -187,9 +181,40 @@ pub fn block_with(out: &mut String, indent: usize, v: &Value, q: Quotes) {
         }
         _ => {
             pad(out, indent);
-            flow_with(out, v, q);
+            block_scalar(out, v, q);
             out.push('\n');
         }
+    }
+}
+
+/// One `key: value` of a block mapping. A key too long to be implicit is written `? key`, and
+/// `:` with the value goes on the next line, a nested collection indented below it.
+fn block_entry(out: &mut String, indent: usize, key: &str, item: &Value, q: Quotes) {
+    pad(out, indent);
+    let key = scalar_string_with(key, false, q);
+    if key.len() <= IMPLICIT_KEY_MAX {
+        out.push_str(&key);
+        out.push(':');
+        block_value(out, indent, item, q);
+        return;
+    }
+    let _ = writeln!(out, "? {key}");
+    pad(out, indent);
+    out.push(':');
+    match item {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            block_with(out, indent + 2, item, q);
+        }
+        _ => block_value(out, indent + 2, item, q),
+    }
+}
+
+/// A scalar or empty collection in block context, where a string may hold `,[]{}?` plain.
+fn block_scalar(out: &mut String, v: &Value, q: Quotes) {
+    match v {
+        Value::String(s) => scalar_with(out, s, false, q),
+        _ => flow_with(out, v, q),
     }
 }
 
@@ -207,7 +232,7 @@ fn block_value(out: &mut String, indent: usize, v: &Value, q: Quotes) {
         }
         _ => {
             out.push(' ');
-            flow_with(out, v, q);
+            block_scalar(out, v, q);
             out.push('\n');
         }
     }
@@ -215,7 +240,7 @@ fn block_value(out: &mut String, indent: usize, v: &Value, q: Quotes) {
 
 /// Writes a JSON value in YAML flow style on one line.
 pub fn flow(out: &mut String, v: &Value) {
-    flow_with(out, v, Quotes::Double);
+    flow_with(out, v, Quotes::Single);
 }
 
 /// [`flow`] with a choice of quotes.
@@ -223,9 +248,7 @@ pub fn flow_with(out: &mut String, v: &Value, q: Quotes) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Number(n) => scalar::number(out, n),
         Value::String(s) => scalar_with(out, s, true, q),
         Value::Array(items) => {
             out.push('[');
@@ -243,7 +266,11 @@ pub fn flow_with(out: &mut String, v: &Value, q: Quotes) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                scalar_with(out, k, true, q);
+                let key = scalar_string_with(k, true, q);
+                if key.len() > IMPLICIT_KEY_MAX {
+                    out.push_str("? ");
+                }
+                out.push_str(&key);
                 out.push_str(": ");
                 flow_with(out, item, q);
             }
@@ -278,137 +305,12 @@ fn number(f: f64) -> String {
     }
 }
 
-/// Writes a string as a YAML scalar: plain when unambiguous, else double-quoted.
-/// `in_flow` forbids the characters that end a plain scalar inside `[...]` or `{...}`.
-pub fn scalar(out: &mut String, s: &str, in_flow: bool) {
-    scalar_with(out, s, in_flow, Quotes::Double);
+fn scalar_string(s: &str, in_flow: bool) -> String {
+    scalar_string_with(s, in_flow, Quotes::Single)
 }
 
-/// [`scalar`] with a choice of quotes.
-pub fn scalar_with(out: &mut String, s: &str, in_flow: bool, q: Quotes) {
-    if is_plain_safe(s, in_flow) {
-        out.push_str(s);
-    } else if q == Quotes::Single && !s.chars().any(needs_escape) {
-        out.push('\'');
-        for c in s.chars() {
-            if c == '\'' {
-                out.push('\'');
-            }
-            out.push(c);
-        }
-        out.push('\'');
-    } else {
-        quote(out, s);
-    }
-}
-
-/// Characters a YAML reader rejects or changes unless escaped in a double-quoted scalar.
-fn needs_escape(c: char) -> bool {
-    (c as u32) < 0x20
-        || (0x7f..=0x9f).contains(&(c as u32))
-        || matches!(
-            c,
-            '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
-        )
-}
-
-fn quoted_or_plain(s: &str, in_flow: bool) -> String {
+fn scalar_string_with(s: &str, in_flow: bool, q: Quotes) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    scalar(&mut out, s, in_flow);
+    scalar_with(&mut out, s, in_flow, q);
     out
-}
-
-/// A conservative test for a plain scalar that every YAML reader returns as this same string.
-fn is_plain_safe(s: &str, in_flow: bool) -> bool {
-    let bytes = s.as_bytes();
-    let Some(&first) = bytes.first() else {
-        return false;
-    };
-    if !(first.is_ascii_alphanumeric() || first == b'/' || first == b'_') {
-        return false;
-    }
-    if bytes.last() == Some(&b' ') || bytes.last() == Some(&b':') {
-        return false;
-    }
-    for &b in bytes {
-        let ok = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b' ' | b'_'
-                    | b'.'
-                    | b'/'
-                    | b':'
-                    | b';'
-                    | b'='
-                    | b'@'
-                    | b'+'
-                    | b'%'
-                    | b'*'
-                    | b'('
-                    | b')'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'~'
-                    | b'^'
-                    | b'-'
-                    | b'<'
-                    | b'>'
-                    | b'|'
-                    | b'`'
-            )
-            // PyYAML (YAML 1.1) ends a plain scalar in flow style at a `?`.
-            || (!in_flow && matches!(b, b',' | b'[' | b']' | b'{' | b'}' | b'?'));
-        if !ok {
-            return false;
-        }
-    }
-    if s.contains(": ") || s.contains(" #") || s.contains("  ") {
-        return false;
-    }
-    if first.is_ascii_digit() && looks_numeric(s) {
-        return false;
-    }
-    !is_reserved_word(s)
-}
-
-/// Whether a digit-led string could be read as a number (decimal, float, hex, octal, binary,
-/// sexagesimal or with underscores, as some YAML 1.1 readers do).
-fn looks_numeric(s: &str) -> bool {
-    s.bytes().all(|b| {
-        b.is_ascii_hexdigit()
-            || matches!(
-                b,
-                b'.' | b'_' | b':' | b'+' | b'-' | b'x' | b'X' | b'o' | b'O'
-            )
-    })
-}
-
-fn is_reserved_word(s: &str) -> bool {
-    const WORDS: [&str; 14] = [
-        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf", "infinity",
-        "none", "tilde",
-    ];
-    s.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
-}
-
-/// Double-quoted YAML with escapes for everything a YAML reader rejects or would change:
-/// control characters, DEL and C1 controls, BOM, line and paragraph separators.
-fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }

@@ -86,8 +86,9 @@ fn writer_output_reads_back_identically() {
     assert_eq!(rec.truncated_tail, None);
 
     // The file looks like the spec's example: flow-style header pairs, one-line short bodies.
+    // Timestamps are quoted: YAML 1.1 readers (PyYAML) would read them as dates, not text.
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("loadtape: recording/v1\nname: shop-checkout\ncreated: 2026-11-21T10:00:00.000Z\n...\n---\nid: 1\n"), "{text}");
+    assert!(text.starts_with("loadtape: recording/v1\nname: shop-checkout\ncreated: '2026-11-21T10:00:00.000Z'\n...\n---\nid: 1\n"), "{text}");
     assert!(
         text.contains(
             "  - [referer, https://servicewechat.com/wx1234567890abcdef/0/page-frame.html]\n"
@@ -105,7 +106,7 @@ fn writer_output_reads_back_identically() {
         "{text}"
     );
     assert!(
-        text.contains("\nerror: \"upstream: connection refused\"\n"),
+        text.contains("\nerror: 'upstream: connection refused'\n"),
         "{text}"
     );
     // Set-Cookie repeats are kept in order.

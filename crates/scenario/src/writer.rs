@@ -138,7 +138,7 @@ impl W<'_> {
             self.out.push('#');
             if !line.is_empty() {
                 self.out.push(' ');
-                self.out.push_str(line);
+                self.out.push_str(&emit::comment_text(line));
             }
             self.out.push('\n');
         }

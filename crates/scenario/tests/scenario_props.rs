@@ -1,10 +1,20 @@
 //! Property tests: any template displays as source that parses back to it, and any text put
-//! where a scenario holds strings survives write → load unchanged.
+//! where a scenario holds strings survives write → load unchanged, and reads the same in
+//! saphyr and PyYAML as in serde_yaml.
+
+// The emitter's own test material: awkward strings, and the three YAML readers.
+#[path = "../../recording/tests/support/cases.rs"]
+mod cases;
+#[path = "../../recording/tests/support/yaml_readers.rs"]
+mod yaml_readers;
 
 use loadtape_scenario::template::{Expr, Func, Part};
 use loadtape_scenario::{load_scenario_str, write_scenario, Scenario, Template};
+use loadtape_scenario::{write_scenario_with_comments, Comments};
 use loadtape_scenario::{BodyTemplate, Executor, JsonTemplate, Load, RequestTemplate, Step};
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 fn expr() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
@@ -92,16 +102,60 @@ proptest! {
 
     #[test]
     fn scenarios_round_trip(text in any::<String>(), t in template()) {
-        // Templates here may only use defined names: give them all `v`.
-        let t = Template::from_parts(t.parts().iter().map(|p| match p {
-            Part::Expr(e) => Part::Expr(rename(e)),
-            lit => lit.clone(),
-        }));
-        let s = scenario(text, t);
+        let s = scenario(text, with_defined_names(&t));
         let yaml = write_scenario(&s);
         let back = load_scenario_str(&yaml, "mem.yaml").map_err(|e| TestCaseError::fail(format!("{e}\n{yaml}")))?;
         prop_assert_eq!(back, s, "{}", yaml);
     }
+}
+
+/// Templates here may only use defined names: give them all `v`.
+fn with_defined_names(t: &Template) -> Template {
+    Template::from_parts(t.parts().iter().map(|p| match p {
+        Part::Expr(e) => Part::Expr(rename(e)),
+        lit => lit.clone(),
+    }))
+}
+
+/// Scenarios holding awkward text everywhere the writer puts strings, comments included, as
+/// serde_yaml reads them (which the loader turns back into the scenario): saphyr and PyYAML
+/// must read the same. PyYAML reads the whole batch in one python3 run.
+#[test]
+fn scenarios_read_the_same_in_serde_yaml_saphyr_and_pyyaml() {
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[15; 32]);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = (cases::string(), template(), cases::string());
+    let mut written = Vec::new();
+    for _ in 0..200 {
+        let (text, t, note) = strategy.new_tree(&mut runner).expect("a case").current();
+        let s = scenario(text, with_defined_names(&t));
+        let mut comments = Comments::new();
+        comments.add("variables.v", &note).add("steps[1]", &note);
+        let yaml = write_scenario_with_comments(&s, &comments);
+        let back = load_scenario_str(&yaml, "mem.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(back, s, "{yaml}");
+        let by_serde = yaml_readers::serde_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        written.push((yaml, by_serde));
+    }
+    let docs: Vec<String> = written.iter().map(|(yaml, _)| yaml.clone()).collect();
+    let mut wrong = Vec::new();
+    for ((yaml, want), py) in written.iter().zip(yaml_readers::pyyaml(&docs)) {
+        for (reader, read) in [("saphyr", yaml_readers::saphyr(yaml)), ("PyYAML", py)] {
+            let why = match read {
+                Ok(got) => yaml_readers::first_difference(&want.clone().into(), &got.into()),
+                Err(e) => Some(e),
+            };
+            if let Some(why) = why {
+                wrong.push(format!("{reader}: {why}\n{yaml}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of 200 differ; the first:\n{}",
+        wrong.len(),
+        wrong[0]
+    );
 }
 
 fn rename(e: &Expr) -> Expr {
