@@ -127,19 +127,7 @@ fn an_empty_recording_says_why_and_points_at_no_command_that_would_fail() {
 #[test]
 fn outputs_that_exist_are_kept_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let s = dir.path().join("s.yaml");
-    std::fs::write(
-        &s,
-        "loadtape: scenario/v1
-name: outputs
-steps:
-  - name: get
-    request: {method: GET, url: 'http://127.0.0.1:9/x'}
-load: {executor: constant-vus, vus: 1, duration: 1s}
-thresholds: []
-",
-    )
-    .unwrap();
+    let s = crate::util::refused_scenario(dir.path());
     let out = dir.path().join("r.json");
     std::fs::write(&out, "an earlier result").unwrap();
     let run = |extra: &[&str]| {

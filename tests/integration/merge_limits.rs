@@ -12,19 +12,7 @@ use crate::util::{finish, loadtape};
 
 /// A real result: one VU for 1 s against port 9, which refuses every connection.
 fn short_result(dir: &Path) -> Value {
-    let s = dir.join("s.yaml");
-    std::fs::write(
-        &s,
-        "loadtape: scenario/v1
-name: long
-steps:
-  - name: get
-    request: {method: GET, url: 'http://127.0.0.1:9/x'}
-load: {executor: constant-vus, vus: 1, duration: 1s}
-thresholds: []
-",
-    )
-    .unwrap();
+    let s = crate::util::refused_scenario(dir);
     let out = dir.join("short.json");
     let child = loadtape()
         .arg("run")

@@ -211,3 +211,23 @@ pub fn finish(child: std::process::Child, limit: Duration) -> std::process::Outp
     }
     waiter.join().unwrap()
 }
+
+/// Writes `dir/s.yaml`: one GET to 127.0.0.1 port 9, where nothing listens, one VU for 1 s and
+/// no thresholds. Every request fails at once as `connect`, so a run needs no server and
+/// still writes a real result.
+pub fn refused_scenario(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        "loadtape: scenario/v1
+name: refused
+steps:
+  - name: get
+    request: {method: GET, url: 'http://127.0.0.1:9/x'}
+load: {executor: constant-vus, vus: 1, duration: 1s}
+thresholds: []
+",
+    )
+    .unwrap();
+    path
+}
