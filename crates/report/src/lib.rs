@@ -22,6 +22,7 @@ pub mod doubts;
 mod escape;
 pub mod histogram;
 pub mod html;
+pub mod junit;
 pub mod merge;
 pub mod result;
 #[cfg(test)]

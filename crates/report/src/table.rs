@@ -76,7 +76,7 @@ pub(crate) fn table(r: &RunResult) -> String {
 }
 
 /// `observed 12.3ms`, or why there was nothing to observe.
-fn observed(t: &ThresholdResult) -> String {
+pub(crate) fn observed(t: &ThresholdResult) -> String {
     let metric = Threshold::parse(&t.threshold).map(|t| t.metric());
     let Some(v) = t.observed else {
         return match metric {
