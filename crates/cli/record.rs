@@ -34,7 +34,8 @@ pub struct Args {
     /// blind. Repeatable. Default: every host.
     #[arg(long, value_name = "HOST")]
     include: Vec<String>,
-    /// Never intercept these hosts (apps that pin their certificates). Repeatable.
+    /// Never intercept these hosts: tunnelled blind, so never recorded (apps that pin their
+    /// certificates, which would refuse the proxy's). Repeatable.
     #[arg(long, value_name = "HOST")]
     passthrough: Vec<String>,
     /// Client addresses allowed to use the proxy (CIDR or address). Repeatable.
