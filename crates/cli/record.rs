@@ -34,7 +34,8 @@ pub struct Args {
     /// blind. Repeatable. Default: every host.
     #[arg(long, value_name = "HOST")]
     include: Vec<String>,
-    /// Never intercept these hosts (apps that pin their certificates). Repeatable.
+    /// Never intercept these hosts: tunnelled blind, so never recorded (apps that pin their
+    /// certificates, which would refuse the proxy's). Repeatable.
     #[arg(long, value_name = "HOST")]
     passthrough: Vec<String>,
     /// Client addresses allowed to use the proxy (CIDR or address). Repeatable.
@@ -66,6 +67,11 @@ pub struct Args {
     /// DURATION. For tests that watch those timeouts fire in seconds instead of minutes.
     #[arg(long, value_name = "DURATION", hide = true, value_parser = loadtape_scenario::parse_duration)]
     timeout_cap: Option<Duration>,
+    /// Not a flag: here only so that `--port 8080`, which other proxies take, is answered with
+    /// the `--listen` it means (clap alone would suggest `--out`). Always refused, exit 2.
+    #[arg(long = "port", value_name = "PORT", hide = true, num_args = 0..=1,
+          default_missing_value = "", value_parser = no_port_flag)]
+    _port: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -196,6 +202,18 @@ fn banner(proxy: &Proxy, args: &Args) {
         outln!("Passed through untouched: {}", args.passthrough.join(", "));
     }
     outln!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
+}
+
+/// `--port N`: always an error, naming the `--listen` that sets the port.
+fn no_port_flag(value: &str) -> Result<String, String> {
+    let port = match value.trim().parse::<u16>() {
+        Ok(port) => port.to_string(),
+        Err(_) => "PORT".into(),
+    };
+    Err(format!(
+        "record has no --port; use --listen 0.0.0.0:{port} (the address and port to listen on; \
+         0.0.0.0 lets a phone on the same Wi-Fi in)"
+    ))
 }
 
 /// `16M`, `512k`, `1.5MiB`, `1048576`: binary units (k = 1024).

@@ -61,6 +61,26 @@ fn bad_flags_exit_2_with_a_reason() {
     }
 }
 
+/// Other proxies take `--port`; clap alone would answer `record --port 8080` with "a similar
+/// argument exists: '--out'". The user is told the `--listen` that sets the port instead.
+#[test]
+fn record_port_is_answered_with_the_listen_it_means() {
+    for (args, advice) in [
+        (&["--port", "8080"][..], "use --listen 0.0.0.0:8080"),
+        (&["--port=9000"][..], "use --listen 0.0.0.0:9000"),
+        (&["--port"][..], "use --listen 0.0.0.0:PORT"),
+    ] {
+        let out = loadtape().arg("record").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(advice), "{args:?}: {err}");
+        assert!(!err.contains("--out"), "{args:?}: {err}");
+    }
+    // Hidden: `--help` lists only real flags.
+    let help = loadtape().args(["record", "--help"]).output().unwrap();
+    assert!(!String::from_utf8(help.stdout).unwrap().contains("--port"));
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_failure() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,7 +1,8 @@
-//! The README's "Try each step by hand" section, run as written: its four shell blocks (each
-//! after a `<!-- readme-test: NAME -->` marker) in one scratch directory, with the binary under
-//! test first on PATH and the README's ports swapped for free ones. If the README's commands
-//! stop working, this fails; so the front door stays true.
+//! The README's "Try each step by hand" section, run as written: its shell blocks (each after a
+//! `<!-- readme-test: NAME -->` marker) in one scratch directory, with the binary under test
+//! first on PATH and the README's ports swapped for free ones; likewise the scenario example
+//! and the commands that run it. If the README's commands stop working, this fails; so the
+//! front door stays true.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -12,6 +13,15 @@ use crate::util::{finish, Running};
 
 /// The shell block after `<!-- readme-test: NAME -->`, with the README's ports replaced.
 fn block(readme: &str, name: &str, ports: &[(&str, String)]) -> String {
+    let mut text = fenced(readme, name, "sh");
+    for (from, to) in ports {
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// The text of the ```LANG block after `<!-- readme-test: NAME -->`.
+fn fenced(readme: &str, name: &str, lang: &str) -> String {
     let marker = format!("<!-- readme-test: {name} -->");
     let after = readme
         .split_once(&marker)
@@ -19,17 +29,26 @@ fn block(readme: &str, name: &str, ports: &[(&str, String)]) -> String {
         .1;
     let body = after
         .trim_start()
-        .strip_prefix("```sh\n")
-        .unwrap_or_else(|| panic!("{marker} is not followed by a ```sh block"));
-    let mut text = body
-        .split_once("\n```")
+        .strip_prefix(&format!("```{lang}\n"))
+        .unwrap_or_else(|| panic!("{marker} is not followed by a ```{lang} block"));
+    body.split_once("\n```")
         .expect("the block ends")
         .0
-        .to_string();
-    for (from, to) in ports {
-        text = text.replace(from, to);
-    }
-    text
+        .to_string()
+}
+
+/// What each line of a run's summary is, without its figures: the words before the first one
+/// with a digit (`login (token)`, `error rate`, `PASS error_rate <`).
+fn summary_labels(summary: &str) -> Vec<String> {
+    summary
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .take_while(|w| !w.contains(|c: char| c.is_ascii_digit()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 fn free_port() -> String {
@@ -138,6 +157,23 @@ fn the_readme_walkthrough_runs_as_written() {
             .unwrap();
     assert_eq!(har["log"]["entries"].as_array().unwrap().len(), 3);
 
+    // The summary the README explains is this run's, line for line (figures aside): the one
+    // `loadtape report` printed again from the result.
+    let printed: Vec<&str> = out[out.rfind("\nmine — ").expect("report prints the summary") + 1..]
+        .lines()
+        .collect();
+    let end = printed
+        .iter()
+        .rposition(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .expect("the summary ends with the thresholds");
+    let printed = &printed[..=end];
+    assert_eq!(
+        summary_labels(&fenced(&readme, "summary", "text")),
+        summary_labels(&printed.join("\n")),
+        "the README's summary is not the shape of the real one:\n{}",
+        printed.join("\n")
+    );
+
     // The block ends with the testbed's own counts: no auth failure, no unknown id, and the
     // session token was issued again during the run (10 s lifetime, 20 s run).
     let stats: serde_json::Value =
@@ -158,6 +194,25 @@ fn the_readme_walkthrough_runs_as_written() {
         logins > vus,
         "each of {vus} VUs logs in, and refreshes before its 10 s token expires: {logins} logins"
     );
+
+    // A second pass in the same folder: `record` refuses the old recording, as the README
+    // says, and starts again once the README's clean-up ran.
+    let mut again = shell(dir.path(), &format!("exec {}", blk("proxy")));
+    again
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let again = finish(again.spawn().unwrap(), Duration::from_secs(10));
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{again:?}"
+    );
+    let clean = shell(dir.path(), &blk("again")).output().unwrap();
+    assert!(clean.status.success(), "{clean:?}");
+    let mut proxy = Running::start(shell(dir.path(), &format!("exec {}", blk("proxy"))));
+    proxy.proxy_ready();
+    let (code, rest) = proxy.stop("INT");
+    assert_eq!(code, 0, "{rest}");
     drop(testbed);
 }
 
@@ -207,53 +262,27 @@ fn the_readme_tokens_table_is_real_output() {
     }
 }
 
-/// The README's `scenario/v1` example is a real scenario: it loads, and runs once per VU
-/// against the testbed (its origin mapped there with `--target`), every check and threshold
-/// passing.
+/// The README's `scenario/v1` example is a real scenario, and the README's commands run it:
+/// saved as `shop.scenario.yaml`, against the testbed block beside it, with the CSV, secret,
+/// `--target` and CA of the run block, every check and threshold passing.
 #[test]
 fn the_readme_scenario_example_runs() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let yaml = readme
-        .split_once("<!-- readme-test: scenario -->")
-        .expect("README.md has the scenario marker")
-        .1
-        .trim_start()
-        .strip_prefix("```yaml\n")
-        .expect("a ```yaml block follows the marker")
-        .split_once("\n```")
-        .unwrap()
-        .0;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("shop.scenario.yaml"), yaml).unwrap();
     std::fs::write(
-        dir.path().join("users.csv"),
-        "code\nreadme-user-0001\nreadme-user-0002\n",
+        dir.path().join("shop.scenario.yaml"),
+        fenced(&readme, "scenario", "yaml"),
     )
     .unwrap();
-    let cert_dir = dir.path().join("certs");
-    let (_testbed, base) = crate::util::testbed(&[
-        "--tls",
-        "--cert-dir",
-        cert_dir.to_str().unwrap(),
-        "--appid",
-        "wx5f3c9a1b2d4e6f70",
-    ]);
-    let mut run = crate::util::loadtape();
-    run.current_dir(dir.path())
-        .env("WX_SECRET", "testbed-secret")
-        .args([
-            "run",
-            "shop.scenario.yaml",
-            "--iterations",
-            "1",
-            "--vus",
-            "2",
-        ])
-        .args(["--target", &format!("https://api.shop.example={base}")])
-        .args(["--ca", cert_dir.join("testbed-ca.pem").to_str().unwrap()])
-        .args(["--out", "result.json", "--quiet"])
-        .stdout(std::process::Stdio::piped())
+    let ports = [("9090", free_port())];
+    let mut testbed = Running::start(shell(
+        dir.path(),
+        &format!("exec {}", block(&readme, "scenario-testbed", &ports)),
+    ));
+    testbed.line_containing("listening on");
+    let mut run = shell(dir.path(), &block(&readme, "scenario-run", &ports));
+    run.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let done = finish(run.spawn().unwrap(), Duration::from_secs(60));
     let out = String::from_utf8_lossy(&done.stdout);
@@ -274,4 +303,5 @@ fn the_readme_scenario_example_runs() {
         .map(|t| (t["name"].as_str().unwrap(), t["requests"].as_u64().unwrap()))
         .collect();
     assert_eq!(tokens, [("platform", 1), ("login", 2)]);
+    drop(testbed);
 }

@@ -278,6 +278,14 @@ fn ca_page_and_files() {
     assert!(
         html.contains("full trust") && html.contains("Android") && html.contains("WeChat DevTools")
     );
+    // DevTools' setting as its Local Settings name it, to be checked; and pinned hosts are
+    // passed through, never recorded: the page must not promise otherwise.
+    assert!(
+        html.contains("<b>check</b> “Does not verify valid domain names")
+            && html.contains("不校验合法域名"),
+        "{html}"
+    );
+    assert!(html.contains("unrecorded") && !html.contains("record them with"));
     let (code, html) = curl(&["--proxy", &s.proxy_url(), "http://loadtape.ca/"]);
     assert_eq!(code, 0);
     assert!(html.contains("Install the loadtape CA"));

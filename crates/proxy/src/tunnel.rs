@@ -195,7 +195,7 @@ async fn intercept_tls<T>(
                 tunnels.notices.once(
                     &name,
                     &format!(
-                        "!! {name}: the client rejected loadtape's certificate ({alert}). Either the device does not trust the loadtape CA yet (open {page} on it, or http://loadtape.ca/ through the proxy, and install it), or the app pins its certificates: then add --passthrough {name}"
+                        "!! {name}: the client rejected loadtape's certificate ({alert}). Either the device does not trust the loadtape CA yet (open {page} on it, or http://loadtape.ca/ through the proxy, and install it), or the app pins its certificates: then add --passthrough {name} to let it through, unrecorded"
                     ),
                 );
             }
