@@ -31,6 +31,7 @@ mod run;
 mod runtime;
 mod testbed;
 mod tokens;
+mod verify;
 
 /// Record a mini program's HTTPS traffic, find its tokens, replay it as load.
 ///
@@ -51,6 +52,7 @@ enum Command {
     Ca(ca::Args),
     Tokens(tokens::Args),
     Convert(convert::Args),
+    Verify(verify::Args),
     Run(run::Args),
     Report(report::Args),
     Har(har::Args),
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Tokens(args) => tokens::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -26,4 +26,5 @@ mod shop_users;
 mod structure;
 mod testbed;
 mod util;
+mod verify;
 mod webapp;

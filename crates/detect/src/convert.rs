@@ -319,6 +319,7 @@ impl<'a> Builder<'a> {
             self.step_comments(&path, i);
             self.steps.push(Step {
                 name: self.a.steps[i].name.clone(),
+                recorded: Some(e.id),
                 request,
                 check: (check != Check::default()).then_some(check),
                 extract,

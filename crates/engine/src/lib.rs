@@ -35,6 +35,7 @@ mod failure;
 mod http;
 mod jar;
 pub mod metrics;
+mod observe;
 mod output;
 mod plan;
 pub mod report;
@@ -55,6 +56,7 @@ use std::time::{Duration, Instant};
 
 pub use control::EndReason;
 pub use metrics::{Interval, SecondStats, WorkerMetrics};
+pub use observe::{Observed, ObservedAnswer, Observer};
 pub use output::{Output, Sink};
 pub use plan::{Options, Plan, PlanError};
 pub use segment::Segment;

@@ -18,6 +18,7 @@ use loadtape_scenario::{
 };
 
 use crate::data::DataSet;
+use crate::observe::Observer;
 use crate::output::Sink;
 use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
@@ -48,6 +49,8 @@ pub struct Options {
     /// `--segment K/N`: only this segment's slice of each data source's rows is used (the
     /// executor is scaled by the caller, see [`crate::Segment::apply`]).
     pub segment: Segment,
+    /// Sees every exchange as sent and answered (`loadtape verify`); `None` for load runs.
+    pub observer: Option<Observer>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             workers: 0,
             request_timeout: Duration::from_secs(30),
             segment: Segment::WHOLE,
+            observer: None,
         }
     }
 }

@@ -223,6 +223,10 @@ pub struct TokenStep {
     /// Names the token step in messages, results and thresholds (`login.error_rate`); unique
     /// among steps and token steps.
     pub name: String,
+    /// The id of the recorded exchange this token step was converted from, so `loadtape verify`
+    /// can compare the live answer with the recorded one. Absent in hand-written scenarios.
+    #[serde(default)]
+    pub recorded: Option<u64>,
     /// Whether one token serves every VU (`shared`) or each VU fetches its own (`per-vu`, the
     /// default).
     #[serde(default)]
@@ -251,6 +255,10 @@ pub struct Step {
     /// Names the step in the summary, results and thresholds (`goods.p95`); unique among
     /// steps and token steps.
     pub name: String,
+    /// The id of the recorded exchange this step was converted from, so `loadtape verify` can
+    /// compare the live answer with the recorded one. Absent in hand-written scenarios.
+    #[serde(default)]
+    pub recorded: Option<u64>,
     /// What to send.
     pub request: RequestTemplate,
     /// Absent: any status below 400 passes.

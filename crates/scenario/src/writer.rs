@@ -176,6 +176,7 @@ impl W<'_> {
 
     fn token(&mut self, path: &str, t: &TokenStep) {
         self.item(0, path, "name", &t.name);
+        self.recorded(path, t.recorded);
         self.kv(2, &format!("{path}.scope"), "scope", t.scope.as_str());
         self.request(&format!("{path}.request"), &t.request);
         self.extract(&format!("{path}.extract"), &t.extract);
@@ -201,6 +202,7 @@ impl W<'_> {
 
     fn step(&mut self, path: &str, s: &Step) {
         self.item(0, path, "name", &s.name);
+        self.recorded(path, s.recorded);
         self.request(&format!("{path}.request"), &s.request);
         if let Some(c) = &s.check {
             self.check(&format!("{path}.check"), c);
@@ -208,6 +210,14 @@ impl W<'_> {
         self.extract(&format!("{path}.extract"), &s.extract);
         if let Some(d) = s.think {
             self.kv(2, &format!("{path}.think"), "think", &format_duration(d));
+        }
+    }
+
+    fn recorded(&mut self, path: &str, id: Option<u64>) {
+        if let Some(id) = id {
+            // A number, not a string: written raw so it is never quoted.
+            self.key(2, &format!("{path}.recorded"), "recorded");
+            let _ = writeln!(self.out, " {id}");
         }
     }
 

@@ -303,3 +303,23 @@ fn comments_are_written_above_their_fields() {
     assert!(text.contains("# recorded as exchange #7\n# signed"));
     assert_eq!(d.load(&text).unwrap(), s);
 }
+
+/// `recorded:` ties a step to its recorded exchange for `loadtape verify`; it is optional (a
+/// scenario without it stays valid), written as a bare number, and a non-number is refused
+/// with its line.
+#[test]
+fn recorded_exchange_ids_round_trip_and_are_optional() {
+    let d = Dir::new();
+    let mut s = d.load(SPEC).unwrap();
+    assert!(s.steps.iter().all(|st| st.recorded.is_none()));
+    assert!(s.tokens.iter().all(|t| t.recorded.is_none()));
+    s.steps[0].recorded = Some(12);
+    s.tokens[0].recorded = Some(3);
+    let text = write_scenario(&s);
+    assert!(text.lines().any(|l| l == "  recorded: 12"), "{text}");
+    assert!(text.lines().any(|l| l == "  recorded: 3"), "{text}");
+    assert_eq!(d.load(&text).unwrap_or_else(|e| panic!("{e}")), s);
+    let bad = text.replace("  recorded: 12", "  recorded: twelve");
+    let e = d.load(&bad).unwrap_err().to_string();
+    assert!(e.contains("recorded"), "{e}");
+}

@@ -57,6 +57,7 @@ fn scenario(text: String, t: Template) -> Scenario {
         .insert("v".into(), Template::literal(text.as_str()));
     s.steps.push(Step {
         name: "b".into(),
+        recorded: Some(7),
         request: RequestTemplate {
             method: http::Method::POST,
             url: Template::parse("https://a.example/{{ v }}").expect("parses"),

@@ -105,6 +105,7 @@ impl Builder<'_> {
         let i = self.tokens.len();
         self.tokens.push(TokenStep {
             name: "stable_token".into(),
+            recorded: None,
             scope: Scope::Shared,
             request: RequestTemplate {
                 method: http::Method::POST,
@@ -154,6 +155,7 @@ impl Builder<'_> {
         let request = self.request(step, true);
         self.tokens.push(TokenStep {
             name: self.a.steps[step].name.clone(),
+            recorded: Some(self.ex[step].id),
             scope: if shared { Scope::Shared } else { Scope::PerVu },
             request,
             extract,
@@ -246,6 +248,7 @@ impl Builder<'_> {
         );
         self.tokens.push(TokenStep {
             name: self.a.steps[step].name.clone(),
+            recorded: Some(self.ex[step].id),
             scope: Scope::PerVu,
             request,
             extract,

@@ -13,7 +13,8 @@ use super::state::Vu;
 use crate::debug;
 use crate::http::{exchange, Answer, Failure};
 use crate::metrics::{ErrorKind, Sample};
-use crate::plan::{BodyPlan, HeaderPart, RequestPlan, UrlPlan};
+use crate::observe::{Observed, ObservedAnswer};
+use crate::plan::{BodyPlan, HeaderPart, Origin, RequestPlan, UrlPlan};
 use crate::row::Row;
 
 /// A request rendered for sending.
@@ -114,6 +115,9 @@ impl Vu {
                 debug::response(ctx.sink(), a);
             }
         }
+        if let Some(o) = &ctx.plan.options.observer {
+            o.call(&observed(b, origin, name, row, &result));
+        }
         (result, sent)
     }
 
@@ -179,5 +183,31 @@ impl Vu {
             headers,
             body,
         })
+    }
+}
+
+/// The exchange as the [`Observer`](crate::Observer) sees it.
+fn observed(
+    b: &Built,
+    origin: &Origin,
+    name: &str,
+    row: Row,
+    result: &Result<Answer, Failure>,
+) -> Observed {
+    Observed {
+        step: name.to_string(),
+        token: matches!(row, Row::Token(_)),
+        method: b.method.clone(),
+        url: format!("{}://{}{}", origin.scheme.as_str(), origin.authority, b.pq),
+        headers: b.headers.clone(),
+        body: b.body.clone(),
+        outcome: match result {
+            Ok(a) => Ok(ObservedAnswer {
+                status: a.response.status,
+                headers: a.response.headers.clone(),
+                body: a.body.clone(),
+            }),
+            Err(f) => Err(f.message.clone()),
+        },
     }
 }
