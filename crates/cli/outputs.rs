@@ -1,12 +1,13 @@
-//! The one rule for the files commands write (`run --out/--html`, `report --out/--html`,
+//! The one rule for the files commands write (`run`/`report` `--out/--html/--junit`,
 //! `convert -o`, `har import/export -o`): a file that exists is kept unless `--force` says to
 //! replace it — a result or a report from an earlier run is evidence, and losing it to a
 //! re-run with the same flags is silent. `record` never replaces a recording (it has no
 //! `--force`); `demo` replaces its own files and says so.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use loadtape_report::result::RunResult;
 
 use crate::exit::Failure;
 
@@ -20,4 +21,66 @@ pub fn refuse_existing(path: &Path, force: bool, flag: &str) -> Result<(), Failu
         "{} already exists; pass --force to replace it, or give {flag} another path",
         path.display()
     )))
+}
+
+/// Where `run` and `report` write a result: `--out` (result/v1 JSON), `--html` (the report),
+/// `--junit` (the thresholds as JUnit XML, for CI).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ResultFiles {
+    /// Write the result (result/v1 JSON) here, partial or not.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the self-contained HTML report here (charts inline, no network needed).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the thresholds as JUnit XML test cases here (GitLab, GitHub and Jenkins show them).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Replace these files when they exist (without it the command refuses, before a run).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ResultFiles {
+    /// Refuses, before any work, a file that exists without `--force`.
+    pub fn check(&self) -> Result<(), Failure> {
+        for (path, flag) in [
+            (&self.out, "--out"),
+            (&self.html, "--html"),
+            (&self.junit, "--junit"),
+        ] {
+            if let Some(path) = path {
+                refuse_existing(path, self.force, flag)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes each file asked for and says where.
+    pub fn write(&self, r: &RunResult) -> Result<(), Failure> {
+        let write = |path: &Path, text: String, what: &str| {
+            std::fs::write(path, text)
+                .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
+            outln!("{what} written to {}", path.display());
+            Ok::<(), Failure>(())
+        };
+        if let Some(path) = &self.out {
+            let text = serde_json::to_string_pretty(r)
+                .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
+            write(path, text + "\n", "result")?;
+        }
+        if let Some(path) = &self.html {
+            for name in loadtape_report::histogram::unreadable(r) {
+                eprintln!(
+                    "warning: the latency histogram of `{name}` does not decode (the result was \
+                     edited or damaged): the HTML report leaves its distribution out"
+                );
+            }
+            write(path, loadtape_report::html::render(r), "HTML report")?;
+        }
+        if let Some(path) = &self.junit {
+            write(path, loadtape_report::junit::junit(r), "JUnit report")?;
+        }
+        Ok(())
+    }
 }

@@ -27,15 +27,9 @@ pub struct Args {
     /// a single file.
     #[arg(value_name = "[merge] RESULT.json", required = true)]
     files: Vec<PathBuf>,
-    /// Write a self-contained HTML report (charts inline, no network needed) here.
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-    /// Write the (merged) result as result/v1 JSON here.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// Replace `--out` and `--html` files that exist.
-    #[arg(long)]
-    force: bool,
+    /// Where the (merged) result goes: `--out`, `--html`, `--junit`; `--force` replaces.
+    #[command(flatten)]
+    outputs: crate::outputs::ResultFiles,
     /// `merge`: refuse inputs that do not look like the segments of one run (a whole run
     /// among segments, a share missing or twice, starts minutes apart) instead of warning.
     #[arg(long)]
@@ -54,11 +48,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             )));
         }
     }
-    for (path, flag) in [(&args.out, "--out"), (&args.html, "--html")] {
-        if let Some(path) = path {
-            crate::outputs::refuse_existing(path, args.force, flag)?;
-        }
-    }
+    args.outputs.check()?;
     let mut results = Vec::with_capacity(files.len());
     for f in files {
         results.push(loadtape_report::load(f).map_err(|e| Failure::BadInput(anyhow!(e)))?);
@@ -91,35 +81,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if merge {
         outln!("merged {} results", files.len());
     }
-    write_outputs(&result, args.html.as_deref(), args.out.as_deref())?;
+    args.outputs.write(&result)?;
     verdict(&result)
-}
-
-/// Writes `--html` and `--out` and says where.
-pub fn write_outputs(
-    r: &RunResult,
-    html: Option<&Path>,
-    out: Option<&Path>,
-) -> Result<(), Failure> {
-    if let Some(path) = out {
-        let text = serde_json::to_string_pretty(r)
-            .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
-        std::fs::write(path, text + "\n")
-            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        outln!("result written to {}", path.display());
-    }
-    if let Some(path) = html {
-        for name in loadtape_report::histogram::unreadable(r) {
-            eprintln!(
-                "warning: the latency histogram of `{name}` does not decode (the result was \
-                 edited or damaged): the HTML report leaves its distribution out"
-            );
-        }
-        std::fs::write(path, loadtape_report::html::render(r))
-            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        outln!("HTML report written to {}", path.display());
-    }
-    Ok(())
 }
 
 /// Exit 99 when a threshold failed, naming them; 1 when the run failed otherwise.

@@ -45,9 +45,6 @@ pub struct Args {
     /// Do not check server certificates.
     #[arg(long)]
     insecure: bool,
-    /// Write the result (result/v1 JSON) here, partial or not.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
     /// No progress output; only the summary.
     #[arg(long)]
     quiet: bool,
@@ -62,12 +59,10 @@ pub struct Args {
     /// distributed run begin together.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     start_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Write the self-contained HTML report here at the end, partial or not.
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-    /// Replace `--out` and `--html` files that exist (without it, the run refuses to start).
-    #[arg(long)]
-    force: bool,
+    /// Where the result goes: `--out`, `--html`, `--junit`, written at the end, partial or
+    /// not; `--force` replaces files that exist.
+    #[command(flatten)]
+    files: crate::outputs::ResultFiles,
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -78,12 +73,7 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     // Before the run, not after it: a refusal at the end would lose the run.
-    if let Some(out) = &args.out {
-        crate::outputs::refuse_existing(out, args.force, "--out")?;
-    }
-    if let Some(html) = &args.html {
-        crate::outputs::refuse_existing(html, args.force, "--html")?;
-    }
+    args.files.check()?;
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
@@ -109,7 +99,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         result.settings.segment = Some(segment.to_string());
     }
     out!("{}", loadtape_report::summary(&result));
-    write_outputs(&result, &args)?;
+    // Before the verdict, so that a failed or partial run leaves them.
+    args.files.write(&result)?;
     verdict(&result)
 }
 
@@ -196,23 +187,6 @@ fn show_progress(running: &mut loadtape_engine::Running, total: Duration, args: 
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-}
-
-/// `--out` and `--html`, written before the verdict so a failed or partial run leaves them.
-fn write_outputs(result: &loadtape_report::result::RunResult, args: &Args) -> Result<(), Failure> {
-    if let Some(out) = &args.out {
-        let text = serde_json::to_string_pretty(result)
-            .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
-        std::fs::write(out, text + "\n")
-            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", out.display())))?;
-        outln!("result written to {}", out.display());
-    }
-    if let Some(path) = &args.html {
-        std::fs::write(path, loadtape_report::html::render(result))
-            .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
-        outln!("HTML report written to {}", path.display());
-    }
-    Ok(())
 }
 
 /// The exit code of a finished run: [`judged`], and 1 when the run was interrupted.

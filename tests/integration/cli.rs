@@ -191,3 +191,47 @@ fn outputs_that_exist_are_kept_unless_forced() {
     );
     assert_eq!(std::fs::read_to_string(&html).unwrap(), "kept");
 }
+
+#[test]
+fn thresholds_are_written_as_junit_that_a_junit_reader_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::util::refused_scenario(dir.path());
+    let text = std::fs::read_to_string(&s).unwrap().replace(
+        "thresholds: []",
+        "thresholds: [error_rate < 1%, 'get.p99 < 1s']",
+    );
+    std::fs::write(&s, text).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let o = loadtape()
+        .args(["run", s.to_str().unwrap(), "--iterations", "1", "--quiet"])
+        .args(["--junit", junit.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Python's own XML parser, as a CI's JUnit reader would read it.
+    let script = "import sys, xml.etree.ElementTree as E\n\
+                  s = E.parse(sys.argv[1]).getroot().find('testsuite')\n\
+                  cases = s.findall('testcase')\n\
+                  print(s.get('tests'), s.get('failures'))\n\
+                  for c in cases: print(c.get('name'), '|', 'FAIL' if c.find('failure') is not None else 'ok')";
+    let p = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&junit)
+        .output()
+        .expect("python3 is installed");
+    let read = String::from_utf8_lossy(&p.stdout);
+    assert!(
+        p.status.success(),
+        "{read}{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    let lines: Vec<&str> = read.lines().collect();
+    assert_eq!(lines[0], "2 2", "{read}");
+    assert!(lines.contains(&"error_rate < 1% | FAIL"), "{read}");
+    assert!(lines.contains(&"get.p99 < 1s | FAIL"), "{read}");
+}
