@@ -366,3 +366,34 @@ fn a_corrupt_histogram_is_said_not_silently_left_out_of_the_html() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("does not decode"), "the page says so too");
 }
+
+#[test]
+fn an_environment_variable_the_scenario_reads_must_be_set_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "env.yaml",
+        scenario_with(
+            "http://127.0.0.1:9/x",
+            "variables:\n  secret: '{{ env(\"LOADTAPE_TEST_UNSET_SECRET\") }}'",
+            ONE_VU,
+        )
+        .replace(
+            "url: 'http://127.0.0.1:9/x'",
+            "url: 'http://127.0.0.1:9/x?s={{ secret }}'",
+        ),
+    );
+    // Before: the run never ended (every iteration failed rendering its variables).
+    let o = loadtape_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--iterations", "1"],
+    );
+    refused(
+        &o,
+        &[
+            "env.yaml",
+            "`LOADTAPE_TEST_UNSET_SECRET` is not set",
+            "variables.secret",
+        ],
+    );
+}

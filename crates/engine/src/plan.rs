@@ -223,6 +223,7 @@ impl Plan {
     /// on input that cannot run: an origin, URL or header that does not parse, a body that
     /// does not render, a CSV file that cannot be read or leaves this segment no rows.
     pub fn compile(s: &Scenario, file: &Path, options: Options) -> Result<Plan, PlanError> {
+        check_env(s)?;
         let mut slots = SlotTable::default();
         let data = compile_data(s, file, options.segment, &mut slots)?;
         let (variables, each) = compile_variables(s, &data, &mut slots);
@@ -253,6 +254,44 @@ impl Plan {
         let key = origin_key(uri)?;
         self.origins.iter().position(|o| o.key == key)
     }
+}
+
+/// Every `env("NAME")` the scenario reads must be set before the run starts: a missing one
+/// fails every render of its template, which would be a run of errors (or, in a variable, a
+/// run whose iterations never complete) instead of one clear message.
+fn check_env(s: &Scenario) -> Result<(), PlanError> {
+    let mut places: Vec<(String, &loadtape_scenario::Template)> = s
+        .variables
+        .iter()
+        .map(|(name, t)| (format!("variables.{name}"), t))
+        .collect();
+    let requests = s
+        .tokens
+        .iter()
+        .map(|t| (format!("token step `{}`", t.name), &t.request))
+        .chain(
+            s.steps
+                .iter()
+                .map(|st| (format!("step `{}`", st.name), &st.request)),
+        );
+    for (owner, r) in requests {
+        places.extend(
+            r.templates()
+                .into_iter()
+                .map(|(sub, t)| (format!("{owner} {sub}"), t)),
+        );
+    }
+    for (place, t) in places {
+        for name in t.env_names() {
+            if std::env::var_os(name).is_none() {
+                return Err(PlanError(format!(
+                    "the environment variable `{name}` is not set ({place} reads it with \
+                     env(\"{name}\")): set it for the run, e.g. `{name}=… loadtape run …`"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The data sources, each cut to this segment's rows, their columns bound as `name.column`.

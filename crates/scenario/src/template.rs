@@ -300,6 +300,32 @@ impl Template {
         names
     }
 
+    /// The environment variables `env("NAME")` reads with a literal name, so that a run can
+    /// check before it starts that each is set (a missing one fails every render).
+    pub fn env_names(&self) -> Vec<&str> {
+        fn collect<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
+            match e {
+                Expr::Call(Func::Env, args) if matches!(args.as_slice(), [Expr::Str(_)]) => {
+                    out.extend(args.iter().filter_map(|a| match a {
+                        Expr::Str(name) => Some(name.as_str()),
+                        _ => None,
+                    }));
+                }
+                Expr::Call(_, args) | Expr::Concat(args) => {
+                    args.iter().for_each(|a| collect(a, out));
+                }
+                Expr::Var(_) | Expr::Str(_) | Expr::Int(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        for part in &self.parts {
+            if let Part::Expr(e) = part {
+                collect(e, &mut out);
+            }
+        }
+        out
+    }
+
     /// Whether rendering can give a different text each time (clock, randomness), so the result
     /// must not be cached even when every variable is unchanged.
     pub fn is_volatile(&self) -> bool {
