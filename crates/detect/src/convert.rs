@@ -239,6 +239,7 @@ impl<'a> Builder<'a> {
             };
             self.exprs.insert(&f.variable, expr);
         }
+        self.csv_companions();
         if let Some(csv) = &self.opts.token_csv {
             if !self.csv_columns.is_empty() {
                 self.data.insert(
@@ -257,6 +258,38 @@ impl<'a> Builder<'a> {
                     ),
                 );
             }
+        }
+    }
+
+    /// With `--token-csv`, the exchanges that fetched the CSV's tokens leave the flow, so every
+    /// other value only they issued (the `openid` a WeChat login answers beside its session
+    /// key) must come from the CSV too: a column of its own, filled from the recording.
+    fn csv_companions(&mut self) {
+        let a = self.a;
+        let is_csv = |exprs: &HashMap<&str, Expr>, f: &Finding| matches!(exprs.get(f.variable.as_str()), Some(Expr::Var(v)) if v.starts_with("tokens."));
+        let csv_steps: HashSet<usize> = a
+            .applied()
+            .filter(|f| is_csv(&self.exprs, f))
+            .flat_map(|f| f.origins.iter().map(|o| o.step))
+            .collect();
+        if csv_steps.is_empty() {
+            return;
+        }
+        let companions: Vec<&Finding> = a
+            .applied()
+            .filter(|f| {
+                !is_csv(&self.exprs, f)
+                    && matches!(self.exprs.get(f.variable.as_str()), Some(Expr::Var(_)))
+            })
+            .filter(|f| {
+                !f.origins.is_empty() && f.origins.iter().all(|o| csv_steps.contains(&o.step))
+            })
+            .collect();
+        for f in companions {
+            self.csv_columns.push(f.variable.clone());
+            self.csv_row.push(f.value.clone());
+            self.exprs
+                .insert(&f.variable, Expr::Var(format!("tokens.{}", f.variable)));
         }
     }
 

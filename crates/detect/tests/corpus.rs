@@ -244,6 +244,41 @@ fn token_csv_turns_the_platform_token_into_a_data_column() {
     assert!(c.yaml().contains("# Pre-fetched tokens (PTS method 2)"));
 }
 
+/// `--token-csv` takes the login's exchange out of the flow, so what else only it issued
+/// (WeChat's `openid` beside the session key) is a column of the CSV too: before, `orders`
+/// sent `{{ openid }}`, which nothing defined, and the scenario did not load.
+#[test]
+fn token_csv_carries_every_value_the_replaced_login_issued() {
+    let (rec, a) = load("wechat-login");
+    let opts = ConvertOptions {
+        recording: Some("wechat-login.yaml".into()),
+        token_csv: Some(TokenCsv {
+            path: "tokens.csv".into(),
+        }),
+        ..Default::default()
+    };
+    let c = loadtape_detect::convert(&rec, &a, &opts);
+    assert_eq!(c.csv_columns, ["sessionKey", "openid"]);
+    assert_eq!(c.csv_row[1], "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o");
+    let dir = tempfile::tempdir().unwrap();
+    let row = c.csv_row.join(",");
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        format!("sessionKey,openid\n{row}\n"),
+    )
+    .unwrap();
+    let file = dir.path().join("s.scenario.yaml");
+    std::fs::write(&file, c.yaml()).unwrap();
+    let s = loadtape_scenario::load_scenario(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.tokens.is_empty(), "the CSV replaces the login");
+    let orders = s.steps.iter().find(|s| s.name == "orders").unwrap();
+    assert!(
+        url(&orders.request).contains("openid={{ tokens.openid }}"),
+        "{}",
+        url(&orders.request)
+    );
+}
+
 #[test]
 fn alipay_oauth_token() {
     let (rec, a) = load("alipay-oauth");
