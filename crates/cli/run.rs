@@ -118,20 +118,27 @@ fn apply_segment(scenario: &mut Scenario, segment: Segment) -> Result<(), Failur
     Ok(())
 }
 
+/// `--target ORIGIN=URL` flags as (recorded origin, where to send) pairs; `run` and `verify`
+/// read them alike (the engine checks both halves are origins).
+pub(crate) fn parse_targets(flags: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    flags
+        .iter()
+        .map(|t| {
+            let (from, to) = t.split_once('=').ok_or_else(|| {
+                Failure::BadInput(anyhow!(
+                    "--target {t}: write ORIGIN=URL, e.g. https://api.example.com=http://127.0.0.1:9090"
+                ))
+            })?;
+            Ok((from.to_string(), to.to_string()))
+        })
+        .collect()
+}
+
 /// The engine's options from the command line (`--target`, `--ca`, `--insecure`, `--debug`)
 /// and `LOADTAPE_WORKERS`.
 fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
-    let mut targets = Vec::new();
-    for t in &args.targets {
-        let (from, to) = t.split_once('=').ok_or_else(|| {
-            Failure::BadInput(anyhow!(
-                "--target {t}: write ORIGIN=URL, e.g. https://api.example.com=http://127.0.0.1:9090"
-            ))
-        })?;
-        targets.push((from.to_string(), to.to_string()));
-    }
     Ok(Options {
-        targets,
+        targets: parse_targets(&args.targets)?,
         ca_files: args.ca.clone(),
         insecure: args.insecure,
         debug: args.debug,

@@ -89,17 +89,8 @@ fn recording_path(args: &Args, named: Option<&str>) -> Result<PathBuf, Failure> 
 }
 
 fn options(args: &Args) -> Result<Options, Failure> {
-    let mut targets = Vec::new();
-    for t in &args.targets {
-        let (from, to) = t.split_once('=').ok_or_else(|| {
-            Failure::BadInput(anyhow!(
-                "--target {t}: write ORIGIN=URL, e.g. https://api.example.com=http://127.0.0.1:9090"
-            ))
-        })?;
-        targets.push((from.to_string(), to.to_string()));
-    }
     Ok(Options {
-        targets,
+        targets: crate::run::parse_targets(&args.targets)?,
         ca_files: args.ca.clone(),
         insecure: args.insecure,
         sink: Sink::new(crate::out::Terminal),
