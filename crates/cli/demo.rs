@@ -238,6 +238,8 @@ fn replay(args: &Args, files: &Files, testbed_ca: &Path) -> Result<()> {
             path(&files.result),
             "--html",
             path(&files.html),
+            // Shown as the command to run again by hand: its files exist by then.
+            "--force",
         ],
         "step 5",
     )
