@@ -201,3 +201,83 @@ fn errcode_42001_in_an_http_200_is_named_as_an_expired_token() {
         "{r:#}"
     );
 }
+
+/// A recording of one signed-API call whose `nonce_str` the scenario sends as recorded: the
+/// server has seen that nonce (the recorded session used it), refuses it with `errcode 40163`
+/// in an HTTP 200, and verify names the nonce and the generator to use.
+#[test]
+fn a_nonce_left_as_recorded_is_named_with_the_generator_to_use() {
+    let (dir, _tb, base) = setup(&[]);
+    let nonce = "5f2b9c0e7a1d4e3f8b6c2a9d0e1f3a7b";
+    let url = format!("{RECORDED}/api/coupons?nonce_str={nonce}");
+    std::fs::write(
+        dir.path().join("coupons.yaml"),
+        format!(
+            "loadtape: recording/v1
+name: coupons
+created: 2026-11-21T10:00:00.000Z
+...
+---
+id: 1
+started: 2026-11-21T10:00:05.000Z
+duration_ms: 3.0
+request:
+  method: GET
+  url: {url}
+  version: HTTP/1.1
+response:
+  status: 200
+  version: HTTP/1.1
+  headers:
+  - [content-type, application/json]
+  body: {{json: {{errcode: 0, coupons: [{{couponId: cpn_10, title: 10 off}}]}}}}
+...
+"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("coupons.scenario.yaml"),
+        format!(
+            "loadtape: scenario/v1
+name: coupons
+recording: coupons.yaml
+steps:
+  - name: coupons
+    recorded: 1
+    request: {{method: GET, url: '{url}'}}
+    check: {{status: 200, json: {{path: $.errcode, equals: 0}}}}
+load: {{executor: constant-vus, vus: 1, duration: 10s}}
+"
+        ),
+    )
+    .unwrap();
+    // The recorded session used the nonce.
+    let ca = dir.path().join("certs/testbed-ca.pem");
+    let (code, body) = crate::util::curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        &format!("{base}/api/coupons?nonce_str={nonce}"),
+    ]);
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains("\"errcode\":0"), "{body}");
+
+    let (code, r, _) = verify(dir.path(), &base, "coupons.scenario.yaml");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        verdicts(&r)[0],
+        ("coupons".into(), "diverged".into()),
+        "{r:#}"
+    );
+    let cause = &r["cause"];
+    assert_eq!(cause["step"], "coupons", "{r:#}");
+    let said = format!(
+        "{} {} {}",
+        cause["summary"], cause["evidence"], cause["fix"]
+    );
+    assert!(said.contains(nonce), "{r:#}");
+    assert!(
+        said.contains("md5(uuid())") || said.contains("uuid()"),
+        "{r:#}"
+    );
+}

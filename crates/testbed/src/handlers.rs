@@ -18,6 +18,7 @@
 //! | `POST /admin/stall?for=D`      | none (test hook)      | `stall`        | `admin`     |
 //! | `GET /blob?bytes=N`            | none                  | `blob`         | `synthetic` |
 //! | `GET /slow?ms=N`               | none                  | `slow`         | `synthetic` |
+//! | `GET /api/coupons?nonce_str=N` | a nonce never used    | `other`        | `nonce`     |
 //! | `GET /`                        | none                  | `page`         |             |
 //! | `GET /stats`                   | none                  | not counted    | `admin`     |
 //!
@@ -32,6 +33,7 @@
 
 mod admin;
 mod business;
+mod nonce;
 mod reply;
 mod session2;
 mod shop;
@@ -77,6 +79,8 @@ pub(crate) struct App {
     /// WeChat's side of a mini-program login: `jscode2session` and the user-info crypto.
     platform: Platform,
     stall: Stall,
+    /// `/api/coupons`' replay guard.
+    nonces: nonce::Nonces,
     appid: String,
     secret: String,
     /// `expires_in` as announced: the TTL in whole seconds, rounded up, at least 1.
@@ -97,6 +101,7 @@ enum Route<'p> {
     Blob,
     Slow,
     Stats,
+    Coupons,
     Wp(&'p str),
     V2(&'p str),
     Wx(&'p str),
@@ -119,6 +124,7 @@ impl Route<'_> {
             "/blob" => Route::Blob,
             "/slow" => Route::Slow,
             "/stats" => Route::Stats,
+            "/api/coupons" => Route::Coupons,
             "/sns/jscode2session" => Route::Jscode2Session,
             p if p.starts_with("/wp/") => Route::Wp(p),
             p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
@@ -147,6 +153,7 @@ impl Route<'_> {
             Route::Blob => (Some("GET"), Some(Endpoint::Blob)),
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
+            Route::Coupons => (Some("GET"), Some(Endpoint::Other)),
             // Counted as the shop's `sessions`: the platform half of its login.
             Route::Jscode2Session => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
@@ -195,6 +202,7 @@ impl App {
             // Two-digit address ids at first, as the recorded `"data":57`; four-digit orders.
             shop: ShopStore::new(10 + first_post_id % 90, first_post_id + 100, ttl),
             stall: Stall::new(),
+            nonces: nonce::Nonces::default(),
             appid,
             secret,
             expires_in,
@@ -253,6 +261,7 @@ impl App {
             Route::Blob => synthetic::blob(query),
             Route::Slow => synthetic::slow(query).await,
             Route::Stats => self.stats(),
+            Route::Coupons => self.nonces.coupons(query),
             Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
             Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
             Route::Wx(path) => self.shop(&parts.method, path, headers, query, body).await,

@@ -28,6 +28,8 @@
 //!   `i % 251`, streamed in 64 KiB frames with a `content-length`: for proxy tests of big
 //!   downloads.
 //! * `GET /slow?ms=N` — `{"errcode":0,"slept_ms":N}` after N ms (≤ 60000).
+//! * `GET /api/coupons?nonce_str=N` — coupons for a nonce it has not seen, `errcode 40163` in
+//!   an HTTP 200 for one it has: a replay guard, as signed APIs have.
 //! * `/wp/...` — a small server-rendered web app in WordPress's shape: `POST /wp/login` (form
 //!   `log=admin`, `pwd=testbed-password`) sets the `wordpress_logged_in_testbed` session cookie
 //!   (lifetime: the token TTL); `GET /wp/admin` issues per-session nonces in its HTML (hidden
