@@ -29,6 +29,7 @@ mod record;
 mod report;
 mod run;
 mod runtime;
+mod server_args;
 mod testbed;
 mod tokens;
 mod verify;

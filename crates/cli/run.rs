@@ -36,15 +36,9 @@ pub struct Args {
     /// Each VU stops after this many flows.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     iterations: Option<u64>,
-    /// Send requests for a recorded origin elsewhere: https://api.example.com=http://127.0.0.1:9090.
-    #[arg(long = "target", value_name = "ORIGIN=URL")]
-    targets: Vec<String>,
-    /// Also trust this CA certificate (PEM), e.g. the testbed's certs/testbed-ca.pem.
-    #[arg(long, value_name = "FILE")]
-    ca: Vec<PathBuf>,
-    /// Do not check server certificates.
-    #[arg(long)]
-    insecure: bool,
+    /// `--target`, `--ca`, `--insecure`.
+    #[command(flatten)]
+    server: crate::server_args::ServerArgs,
     /// No progress output; only the summary.
     #[arg(long)]
     quiet: bool,
@@ -118,29 +112,13 @@ fn apply_segment(scenario: &mut Scenario, segment: Segment) -> Result<(), Failur
     Ok(())
 }
 
-/// `--target ORIGIN=URL` flags as (recorded origin, where to send) pairs; `run` and `verify`
-/// read them alike (the engine checks both halves are origins).
-pub(crate) fn parse_targets(flags: &[String]) -> Result<Vec<(String, String)>, Failure> {
-    flags
-        .iter()
-        .map(|t| {
-            let (from, to) = t.split_once('=').ok_or_else(|| {
-                Failure::BadInput(anyhow!(
-                    "--target {t}: write ORIGIN=URL, e.g. https://api.example.com=http://127.0.0.1:9090"
-                ))
-            })?;
-            Ok((from.to_string(), to.to_string()))
-        })
-        .collect()
-}
-
 /// The engine's options from the command line (`--target`, `--ca`, `--insecure`, `--debug`)
 /// and `LOADTAPE_WORKERS`.
 fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
     Ok(Options {
-        targets: parse_targets(&args.targets)?,
-        ca_files: args.ca.clone(),
-        insecure: args.insecure,
+        targets: args.server.targets()?,
+        ca_files: args.server.ca.clone(),
+        insecure: args.server.insecure,
         debug: args.debug,
         sink: Sink::new(crate::out::Terminal),
         // Worker threads (default: one per core); for benchmarks that pin the server to a core.

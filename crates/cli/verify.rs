@@ -27,15 +27,9 @@ pub struct Args {
     /// The recording to compare with (default: the scenario's `recording`, beside it).
     #[arg(long, value_name = "FILE")]
     recording: Option<PathBuf>,
-    /// Send requests for ORIGIN to URL instead (repeatable), as `loadtape run --target`.
-    #[arg(long = "target", value_name = "ORIGIN=URL")]
-    targets: Vec<String>,
-    /// Also trust the CA certificate(s) in this PEM file (repeatable).
-    #[arg(long, value_name = "FILE")]
-    ca: Vec<PathBuf>,
-    /// Accept any server certificate.
-    #[arg(long)]
-    insecure: bool,
+    /// `--target`, `--ca`, `--insecure`, as `loadtape run` takes them.
+    #[command(flatten)]
+    server: crate::server_args::ServerArgs,
     /// Print the report as JSON, for tools.
     #[arg(long)]
     json: bool,
@@ -90,9 +84,9 @@ fn recording_path(args: &Args, named: Option<&str>) -> Result<PathBuf, Failure> 
 
 fn options(args: &Args) -> Result<Options, Failure> {
     Ok(Options {
-        targets: crate::run::parse_targets(&args.targets)?,
-        ca_files: args.ca.clone(),
-        insecure: args.insecure,
+        targets: args.server.targets()?,
+        ca_files: args.server.ca.clone(),
+        insecure: args.server.insecure,
         sink: Sink::new(crate::out::Terminal),
         request_timeout: Duration::from_secs(30),
         ..Options::default()

@@ -84,7 +84,7 @@ pub struct MiniProgram {
     pub appid: String,
 }
 
-/// A super app whose mini programs loadtape recognises (see [`crate::presets`]).
+/// A super app whose mini programs loadtape recognises by their presets (platform endpoints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
     /// WeChat: Referer `servicewechat.com/{appid}/…`, tokens from `cgi-bin/token` or

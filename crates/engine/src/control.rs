@@ -87,7 +87,7 @@ impl Control {
         self.stop.cancelled().await;
     }
 
-    /// A stop of its own that the run's stop also triggers: a worker's (see [`crate::ctx`]).
+    /// A stop of its own that the run's stop also triggers: a worker's.
     pub(crate) fn child_stop(&self) -> CancellationToken {
         self.stop.child_token()
     }
