@@ -5,7 +5,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use loadtape_detect::{analyze, convert, Analysis, Conversion, ConvertOptions, Options, TokenCsv};
+use loadtape_detect::{
+    analyze, compare_recordings, convert, Analysis, Conversion, ConvertOptions, Evidence, Options,
+    TokenCsv,
+};
 use loadtape_scenario::Scenario;
 
 use crate::exit::Failure;
@@ -42,21 +45,91 @@ pub struct Args {
     /// Overwrite the scenario if it exists.
     #[arg(long)]
     force: bool,
+    /// Another recording of the same flow (another tester, another login); repeatable. A
+    /// value that differs between the recordings at the same place is dynamic by evidence,
+    /// one equal in all is static; per-user values become a CSV, one row per recording.
+    #[arg(long, value_name = "FILE")]
+    also: Vec<PathBuf>,
+    /// Where `--also`'s per-user values go [default: NAME.users.csv beside the scenario].
+    #[arg(long, value_name = "FILE", requires = "also")]
+    users_csv: Option<PathBuf>,
+    /// Then replay one iteration against the target (`loadtape verify`), apply the fixes it
+    /// finds (extractors from the live answers, generators), and verify again; exit 0 only
+    /// when the last verify matched.
+    #[arg(long)]
+    verify: bool,
+    /// With --verify: how many verify rounds at most.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "verify")]
+    rounds: u32,
+    /// With --verify: `--target`, `--ca`, `--insecure`, as `loadtape run` takes them.
+    #[command(flatten)]
+    server: crate::server_args::ServerArgs,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let rec = loadtape_recording::read_any(&args.recording).map_err(|e| bad(e.to_string()))?;
-    let opts = Options {
-        keep_static: args.keep_static,
-        token_step: args.token_step.clone(),
-    };
-    let analysis = analyze(&rec, &opts).map_err(bad)?;
+    let server = &args.server;
+    if !args.verify && (!server.targets.is_empty() || !server.ca.is_empty() || server.insecure) {
+        return Err(bad(
+            "--target, --ca and --insecure are for --verify (convert alone sends nothing)".into(),
+        ));
+    }
+    let rec = read(&args.recording)?;
+    let others = args.also.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.recording));
     crate::outputs::refuse_existing(&out, args.force, "-o")?;
-    let conversion = convert(&rec, &analysis, &convert_options(&args, &out));
+    let mut evidence = Evidence::default();
+    if !others.is_empty() {
+        let first = analyze(&rec, &analysis_options(&args)).map_err(bad)?;
+        for f in compare_recordings(&rec, &first, &others).facts() {
+            evidence.add(f.clone());
+        }
+    }
+    let (analysis, conversion, changes) = build(&args, &rec, &evidence, &out)?;
+    prepare_csvs(&args, &conversion, &out)?;
+    write_scenario(&out, &conversion.yaml(), args.force)?;
+    print_changes("compared with --also", &changes);
+    print_summary(&out, &analysis, &conversion.scenario, !args.verify);
+    if !args.verify {
+        return Ok(());
+    }
+    let rebuild = |ev: &Evidence| -> Result<Vec<String>, Failure> {
+        let (_, c, changes) = build(&args, &rec, ev, &out)?;
+        write_scenario(&out, &c.yaml(), true)?;
+        Ok(changes)
+    };
+    let repair = crate::repair::Repair {
+        scenario: &out,
+        recording: &rec,
+        server,
+        rounds: args.rounds,
+    };
+    repair.run(evidence, rebuild)
+}
+
+fn read(path: &Path) -> Result<loadtape_recording::Recording, Failure> {
+    loadtape_recording::read_any(path).map_err(|e| bad(e.to_string()))
+}
+
+fn analysis_options(args: &Args) -> Options {
+    Options {
+        keep_static: args.keep_static,
+        token_step: args.token_step.clone(),
+    }
+}
+
+/// The analysis with the evidence applied, the conversion, and what the evidence changed.
+fn build(
+    args: &Args,
+    rec: &loadtape_recording::Recording,
+    evidence: &Evidence,
+    out: &Path,
+) -> Result<(Analysis, Conversion, Vec<String>), Failure> {
+    let mut analysis = analyze(rec, &analysis_options(args)).map_err(bad)?;
+    let changes = evidence.apply(rec, &mut analysis);
+    let conversion = convert(rec, &analysis, &convert_options(args, out));
     if conversion.scenario.steps.is_empty() {
         let dropped = analysis.steps.len();
         return Err(bad(format!(
@@ -65,10 +138,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
             args.recording.display()
         )));
     }
-    prepare_csvs(&args, &conversion)?;
-    write_scenario(&out, &conversion.yaml(), args.force)?;
-    print_summary(&out, &analysis, &conversion.scenario);
-    Ok(())
+    Ok((analysis, conversion, changes))
+}
+
+/// What evidence changed, one line each.
+pub(crate) fn print_changes(what: &str, changes: &[String]) {
+    if changes.is_empty() {
+        return;
+    }
+    outln!("{what}:");
+    for c in changes {
+        outln!("  - {c}");
+    }
 }
 
 /// Bad input (exit 2): the message is the whole story, no context chain.
@@ -89,17 +170,36 @@ fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
             .map(|n| n.to_string_lossy().into_owned()),
         token_csv: args.token_csv.as_ref().map(beside),
         login_csv: args.login_csv.as_ref().map(beside),
+        users_csv: (!args.also.is_empty()).then(|| beside(&users_csv(args, out))),
     }
+}
+
+/// `--users-csv`, or `NAME.users.csv` beside the scenario.
+fn users_csv(args: &Args, out: &Path) -> PathBuf {
+    args.users_csv.clone().unwrap_or_else(|| {
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = name.strip_suffix(".scenario.yaml").or_else(|| name.strip_suffix(".yaml")).unwrap_or(&name);
+        out.with_file_name(format!("{stem}.users.csv"))
+    })
 }
 
 /// The `--token-csv` and `--login-csv` files, checked or created with the recorded row;
 /// before the scenario is written, so a scenario is never left naming a CSV that fails.
-fn prepare_csvs(args: &Args, conversion: &Conversion) -> Result<(), Failure> {
+fn prepare_csvs(args: &Args, conversion: &Conversion, out: &Path) -> Result<(), Failure> {
+    if !conversion.users_columns.is_empty() {
+        let csv = users_csv(args, out);
+        prepare_csv(
+            &csv,
+            &conversion.users_columns,
+            &conversion.users_rows,
+            "one row per recording of the flow: add a row per test user",
+        )?;
+    }
     if let Some(csv) = &args.token_csv {
         prepare_csv(
             csv,
             &conversion.csv_columns,
-            &conversion.csv_row,
+            std::slice::from_ref(&conversion.csv_row),
             "the recorded token(s) as one row: replace them with fresh, pre-fetched ones",
         )?;
     }
@@ -114,7 +214,7 @@ fn prepare_csvs(args: &Args, conversion: &Conversion) -> Result<(), Failure> {
         prepare_csv(
             csv,
             &conversion.login_columns,
-            &conversion.login_row,
+            std::slice::from_ref(&conversion.login_row),
             "the recorded user's login material as one row: add a row per test user",
         )?;
     }
@@ -141,7 +241,7 @@ fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
 
 /// What was written, the warnings a human must read, and the command to try it with (with
 /// `--ca` when the target's certificate is not publicly trusted).
-fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario) {
+fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario, hint: bool) {
     let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
     outln!(
         "wrote {}: {} token step(s), {} step(s), {} extractor(s), {} finding(s) applied, {} suggestion(s)",
@@ -157,6 +257,9 @@ fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario) {
         for w in &analysis.warnings {
             outln!("  - {w}");
         }
+    }
+    if !hint {
+        return;
     }
     let private = talks_to_private_https(s);
     // The testbed writes its CA here (`loadtape testbed --tls`): a hint that works as printed.
@@ -232,7 +335,12 @@ fn relative_to(csv: &Path, dir: &Path) -> String {
 
 /// An existing CSV must have the token columns; a missing one is created with the recorded
 /// tokens as a starter row (they expire: replace them with fresh ones).
-fn prepare_csv(csv: &Path, columns: &[String], row: &[String], what: &str) -> Result<(), Failure> {
+fn prepare_csv(
+    csv: &Path,
+    columns: &[String],
+    rows: &[Vec<String>],
+    what: &str,
+) -> Result<(), Failure> {
     if columns.is_empty() {
         return Err(Failure::BadInput(anyhow!(
             "--token-csv: the recording has no token to read from a CSV"
@@ -263,17 +371,19 @@ fn prepare_csv(csv: &Path, columns: &[String], row: &[String], what: &str) -> Re
         }
         return Ok(());
     }
-    write_starter(csv, columns, row).with_context(|| format!("cannot write {}", csv.display()))?;
+    write_starter(csv, columns, rows).with_context(|| format!("cannot write {}", csv.display()))?;
     outln!("wrote {} with {what}", csv.display());
     Ok(())
 }
 
 /// A starter CSV: the header and the recorded row, quoted where the engine's CSV reader
 /// needs it (login material is JSON, full of commas and quotes).
-fn write_starter(csv: &Path, columns: &[String], row: &[String]) -> Result<(), csv::Error> {
+fn write_starter(csv: &Path, columns: &[String], rows: &[Vec<String>]) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_path(csv)?;
     w.write_record(columns)?;
-    w.write_record(row)?;
+    for row in rows {
+        w.write_record(row)?;
+    }
     w.flush()?;
     Ok(())
 }

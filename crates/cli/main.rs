@@ -32,6 +32,7 @@ mod runtime;
 mod server_args;
 mod testbed;
 mod tokens;
+mod repair;
 mod verify;
 
 /// Record a mini program's HTTPS traffic, find its tokens, replay it as load.

@@ -39,12 +39,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let bad = |e: anyhow::Error| Failure::BadInput(e);
     let scenario = load_scenario(&args.scenario).map_err(|e| bad(anyhow!(e)))?;
     let rec_path = recording_path(&args, scenario.recording.as_deref())?;
-    let recording = loadtape_recording::read_recording(&rec_path)
+    let recording = loadtape_recording::read_any(&rec_path)
         .map_err(|e| bad(anyhow!("{}: {e}", rec_path.display())))?;
-    let options = options(&args)?;
-    let seen = loadtape_verify::run_once(&scenario, &args.scenario, options)
-        .map_err(|e| bad(anyhow!("{}: {e}", args.scenario.display())))?;
-    let report = loadtape_verify::compare(&scenario, &recording, &seen);
+    let report = check(&args.scenario, &recording, &args.server)?;
     if args.json {
         outln!("{}", to_json(&report));
     } else {
@@ -82,11 +79,25 @@ fn recording_path(args: &Args, named: Option<&str>) -> Result<PathBuf, Failure> 
     })
 }
 
-fn options(args: &Args) -> Result<Options, Failure> {
+/// Replays one iteration of the scenario in `file` against `server` and compares it with
+/// `recording`.
+pub(crate) fn check(
+    file: &Path,
+    recording: &loadtape_recording::Recording,
+    server: &crate::server_args::ServerArgs,
+) -> Result<Report, Failure> {
+    let bad = |e: anyhow::Error| Failure::BadInput(e);
+    let scenario = load_scenario(file).map_err(|e| bad(anyhow!(e)))?;
+    let seen = loadtape_verify::run_once(&scenario, file, options(server)?)
+        .map_err(|e| bad(anyhow!("{}: {e}", file.display())))?;
+    Ok(loadtape_verify::compare(&scenario, recording, &seen))
+}
+
+fn options(server: &crate::server_args::ServerArgs) -> Result<Options, Failure> {
     Ok(Options {
-        targets: args.server.targets()?,
-        ca_files: args.server.ca.clone(),
-        insecure: args.server.insecure,
+        targets: server.targets()?,
+        ca_files: server.ca.clone(),
+        insecure: server.insecure,
         sink: Sink::new(crate::out::Terminal),
         request_timeout: Duration::from_secs(30),
         ..Options::default()
@@ -106,7 +117,7 @@ fn status(s: Option<u16>) -> String {
     s.map_or("-".into(), |s| s.to_string())
 }
 
-fn print_table(r: &Report) {
+pub(crate) fn print_table(r: &Report) {
     let width = r
         .steps
         .iter()

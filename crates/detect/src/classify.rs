@@ -112,6 +112,7 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         findings,
         mini_program,
         warnings,
+        rows_elsewhere: IndexMap::new(),
     })
 }
 
@@ -223,6 +224,7 @@ impl Ctx<'_> {
                 origins: v.origins,
                 confidence: v.confidence,
                 reason: v.reason,
+                evidence: Vec::new(),
             };
             if let Some(w) = self.warning(&f) {
                 warnings.push(w);
@@ -269,6 +271,7 @@ impl Ctx<'_> {
             origins,
             confidence: 85,
             reason: "a short id a name or a REST path ties to the response that issued it".into(),
+            evidence: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod logins;
 mod token_steps;
+mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub struct ConvertOptions {
     pub token_csv: Option<TokenCsv>,
     /// The user-bound login material from a CSV, one row per VU (`--login-csv`).
     pub login_csv: Option<TokenCsv>,
+    /// Where per-user data goes (`--also`: values each recording sends differently), one
+    /// row per recording; without it they are sent as recorded.
+    pub users_csv: Option<TokenCsv>,
 }
 
 /// A CSV of pre-fetched tokens: a data source named `tokens`, one column per token variable.
@@ -77,6 +81,10 @@ pub struct Conversion {
     pub login_columns: Vec<String>,
     /// The recorded values of `login_columns`, in the same order.
     pub login_row: Vec<String>,
+    /// The per-user data's columns (`users_csv`), and one row per recording.
+    pub users_columns: Vec<String>,
+    /// The rows of `users_columns`: the recorded one first, then one per other recording.
+    pub users_rows: Vec<Vec<String>>,
 }
 
 impl Conversion {
@@ -129,6 +137,8 @@ pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversi
         csv_row: b.csv_row,
         login_columns: b.login_columns,
         login_row: b.login_row,
+        users_columns: b.users_columns,
+        users_rows: b.users_rows,
     }
 }
 
@@ -153,6 +163,8 @@ struct Builder<'a> {
     csv_row: Vec<String>,
     login_columns: Vec<String>,
     login_row: Vec<String>,
+    users_columns: Vec<String>,
+    users_rows: Vec<Vec<String>>,
     /// Responses speak WeChat's `errcode` dialect.
     errcodes: bool,
     /// The business status fields the recording's answers carry.
@@ -187,6 +199,8 @@ impl<'a> Builder<'a> {
             csv_row: Vec::new(),
             login_columns: Vec::new(),
             login_row: Vec::new(),
+            users_columns: Vec::new(),
+            users_rows: Vec::new(),
             errcodes,
             business: Dialect::learn(
                 rec.exchanges
@@ -235,10 +249,19 @@ impl<'a> Builder<'a> {
                 Class::Generated(Gen::Nonce | Gen::Uuid | Gen::LoginCode) => {
                     Expr::Call(Func::Uuid, vec![])
                 }
+                Class::Generated(Gen::Serial) => match serial(&f.value) {
+                    Some(e) => e,
+                    None => continue,
+                },
+                Class::PerUser => match self.per_user(&f.variable, &f.value) {
+                    Some(e) => e,
+                    None => continue,
+                },
                 Class::Generated(Gen::Signature) | Class::Static => continue,
             };
             self.exprs.insert(&f.variable, expr);
         }
+        self.users_data();
         self.csv_companions();
         if let Some(csv) = &self.opts.token_csv {
             if !self.csv_columns.is_empty() {
@@ -384,6 +407,9 @@ impl<'a> Builder<'a> {
                 )),
                 _ => {}
             }
+            for e in &f.evidence {
+                notes.push(format!("`{}` ({}), by evidence:\n{e}.", f.variable, f.class));
+            }
         }
         if let Some(r) = &self.ex[step].request.body {
             if r.truncated {
@@ -512,6 +538,34 @@ impl<'a> Builder<'a> {
             _ => None,
         }
     }
+}
+
+/// A fresh number with as many digits as `value`: random up to 18 digits (what
+/// `random_int` reaches), the clock in milliseconds and random digits up to 31.
+pub(crate) fn serial(value: &str) -> Option<Expr> {
+    let random = |n: u32| {
+        let low = if n == 1 { 0 } else { 10i64.pow(n - 1) };
+        Expr::Call(
+            Func::RandomInt,
+            vec![Expr::Int(low), Expr::Int(10i64.pow(n) - 1)],
+        )
+    };
+    match u32::try_from(value.len()).ok()? {
+        n @ 1..=18 => Some(random(n)),
+        n @ 19..=31 => Some(Expr::Concat(vec![
+            Expr::Call(Func::NowMs, vec![]),
+            random(n - 13),
+        ])),
+        _ => None,
+    }
+}
+
+/// The template [`serial`] writes for `value` (`{{ random_int(100, 999) }}`), for tools that
+/// print the fix before converting.
+pub fn serial_template(value: &str) -> Option<String> {
+    let e = serial(value)?;
+    let t = Template::from_parts([loadtape_scenario::template::Part::Expr(e)]);
+    Some(t.to_string())
 }
 
 fn dedup(mut v: Vec<&str>) -> Vec<&str> {

@@ -22,6 +22,9 @@ pub struct Analysis {
     pub mini_program: Option<MiniProgram>,
     /// Things a human must decide; `tokens` prints them, `convert` prints and comments them.
     pub warnings: Vec<String>,
+    /// A [`Class::PerUser`] variable's value in each other recording of the flow (`convert
+    /// --also`), in order: the `users` data source's rows after the recorded one.
+    pub rows_elsewhere: indexmap::IndexMap<String, Vec<String>>,
 }
 
 impl Analysis {
@@ -126,6 +129,10 @@ pub struct Finding {
     pub confidence: u8,
     /// Why it was classified so.
     pub reason: String,
+    /// What evidence from outside the recording's own rules changed or backed this finding
+    /// (a `convert --verify` round, a second recording of the flow): `convert` writes it as a
+    /// comment where the value is used, so a reader sees why the rule was overruled.
+    pub evidence: Vec<String>,
 }
 
 impl Finding {
@@ -150,6 +157,9 @@ pub enum Class {
     Generated(Gen),
     /// The mini program's appid, from the Referer: a scenario variable.
     AppId,
+    /// Different in each recording of the flow and issued by no response (a user name, a
+    /// phone number typed in): a column of the `users` data source, one row per recording.
+    PerUser,
     /// Sent as recorded (listed only as a suggestion when it looks like a token).
     Static,
 }
@@ -167,6 +177,9 @@ pub enum Gen {
     Nonce,
     /// A UUID sent once: `uuid()`.
     Uuid,
+    /// A number the client makes up once per request (an `out_trade_no`, a request serial),
+    /// all digits: a random number of the same length, `random_int(10…0, 99…9)`.
+    Serial,
     /// `sign`, `signature`, `paySign`: needs the signing rule from the user.
     Signature,
     /// A login code (`code`, `js_code`, `authCode`): single-use, cannot be minted.
@@ -183,9 +196,11 @@ impl fmt::Display for Class {
             Class::Generated(Gen::TimestampS) => "generated (timestamp s)",
             Class::Generated(Gen::Nonce) => "generated (nonce)",
             Class::Generated(Gen::Uuid) => "generated (uuid)",
+            Class::Generated(Gen::Serial) => "generated (serial number)",
             Class::Generated(Gen::Signature) => "generated (signature)",
             Class::Generated(Gen::LoginCode) => "generated (login code)",
             Class::AppId => "appid",
+            Class::PerUser => "per-user data",
             Class::Static => "static",
         })
     }

@@ -16,6 +16,7 @@
 
 mod classify;
 mod convert;
+mod evidence;
 mod extract;
 mod filter;
 mod finding;
@@ -34,7 +35,8 @@ mod unissued;
 mod walk;
 
 pub use classify::{analyze, Options};
-pub use convert::{convert, Conversion, ConvertOptions, TokenCsv};
+pub use convert::{convert, serial_template, Conversion, ConvertOptions, TokenCsv};
+pub use evidence::{compare_recordings, Evidence, Fact};
 pub use finding::{
     Analysis, Class, Dropped, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform,
     StepInfo, Use, APPLY_AT,

@@ -19,10 +19,15 @@ impl Names {
         for f in Func::ALL {
             n.taken.insert(f.name().to_string());
         }
-        for reserved in ["appid", "secret", "expires_in", "tokens"] {
+        for reserved in ["appid", "secret", "expires_in", "tokens", "logins", "users"] {
             n.taken.insert(reserved.to_string());
         }
         n
+    }
+
+    /// Marks a name as used (a variable that already exists).
+    pub(crate) fn take(&mut self, name: &str) {
+        self.taken.insert(name.to_string());
     }
 
     /// `base`, or `base_2`, `base_3`... whichever is free first.

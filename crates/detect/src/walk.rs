@@ -83,6 +83,9 @@ pub(crate) fn path_and_query(url: &str) -> (&str, Option<&str>) {
 pub(crate) enum Kind {
     Candidate,
     ShortId,
+    /// Every non-empty value, headers included: what evidence from outside the rules (a
+    /// verify round, a second recording) is matched against, whatever its shape.
+    Any,
 }
 
 impl Kind {
@@ -90,6 +93,7 @@ impl Kind {
         match self {
             Kind::Candidate => shape::is_candidate(value),
             Kind::ShortId => shape::is_short_id(value),
+            Kind::Any => !value.is_empty(),
         }
     }
 }
@@ -105,8 +109,8 @@ pub(crate) fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
     let push_kind = |out: &mut Vec<Slot>, place: Place, value: String| match kind {
         Kind::Candidate => push(out, place, value),
-        Kind::ShortId if kind.keeps(&value) => out.push(Slot { place, value }),
-        Kind::ShortId => {}
+        _ if kind.keeps(&value) => out.push(Slot { place, value }),
+        _ => {}
     };
     let (path, query) = path_and_query(&req.url);
     for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
@@ -116,8 +120,10 @@ pub(crate) fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
         json_in(&Place::Query(k.clone()), &v, kind, &mut out);
         push_kind(&mut out, Place::Query(k), v);
     }
-    if kind == Kind::Candidate {
-        header_slots(&req.headers, &mut out);
+    match kind {
+        Kind::Candidate => header_slots(&req.headers, &mut out, push),
+        Kind::Any => header_slots(&req.headers, &mut out, push_kind),
+        Kind::ShortId => {}
     }
     if let Some(body) = &req.body {
         match &body.content {
@@ -146,8 +152,14 @@ pub(crate) fn response_slots(resp: &Response) -> Vec<Slot> {
 /// text body (hidden inputs, script objects, links).
 pub(crate) fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
     let mut out = Vec::new();
-    if kind == Kind::Candidate {
-        header_slots(&resp.headers, &mut out);
+    match kind {
+        Kind::Candidate => header_slots(&resp.headers, &mut out, push),
+        Kind::Any => header_slots(&resp.headers, &mut out, |o, place, value| {
+            if !value.is_empty() {
+                o.push(Slot { place, value })
+            }
+        }),
+        Kind::ShortId => {}
     }
     match resp.body.as_ref().map(|b| &b.content) {
         Some(BodyContent::Json(v)) => json_slots("$", v, kind, &mut out),
@@ -156,11 +168,11 @@ pub(crate) fn response_slots_of(resp: &Response, kind: Kind) -> Vec<Slot> {
                 let place = Place::TextField(f.name);
                 match kind {
                     Kind::Candidate => push(&mut out, place, f.value),
-                    Kind::ShortId if kind.keeps(&f.value) => out.push(Slot {
+                    _ if kind.keeps(&f.value) => out.push(Slot {
                         place,
                         value: f.value,
                     }),
-                    Kind::ShortId => {}
+                    _ => {}
                 }
             }
         }
@@ -181,7 +193,11 @@ fn is_form(headers: &Headers, text: &str) -> bool {
         || (text.contains('=') && !text.contains(char::is_whitespace) && !text.starts_with('{'))
 }
 
-fn header_slots(headers: &Headers, out: &mut Vec<Slot>) {
+fn header_slots(
+    headers: &Headers,
+    out: &mut Vec<Slot>,
+    push: impl Fn(&mut Vec<Slot>, Place, String),
+) {
     for (name, value) in headers.iter() {
         let lower = name.to_ascii_lowercase();
         if skip_header(&lower) {
@@ -281,7 +297,7 @@ fn json_slots(root: &str, v: &Value, kind: Kind, out: &mut Vec<Slot>) {
     let mut leaves = Vec::new();
     json_leaves(root, v, &mut leaves);
     for (path, value) in leaves {
-        if kind == Kind::ShortId {
+        if kind != Kind::Candidate {
             if kind.keeps(&value) {
                 out.push(Slot {
                     place: Place::Json(path),

@@ -591,8 +591,7 @@ fn examples_in_recordings_are_current() {
             &a,
             &ConvertOptions {
                 recording: Some(format!("{name}.yaml")),
-                token_csv: None,
-                login_csv: None,
+                ..Default::default()
             },
         );
         let file = dir.join(format!("{name}.scenario.yaml"));

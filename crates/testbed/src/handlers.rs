@@ -19,6 +19,9 @@
 //! | `GET /blob?bytes=N`            | none                  | `blob`         | `synthetic` |
 //! | `GET /slow?ms=N`               | none                  | `slow`         | `synthetic` |
 //! | `GET /api/coupons?nonce_str=N` | a nonce never used    | `other`        | `nonce`     |
+//! | `GET /api/pay?out_trade_no=N` | an order number never used | `other`   | `nonce`     |
+//! | `GET /api/queue/join`          | bearer (session)      | `other`        | `queue`     |
+//! | `GET /api/queue/status?no=N`   | bearer + its ticket   | `other`        | `queue`     |
 //! | `GET /`                        | none                  | `page`         |             |
 //! | `GET /stats`                   | none                  | not counted    | `admin`     |
 //!
@@ -34,6 +37,7 @@
 mod admin;
 mod business;
 mod nonce;
+mod queue;
 mod reply;
 mod session2;
 mod shop;
@@ -102,6 +106,9 @@ enum Route<'p> {
     Slow,
     Stats,
     Coupons,
+    Pay,
+    QueueJoin,
+    QueueStatus,
     Wp(&'p str),
     V2(&'p str),
     Wx(&'p str),
@@ -125,6 +132,9 @@ impl Route<'_> {
             "/slow" => Route::Slow,
             "/stats" => Route::Stats,
             "/api/coupons" => Route::Coupons,
+            "/api/pay" => Route::Pay,
+            "/api/queue/join" => Route::QueueJoin,
+            "/api/queue/status" => Route::QueueStatus,
             "/sns/jscode2session" => Route::Jscode2Session,
             p if p.starts_with("/wp/") => Route::Wp(p),
             p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
@@ -153,7 +163,9 @@ impl Route<'_> {
             Route::Blob => (Some("GET"), Some(Endpoint::Blob)),
             Route::Slow => (Some("GET"), Some(Endpoint::Slow)),
             Route::Stats => (Some("GET"), None),
-            Route::Coupons => (Some("GET"), Some(Endpoint::Other)),
+            Route::Coupons | Route::Pay | Route::QueueJoin | Route::QueueStatus => {
+                (Some("GET"), Some(Endpoint::Other))
+            }
             // Counted as the shop's `sessions`: the platform half of its login.
             Route::Jscode2Session => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
@@ -262,6 +274,9 @@ impl App {
             Route::Slow => synthetic::slow(query).await,
             Route::Stats => self.stats(),
             Route::Coupons => self.nonces.coupons(query),
+            Route::Pay => self.nonces.pay(query),
+            Route::QueueJoin => self.queue_join(headers),
+            Route::QueueStatus => self.queue_status(headers, query),
             Route::Wp(path) => self.webapp(&parts.method, path, headers, query, body).await,
             Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
             Route::Wx(path) => self.shop(&parts.method, path, headers, query, body).await,

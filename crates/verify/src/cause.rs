@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use loadtape_detect::shape::{is_hex32, is_uuid, timestamp, TimeUnit};
+use loadtape_detect::{Fact, Gen};
 use loadtape_engine::Observed;
 use loadtape_recording::Exchange;
 use loadtape_scenario::Scenario;
@@ -45,6 +46,8 @@ pub enum Fix {
     AddExtractor {
         /// The step whose answer issues the value.
         step: String,
+        /// That step's recorded exchange.
+        issuer: Option<u64>,
         /// The new variable.
         variable: String,
         /// Where the value is in that answer.
@@ -58,6 +61,8 @@ pub enum Fix {
         value: String,
         /// The template that makes a fresh one (`{{ now_ms() }}`).
         template: String,
+        /// What that template is, as `convert` knows generators.
+        generator: Gen,
     },
 }
 
@@ -70,12 +75,44 @@ impl Fix {
                 variable,
                 json_path,
                 value,
+                ..
             } => format!(
                 "add extractor `{variable}` on step `{step}`: {{json: '{json_path}'}}, and in step `{diverged}` replace `{value}` with '{{{{ {variable} }}}}'"
             ),
-            Fix::Generate { value, template } => {
+            Fix::Generate {
+                value, template, ..
+            } => {
                 format!("in step `{diverged}` replace `{value}` with '{template}'")
             }
+        }
+    }
+}
+
+impl Cause {
+    /// The fix as evidence `convert` can apply (`convert --verify`), when there is one.
+    pub fn fact(&self) -> Option<Fact> {
+        let why = format!("verify: {}", self.summary);
+        match self.fix.as_ref()? {
+            Fix::AddExtractor {
+                issuer,
+                variable,
+                json_path,
+                value,
+                ..
+            } => Some(Fact::Issued {
+                value: value.clone(),
+                issuer: (*issuer)?,
+                json_path: json_path.clone(),
+                variable: Some(variable.clone()),
+                why: format!("{why} (the live answer held another value at {json_path})"),
+            }),
+            Fix::Generate {
+                value, generator, ..
+            } => Some(Fact::Generated {
+                value: value.clone(),
+                generator: *generator,
+                why,
+            }),
         }
     }
 }
@@ -124,6 +161,9 @@ pub(crate) fn analyse(ctx: &Context<'_>, at: usize) -> Cause {
         return c;
     }
     if let Some(c) = generated(rec, &verbatim, &step.name) {
+        return c;
+    }
+    if let Some(c) = named_by_answer(ctx, &verbatim, &step.name) {
         return c;
     }
     token_code(ctx, &mut cause);
@@ -203,6 +243,7 @@ fn issued(ctx: &Context<'_>, rec: &Exchange, verbatim: &[Sent], diverged: &str) 
                 ],
                 fix: Some(Fix::AddExtractor {
                     step: earlier.name.clone(),
+                    issuer: earlier.recorded,
                     variable,
                     json_path: path,
                     value,
@@ -217,16 +258,18 @@ fn issued(ctx: &Context<'_>, rec: &Exchange, verbatim: &[Sent], diverged: &str) 
 /// A value sent as recorded that looks made by the client: a clock reading or a nonce.
 fn generated(rec: &Exchange, verbatim: &[Sent], diverged: &str) -> Option<Cause> {
     for s in verbatim {
-        let (what, template) = if let Some(unit) = timestamp(&s.value, rec.started) {
-            let f = match unit {
-                TimeUnit::Ms => "now_ms",
-                TimeUnit::S => "now_s",
+        let (what, template, generator) = if let Some(unit) = timestamp(&s.value, rec.started) {
+            let (f, g) = match unit {
+                TimeUnit::Ms => ("now_ms", Gen::TimestampMs),
+                TimeUnit::S => ("now_s", Gen::TimestampS),
             };
-            ("a clock reading", format!("{{{{ {f}() }}}}"))
+            ("a clock reading", format!("{{{{ {f}() }}}}"), g)
         } else if is_uuid(&s.value) {
-            ("a nonce (a UUID)", "{{ uuid() }}".to_string())
-        } else if s.key.contains("nonce") || is_hex32(&s.value) {
-            ("a nonce", "{{ md5(uuid()) }}".to_string())
+            ("a nonce (a UUID)", "{{ uuid() }}".to_string(), Gen::Uuid)
+        } else if is_hex32(&s.value) {
+            ("a nonce", "{{ md5(uuid()) }}".to_string(), Gen::Nonce)
+        } else if s.key.contains("nonce") {
+            ("a nonce", "{{ uuid() }}".to_string(), Gen::Nonce)
         } else {
             continue;
         };
@@ -245,11 +288,71 @@ fn generated(rec: &Exchange, verbatim: &[Sent], diverged: &str) -> Option<Cause>
             fix: Some(Fix::Generate {
                 value: s.value.clone(),
                 template,
+                generator,
             }),
             advice: None,
         });
     }
     None
+}
+
+/// The fields an answer explains a refusal in.
+const MESSAGE_FIELDS: &[&str] = &["errmsg", "msg", "message", "err_code_des", "error", "errMsg"];
+
+/// A value sent as recorded whose name the live answer's message names (`out_trade_no has
+/// been used`): the server refuses that very value. When it looks made by the client (all
+/// digits: an order or request serial; random letters and digits: a nonce), the fix is a
+/// fresh one per request.
+fn named_by_answer(ctx: &Context<'_>, verbatim: &[Sent], diverged: &str) -> Option<Cause> {
+    let json = ctx
+        .live
+        .get(diverged)
+        .and_then(|o| o.outcome.as_ref().ok())
+        .and_then(live_json)?;
+    let message: Vec<String> = MESSAGE_FIELDS
+        .iter()
+        .filter_map(|f| json.get(*f).and_then(|v| v.as_str()))
+        .map(str::to_string)
+        .collect();
+    let said = message.join("; ");
+    let s = verbatim
+        .iter()
+        .find(|s| s.key.len() >= 3 && said.to_ascii_lowercase().contains(&s.key))?;
+    let mut cause = Cause {
+        step: diverged.to_string(),
+        summary: format!(
+            "the answer names `{}`, which is sent as recorded ({})",
+            s.key, s.value
+        ),
+        evidence: vec![format!("live answer: {said}")],
+        fix: None,
+        advice: None,
+    };
+    let digits = s.value.bytes().all(|b| b.is_ascii_digit());
+    let random = s.value.len() >= 8 && s.value.bytes().all(|b| b.is_ascii_alphanumeric());
+    let template = if digits {
+        loadtape_detect::serial_template(&s.value).map(|t| (t, Gen::Serial))
+    } else if random {
+        Some(("{{ uuid() }}".to_string(), Gen::Nonce))
+    } else {
+        None
+    };
+    match template {
+        Some((template, generator)) => {
+            cause.fix = Some(Fix::Generate {
+                value: s.value.clone(),
+                template,
+                generator,
+            });
+        }
+        None => {
+            cause.advice = Some(format!(
+                "the server refuses the recorded `{}`: make it fresh per request (a data file or a generator)",
+                s.key
+            ));
+        }
+    }
+    Some(cause)
 }
 
 /// A result field that now says the token was refused.

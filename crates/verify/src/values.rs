@@ -153,7 +153,9 @@ pub(crate) fn variable_for(path: &str, key: &str) -> String {
             })
             .collect()
     };
-    if !key.is_empty() && key != "path" && key != "body" && key != "authorization" {
+    // A name of two letters (`no`, `id`) says less than the answer's own (`ticket`).
+    let telling = key.len() > 2 || last.len() <= 2;
+    if !key.is_empty() && telling && key != "path" && key != "body" && key != "authorization" {
         return clean(key);
     }
     clean(last)

@@ -92,7 +92,7 @@ struct OrderResp<'a> {
 
 /// Where a session token may come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum SessionFrom {
+pub(super) enum SessionFrom {
     BearerOnly,
     BearerOrCookie,
 }
@@ -259,7 +259,7 @@ impl App {
     /// Checks the session token — `Authorization: Bearer`, or when allowed and there is no
     /// bearer, the `tb_session` cookie — and returns its serial; the error is the 401 to send.
     /// A bearer wins over a cookie: an explicit header is what the client meant.
-    fn session(&self, headers: &HeaderMap, from: SessionFrom) -> Result<u64, Refusal> {
+    pub(super) fn session(&self, headers: &HeaderMap, from: SessionFrom) -> Result<u64, Refusal> {
         let token = bearer(headers).or_else(|| {
             (from == SessionFrom::BearerOrCookie)
                 .then(|| cookie(headers, SESSION_COOKIE))
@@ -326,13 +326,13 @@ pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
 
 /// A refused credential: kept small (the `Result` is on every authenticated request) and turned
 /// into a response only when it happens.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     body: &'static [u8],
 }
 
 impl Refusal {
-    fn into_response(self) -> Resp {
+    pub(super) fn into_response(self) -> Resp {
         let mut resp = json(self.status, self.body);
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
