@@ -74,7 +74,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ));
     }
     let rec = read(&args.recording)?;
-    let others = args.also.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    let others = args
+        .also
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let out = args
         .out
         .clone()
@@ -177,8 +181,14 @@ fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
 /// `--users-csv`, or `NAME.users.csv` beside the scenario.
 fn users_csv(args: &Args, out: &Path) -> PathBuf {
     args.users_csv.clone().unwrap_or_else(|| {
-        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = name.strip_suffix(".scenario.yaml").or_else(|| name.strip_suffix(".yaml")).unwrap_or(&name);
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = name
+            .strip_suffix(".scenario.yaml")
+            .or_else(|| name.strip_suffix(".yaml"))
+            .unwrap_or(&name);
         out.with_file_name(format!("{stem}.users.csv"))
     })
 }

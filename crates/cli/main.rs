@@ -26,13 +26,13 @@ mod har;
 mod hints;
 mod outputs;
 mod record;
+mod repair;
 mod report;
 mod run;
 mod runtime;
 mod server_args;
 mod testbed;
 mod tokens;
-mod repair;
 mod verify;
 
 /// Record a mini program's HTTPS traffic, find its tokens, replay it as load.

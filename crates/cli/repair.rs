@@ -76,10 +76,7 @@ impl Repair<'_> {
             }
             let changes = rebuild(&evidence)?;
             fixed += 1;
-            let new: Vec<String> = changes
-                .into_iter()
-                .filter(|c| !said.contains(c))
-                .collect();
+            let new: Vec<String> = changes.into_iter().filter(|c| !said.contains(c)).collect();
             crate::convert::print_changes(&format!("fixed in {file}"), &new);
             said.extend(new);
         }

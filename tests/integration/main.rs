@@ -5,6 +5,8 @@ mod browser;
 mod check_failures;
 mod cli;
 mod convert;
+mod convert_also;
+mod convert_verify;
 mod demo;
 mod faults;
 mod fuzz;

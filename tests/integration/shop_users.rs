@@ -19,7 +19,7 @@ use crate::shop::{expiries_absorbed, run_shop, FLOW, STEPS, VIA};
 /// The WeChat client's side, as shell: `session_key CODE` asks the platform (straight, not
 /// through the proxy: a mini program never sees this call), and `material OPENID NAME KEY`
 /// prints the four login fields, one per line, as WeChat hands them to the mini program.
-const WECHAT: &str = r#"
+pub const WECHAT: &str = r#"
 session_key() { curl -sf --max-time 10 --cacert certs/testbed-ca.pem \
   "$BASE/sns/jscode2session?appid=wxtestbed&secret=testbed-secret&js_code=$1&grant_type=authorization_code" \
   | sed -E 's/.*"session_key":"([^"]+)".*/\1/'; }

@@ -401,14 +401,17 @@ impl<'a> Builder<'a> {
                      any code; otherwise use --token-csv with pre-fetched tokens.",
                     f.variable
                 )),
-                _ if !f.applied() => notes.push(format!(
+                _ if !f.applied() && f.evidence.is_empty() => notes.push(format!(
                     "Suggestion, not applied: `{}` ({}) may be {}: {}.",
                     f.variable, f.uses[0].place, f.class, f.reason
                 )),
                 _ => {}
             }
             for e in &f.evidence {
-                notes.push(format!("`{}` ({}), by evidence:\n{e}.", f.variable, f.class));
+                notes.push(format!(
+                    "`{}` ({}), by evidence:\n{e}.",
+                    f.variable, f.class
+                ));
             }
         }
         if let Some(r) = &self.ex[step].request.body {

@@ -297,7 +297,14 @@ fn generated(rec: &Exchange, verbatim: &[Sent], diverged: &str) -> Option<Cause>
 }
 
 /// The fields an answer explains a refusal in.
-const MESSAGE_FIELDS: &[&str] = &["errmsg", "msg", "message", "err_code_des", "error", "errMsg"];
+const MESSAGE_FIELDS: &[&str] = &[
+    "errmsg",
+    "msg",
+    "message",
+    "err_code_des",
+    "error",
+    "errMsg",
+];
 
 /// A value sent as recorded whose name the live answer's message names (`out_trade_no has
 /// been used`): the server refuses that very value. When it looks made by the client (all

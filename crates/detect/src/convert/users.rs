@@ -19,7 +19,8 @@ impl Builder<'_> {
         self.users_columns.push(variable.to_string());
         let elsewhere = self.a.rows_elsewhere.get(variable);
         let rows = 1 + elsewhere.map_or(0, Vec::len);
-        self.users_rows.resize(rows.max(self.users_rows.len()), Vec::new());
+        self.users_rows
+            .resize(rows.max(self.users_rows.len()), Vec::new());
         for (r, row) in self.users_rows.iter_mut().enumerate() {
             let v = match r {
                 0 => recorded.to_string(),

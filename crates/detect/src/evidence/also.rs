@@ -13,7 +13,7 @@ use super::{Evidence, Fact};
 use crate::finding::{Analysis, Gen, Place};
 use crate::shape::{self, TimeUnit};
 use crate::walk::{self, Kind};
-use crate::{filter, naming};
+use crate::{filter, naming, rules};
 
 /// Above this many cells the alignment falls back to matching in order: the table costs
 /// `n × m` and a recording can hold tens of thousands of exchanges.
@@ -55,7 +55,10 @@ pub fn compare_recordings(a: &Recording, an: &Analysis, others: &[Recording]) ->
                 let seen = &mut per_value[at].1;
                 if *other != slot.value && seen.others[k].is_none() {
                     seen.others[k] = Some(other.clone());
-                    seen.differs_at.get_or_insert((i, j, k));
+                    if seen.differs_at.is_none() {
+                        seen.differs_at = Some((i, j, k));
+                        seen.key = slot.place.key().map(str::to_string);
+                    }
                 }
             }
         }
@@ -83,6 +86,8 @@ struct Seen {
     others: Vec<Option<String>>,
     /// The first place it differs: (main exchange, other exchange, which other recording).
     differs_at: Option<(usize, usize, usize)>,
+    /// The name it goes by there.
+    key: Option<String>,
     /// An earlier answer of the main recording that holds the value at a path where the
     /// other recording's aligned answer holds the other value: (exchange, JSONPath).
     issued: Option<(usize, String)>,
@@ -93,6 +98,7 @@ impl Seen {
         Seen {
             others: vec![None; others],
             differs_at: None,
+            key: None,
             issued: None,
         }
     }
@@ -100,19 +106,27 @@ impl Seen {
 
 /// The fact a comparison establishes about `value`, if any.
 fn fact_of(a: &Recording, an: &Analysis, value: &str, s: &Seen, n: usize) -> Option<Fact> {
-    let names = |k: usize| if n == 1 { "the other recording".to_string() } else { format!("recording {}", k + 2) };
+    let names = |k: usize| {
+        if n == 1 {
+            "the other recording".to_string()
+        } else {
+            format!("recording {}", k + 2)
+        }
+    };
     let Some((i, _, k)) = s.differs_at else {
         // Equal everywhere compared: only worth saying about a value the rules made dynamic.
         an.findings.iter().find(|f| f.value == value)?;
         return Some(Fact::Same {
             value: value.to_string(),
             why: format!(
-                "every recording of the flow sends `{value}` here (compared with {n} other{})",
+                "every recording of the flow sends `{}` here (compared with {n} other{})",
+                clip(value),
                 if n == 1 { "" } else { "s" }
             ),
         });
     };
     let other = s.others[k].clone().unwrap_or_default();
+    let (shown, other_shown) = (clip(value), clip(&other));
     if value.len() < MIN_COMPARED && an.findings.iter().all(|f| f.value != value) {
         return None;
     }
@@ -126,17 +140,26 @@ fn fact_of(a: &Recording, an: &Analysis, value: &str, s: &Seen, n: usize) -> Opt
             json_path: path.clone(),
             variable: crate::finding::last_key(path).and_then(naming::variable),
             why: format!(
-                "issued by `{from_name}` at {path}: `{value}` here, `{other}` in {} at the same places",
+                "issued by `{from_name}` at {path}: `{shown}` here, `{other_shown}` in {} at the same places",
                 names(k)
             ),
         });
     }
-    if let Some(g) = generator(value, &other, a.exchanges[i].started) {
+    // Login material bound to the user (wx.getUserInfo's): an iv looks random, but it goes
+    // with its user's encryptedData; the four fields stay one user's row.
+    let bound = s
+        .key
+        .as_deref()
+        .is_some_and(|k| rules::user_bound::is_material(&a.exchanges[i].request, k));
+    let made = (!bound)
+        .then(|| generator(value, &other, a.exchanges[i].started))
+        .flatten();
+    if let Some(g) = made {
         return Some(Fact::Generated {
             value: value.to_string(),
             generator: g,
             why: format!(
-                "step `{step}` sends `{value}`, {} sends `{other}`, and no answer issued either: the client makes it",
+                "step `{step}` sends `{shown}`, {} sends `{other_shown}`, and no answer issued either: the client makes it",
                 names(k)
             ),
         });
@@ -149,10 +172,20 @@ fn fact_of(a: &Recording, an: &Analysis, value: &str, s: &Seen, n: usize) -> Opt
             .map(|o| o.clone().unwrap_or_else(|| value.to_string()))
             .collect(),
         why: format!(
-            "step `{step}` sends `{value}`, {} sends `{other}`, and no answer issued it: each user's own (one CSV row per recording)",
+            "step `{step}` sends `{shown}`, {} sends `{other_shown}`, and no answer issued it: each user's own (one CSV row per recording)",
             names(k)
         ),
     })
+}
+
+/// A value as a message quotes it: long ones cut in the middle.
+fn clip(v: &str) -> String {
+    if v.chars().count() <= 40 {
+        return v.to_string();
+    }
+    let head: String = v.chars().take(24).collect();
+    let tail: String = v.chars().skip(v.chars().count() - 12).collect();
+    format!("{head}…{tail}")
 }
 
 /// What makes a value that differs between recordings when no answer issued it, when it is
@@ -167,7 +200,12 @@ fn generator(value: &str, other: &str, at: chrono::DateTime<chrono::Utc>) -> Opt
     if shape::is_uuid(value) && shape::is_uuid(other) {
         return Some(Gen::Uuid);
     }
-    let random = |v: &str| shape::looks_random(v) || shape::is_hex32(v);
+    // All digits that differ are as likely a user's (a phone, a member number) as a serial
+    // the client made: two samples cannot tell, and a user's value is the safer reading
+    // (a verify round turns a refused serial into a generator).
+    let random = |v: &str| {
+        (shape::looks_random(v) || shape::is_hex32(v)) && !v.bytes().all(|b| b.is_ascii_digit())
+    };
     (random(value) && random(other) && value.len() == other.len()).then_some(Gen::Nonce)
 }
 
@@ -223,9 +261,14 @@ fn align(a: &[Exchange], ak: &[usize], b: &[Exchange], bk: &[usize]) -> Vec<(usi
     let key = |e: &Exchange| {
         let form = e.request.body.as_ref().and_then(|b| b.as_text());
         let is_id = |s: &str| {
-            (s.len() >= shape::MIN_LEN && shape::looks_random(s)) || shape::is_uuid(s) || s.bytes().all(|c| c.is_ascii_digit())
+            (s.len() >= shape::MIN_LEN && shape::looks_random(s))
+                || shape::is_uuid(s)
+                || s.bytes().all(|c| c.is_ascii_digit())
         };
-        (e.request.method.clone(), naming::step(&e.request.url, form, is_id))
+        (
+            e.request.method.clone(),
+            naming::step(&e.request.url, form, is_id),
+        )
     };
     let ka: Vec<_> = ak.iter().map(|&i| key(&a[i])).collect();
     let kb: Vec<_> = bk.iter().map(|&j| key(&b[j])).collect();

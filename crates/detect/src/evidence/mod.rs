@@ -145,6 +145,10 @@ impl Evidence {
     }
 }
 
+/// What the rules say of login material bound to the recorded user (`rules::user_bound`),
+/// in a finding's reason and in the warning about it.
+const USER_BOUND: &str = "the recorded user";
+
 struct Applier<'a> {
     rec: &'a Recording,
     a: &'a mut Analysis,
@@ -203,7 +207,10 @@ impl Applier<'_> {
     fn add(&mut self, value: &str, class: Class, uses: Vec<Use>, base: Option<&str>, why: String) {
         let base = base
             .map(str::to_string)
-            .or_else(|| uses.iter().find_map(|u| u.place.key().and_then(naming::variable)))
+            .or_else(|| {
+                uses.iter()
+                    .find_map(|u| u.place.key().and_then(naming::variable))
+            })
             .unwrap_or_else(|| "value".into());
         let variable = self.names.unique(&base);
         self.changes.push(format!("`{variable}` ({class}): {why}"));
@@ -236,6 +243,9 @@ impl Applier<'_> {
             return;
         }
         if let Some(i) = self.position(value) {
+            if self.backs(i, &why, |f| f.applied() && !f.origins.is_empty()) {
+                return;
+            }
             let f = &mut self.a.findings[i];
             if !matches!(f.class, Class::SessionToken | Class::PlatformToken) {
                 f.class = Class::Correlated;
@@ -249,7 +259,8 @@ impl Applier<'_> {
             f.uses.sort_by_key(|u| u.step);
             f.confidence = f.confidence.max(90);
             f.evidence.push(why.clone());
-            self.changes.push(format!("`{}` (correlated): {why}", f.variable));
+            self.changes
+                .push(format!("`{}` (correlated): {why}", f.variable));
             return;
         }
         let base = var
@@ -263,6 +274,11 @@ impl Applier<'_> {
 
     fn generated(&mut self, value: &str, generator: Gen, why: String) {
         if let Some(i) = self.position(value) {
+            if self.backs(i, &why, |f| {
+                f.applied() && matches!(f.class, Class::Generated(_))
+            }) {
+                return;
+            }
             let f = &mut self.a.findings[i];
             f.class = Class::Generated(generator);
             f.origins.clear();
@@ -280,16 +296,23 @@ impl Applier<'_> {
 
     fn per_user(&mut self, value: &str, others: &[String], why: String) {
         if let Some(i) = self.position(value) {
+            let replaced = |f: &Finding| {
+                matches!(
+                    f.class,
+                    Class::Correlated
+                        | Class::SessionToken
+                        | Class::PlatformToken
+                        | Class::Generated(_)
+                ) && (f.applied() || !f.origins.is_empty())
+            };
+            if self.backs(i, &why, replaced) {
+                return;
+            }
             let f = &mut self.a.findings[i];
             f.evidence.push(why.clone());
-            let observed = matches!(
-                f.class,
-                Class::Correlated | Class::SessionToken | Class::PlatformToken | Class::Generated(_)
-            ) && (f.applied() || !f.origins.is_empty());
-            if observed {
-                // The rules already replace it; the second recording backs them.
-                f.confidence = f.confidence.max(90);
-                return;
+            if f.reason.contains(USER_BOUND) {
+                // Each user's own row now: the warning that every VU is one user is moot.
+                self.a.warnings.retain(|w| !w.contains(USER_BOUND));
             }
             f.class = Class::PerUser;
             f.origins.clear();
@@ -311,6 +334,22 @@ impl Applier<'_> {
         }
     }
 
+    /// When the rules already replace finding `i` the way the evidence says (`agrees`), the
+    /// evidence only backs them: noted, and the rules' choice kept.
+    fn backs(&mut self, i: usize, why: &str, agrees: impl Fn(&Finding) -> bool) -> bool {
+        let f = &mut self.a.findings[i];
+        if !agrees(f) {
+            return false;
+        }
+        f.confidence = f.confidence.max(90);
+        f.evidence.push(why.to_string());
+        self.changes.push(format!(
+            "`{}` ({}, as the rules found): {why}",
+            f.variable, f.class
+        ));
+        true
+    }
+
     /// A value every recording sends alike: what only its shape made a nonce or a token
     /// nothing issued is sent as recorded.
     fn same(&mut self, value: &str, why: String) {
@@ -328,7 +367,9 @@ impl Applier<'_> {
         f.confidence = f.confidence.min(40);
         f.reason = why.clone();
         f.evidence.push(why.clone());
-        self.changes
-            .push(format!("`{}` (static, sent as recorded): {why}", f.variable));
+        self.changes.push(format!(
+            "`{}` (static, sent as recorded): {why}",
+            f.variable
+        ));
     }
 }
