@@ -37,7 +37,6 @@ impl Repair<'_> {
         rebuild: impl Fn(&Evidence) -> Result<Vec<String>, Failure>,
     ) -> Result<(), Failure> {
         let file = self.scenario.display();
-        let mut fixed = 0;
         let mut said: Vec<String> = Vec::new();
         for round in 1..=self.rounds.max(1) {
             outln!();
@@ -47,12 +46,12 @@ impl Repair<'_> {
             if report.matched() {
                 outln!(
                     "verified: every step answered as recorded{}",
-                    match fixed {
+                    match round - 1 {
                         0 => String::new(),
                         n => format!(" after {n} fix(es), written as comments in {file}"),
                     }
                 );
-                outln!("next: loadtape run {file} --iterations 1, then without it");
+                outln!("next: loadtape run {file}{}", self.server.as_flags());
                 return Ok(());
             }
             let Some(cause) = report.cause else {
@@ -75,7 +74,6 @@ impl Repair<'_> {
                 )));
             }
             let changes = rebuild(&evidence)?;
-            fixed += 1;
             let new: Vec<String> = changes.into_iter().filter(|c| !said.contains(c)).collect();
             crate::convert::print_changes(&format!("fixed in {file}"), &new);
             said.extend(new);

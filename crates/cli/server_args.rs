@@ -21,6 +21,21 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The flags as given, for a `next:` hint that reaches the same server when followed.
+    pub fn as_flags(&self) -> String {
+        let mut out = String::new();
+        for t in &self.targets {
+            out.push_str(&format!(" --target {t}"));
+        }
+        for ca in &self.ca {
+            out.push_str(&format!(" --ca {}", ca.display()));
+        }
+        if self.insecure {
+            out.push_str(" --insecure");
+        }
+        out
+    }
+
     /// `--target ORIGIN=URL` flags as (recorded origin, where to send) pairs (the engine
     /// checks both halves are origins).
     pub fn targets(&self) -> Result<Vec<(String, String)>, Failure> {

@@ -50,8 +50,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if report.matched() {
         if !args.json {
             outln!(
-                "next: loadtape run {} --iterations 1, then without it",
-                args.scenario.display()
+                "next: loadtape run {}{}",
+                args.scenario.display(),
+                args.server.as_flags()
             );
         }
         return Ok(());

@@ -112,20 +112,30 @@ fn the_readme_walkthrough_runs_as_written() {
         "{out}\n{}",
         String::from_utf8_lossy(&done.stderr)
     );
-    // Every `next:` hint works when followed: the README runs convert's hint as printed.
+    // Every `next:` hint works when followed: the README runs convert's and verify's hints as
+    // printed (verify's, the load run, with the README's own load flags after it).
     let block = blk("convert-and-run");
-    let hint = out
+    let hints: Vec<&str> = out
         .lines()
-        .find_map(|l| l.strip_prefix("next: loadtape run "))
-        .expect("convert prints a next: hint");
-    assert!(
-        block.contains(&format!("loadtape run {hint}\n")),
-        "the README does not run convert's hint `loadtape run {hint}`:\n{block}"
+        .filter_map(|l| l.strip_prefix("next: loadtape run "))
+        .collect();
+    assert_eq!(
+        hints.len(),
+        2,
+        "convert and verify each print a next: hint:\n{out}"
     );
+    for hint in hints {
+        assert!(
+            block.contains(&format!("loadtape run {hint}\n"))
+                || block.contains(&format!("loadtape run {hint} ")),
+            "the README does not run the hint `loadtape run {hint}`:\n{block}"
+        );
+    }
     for expected in [
         "session token", // the login's token, found by `tokens`
         "correlated",    // the goods id, from the list into the detail's path
         "wrote recordings/mine.scenario.yaml",
+        "goods_detail",     // verify's table
         "extract token = ", // the --debug smoke test shows the extraction
         "HTML report written to recordings/mine-report.html",
     ] {
