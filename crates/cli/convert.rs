@@ -94,7 +94,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let (analysis, conversion, changes) = build(&args, &rec, &evidence, &out)?;
     prepare_csvs(&args, &conversion, &out)?;
     write_scenario(&out, &conversion.yaml(), args.force)?;
-    print_changes("compared with --also", &changes);
+    crate::out::list("compared with --also", &changes);
     print_summary(&out, &analysis, &conversion.scenario, !args.verify);
     if !args.verify {
         return Ok(());
@@ -143,17 +143,6 @@ fn build(
         )));
     }
     Ok((analysis, conversion, changes))
-}
-
-/// What evidence changed, one line each.
-pub(crate) fn print_changes(what: &str, changes: &[String]) {
-    if changes.is_empty() {
-        return;
-    }
-    outln!("{what}:");
-    for c in changes {
-        outln!("  - {c}");
-    }
 }
 
 /// Bad input (exit 2): the message is the whole story, no context chain.

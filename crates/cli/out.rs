@@ -18,6 +18,18 @@ pub fn write(args: Arguments, newline: bool) {
     }
 }
 
+/// A titled list, one `  - item` line each; nothing at all when `items` is empty (what
+/// `convert --also` and `convert --verify` changed in a scenario).
+pub fn list(title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    write(format_args!("{title}:"), true);
+    for item in items {
+        write(format_args!("  - {item}"), true);
+    }
+}
+
 /// `println!` that never panics.
 macro_rules! outln {
     () => {

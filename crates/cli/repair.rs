@@ -75,7 +75,7 @@ impl Repair<'_> {
             }
             let changes = rebuild(&evidence)?;
             let new: Vec<String> = changes.into_iter().filter(|c| !said.contains(c)).collect();
-            crate::convert::print_changes(&format!("fixed in {file}"), &new);
+            crate::out::list(&format!("fixed in {file}"), &new);
             said.extend(new);
         }
         Err(Failure::Other(anyhow!(

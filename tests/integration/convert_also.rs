@@ -72,7 +72,6 @@ fn two_recordings_by_two_users_make_the_login_material_a_data_source() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    eprintln!("{said}");
     assert!(said.contains("compared with --also:"), "{said}");
     let s = std::fs::read_to_string(dir.join("shop.scenario.yaml")).unwrap();
     for column in ["rawData", "signature", "encryptedData", "iv"] {
