@@ -32,6 +32,7 @@ mod run;
 mod runtime;
 mod server_args;
 mod testbed;
+mod timeline_file;
 mod tokens;
 mod verify;
 

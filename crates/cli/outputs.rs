@@ -59,7 +59,7 @@ impl ResultFiles {
     /// Writes each file asked for and says where.
     pub fn write(&self, r: &RunResult) -> Result<(), Failure> {
         let write = |path: &Path, text: String, what: &str| {
-            std::fs::write(path, text)
+            write_atomic(path, text.as_bytes())
                 .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
             outln!("{what} written to {}", path.display());
             Ok::<(), Failure>(())
@@ -83,4 +83,29 @@ impl ResultFiles {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` whole or not at all: to a temporary file beside it, synced, then
+/// renamed over it. A reader (a checkpointed `--out` read while the run goes on, a CI job that
+/// picks up the report) never sees half a file, and a full disk leaves the previous version.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("out"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(&name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -53,6 +53,10 @@ pub struct Args {
     /// distributed run begin together.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Append every second of the run to this file as it ends, one JSON line each (k6's
+    /// `--out json`): the whole-resolution series of a long run, kept even if the run dies.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
     /// Where the result goes: `--out`, `--html`, `--junit`, written at the end, partial or
     /// not; `--force` replaces files that exist.
     #[command(flatten)]
@@ -68,6 +72,10 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 pub fn run(args: Args) -> Result<(), Failure> {
     // Before the run, not after it: a refusal at the end would lose the run.
     args.files.check()?;
+    let mut timeline = match &args.timeline {
+        Some(path) => Some(crate::timeline_file::TimelineFile::create(path, args.files.force)?),
+        None => None,
+    };
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
@@ -83,10 +91,22 @@ pub fn run(args: Args) -> Result<(), Failure> {
         wait_until(at, args.quiet);
     }
     let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    if let Some(t) = &mut timeline {
+        t.set_started(running.started());
+    }
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
     watch_signals(running.stopper())?;
-    show_progress(&mut running, scenario.load.executor.duration(), &args);
+    show_progress(
+        &mut running,
+        scenario.load.executor.duration(),
+        &args,
+        &mut timeline,
+    );
     let outcome = running.finish();
+    if let Some(t) = &mut timeline {
+        t.append(&outcome.last_seconds);
+        outln!("timeline written to {}", t.path().display());
+    }
     let file = args.scenario.display().to_string();
     let mut result = report::result(&outcome, Some(file));
     if segment != Segment::WHOLE {
@@ -127,6 +147,7 @@ fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
             .and_then(|w| w.parse().ok())
             .unwrap_or(0),
         segment,
+        stream_seconds: args.timeline.is_some(),
         ..Options::default()
     })
 }
@@ -151,7 +172,12 @@ fn watch_signals(stopper: loadtape_engine::Stopper) -> Result<(), Failure> {
 
 /// Polls the run until it ends, showing its progress: a spinner on a terminal, else a line
 /// every 5 s (a CI log stays readable); nothing with `--quiet` or `--debug`.
-fn show_progress(running: &mut loadtape_engine::Running, total: Duration, args: &Args) {
+fn show_progress(
+    running: &mut loadtape_engine::Running,
+    total: Duration,
+    args: &Args,
+    timeline: &mut Option<crate::timeline_file::TimelineFile>,
+) {
     let live = !args.quiet && !args.debug && std::io::stdout().is_terminal();
     let bar = live.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -160,6 +186,9 @@ fn show_progress(running: &mut loadtape_engine::Running, total: Duration, args: 
     });
     let mut last_line = Instant::now();
     while let Some(p) = running.poll(Duration::from_millis(1000)) {
+        if let Some(t) = timeline {
+            t.append(&running.take_seconds());
+        }
         match &bar {
             Some(bar) => bar.set_message(progress_line(&p, total)),
             None if !args.quiet && !args.debug && last_line.elapsed() >= Duration::from_secs(5) => {

@@ -55,13 +55,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use control::EndReason;
-pub use metrics::{Interval, SecondStats, WorkerMetrics};
+pub use metrics::{Interval, WorkerMetrics};
 pub use observe::{Observed, ObservedAnswer, Observer};
 pub use output::{Output, Sink};
 pub use plan::{Options, Plan, PlanError};
 pub use segment::Segment;
 
 use control::Control;
+use loadtape_report::result::Second;
+use loadtape_report::timeline::Timeline;
 use worker::{Msg, WorkerInit};
 
 /// From this many VUs on, HTTP/1.1 connections read through a fixed 2 KiB buffer instead of
@@ -82,7 +84,10 @@ pub struct Running {
     started: chrono::DateTime<chrono::Utc>,
     /// Seconds some worker may still report.
     open: BTreeMap<u64, Interval>,
-    timeline: Vec<(u64, SecondStats)>,
+    timeline: Timeline,
+    /// Finished seconds not yet taken by [`Running::take_seconds`], when
+    /// [`Options::stream_seconds`] asks for them.
+    fresh: Vec<Second>,
     finals: Vec<WorkerMetrics>,
     progress: Progress,
 }
@@ -127,8 +132,12 @@ pub struct Outcome {
     pub plan: Arc<Plan>,
     /// Every worker's totals merged: one row per token step, then per step.
     pub metrics: WorkerMetrics,
-    /// Per second of the run, all workers merged.
-    pub timeline: Vec<(u64, SecondStats)>,
+    /// The run's timeline, all workers merged: whole seconds for the last hour, older ones
+    /// folded ([`loadtape_report::timeline`]).
+    pub timeline: Vec<Second>,
+    /// With [`Options::stream_seconds`]: the seconds [`Running::take_seconds`] had not handed
+    /// out yet when the run ended.
+    pub last_seconds: Vec<Second>,
     /// Wall-clock time the run started.
     pub started: chrono::DateTime<chrono::Utc>,
     /// Wall-clock time the run ended, every worker done.
@@ -201,7 +210,8 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
         start,
         started,
         open: BTreeMap::new(),
-        timeline: Vec::new(),
+        timeline: Timeline::new(),
+        fresh: Vec::new(),
         finals: Vec::new(),
         progress: Progress::default(),
     })
@@ -273,8 +283,25 @@ impl Running {
                 break;
             }
             let (second, interval) = entry.remove_entry();
-            self.timeline.push((second, SecondStats::of(&interval)));
+            let s = interval.second(second);
+            if self.plan.options.stream_seconds {
+                self.fresh.push(s.clone());
+            }
+            self.timeline.push(s);
         }
+    }
+
+    /// When the run started, on the wall clock: what a second's `t` counts from.
+    pub fn started(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started
+    }
+
+    /// The seconds finished since the last call, each whole (never folded), in order; empty
+    /// unless [`Options::stream_seconds`] is set. The last seconds arrive after the workers
+    /// are done: call it once more after [`Running::finish`]'s poll loop, through
+    /// [`Outcome::last_seconds`].
+    pub fn take_seconds(&mut self) -> Vec<Second> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// Waits for the workers and merges their measurements.
@@ -297,13 +324,12 @@ impl Running {
                 EndReason::Completed
             }
         });
+        self.compact(u64::MAX);
         Outcome {
             plan: self.plan.clone(),
             metrics,
-            timeline: {
-                self.compact(u64::MAX);
-                std::mem::take(&mut self.timeline)
-            },
+            timeline: std::mem::take(&mut self.timeline).into_vec(),
+            last_seconds: std::mem::take(&mut self.fresh),
             started: self.started,
             ended: chrono::Utc::now(),
             elapsed,

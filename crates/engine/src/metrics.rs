@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use loadtape_report::histogram::{encode, histogram, MAX_US};
+use loadtape_report::result::Second;
 use loadtape_report::result::{CheckFailures, ErrorCounts, ErrorMessages};
 
 use crate::diagnosis::Failure;
@@ -225,41 +226,22 @@ impl Default for Interval {
     }
 }
 
-/// A finished second, compacted: a run of hours keeps a few hundred bytes per second, not a
-/// histogram's worth.
-#[derive(Debug, Clone, Default)]
-pub struct SecondStats {
-    /// Step requests recorded in the second ([`Interval::requests`]).
-    pub requests: u64,
-    /// Step errors in the second.
-    pub errors: u64,
-    /// Token steps' requests in the second.
-    pub token_requests: u64,
-    /// Rate-executor iterations dropped in the second.
-    pub dropped: u64,
-    /// VUs in an iteration during the second, all workers added up.
-    pub active_vus: u64,
-    /// Median latency of the second's step requests, in milliseconds.
-    pub p50_ms: f64,
-    /// 99th percentile latency of the second's step requests, in milliseconds.
-    pub p99_ms: f64,
-    /// [`encode`]d histogram of the second.
-    pub histogram: String,
-}
-
-impl SecondStats {
-    /// Compacts a second (all workers merged): its counts, two percentiles and the encoded
-    /// histogram.
-    pub fn of(i: &Interval) -> SecondStats {
-        SecondStats {
-            requests: i.requests,
-            errors: i.errors,
-            token_requests: i.token_requests,
-            dropped: i.dropped,
-            active_vus: i.active_vus,
-            p50_ms: i.histogram.value_at_quantile(0.5) as f64 / 1000.0,
-            p99_ms: i.histogram.value_at_quantile(0.99) as f64 / 1000.0,
-            histogram: encode(&i.histogram),
+impl Interval {
+    /// The second `t` of the run, compacted as `result/v1` stores it (all workers merged): its
+    /// counts, two percentiles and the encoded histogram, a few hundred bytes instead of a
+    /// histogram's worth.
+    pub fn second(&self, t: u64) -> Second {
+        Second {
+            t,
+            span: 1,
+            requests: self.requests,
+            errors: self.errors,
+            token_requests: self.token_requests,
+            dropped: self.dropped,
+            active_vus: self.active_vus,
+            p50: self.histogram.value_at_quantile(0.5) as f64 / 1000.0,
+            p99: self.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+            histogram: encode(&self.histogram),
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Options {
     pub segment: Segment,
     /// Sees every exchange as sent and answered (`loadtape verify`); `None` for load runs.
     pub observer: Option<Observer>,
+    /// Keep every finished second for [`crate::Running::take_seconds`] (`run --timeline`),
+    /// besides the folded timeline the result gets.
+    pub stream_seconds: bool,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(30),
             segment: Segment::WHOLE,
             observer: None,
+            stream_seconds: false,
         }
     }
 }

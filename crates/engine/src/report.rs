@@ -4,7 +4,7 @@
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
 use loadtape_report::result::{
-    CheckFailures, Entry, RunResult, Second, Settings, StepStats, Tally, ThresholdResult, RESULT_V1,
+    CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult, RESULT_V1,
 };
 use loadtape_scenario::Executor;
 
@@ -78,7 +78,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         .map(|(sp, m)| stats(&sp.name, "step", m, secs))
         .collect();
     let total = stats("total", "total", &total, secs);
-    let timeline = timeline(o);
+    let timeline = o.timeline.clone();
     let rate = match &plan.load.executor {
         Executor::ConstantRate { rate, .. } => Some(rate.as_per_second()),
         Executor::RampingRate { stages, .. } => stages.last().map(|s| s.to.as_per_second()),
@@ -140,24 +140,6 @@ fn token_failure(tokens: &[StepStats]) -> Option<String> {
         "token step `{}` never succeeded ({} request(s), {} failed); see its warnings above",
         t.name, t.requests, t.errors
     ))
-}
-
-/// The run's seconds, as `result/v1` stores them.
-fn timeline(o: &Outcome) -> Vec<Second> {
-    o.timeline
-        .iter()
-        .map(|(t, i)| Second {
-            t: *t,
-            requests: i.requests,
-            errors: i.errors,
-            token_requests: i.token_requests,
-            p50: i.p50_ms,
-            p99: i.p99_ms,
-            active_vus: i.active_vus,
-            dropped: i.dropped,
-            histogram: i.histogram.clone(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

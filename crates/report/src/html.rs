@@ -243,16 +243,19 @@ fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepS
 }
 
 fn charts(o: &mut String, r: &RunResult) {
+    // A 72 h run has ~15,000 entries: drawn as at most CHART_POINTS each, the page stays small
+    // and every hour is still on the chart.
+    let timeline = crate::timeline::downsample(&r.timeline, crate::timeline::CHART_POINTS);
     let series = |name: &str, f: &dyn Fn(&crate::result::Second) -> f64| Series {
         name: name.into(),
-        points: r.timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
+        points: timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
     };
     let mut list = vec![
         Chart {
             id: "rps",
             title: "Requests per second",
             y_unit: "",
-            series: vec![series("requests/s", &|s| s.requests as f64)],
+            series: vec![series("requests/s", &|s| s.per_second(s.requests))],
             x_ticks: None,
         },
         Chart {
@@ -274,8 +277,8 @@ fn charts(o: &mut String, r: &RunResult) {
             title: "Errors and dropped iterations per second",
             y_unit: "",
             series: vec![
-                series("errors", &|s| s.errors as f64),
-                series("dropped", &|s| s.dropped as f64),
+                series("errors", &|s| s.per_second(s.errors)),
+                series("dropped", &|s| s.per_second(s.dropped)),
             ],
             x_ticks: None,
         },
@@ -285,7 +288,7 @@ fn charts(o: &mut String, r: &RunResult) {
             id: "tokens",
             title: "Token requests per second",
             y_unit: "",
-            series: vec![series("token requests/s", &|s| s.token_requests as f64)],
+            series: vec![series("token requests/s", &|s| s.per_second(s.token_requests))],
             x_ticks: None,
         });
     }

@@ -14,6 +14,8 @@
 //!   added, never percentiles averaged: the p99 of two shards is not the mean of their p99s.
 //! - [`html`] renders one self-contained page (inline CSS and SVG, no script, no CDN) that can
 //!   be mailed, archived as a CI artifact or opened on a phone.
+//! - [`timeline`] keeps a run's seconds flat over days (recent ones whole, older ones folded)
+//!   and downsamples them for charts.
 //! - [`summary`] is the table `loadtape run` prints at the end of a run.
 
 use std::path::Path;
@@ -31,6 +33,7 @@ mod svg;
 mod table;
 mod tally;
 mod threshold;
+pub mod timeline;
 pub mod units;
 
 pub use merge::{merge, MergeError};

@@ -13,6 +13,7 @@ use crate::doubts::parse_segment;
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
 use crate::result::{RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1};
+use crate::timeline::{finish, fold_counts};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use loadtape_scenario::Threshold;
@@ -329,61 +330,97 @@ fn merge_steps<'a>(
     Ok(out)
 }
 
-/// Seconds laid on one clock; gaps (a second no result covers) are empty seconds.
-/// The merged per-second timeline, streamed: one second at a time, every input's entry for it
-/// added into one histogram and encoded before the next second is read, so memory holds one
-/// decoded histogram whatever the run's length (holding them all took ~190 KB per second per
-/// input: 16 GB for a day). Entries past their run's end are refused (a timeline at
-/// `t = 4e9` in a 10 s run would otherwise be four billion empty seconds).
+/// The merged timeline, streamed: entries laid on one clock and taken in order of their start
+/// across the inputs, those that overlap added into one entry (the seconds of segments that
+/// started together; a folded minute of one input and the seconds of another), every
+/// histogram added and encoded before the next entry is started, so memory holds one decoded
+/// histogram whatever the run's length (holding them all took ~190 KB per second per input:
+/// 16 GB for a day). A gap no input covers is one empty entry. Entries past their run's end
+/// are refused (a timeline at `t = 4e9` in a 10 s run would otherwise be four billion empty
+/// seconds).
 fn timeline(results: &[RunResult], offsets: &[f64]) -> Result<Vec<Second>, MergeError> {
     let mut cursors: Vec<(usize, u64, &[Second])> = Vec::with_capacity(results.len());
-    let mut span = 0;
     for (i, (r, off)) in results.iter().zip(offsets).enumerate() {
-        let last_t = r.duration_s.ceil() as u64 + 1;
-        if let Some(bad) = r.timeline.iter().find(|s| s.t > last_t) {
-            return Err(at(
-                i,
-                format!(
-                    "its timeline has an entry at t = {} s in a run of {} s: the file was edited \
-                     or damaged",
-                    bad.t, r.duration_s
-                ),
-            ));
-        }
-        if r.timeline.windows(2).any(|w| w[0].t >= w[1].t) {
-            return Err(at(i, "its timeline is not in order of `t`".into()));
-        }
-        let shift = off.round() as u64;
-        span = span.max(r.timeline.last().map_or(0, |s| s.t + shift + 1));
-        cursors.push((i, shift, &r.timeline));
+        check_timeline(i, r)?;
+        cursors.push((i, off.round() as u64, &r.timeline));
     }
-    let mut out = Vec::with_capacity(span as usize);
+    let mut out: Vec<Second> = Vec::new();
     let mut h = histogram();
-    for t in 0..span {
-        let mut s = Second {
-            t,
-            ..Second::default()
-        };
-        h.reset();
-        for (i, shift, rest) in &mut cursors {
-            let Some((sec, tail)) = rest.split_first().filter(|(sec, _)| sec.t + *shift == t)
-            else {
-                continue;
-            };
-            s.requests += sec.requests;
-            s.errors += sec.errors;
-            s.token_requests += sec.token_requests;
-            s.active_vus += sec.active_vus;
-            s.dropped += sec.dropped;
-            add(*i, &format!("second {}", sec.t), &mut h, &sec.histogram)?;
-            *rest = tail;
+    let mut current: Option<Second> = None;
+    // The most VUs each input had during the entry being built: inputs side by side add up.
+    let mut vus = vec![0u64; cursors.len()];
+    while let Some((start, k)) = cursors
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (_, shift, rest))| rest.first().map(|s| (s.t + shift, k)))
+        .min()
+    {
+        let (i, _, rest) = &mut cursors[k];
+        let (s, tail) = rest.split_first().unwrap_or_else(|| unreachable!("picked non-empty"));
+        *rest = tail;
+        let end = start + s.seconds();
+        match current.as_mut() {
+            Some(c) if start < c.t + c.seconds() => c.span = c.seconds().max(end - c.t),
+            _ => {
+                let reached = close(&mut out, current.take(), &h, &mut vus);
+                if start > reached {
+                    out.push(Second {
+                        t: reached,
+                        span: start - reached,
+                        ..Second::default()
+                    });
+                }
+                h.reset();
+                current = Some(Second {
+                    t: start,
+                    span: s.seconds(),
+                    ..Second::default()
+                });
+            }
         }
-        s.p50 = h.value_at_quantile(0.5) as f64 / 1000.0;
-        s.p99 = h.value_at_quantile(0.99) as f64 / 1000.0;
-        s.histogram = encode(&h);
-        out.push(s);
+        let c = current.as_mut().unwrap_or_else(|| unreachable!("set above"));
+        fold_counts(c, s);
+        vus[k] = vus[k].max(s.active_vus);
+        add(*i, &format!("second {}", s.t), &mut h, &s.histogram)?;
     }
+    close(&mut out, current, &h, &mut vus);
     Ok(out)
+}
+
+/// Finishes the entry being built, if any; where the merged timeline has reached.
+fn close(
+    out: &mut Vec<Second>,
+    current: Option<Second>,
+    h: &Histogram<u64>,
+    vus: &mut [u64],
+) -> u64 {
+    if let Some(mut c) = current {
+        // VUs of segments running side by side add up; `fold_counts` kept the most of any.
+        c.active_vus = vus.iter().sum();
+        finish(&mut c, h);
+        out.push(c);
+    }
+    vus.fill(0);
+    out.last().map_or(0, |s| s.t + s.seconds())
+}
+
+/// Refuses a timeline out of order, or with entries past its run's end.
+fn check_timeline(i: usize, r: &RunResult) -> Result<(), MergeError> {
+    let last_t = r.duration_s.ceil() as u64 + 1;
+    if let Some(bad) = r.timeline.iter().find(|s| s.t > last_t) {
+        return Err(at(
+            i,
+            format!(
+                "its timeline has an entry at t = {} s in a run of {} s: the file was edited \
+                 or damaged",
+                bad.t, r.duration_s
+            ),
+        ));
+    }
+    if r.timeline.windows(2).any(|w| w[0].t + w[0].seconds() > w[1].t) {
+        return Err(at(i, "its timeline is not in order of `t`".into()));
+    }
+    Ok(())
 }
 
 /// The settings of the whole run: VUs, rates and workers add up; the schedule is the

@@ -262,11 +262,18 @@ pub struct Latency {
     pub max: f64,
 }
 
-/// One second of the run (business steps only).
+/// One second of the run (business steps only), or, `span` seconds long, several added up:
+/// a long run keeps its older seconds folded (1 s for the last hour, 10 s for the last day,
+/// 1 min beyond: [`crate::timeline`]). Counts are the span's; divide by [`Second::seconds`]
+/// (or use [`Second::per_second`]) for rates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
-    /// Seconds since `started` at the start of this second.
+    /// Seconds since `started` at the start of this entry.
     pub t: u64,
+    /// How many seconds the entry covers; absent (0 or 1) for one second. Read it through
+    /// [`Second::seconds`].
+    #[serde(default, skip_serializing_if = "is_one_second")]
+    pub span: u64,
     /// Requests answered (or failed) in this second.
     pub requests: u64,
     /// Of those, the failed ones.
@@ -285,6 +292,22 @@ pub struct Second {
     pub dropped: u64,
     /// This second's latency histogram, encoded as [`StepStats::histogram`].
     pub histogram: String,
+}
+
+fn is_one_second(span: &u64) -> bool {
+    *span <= 1
+}
+
+impl Second {
+    /// The seconds the entry covers: 1 unless it is a folded one.
+    pub fn seconds(&self) -> u64 {
+        self.span.max(1)
+    }
+
+    /// `count` (one of the entry's counts) per second of the entry.
+    pub fn per_second(&self, count: u64) -> f64 {
+        count as f64 / self.seconds() as f64
+    }
 }
 
 /// A threshold and what was observed.
