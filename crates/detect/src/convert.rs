@@ -2,11 +2,12 @@
 //! where a human has to decide.
 
 mod logins;
+mod serial;
 mod token_steps;
 mod users;
 mod variables;
 
-pub use variables::serial_template;
+pub use serial::serial_template;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
