@@ -17,6 +17,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[macro_use]
 mod out;
 
+mod along;
 mod ca;
 mod capacity;
 mod convert;

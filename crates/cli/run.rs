@@ -57,6 +57,10 @@ pub struct Args {
     /// `--out json`): the whole-resolution series of a long run, kept even if the run dies.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
+    /// With `--out`: rewrite the result this often while the run goes (partial until the end),
+    /// so that a run that dies leaves what it measured; `0s` only at the end.
+    #[arg(long, value_name = "D", default_value = "1m", value_parser = loadtape_scenario::parse_duration)]
+    checkpoint: Duration,
     /// Where the result goes: `--out`, `--html`, `--junit`, written at the end, partial or
     /// not; `--force` replaces files that exist.
     #[command(flatten)]
@@ -72,8 +76,11 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 pub fn run(args: Args) -> Result<(), Failure> {
     // Before the run, not after it: a refusal at the end would lose the run.
     args.files.check()?;
-    let mut timeline = match &args.timeline {
-        Some(path) => Some(crate::timeline_file::TimelineFile::create(path, args.files.force)?),
+    let timeline = match &args.timeline {
+        Some(path) => Some(crate::timeline_file::TimelineFile::create(
+            path,
+            args.files.force,
+        )?),
         None => None,
     };
     let mut scenario = load_scenario(&args.scenario).map_err(|e| Failure::BadInput(anyhow!(e)))?;
@@ -91,22 +98,28 @@ pub fn run(args: Args) -> Result<(), Failure> {
         wait_until(at, args.quiet);
     }
     let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
-    if let Some(t) = &mut timeline {
-        t.set_started(running.started());
-    }
+    let checkpoint = args
+        .files
+        .out
+        .clone()
+        .filter(|_| !args.checkpoint.is_zero());
+    let mut along = crate::along::Along::new(
+        timeline,
+        checkpoint,
+        args.scenario.display().to_string(),
+        (segment != Segment::WHOLE).then(|| segment.to_string()),
+    );
+    along.started(&running);
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
     watch_signals(running.stopper())?;
     show_progress(
         &mut running,
         scenario.load.executor.duration(),
         &args,
-        &mut timeline,
+        &mut along,
     );
     let outcome = running.finish();
-    if let Some(t) = &mut timeline {
-        t.append(&outcome.last_seconds);
-        outln!("timeline written to {}", t.path().display());
-    }
+    along.finished(&outcome);
     let file = args.scenario.display().to_string();
     let mut result = report::result(&outcome, Some(file));
     if segment != Segment::WHOLE {
@@ -148,6 +161,8 @@ fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
             .unwrap_or(0),
         segment,
         stream_seconds: args.timeline.is_some(),
+        checkpoint: (args.files.out.is_some() && !args.checkpoint.is_zero())
+            .then_some(args.checkpoint),
         ..Options::default()
     })
 }
@@ -176,7 +191,7 @@ fn show_progress(
     running: &mut loadtape_engine::Running,
     total: Duration,
     args: &Args,
-    timeline: &mut Option<crate::timeline_file::TimelineFile>,
+    along: &mut crate::along::Along,
 ) {
     let live = !args.quiet && !args.debug && std::io::stdout().is_terminal();
     let bar = live.then(|| {
@@ -186,9 +201,7 @@ fn show_progress(
     });
     let mut last_line = Instant::now();
     while let Some(p) = running.poll(Duration::from_millis(1000)) {
-        if let Some(t) = timeline {
-            t.append(&running.take_seconds());
-        }
+        along.update(running);
         match &bar {
             Some(bar) => bar.set_message(progress_line(&p, total)),
             None if !args.quiet && !args.debug && last_line.elapsed() >= Duration::from_secs(5) => {

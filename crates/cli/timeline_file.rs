@@ -11,18 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use loadtape_report::result::Second;
-use serde::Serialize;
 
 use crate::exit::Failure;
-
-/// One line of the file: the second as `result/v1` stores it, and its wall-clock time.
-#[derive(Serialize)]
-struct Line<'a> {
-    /// RFC 3339 UTC, the start of the second.
-    time: String,
-    #[serde(flatten)]
-    second: &'a Second,
-}
 
 /// The open timeline file of a run.
 pub struct TimelineFile {
@@ -38,7 +28,10 @@ impl TimelineFile {
     pub fn create(path: &Path, force: bool) -> Result<TimelineFile, Failure> {
         crate::outputs::refuse_existing(path, force, "--timeline")?;
         let file = File::create(path).map_err(|e| {
-            Failure::BadInput(anyhow!("--timeline {}: cannot create it: {e}", path.display()))
+            Failure::BadInput(anyhow!(
+                "--timeline {}: cannot create it: {e}",
+                path.display()
+            ))
         })?;
         Ok(TimelineFile {
             path: path.to_path_buf(),
@@ -71,10 +64,12 @@ impl TimelineFile {
     fn write(&mut self, seconds: &[Second]) -> std::io::Result<()> {
         for s in seconds {
             let time = self.started + chrono::Duration::seconds(s.t as i64);
-            let line = Line {
-                time: time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                second: s,
-            };
+            // The second as `result/v1` stores it, and its wall-clock start (RFC 3339 UTC).
+            let mut line = serde_json::to_value(s)?;
+            if let serde_json::Value::Object(fields) = &mut line {
+                let stamp = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                fields.insert("time".into(), stamp.into());
+            }
             serde_json::to_writer(&mut self.out, &line)?;
             self.out.write_all(b"\n")?;
         }

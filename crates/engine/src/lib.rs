@@ -89,6 +89,10 @@ pub struct Running {
     /// [`Options::stream_seconds`] asks for them.
     fresh: Vec<Second>,
     finals: Vec<WorkerMetrics>,
+    /// Each worker's latest [`Msg::Checkpoint`], with [`Options::checkpoint`].
+    checkpoints: Vec<Option<WorkerMetrics>>,
+    /// Checkpoints received since [`Running::take_checkpoint`] last made an outcome.
+    checkpoints_new: usize,
     progress: Progress,
 }
 
@@ -213,6 +217,8 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
         timeline: Timeline::new(),
         fresh: Vec::new(),
         finals: Vec::new(),
+        checkpoints: vec![None; workers],
+        checkpoints_new: 0,
         progress: Progress::default(),
     })
 }
@@ -247,6 +253,13 @@ impl Running {
     fn take(&mut self, msg: Msg) {
         let (second, interval) = match msg {
             Msg::Tick { second, interval } => (second, interval),
+            Msg::Checkpoint { worker, metrics } => {
+                if let Some(slot) = self.checkpoints.get_mut(worker) {
+                    *slot = Some(*metrics);
+                    self.checkpoints_new += 1;
+                }
+                return;
+            }
             Msg::Done {
                 second,
                 interval,
@@ -302,6 +315,33 @@ impl Running {
     /// [`Outcome::last_seconds`].
     pub fn take_seconds(&mut self) -> Vec<Second> {
         std::mem::take(&mut self.fresh)
+    }
+
+    /// The run so far, once every worker has handed over a new [`Options::checkpoint`]:
+    /// totals to the latest checkpoint, the timeline to the latest complete second, with
+    /// [`EndReason::Interrupted`] (it is partial until the run ends). `None` in between.
+    pub fn take_checkpoint(&mut self) -> Option<Outcome> {
+        if self.checkpoints_new < self.workers || self.checkpoints.iter().any(Option::is_none) {
+            return None;
+        }
+        self.checkpoints_new = 0;
+        let mut metrics = WorkerMetrics::new(self.plan.tokens.len(), self.plan.steps.len());
+        for m in self.checkpoints.iter().flatten() {
+            metrics.merge(m);
+        }
+        Some(Outcome {
+            plan: self.plan.clone(),
+            metrics,
+            timeline: self.timeline.to_vec(),
+            last_seconds: Vec::new(),
+            started: self.started,
+            ended: chrono::Utc::now(),
+            elapsed: self.start.elapsed(),
+            reason: EndReason::Interrupted,
+            detail: self.control.detail(),
+            learned: self.shared.iter().map(|c| c.learned()).collect(),
+            workers: self.workers,
+        })
     }
 
     /// Waits for the workers and merges their measurements.

@@ -54,6 +54,10 @@ pub struct Options {
     /// Keep every finished second for [`crate::Running::take_seconds`] (`run --timeline`),
     /// besides the folded timeline the result gets.
     pub stream_seconds: bool,
+    /// Every this long, each worker hands over its totals so far, and
+    /// [`crate::Running::take_checkpoint`] makes an outcome of the run so far (`run --out`
+    /// rewritten while a long run goes on); `None`: only at the end.
+    pub checkpoint: Option<Duration>,
 }
 
 impl Default for Options {
@@ -69,6 +73,7 @@ impl Default for Options {
             segment: Segment::WHOLE,
             observer: None,
             stream_seconds: false,
+            checkpoint: None,
         }
     }
 }

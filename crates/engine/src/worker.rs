@@ -24,6 +24,12 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 pub(crate) enum Msg {
     /// Second `second` of the run is over.
     Tick { second: u64, interval: Interval },
+    /// With [`crate::Options::checkpoint`]: worker `worker`'s totals so far, every so many
+    /// seconds, so that a result can be written while the run goes on.
+    Checkpoint {
+        worker: usize,
+        metrics: Box<WorkerMetrics>,
+    },
     /// The worker is done: its last (partial) second and its totals.
     Done {
         second: u64,
@@ -104,6 +110,8 @@ async fn worker(init: WorkerInit) {
     let ticker = {
         let ctx = ctx.clone();
         let tx = init.tx.clone();
+        let every = plan.options.checkpoint.map_or(0, |d| d.as_secs().max(1));
+        let worker = init.index;
         tokio::task::spawn_local(async move {
             let mut second = 0u64;
             loop {
@@ -113,6 +121,13 @@ async fn worker(init: WorkerInit) {
                     return;
                 }
                 second += 1;
+                if every > 0 && second % every == 0 {
+                    // Requests in flight are left out, not settled: they may still answer.
+                    let metrics = Box::new(ctx.metrics.borrow().clone());
+                    if tx.send(Msg::Checkpoint { worker, metrics }).is_err() {
+                        return;
+                    }
+                }
             }
         })
     };

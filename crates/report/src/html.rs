@@ -288,7 +288,9 @@ fn charts(o: &mut String, r: &RunResult) {
             id: "tokens",
             title: "Token requests per second",
             y_unit: "",
-            series: vec![series("token requests/s", &|s| s.per_second(s.token_requests))],
+            series: vec![series("token requests/s", &|s| {
+                s.per_second(s.token_requests)
+            })],
             x_ticks: None,
         });
     }

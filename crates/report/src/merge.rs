@@ -356,7 +356,9 @@ fn timeline(results: &[RunResult], offsets: &[f64]) -> Result<Vec<Second>, Merge
         .min()
     {
         let (i, _, rest) = &mut cursors[k];
-        let (s, tail) = rest.split_first().unwrap_or_else(|| unreachable!("picked non-empty"));
+        let (s, tail) = rest
+            .split_first()
+            .unwrap_or_else(|| unreachable!("picked non-empty"));
         *rest = tail;
         let end = start + s.seconds();
         match current.as_mut() {
@@ -378,7 +380,9 @@ fn timeline(results: &[RunResult], offsets: &[f64]) -> Result<Vec<Second>, Merge
                 });
             }
         }
-        let c = current.as_mut().unwrap_or_else(|| unreachable!("set above"));
+        let c = current
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("set above"));
         fold_counts(c, s);
         vus[k] = vus[k].max(s.active_vus);
         add(*i, &format!("second {}", s.t), &mut h, &s.histogram)?;
@@ -417,7 +421,10 @@ fn check_timeline(i: usize, r: &RunResult) -> Result<(), MergeError> {
             ),
         ));
     }
-    if r.timeline.windows(2).any(|w| w[0].t + w[0].seconds() > w[1].t) {
+    if r.timeline
+        .windows(2)
+        .any(|w| w[0].t + w[0].seconds() > w[1].t)
+    {
         return Err(at(i, "its timeline is not in order of `t`".into()));
     }
     Ok(())

@@ -45,7 +45,9 @@ pub struct RunResult {
     pub partial: bool,
     /// Why the run ended: `completed`, `iterations` (every VU did its iterations), `data` (a
     /// `unique` data source ran out of rows), `token` (a token step never succeeded, so no
-    /// step could run: see `failure`), `interrupted`.
+    /// step could run: see `failure`), `interrupted`, or `checkpoint`: written while the run
+    /// went on (`run --checkpoint`), and the run did not get to write its end (killed, or
+    /// still running).
     pub end_reason: String,
     /// Why the run failed whatever its thresholds say, for people: a token step that never
     /// succeeded (the token step, the URL it went to, the last answer). The run then does not

@@ -52,6 +52,7 @@ pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
         }
         Second {
             t,
+            span: 1,
             requests: us.len() as u64,
             errors: 0,
             token_requests: 1,

@@ -70,7 +70,7 @@ impl Timeline {
                 ..Second::default()
             };
             let h = self.scratch.get_or_insert_with(histogram);
-            h.reset();
+            clear(h);
             while let Some(s) = self.tiers[level].front().filter(|s| s.t < end) {
                 fold_into(&mut folded, s, h);
                 self.tiers[level].pop_front();
@@ -103,11 +103,22 @@ impl Timeline {
     }
 }
 
+/// Empties `h`; an empty one is left alone (a reset walks every bucket: 190 KB each time).
+fn clear(h: &mut Histogram<u64>) {
+    if !h.is_empty() {
+        h.reset();
+    }
+}
+
 /// Adds `s` to `into` (whose `t` and `span` the caller sets): counts summed, the most VUs
 /// kept, the histogram added to `h`. An entry whose histogram does not decode adds its counts
 /// and nothing to the latency. Call [`finish`] once everything is added.
 pub fn fold_into(into: &mut Second, s: &Second, h: &mut Histogram<u64>) {
     fold_counts(into, s);
+    // A second without requests has nothing to add: not decoding it saves a 190 KB histogram.
+    if s.requests == 0 && s.errors == 0 {
+        return;
+    }
     if let Some(other) = decode(&s.histogram) {
         let _ = h.add(&other);
     }
@@ -125,6 +136,14 @@ pub fn fold_counts(into: &mut Second, s: &Second) {
 
 /// Sets `into`'s percentiles and histogram from everything [`fold_into`] added to `h`.
 pub fn finish(into: &mut Second, h: &Histogram<u64>) {
+    if h.is_empty() {
+        // Quiet hours of a long run are many: their encoding is the same, made once.
+        static EMPTY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        into.p50 = 0.0;
+        into.p99 = 0.0;
+        into.histogram = EMPTY.get_or_init(|| encode(&histogram())).clone();
+        return;
+    }
     into.p50 = h.value_at_quantile(0.5) as f64 / 1000.0;
     into.p99 = h.value_at_quantile(0.99) as f64 / 1000.0;
     into.histogram = encode(h);
@@ -149,7 +168,7 @@ pub fn downsample(seconds: &[Second], points: usize) -> Vec<Second> {
                 span: last.t + last.seconds() - first.t,
                 ..Second::default()
             };
-            h.reset();
+            clear(&mut h);
             for s in chunk {
                 fold_into(&mut folded, s, &mut h);
             }
@@ -216,13 +235,15 @@ mod tests {
 
     #[test]
     fn downsampling_covers_the_whole_run() {
-        let seconds: Vec<Second> = (0..10_001).map(|t| second(t, 500)).collect();
+        let seconds: Vec<Second> = (0..2_501).map(|t| second(t, 500)).collect();
         let d = downsample(&seconds, CHART_POINTS);
         assert!(d.len() <= CHART_POINTS);
         assert_eq!(d[0].t, 0);
         let last = d.last().unwrap();
-        assert_eq!(last.t + last.seconds(), 10_001);
-        assert_eq!(d.iter().map(|s| s.requests).sum::<u64>(), 10_001);
-        assert!(d.iter().all(|s| (s.per_second(s.requests) - 1.0).abs() < 1e-9));
+        assert_eq!(last.t + last.seconds(), 2_501);
+        assert_eq!(d.iter().map(|s| s.requests).sum::<u64>(), 2_501);
+        assert!(d
+            .iter()
+            .all(|s| (s.per_second(s.requests) - 1.0).abs() < 1e-9));
     }
 }

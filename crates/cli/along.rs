@@ -1,0 +1,91 @@
+//! What `run` writes while the run goes, not only at its end, so that a run killed at hour 50
+//! leaves 50 hours: every second appended to `--timeline`, and `--out` rewritten every
+//! `--checkpoint` (atomically: a reader never sees half a file) as a valid result marked
+//! `partial: true`, `end_reason: checkpoint`, until the end writes the real one.
+
+use std::path::PathBuf;
+
+use loadtape_engine::{report, Outcome, Running};
+
+use crate::timeline_file::TimelineFile;
+
+/// `end_reason` of a result written while its run went on.
+pub const CHECKPOINT: &str = "checkpoint";
+
+/// The files a run keeps up to date as it goes.
+pub struct Along {
+    /// `--timeline`, open.
+    pub timeline: Option<TimelineFile>,
+    /// `--out`, when checkpoints are on.
+    checkpoint: Option<PathBuf>,
+    /// The scenario file as given, for the result.
+    scenario_file: String,
+    /// `--segment K/N` of a distributed run, for the result.
+    segment: Option<String>,
+    /// Set once a checkpoint could not be written (a full disk): said once; the run goes on.
+    broken: bool,
+}
+
+impl Along {
+    /// Files for a run: `timeline` already created, checkpoints of the result to `out`.
+    pub fn new(
+        timeline: Option<TimelineFile>,
+        checkpoint: Option<PathBuf>,
+        scenario_file: String,
+        segment: Option<String>,
+    ) -> Along {
+        Along {
+            timeline,
+            checkpoint,
+            scenario_file,
+            segment,
+            broken: false,
+        }
+    }
+
+    /// The run has started: its seconds count from its start.
+    pub fn started(&mut self, running: &Running) {
+        if let Some(t) = &mut self.timeline {
+            t.set_started(running.started());
+        }
+    }
+
+    /// After each poll of the run: new seconds to the timeline, a new checkpoint to `--out`.
+    pub fn update(&mut self, running: &mut Running) {
+        if let Some(t) = &mut self.timeline {
+            t.append(&running.take_seconds());
+        }
+        if let Some(o) = running.take_checkpoint() {
+            self.write_checkpoint(&o);
+        }
+    }
+
+    /// The run has ended: the last seconds to the timeline. (`--out` is written by the caller,
+    /// with the other result files.)
+    pub fn finished(&mut self, outcome: &Outcome) {
+        if let Some(t) = &mut self.timeline {
+            t.append(&outcome.last_seconds);
+            outln!("timeline written to {}", t.path().display());
+        }
+    }
+
+    fn write_checkpoint(&mut self, o: &Outcome) {
+        let Some(path) = self.checkpoint.as_ref().filter(|_| !self.broken) else {
+            return;
+        };
+        let mut r = report::result(o, Some(self.scenario_file.clone()));
+        r.end_reason = CHECKPOINT.into();
+        r.partial = true;
+        r.settings.segment = self.segment.clone();
+        let written = serde_json::to_string_pretty(&r)
+            .map_err(std::io::Error::other)
+            .and_then(|text| crate::outputs::write_atomic(path, (text + "\n").as_bytes()));
+        if let Err(e) = written {
+            self.broken = true;
+            eprintln!(
+                "warning: checkpoint of {} failed: {e}; the run goes on and writes it at the end",
+                path.display()
+            );
+        }
+    }
+}
