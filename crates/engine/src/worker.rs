@@ -121,7 +121,7 @@ async fn worker(init: WorkerInit) {
                     return;
                 }
                 second += 1;
-                if every > 0 && second % every == 0 {
+                if every > 0 && second.is_multiple_of(every) {
                     // Requests in flight are left out, not settled: they may still answer.
                     let metrics = Box::new(ctx.metrics.borrow().clone());
                     if tx.send(Msg::Checkpoint { worker, metrics }).is_err() {
