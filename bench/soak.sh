@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Issue 16's long-stable benchmark: token lifetime 1 s held for 30 minutes (1,800 lifetimes),
+# a shared platform token and a per-VU session token, 1,000 VUs. Judged by the testbed's own
+# counts: zero auth failures, token requests close to one per lifetime (shared: ~1,800; per
+# VU: ~1,800 each), and the loadtape process's resident memory sampled each minute, flat
+# (max - min < 5 % after the first minute). Also prints the result's size, the timeline
+# file's, and `report merge`'s peak memory on the result.
+# Needs: curl, python3. Usage: bench/soak.sh [minutes] (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mins=${1:-30}
+secs=$((mins * 60))
+port=19394
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+cargo build --release --quiet
+lt=${CARGO_TARGET_DIR:-target}/release/loadtape
+ulimit -n 65536 2>/dev/null || true
+
+"$lt" testbed --listen 127.0.0.1:$port --token-ttl 1s >/dev/null &
+pids+=($!)
+base=http://127.0.0.1:$port
+for _ in $(seq 50); do curl -s -o /dev/null "$base/stats" && break; sleep 0.1; done
+
+cat >"$work/soak.yaml" <<YAML
+loadtape: scenario/v1
+name: soak
+variables: {appid: wxtestbed, secret: testbed-secret}
+tokens:
+  - name: platform
+    scope: shared
+    request:
+      method: GET
+      url: $base/cgi-bin/token?grant_type=client_credential&appid={{ appid }}&secret={{ secret }}
+    extract: {access_token: {json: \$.access_token}, ttl: {json: \$.expires_in}}
+    expires_in: '{{ ttl }}s'
+    refresh_before: 300ms
+    refresh_on: {json: {path: \$.errcode, in: [40001, 40014, 42001]}}
+  - name: session
+    scope: per-vu
+    request:
+      method: POST
+      url: $base/api/login
+      body: {json: {code: 'soak-{{ uuid() }}'}}
+    extract: {session: {json: \$.token}, session_ttl: {json: \$.expires_in}}
+    expires_in: '{{ session_ttl }}s'
+    refresh_before: 300ms
+    refresh_on: {status: [401]}
+steps:
+  - name: goods
+    request:
+      method: GET
+      url: $base/api/goods?page=1
+      headers: [[authorization, 'Bearer {{ session }}']]
+    check: {status: 200}
+  - name: order
+    request:
+      method: POST
+      url: $base/api/order?access_token={{ access_token }}
+      body: {json: {goods_id: no-such-goods, quantity: 1}}
+    check: {status: 404}
+    think: 500ms
+load: {executor: constant-vus, vus: 1000, duration: ${secs}s}
+thresholds: ['error_rate < 0.1%']
+YAML
+echo "== soak: 1,000 VUs, token lifetime 1 s, shared + per-VU tokens, ${mins} min"
+before=$(curl -s "$base/stats")
+"$lt" run "$work/soak.yaml" --quiet --out "$work/soak.json" --timeline "$work/soak.jsonl" \
+  >"$work/run.log" 2>&1 &
+run=$!
+: >"$work/rss"
+for _ in $(seq 1 "$mins"); do
+  sleep 60
+  awk '/VmRSS/ {print $2}' "/proc/$run/status" >>"$work/rss" 2>/dev/null || break
+done
+wait "$run" || true
+after=$(curl -s "$base/stats")
+grep -E "^(platform|session|goods|order|total) |error rate|PASS|FAIL" "$work/run.log" || true
+# `report merge` of the result with itself, its peak resident memory (KiB) measured by python.
+peak=$(python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+  "$lt" report merge "$work/soak.json" "$work/soak.json" --out "$work/merged.json" --force)
+python3 - "$before" "$after" "$work" "$secs" "$peak" <<'PY'
+import json, os, sys
+b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+work, secs, peak = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+r = json.load(open(f"{work}/soak.json"))
+d = lambda k: a["tokens_issued"][k] - b["tokens_issued"][k]
+fail = {k: a["auth_failures"][k] - b["auth_failures"][k] for k in a["auth_failures"]}
+rss = [int(x) for x in open(f"{work}/rss").read().split()]
+warm = rss[1:] or rss
+spread = (max(warm) - min(warm)) / max(warm) * 100 if warm else 0
+lines = sum(1 for _ in open(f"{work}/soak.jsonl"))
+print(f"lifetimes {secs}; shared token requests {d('platform')} (~{secs}); per-VU session "
+      f"requests {d('session')} (~{secs * 1000}: {d('session') / 1000:.0f} per VU)")
+print(f"auth failures at the server {fail}; business requests {r['total']['requests']}, "
+      f"errors {r['total']['errors']}, partial {r['partial']}")
+print(f"RSS each minute (MiB): {[round(x / 1024) for x in rss]}; after the first minute "
+      f"max - min = {spread:.1f} % (target < 5 %)")
+print(f"result {os.path.getsize(work + '/soak.json') / 1e6:.2f} MB, {len(r['timeline'])} timeline "
+      f"entries; --timeline file {os.path.getsize(work + '/soak.jsonl') / 1e6:.1f} MB, {lines} lines; "
+      f"report merge of the result with itself: peak RSS {peak / 1024:.0f} MiB")
+PY
