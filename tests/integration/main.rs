@@ -13,6 +13,7 @@ mod fuzz;
 mod har;
 mod honest;
 mod hostile_input;
+mod live;
 mod merge_limits;
 mod pipeline;
 mod readme;

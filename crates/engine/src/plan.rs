@@ -51,6 +51,9 @@ pub struct Options {
     pub segment: Segment,
     /// Sees every exchange as sent and answered (`loadtape verify`); `None` for load runs.
     pub observer: Option<Observer>,
+    /// Publish live per-row numbers once a second ([`crate::Running::live`], for `run
+    /// --metrics` and `--dashboard`); off, the workers send only their intervals.
+    pub live: bool,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(30),
             segment: Segment::WHOLE,
             observer: None,
+            live: false,
         }
     }
 }

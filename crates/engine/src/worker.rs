@@ -12,6 +12,7 @@ use crate::control::{Control, EndReason};
 use crate::ctx::Ctx;
 use crate::executor::{self, Share};
 use crate::http::Tls;
+use crate::live::Report;
 use crate::metrics::{Interval, WorkerMetrics};
 use crate::plan::Plan;
 use crate::tokens::SharedToken;
@@ -24,6 +25,9 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 pub(crate) enum Msg {
     /// Second `second` of the run is over.
     Tick { second: u64, interval: Interval },
+    /// With live numbers on ([`crate::Options::live`]): the worker's cumulative rows, after
+    /// each tick and, settled, just before [`Msg::Done`].
+    Live(Box<Report>),
     /// The worker is done: its last (partial) second and its totals.
     Done {
         second: u64,
@@ -101,6 +105,7 @@ async fn worker(init: WorkerInit) {
         });
     }
     // Once a second: this worker's interval to the coordinator.
+    let (index, live) = (init.index, plan.options.live);
     let ticker = {
         let ctx = ctx.clone();
         let tx = init.tx.clone();
@@ -111,6 +116,10 @@ async fn worker(init: WorkerInit) {
                 let interval = ctx.metrics.borrow_mut().take_interval();
                 if tx.send(Msg::Tick { second, interval }).is_err() {
                     return;
+                }
+                if live {
+                    let report = Report::of(index, second, &ctx.metrics.borrow(), false);
+                    let _ = tx.send(Msg::Live(Box::new(report)));
                 }
                 second += 1;
             }
@@ -143,6 +152,10 @@ async fn worker(init: WorkerInit) {
     // Requests still out after the grace period were sent: they count.
     metrics.settle();
     let interval = metrics.take_interval();
+    if live {
+        let report = Report::of(index, second, &metrics, true);
+        let _ = init.tx.send(Msg::Live(Box::new(report)));
+    }
     let _ = init.tx.send(Msg::Done {
         second,
         interval,
