@@ -78,13 +78,14 @@ impl LiveArgs {
 impl Bind {
     /// Starts serving the run's live numbers and says where.
     pub fn start(self, running: &loadtape_engine::Running) -> Result<Live, Failure> {
-        let feed = running
-            .live()
-            .ok_or_else(|| Failure::Other(anyhow!("the run publishes no live numbers")))?;
+        let feed = running.live();
         let start = |bound: Option<Bound>, role: Role| {
             bound
                 .map(|b| {
-                    Server::start(b, role, feed.clone())
+                    let feed = feed.clone().ok_or_else(|| {
+                        Failure::Other(anyhow!("the run publishes no live numbers"))
+                    })?;
+                    Server::start(b, role, feed)
                         .map_err(|e| Failure::Other(anyhow!("cannot start serving: {e}")))
                 })
                 .transpose()

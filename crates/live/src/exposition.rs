@@ -144,7 +144,7 @@ pub(crate) fn render(s: &Snapshot, format: Format) -> String {
     o.text
 }
 
-fn names<'a>(rows: &'a [LiveRow], f: impl Fn(&LiveRow) -> u64) -> Vec<(&'a str, u64)> {
+fn names(rows: &[LiveRow], f: impl Fn(&LiveRow) -> u64) -> Vec<(&str, u64)> {
     rows.iter().map(|r| (r.name.as_str(), f(r))).collect()
 }
 
@@ -312,6 +312,76 @@ mod tests {
         assert_eq!(
             Format::negotiate(Some("application/openmetrics-text; q=0")),
             Format::Text
+        );
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut latency = loadtape_report::histogram::histogram();
+        for us in [800, 3_000, 3_000, 70_000, 90_000_000] {
+            latency.record(us).unwrap();
+        }
+        let row = |name: &str, latency: Histogram<u64>| LiveRow {
+            name: name.into(),
+            requests: latency.len() + 1,
+            errors: Default::default(),
+            latency,
+            bytes_sent: 10,
+            bytes_received: 20,
+            refreshes: 2,
+        };
+        let empty = loadtape_report::histogram::histogram();
+        Snapshot {
+            scenario: "s".into(),
+            elapsed: std::time::Duration::from_millis(1500),
+            planned: std::time::Duration::from_secs(10),
+            finished: false,
+            active_vus: 3,
+            max_vus: 5,
+            iterations: 4,
+            dropped: 0,
+            tokens: vec![row("login", empty.clone())],
+            steps: vec![row("say \"hi\"\n", latency)],
+            recent: loadtape_engine::live::Recent {
+                seconds: 1.0,
+                requests: 0,
+                errors: 0,
+                latency: empty,
+            },
+        }
+    }
+
+    #[test]
+    fn buckets_are_cumulative_and_end_on_the_count() {
+        let text = render(&snapshot(), Format::Text);
+        let step = "step=\"say \\\"hi\\\"\\n\"";
+        let bucket = |le: &str| {
+            let series = format!("loadtape_request_duration_seconds_bucket{{{step},le=\"{le}\"}} ");
+            let line = text.lines().find(|l| l.starts_with(&series));
+            line.unwrap_or_else(|| panic!("no {series} in\n{text}"))[series.len()..].to_string()
+        };
+        assert_eq!(bucket("0.001"), "1");
+        assert_eq!(bucket("0.005"), "3");
+        assert_eq!(bucket("0.1"), "4");
+        assert_eq!(bucket("60.0"), "4");
+        assert_eq!(bucket("+Inf"), "5");
+        assert!(text.contains(&format!(
+            "loadtape_request_duration_seconds_count{{{step}}} 5\n"
+        )));
+        assert!(text.contains(&format!("loadtape_requests_total{{{step}}} 6\n")));
+        assert!(text.contains("loadtape_token_refreshes_total{token=\"login\"} 2\n"));
+        assert!(text.contains("# TYPE loadtape_requests_total counter\n"));
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+        let text = render(&snapshot(), Format::OpenMetrics);
+        assert!(text.contains("# TYPE loadtape_requests counter\n"));
+        assert!(text.contains("# TYPE loadtape_vus gauge\n"));
+        assert!(text.contains("loadtape_iterations_total 4\n"));
+        assert!(
+            text.ends_with("loadtape_run_finished 0.0\n# EOF\n"),
+            "{text}"
         );
     }
 
