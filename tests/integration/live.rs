@@ -382,3 +382,48 @@ fn chromium_watches_the_dashboard_change_and_end_on_the_results_numbers() {
     let session = step_figure(&dom, "tokens", "session", "refreshes");
     assert!(session >= 4.0, "4 VUs' sessions live 2 s of 5: {session}");
 }
+
+#[test]
+fn the_wait_for_a_last_scrape_is_bounded_and_ctrl_c_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crate::util::refused_scenario(dir.path());
+    let start = |linger: &str| {
+        let mut cmd = loadtape();
+        cmd.arg("run").arg(&scenario).args([
+            "--metrics",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            linger,
+        ]);
+        let mut run = Running::start(cmd);
+        let line = run.line_containing("metrics: http://");
+        assert!(line.trim().ends_with("/metrics"), "{line}");
+        run.line_containing(&format!("waiting up to {linger} for a scrape"));
+        (run, Instant::now())
+    };
+
+    // Nobody scrapes: the wait ends at --metrics-linger, and the run's verdict stands.
+    let (mut run, waiting) = start("1s");
+    run.line_containing("no scrape of the final numbers");
+    let mut code = None;
+    poll("the run to exit", Duration::from_secs(10), || {
+        code = run.child.try_wait().unwrap().map(|s| s.code());
+        code.is_some()
+    });
+    assert_eq!(code, Some(Some(0)));
+    assert!(
+        waiting.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        waiting.elapsed()
+    );
+
+    // Ctrl-C ends a long wait at once.
+    let (run, waiting) = start("30s");
+    let (code, rest) = run.stop("INT");
+    assert_eq!(code, 0, "{rest}");
+    assert!(
+        waiting.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        waiting.elapsed()
+    );
+}
