@@ -342,6 +342,8 @@ fn chromium_watches_the_dashboard_change_and_end_on_the_results_numbers() {
         dom.contains("<span id=\"state\" class=\"finished\">finished</span>"),
         "{dom}"
     );
+    // At a phone's width (390 px) nothing scrolls sideways.
+    assert!(dom.contains("data-fits=\"true\""), "{dom}");
     // It changed during the run: several updates, a chart of several different seconds.
     assert!(figure(&dom, "updates") >= 3.0, "{dom}");
     let values = attr_after(&dom, "data-series=\"rps\"", "data-values");
