@@ -106,20 +106,20 @@ impl Bind {
 }
 
 impl Live {
-    /// After the run: serves until the final numbers have been seen (bounded), then stops.
+    /// After the run: serves until the final numbers have been seen (bounded), then stops;
+    /// `quiet` leaves out the line saying nobody scraped them.
     pub fn finish(self, quiet: bool, cancel: &AtomicBool) {
         if let Some(d) = &self.dashboard {
             d.wait_for_dashboards(DASHBOARD_FINAL, cancel);
         }
         if let Some(m) = &self.metrics {
             if m.final_scrapes() == 0 && !self.linger.is_zero() {
-                if !quiet {
-                    outln!(
-                        "metrics: waiting up to {} for a scrape of the final numbers at http://{}/metrics (Ctrl-C to stop waiting)",
-                        loadtape_scenario::format_duration(self.linger),
-                        m.addr()
-                    );
-                }
+                // Even with --quiet: a run that ends in a silent wait would look hung.
+                outln!(
+                    "metrics: waiting up to {} for a scrape of the final numbers at http://{}/metrics (Ctrl-C to stop waiting)",
+                    loadtape_scenario::format_duration(self.linger),
+                    m.addr()
+                );
                 let seen = m.wait_for_final_scrape(self.linger, cancel);
                 if !quiet && !seen {
                     outln!("metrics: no scrape of the final numbers; they are in the result");
