@@ -311,7 +311,7 @@ fn chromium_watches_the_dashboard_change_and_end_on_the_results_numbers() {
     let (_tb, base) = testbed(&["--token-ttl", "2s"]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
-    let mut cmd = shop_run(&base, &out, 5, &["--dashboard", "127.0.0.1:0"]);
+    let mut cmd = shop_run(&base, &out, 7, &["--dashboard", "127.0.0.1:0"]);
     cmd.stdin(Stdio::null());
     let mut run = Running::start(cmd);
     let line = run.line_containing("dashboard: ");
@@ -382,7 +382,7 @@ fn chromium_watches_the_dashboard_change_and_end_on_the_results_numbers() {
         );
     }
     let session = step_figure(&dom, "tokens", "session", "refreshes");
-    assert!(session >= 4.0, "4 VUs' sessions live 2 s of 5: {session}");
+    assert!(session >= 4.0, "4 VUs' sessions live 2 s of 7: {session}");
 }
 
 #[test]
