@@ -50,7 +50,12 @@ fn make(real: &str, out: &str, hours: &str, segment: Option<&String>) -> Result<
         timeline.push(s);
     }
     let scale = seconds as f64 / r.duration_s.max(1.0);
-    for s in r.tokens.iter_mut().chain(&mut r.steps).chain([&mut r.total]) {
+    for s in r
+        .tokens
+        .iter_mut()
+        .chain(&mut r.steps)
+        .chain([&mut r.total])
+    {
         s.requests = (s.requests as f64 * scale) as u64;
         s.errors = (s.errors as f64 * scale) as u64;
         s.succeeded = s.succeeded.map(|n| (n as f64 * scale) as u64);

@@ -25,6 +25,7 @@ mod demo;
 mod exit;
 mod har;
 mod hints;
+mod live;
 mod outputs;
 mod record;
 mod repair;

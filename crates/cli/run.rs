@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -65,6 +67,9 @@ pub struct Args {
     /// not; `--force` replaces files that exist.
     #[command(flatten)]
     files: crate::outputs::ResultFiles,
+    /// Watching the run live: `--metrics` (Prometheus), `--dashboard` (a web page).
+    #[command(flatten)]
+    live: crate::live::LiveArgs,
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -94,10 +99,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
     .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
     let plan = Plan::compile(&scenario, &args.scenario, engine_options(&args, segment)?)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    // Before the run: an address that cannot be bound is bad input, not a lost run.
+    let bound = args.live.bind()?;
     if let Some(at) = args.start_at {
         wait_until(at, args.quiet);
     }
     let mut running = loadtape_engine::start(plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    let live = bound.start(&running)?;
     let checkpoint = args
         .files
         .out
@@ -111,7 +119,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     );
     along.started(&running);
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
-    watch_signals(running.stopper())?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    watch_signals(running.stopper(), stopped.clone())?;
     show_progress(
         &mut running,
         scenario.load.executor.duration(),
@@ -128,6 +137,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     out!("{}", loadtape_report::summary(&result));
     // Before the verdict, so that a failed or partial run leaves them.
     args.files.write(&result)?;
+    live.finish(args.quiet, &stopped);
     verdict(&result)
 }
 
@@ -163,13 +173,18 @@ fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
         stream_seconds: args.timeline.is_some(),
         checkpoint: (args.files.out.is_some() && !args.checkpoint.is_zero())
             .then_some(args.checkpoint),
+        live: args.live.wanted(),
         ..Options::default()
     })
 }
 
 /// Interrupts the run on Ctrl-C or SIGTERM, from a thread of its own: the engine's workers
 /// keep their runtimes to themselves.
-fn watch_signals(stopper: loadtape_engine::Stopper) -> Result<(), Failure> {
+/// `stopped` is set too: after the run, it ends `--metrics`' wait for a last scrape.
+fn watch_signals(
+    stopper: loadtape_engine::Stopper,
+    stopped: Arc<AtomicBool>,
+) -> Result<(), Failure> {
     std::thread::Builder::new()
         .name("loadtape-signals".into())
         .spawn(move || {
@@ -178,6 +193,7 @@ fn watch_signals(stopper: loadtape_engine::Stopper) -> Result<(), Failure> {
                 .build()
             {
                 rt.block_on(crate::runtime::wait_for_stop());
+                stopped.store(true, Ordering::Release);
                 stopper.interrupt();
             }
         })

@@ -13,6 +13,7 @@ mod fuzz;
 mod har;
 mod honest;
 mod hostile_input;
+mod live;
 mod long_run;
 mod merge_limits;
 mod pipeline;

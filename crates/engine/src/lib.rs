@@ -34,6 +34,7 @@ mod executor;
 mod failure;
 mod http;
 mod jar;
+pub mod live;
 pub mod metrics;
 mod observe;
 mod output;
@@ -55,6 +56,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use control::EndReason;
+pub use live::{Feed, LiveRow, Snapshot};
 pub use metrics::{Interval, WorkerMetrics};
 pub use observe::{Observed, ObservedAnswer, Observer};
 pub use output::{Output, Sink};
@@ -94,6 +96,8 @@ pub struct Running {
     /// Checkpoints received since [`Running::take_checkpoint`] last made an outcome.
     checkpoints_new: usize,
     progress: Progress,
+    /// Live per-row numbers, with [`Options::live`] on.
+    live: Option<live::Collector>,
 }
 
 /// What the progress display shows, updated about once a second.
@@ -177,6 +181,10 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
     let shared: Arc<Vec<tokens::SharedToken>> =
         Arc::new(plan.tokens.iter().map(|_| Default::default()).collect());
     let control = Arc::new(Control::default());
+    let live = plan
+        .options
+        .live
+        .then(|| live::Collector::new(&plan, workers));
     let (tx, rx) = channel();
     let start = Instant::now();
     let started = chrono::Utc::now();
@@ -220,6 +228,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
         checkpoints: vec![None; workers],
         checkpoints_new: 0,
         progress: Progress::default(),
+        live,
     })
 }
 
@@ -227,6 +236,14 @@ impl Running {
     /// A handle that interrupts this run from another thread, while this one polls it.
     pub fn stopper(&self) -> Stopper {
         Stopper(self.control.clone())
+    }
+
+    /// The run's live numbers, published about once a second, the last of them final
+    /// ([`Snapshot::finished`]); `None` unless [`Options::live`] is on. Readers on other
+    /// threads (the `--metrics` and `--dashboard` servers) get their own [`Feed`]; new
+    /// snapshots come while this run is polled ([`Running::poll`], [`Running::finish`]).
+    pub fn live(&self) -> Option<Feed> {
+        self.live.as_ref().map(|l| l.subscribe())
     }
 
     /// Takes in what the workers sent for up to `wait`; the current progress, or `None` once
@@ -243,6 +260,9 @@ impl Running {
                 }
             }
         }
+        if let Some(live) = &mut self.live {
+            live.publish(self.start.elapsed(), self.done >= self.workers);
+        }
         if self.done >= self.workers {
             return None;
         }
@@ -257,6 +277,13 @@ impl Running {
                 if let Some(slot) = self.checkpoints.get_mut(worker) {
                     *slot = Some(*metrics);
                     self.checkpoints_new += 1;
+                }
+                return;
+            }
+            Msg::Live(report) => {
+                if let Some(live) = &mut self.live {
+                    live.take(*report);
+                    live.publish(self.start.elapsed(), false);
                 }
                 return;
             }

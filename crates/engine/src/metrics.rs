@@ -111,6 +111,9 @@ pub struct StepMetrics {
     pub check_failures: CheckFailures,
     /// Why requests failed below HTTP, by kind and message (bounded the same way).
     pub error_messages: ErrorMessages,
+    /// Token steps: fetches that replaced a value already held (the first fetch of each VU,
+    /// or of the run for a shared token, is no refresh). Shown live (`--metrics`).
+    pub refreshes: u64,
 }
 
 impl StepMetrics {
@@ -131,6 +134,7 @@ impl StepMetrics {
             in_flight: 0,
             check_failures: CheckFailures::default(),
             error_messages: ErrorMessages::default(),
+            refreshes: 0,
         }
     }
 
@@ -152,6 +156,7 @@ impl StepMetrics {
         self.in_flight += o.in_flight;
         self.check_failures.merge(&o.check_failures);
         self.error_messages.merge(&o.error_messages);
+        self.refreshes += o.refreshes;
     }
 }
 
@@ -356,6 +361,13 @@ impl WorkerMetrics {
     pub fn exchange_failed(&mut self, row: Row, kind: ErrorKind, message: &str) {
         if let Some(m) = self.row_mut(row) {
             m.error_messages.add(kind.name(), message, 1);
+        }
+    }
+
+    /// A token step's fetch replaced a value already held ([`StepMetrics::refreshes`]).
+    pub fn refreshed(&mut self, row: Row) {
+        if let Some(m) = self.row_mut(row) {
+            m.refreshes += 1;
         }
     }
 

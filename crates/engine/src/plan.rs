@@ -58,6 +58,9 @@ pub struct Options {
     /// [`crate::Running::take_checkpoint`] makes an outcome of the run so far (`run --out`
     /// rewritten while a long run goes on); `None`: only at the end.
     pub checkpoint: Option<Duration>,
+    /// Publish live per-row numbers once a second ([`crate::Running::live`], for `run
+    /// --metrics` and `--dashboard`); off, the workers send only their intervals.
+    pub live: bool,
 }
 
 impl Default for Options {
@@ -74,6 +77,7 @@ impl Default for Options {
             observer: None,
             stream_seconds: false,
             checkpoint: None,
+            live: false,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::control::{Control, EndReason};
 use crate::ctx::Ctx;
 use crate::executor::{self, Share};
 use crate::http::Tls;
+use crate::live::Report;
 use crate::metrics::{Interval, WorkerMetrics};
 use crate::plan::Plan;
 use crate::tokens::SharedToken;
@@ -30,6 +31,9 @@ pub(crate) enum Msg {
         worker: usize,
         metrics: Box<WorkerMetrics>,
     },
+    /// With live numbers on ([`crate::Options::live`]): the worker's cumulative rows, after
+    /// each tick and, settled, just before [`Msg::Done`].
+    Live(Box<Report>),
     /// The worker is done: its last (partial) second and its totals.
     Done {
         second: u64,
@@ -107,11 +111,11 @@ async fn worker(init: WorkerInit) {
         });
     }
     // Once a second: this worker's interval to the coordinator.
+    let (index, live) = (init.index, plan.options.live);
     let ticker = {
         let ctx = ctx.clone();
         let tx = init.tx.clone();
         let every = plan.options.checkpoint.map_or(0, |d| d.as_secs().max(1));
-        let worker = init.index;
         tokio::task::spawn_local(async move {
             let mut second = 0u64;
             loop {
@@ -120,11 +124,21 @@ async fn worker(init: WorkerInit) {
                 if tx.send(Msg::Tick { second, interval }).is_err() {
                     return;
                 }
+                if live {
+                    let report = Report::of(index, second, &ctx.metrics.borrow(), false);
+                    let _ = tx.send(Msg::Live(Box::new(report)));
+                }
                 second += 1;
                 if every > 0 && second.is_multiple_of(every) {
                     // Requests in flight are left out, not settled: they may still answer.
                     let metrics = Box::new(ctx.metrics.borrow().clone());
-                    if tx.send(Msg::Checkpoint { worker, metrics }).is_err() {
+                    if tx
+                        .send(Msg::Checkpoint {
+                            worker: index,
+                            metrics,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -158,6 +172,10 @@ async fn worker(init: WorkerInit) {
     // Requests still out after the grace period were sent: they count.
     metrics.settle();
     let interval = metrics.take_interval();
+    if live {
+        let report = Report::of(index, second, &metrics, true);
+        let _ = init.tx.send(Msg::Live(Box::new(report)));
+    }
     let _ = init.tx.send(Msg::Done {
         second,
         interval,

@@ -95,6 +95,9 @@ impl Vu {
                         fetched_at: Some(v.fetched_at),
                         spread: self.own[t].spread,
                     };
+                    if self.own[t].generation > 1 {
+                        ctx.metrics.borrow_mut().refreshed(Row::Token(t));
+                    }
                     ctx.retries.succeeded(t);
                     ctx.shared[t].succeeded();
                     return Got::Ready;
@@ -134,7 +137,11 @@ impl Vu {
                 }
                 Next::Fetch => match Box::pin(self.fetch_token(t)).await {
                     Ok(v) => {
-                        self.shared[t] = Some(cell.publish(v));
+                        let v = cell.publish(v);
+                        if v.generation > 1 {
+                            ctx.metrics.borrow_mut().refreshed(Row::Token(t));
+                        }
+                        self.shared[t] = Some(v);
                         return Got::Ready;
                     }
                     Err(why) => cell.failed(Instant::now(), why),
