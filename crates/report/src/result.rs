@@ -266,7 +266,7 @@ pub struct Latency {
 
 /// One second of the run (business steps only), or, `span` seconds long, several added up:
 /// a long run keeps its older seconds folded (1 s for the last hour, 10 s for the last day,
-/// 1 min beyond: [`crate::timeline`]). Counts are the span's; divide by [`Second::seconds`]
+/// 1 min beyond, folded by the timeline module). Counts are the span's; divide by [`Second::seconds`]
 /// (or use [`Second::per_second`]) for rates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
