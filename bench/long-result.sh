@@ -9,18 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hours=${1:-72}
 port=19395
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet --bins --example long-result
-target=${CARGO_TARGET_DIR:-target}/release
-lt=$target/loadtape
-
-"$lt" testbed --listen 127.0.0.1:$port >/dev/null &
-pids+=($!)
-base=http://127.0.0.1:$port
-for _ in $(seq 50); do curl -s -o /dev/null "$base/stats" && break; sleep 0.1; done
+. bench/lib.sh
+bench_init
+build_release --bins --example long-result
+start_testbed $port
 cat >"$work/real.yaml" <<YAML
 loadtape: scenario/v1
 name: long
@@ -35,14 +27,6 @@ YAML
 for k in 1 2; do
   "$target/examples/long-result" "$work/real.json" "$work/r$k.json" "$hours" "$k/2"
 done
-# Runs a command; prints its wall time (s) and peak resident memory (MiB).
-measure() {
-  python3 -c '
-import resource, subprocess, sys, time
-t = time.monotonic()
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False)
-print(f"{time.monotonic() - t:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")' "$@"
-}
 entries=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['timeline']))" "$work/r1.json")
 echo "== a ${hours} h result: $(du -h "$work/r1.json" | cut -f1), $entries timeline entries"
 echo "report --html:        $(measure "$lt" report "$work/r1.json" --html "$work/r.html")," \

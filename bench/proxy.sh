@@ -9,14 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-50}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release --quiet
-bin=./target/release/loadtape
-. bench/summary.sh
+. bench/lib.sh
+bench_init
+build_release
+bin=$lt
 
 # nginx: HTTPS with HTTP/2 on port 443 (hey puts the port into its TLS SNI for any other
 # port, which RFC 6066 forbids and rustls rejects), with a leaf from a throwaway CA for

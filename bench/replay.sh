@@ -14,17 +14,9 @@ secs=${1:-5}
 rounds=${2:-3}
 nginx_port=18080
 tb_port=19292
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cargo build --release --quiet
-lt=./target/release/loadtape
-. bench/summary.sh
+. bench/lib.sh
+bench_init
+build_release
 
 # --- nginx: one worker, a 60-byte static page, no access log, unlimited keep-alive.
 mkdir -p "$work/html" "$work/logs"
@@ -41,7 +33,7 @@ http {
 }
 EOF
 nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$nginx_port/"
 url=http://127.0.0.1:$nginx_port/
 
 cat >"$work/get.yaml" <<EOF
@@ -74,10 +66,7 @@ spec_row "replay, one GET, 50 conns: loadtape / wrk" "$(ratio "$L" "$W")" ">= 0.
 spec_row "replay, one GET, 50 conns: loadtape / oha" "$(ratio "$L" "$O")" ">= 1.3" "$(ratio "$L" "$O") >= 1.3"
 
 echo "== 2. multi-step flow against the testbed, next to wrk's single GET on it"
-"$lt" testbed --listen 127.0.0.1:$tb_port --token-ttl 1h >/dev/null &
-pids+=($!)
-base=http://127.0.0.1:$tb_port
-for _ in $(seq 50); do curl -s -o /dev/null "$base/stats" && break; sleep 0.1; done
+start_testbed $tb_port --token-ttl 1h
 token=$(curl -s -d '{"code":"bench-code-0001"}' "$base/api/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 id=$(curl -s -H "authorization: Bearer $token" "$base/api/goods?page=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 tw=$(wrk -t2 -c50 -d"${secs}s" -H "authorization: Bearer $token" "$base/api/goods/$id" | awk '/Requests\/sec/ {print $2}')

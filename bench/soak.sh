@@ -11,18 +11,11 @@ cd "$(dirname "$0")/.."
 mins=${1:-30}
 secs=$((mins * 60))
 port=19394
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet
-lt=${CARGO_TARGET_DIR:-target}/release/loadtape
+. bench/lib.sh
+bench_init
+build_release
 ulimit -n 65536 2>/dev/null || true
-
-"$lt" testbed --listen 127.0.0.1:$port --token-ttl 1s >/dev/null &
-pids+=($!)
-base=http://127.0.0.1:$port
-for _ in $(seq 50); do curl -s -o /dev/null "$base/stats" && break; sleep 0.1; done
+start_testbed $port --token-ttl 1s
 
 cat >"$work/soak.yaml" <<YAML
 loadtape: scenario/v1
@@ -78,16 +71,11 @@ done
 wait "$run" || true
 after=$(curl -s "$base/stats")
 grep -E "^(platform|session|goods|order|total) |error rate|PASS|FAIL" "$work/run.log" || true
-# `report merge` of the result with itself, its peak resident memory (KiB) measured by python.
-peak=$(python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
-  "$lt" report merge "$work/soak.json" "$work/soak.json" --out "$work/merged.json" --force)
-python3 - "$before" "$after" "$work" "$secs" "$peak" <<'PY'
+merge=$(measure "$lt" report merge "$work/soak.json" "$work/soak.json" --out "$work/merged.json" --force)
+python3 - "$before" "$after" "$work" "$secs" "$merge" <<'PY'
 import json, os, sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-work, secs, peak = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+work, secs, merge = sys.argv[3], int(sys.argv[4]), sys.argv[5]
 r = json.load(open(f"{work}/soak.json"))
 d = lambda k: a["tokens_issued"][k] - b["tokens_issued"][k]
 fail = {k: a["auth_failures"][k] - b["auth_failures"][k] for k in a["auth_failures"]}
@@ -103,5 +91,5 @@ print(f"RSS each minute (MiB): {[round(x / 1024) for x in rss]}; after the first
       f"max - min = {spread:.1f} % (target < 5 %)")
 print(f"result {os.path.getsize(work + '/soak.json') / 1e6:.2f} MB, {len(r['timeline'])} timeline "
       f"entries; --timeline file {os.path.getsize(work + '/soak.jsonl') / 1e6:.1f} MB, {lines} lines; "
-      f"report merge of the result with itself: peak RSS {peak / 1024:.0f} MiB")
+      f"report merge of the result with itself: {merge}")
 PY

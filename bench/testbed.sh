@@ -7,12 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
 port=19191
-cargo build --release --quiet
-./target/release/loadtape testbed --listen 127.0.0.1:$port >/dev/null &
-pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
-base=http://127.0.0.1:$port
+. bench/lib.sh
+bench_init
+build_release
+start_testbed $port
 token=$(curl -s -d '{"code":"bench-code-0001"}' "$base/api/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 id=$(curl -s -H "authorization: Bearer $token" "$base/api/goods?page=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 echo "== wrk, HTTP/1.1, 50 connections, GET /api/goods/{id} (token checked on every request)"

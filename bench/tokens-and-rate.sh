@@ -9,19 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 port=19393
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet
-lt=./target/release/loadtape
-. bench/summary.sh
+. bench/lib.sh
+bench_init
+build_release
 ulimit -n 65536 2>/dev/null || true
-
-"$lt" testbed --listen 127.0.0.1:$port --token-ttl 2s >/dev/null &
-pids+=($!)
-base=http://127.0.0.1:$port
-for _ in $(seq 50); do curl -s -o /dev/null "$base/stats" && break; sleep 0.1; done
+start_testbed $port --token-ttl 2s
 stats() { curl -s "$base/stats"; }
 
 cat >"$work/shared.yaml" <<YAML
