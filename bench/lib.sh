@@ -39,6 +39,22 @@ start_testbed() {
   wait_for "$base/stats"
 }
 
+# platform_token: the testbed's shared platform token step (WeChat's client_credential
+# grant, refreshed 300 ms before the lifetime the answer states), as a `tokens:` list item.
+platform_token() {
+  cat <<YAML
+  - name: platform
+    scope: shared
+    request:
+      method: GET
+      url: $base/cgi-bin/token?grant_type=client_credential&appid={{ appid }}&secret={{ secret }}
+    extract: {access_token: {json: \$.access_token}, ttl: {json: \$.expires_in}}
+    expires_in: '{{ ttl }}s'
+    refresh_before: 300ms
+    refresh_on: {json: {path: \$.errcode, in: [40001, 40014, 42001]}}
+YAML
+}
+
 # measure CMD...: runs CMD (its stdout discarded) and prints its wall time and the peak
 # resident memory of the process tree, as the kernel counted it (getrusage of the children).
 measure() {

@@ -21,15 +21,7 @@ loadtape: scenario/v1
 name: shared-token
 variables: {appid: wxtestbed, secret: testbed-secret}
 tokens:
-  - name: platform
-    scope: shared
-    request:
-      method: GET
-      url: $base/cgi-bin/token?grant_type=client_credential&appid={{ appid }}&secret={{ secret }}
-    extract: {access_token: {json: \$.access_token}, ttl: {json: \$.expires_in}}
-    expires_in: '{{ ttl }}s'
-    refresh_before: 300ms
-    refresh_on: {json: {path: \$.errcode, in: [40001, 40014, 42001]}}
+$(platform_token)
 steps:
   - name: order
     request:

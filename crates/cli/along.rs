@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use loadtape_engine::{report, Outcome, Running};
+use loadtape_report::result::RunResult;
 
 use crate::timeline_file::TimelineFile;
 
@@ -69,14 +70,20 @@ impl Along {
         }
     }
 
+    /// The run's `result/v1` (so far, or at its end): the scenario file and the segment said.
+    pub fn result(&self, o: &Outcome) -> RunResult {
+        let mut r = report::result(o, Some(self.scenario_file.clone()));
+        r.settings.segment = self.segment.clone();
+        r
+    }
+
     fn write_checkpoint(&mut self, o: &Outcome) {
         let Some(path) = self.checkpoint.as_ref().filter(|_| !self.broken) else {
             return;
         };
-        let mut r = report::result(o, Some(self.scenario_file.clone()));
+        let mut r = self.result(o);
         r.end_reason = CHECKPOINT.into();
         r.partial = true;
-        r.settings.segment = self.segment.clone();
         let written = serde_json::to_string_pretty(&r)
             .map_err(std::io::Error::other)
             .and_then(|text| crate::outputs::write_atomic(path, (text + "\n").as_bytes()));

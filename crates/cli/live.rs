@@ -29,7 +29,7 @@ pub struct LiveArgs {
     metrics: Option<SocketAddr>,
     /// After the run, keep /metrics up until a scrape has had the final numbers, for at most
     /// this long (0s: stop at once).
-    #[arg(long, value_name = "D", default_value = "60s", value_parser = loadtape_scenario::parse_duration)]
+    #[arg(long, value_name = "D", default_value = "60s", requires = "metrics", value_parser = loadtape_scenario::parse_duration)]
     metrics_linger: Duration,
     /// Serve a live dashboard at http://ADDR/ during the run (server-sent events, one update a
     /// second), e.g. 127.0.0.1:5665.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use loadtape_engine::{report, Options, Plan, Progress, Segment, Sink};
+use loadtape_engine::{Options, Plan, Progress, Segment, Sink};
 use loadtape_scenario::{load_scenario, Scenario};
 use loadtape_scenario::{Executor, Rate, RateStage, VuStage};
 
@@ -129,11 +129,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     );
     let outcome = running.finish();
     along.finished(&outcome);
-    let file = args.scenario.display().to_string();
-    let mut result = report::result(&outcome, Some(file));
-    if segment != Segment::WHOLE {
-        result.settings.segment = Some(segment.to_string());
-    }
+    let result = along.result(&outcome);
     out!("{}", loadtape_report::summary(&result));
     // Before the verdict, so that a failed or partial run leaves them.
     args.files.write(&result)?;

@@ -80,12 +80,7 @@ impl Mitmdump {
 
     /// Stops mitmdump as Ctrl-C does (it writes the HAR on the way out); returns the HAR.
     fn stop(mut self) -> PathBuf {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success());
+        crate::util::signal(self.child.id(), "INT");
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.child.try_wait().unwrap().is_none() {
             assert!(

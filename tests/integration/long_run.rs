@@ -4,7 +4,6 @@
 //! and a complete timeline up to the kill.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -99,12 +98,7 @@ fn kill_9_mid_run_leaves_a_valid_partial_result_and_the_timeline_to_the_kill() {
         assert!(Instant::now() < deadline, "no checkpoint with 3 s in 30 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
+    crate::util::signal(child.id(), "KILL");
     let o = finish(child, Duration::from_secs(10));
     assert_eq!(o.status.code(), None, "killed by a signal: {}", show(&o));
 

@@ -279,12 +279,7 @@ fn a_closed_stdout_does_not_stop_the_recording() {
         let (code, out) = curl(&["--proxy", &proxy, &format!("{base}/slow?ms={i}")]);
         assert_eq!(code, 0, "request {i} through the proxy: {out}");
     }
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    crate::util::signal(child.id(), "TERM");
     let done = crate::util::finish(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -331,12 +331,7 @@ fn ctrl_c_writes_a_partial_result() {
     .spawn()
     .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    crate::util::signal(child.id(), "INT");
     let o = finish(child, Duration::from_secs(15));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let r = result(&out);

@@ -87,12 +87,7 @@ impl Running {
     /// Sends `signal` (`TERM`, `INT` as Ctrl-C does) and waits (bounded) for the exit;
     /// returns the exit code and the rest of stdout.
     pub fn stop(mut self, signal: &str) -> (i32, String) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self::signal(self.child.id(), signal);
         let deadline = Instant::now() + Duration::from_secs(10);
         let code = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -192,6 +187,15 @@ pub fn curl_status(args: &[&str]) -> (String, u16) {
     let (_, out) = curl(&all);
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
     (body.to_string(), code.trim().parse().unwrap_or(0))
+}
+
+/// Sends `sig` (`KILL`, `INT` as Ctrl-C does, `TERM`) to process `pid` with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}: {status}");
 }
 
 /// Waits (bounded) for a child started with piped output; kills it and fails the test past

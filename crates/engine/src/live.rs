@@ -41,6 +41,21 @@ pub struct LiveRow {
     pub refreshes: u64,
 }
 
+impl LiveRow {
+    /// A row named `name` with nothing counted yet.
+    pub fn new(name: &str) -> LiveRow {
+        LiveRow {
+            name: name.to_owned(),
+            requests: 0,
+            errors: ErrorCounts::default(),
+            latency: histogram(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            refreshes: 0,
+        }
+    }
+}
+
 /// The steps' requests since the previous snapshot: what "requests per second" and the
 /// current percentiles are computed over.
 #[derive(Debug, Clone)]
@@ -160,15 +175,6 @@ pub(crate) struct Collector {
 impl Collector {
     /// A collector for `workers` workers running `plan`, with an all-zero first snapshot.
     pub(crate) fn new(plan: &Plan, workers: usize) -> Collector {
-        let row = |name: &String| LiveRow {
-            name: name.clone(),
-            requests: 0,
-            errors: ErrorCounts::default(),
-            latency: histogram(),
-            bytes_sent: 0,
-            bytes_received: 0,
-            refreshes: 0,
-        };
         let template = Snapshot {
             scenario: plan.name.clone(),
             elapsed: Duration::ZERO,
@@ -178,8 +184,8 @@ impl Collector {
             max_vus: plan.load.executor.max_vus(),
             iterations: 0,
             dropped: 0,
-            tokens: plan.tokens.iter().map(|t| row(&t.name)).collect(),
-            steps: plan.steps.iter().map(|s| row(&s.name)).collect(),
+            tokens: plan.tokens.iter().map(|t| LiveRow::new(&t.name)).collect(),
+            steps: plan.steps.iter().map(|s| LiveRow::new(&s.name)).collect(),
             recent: Recent {
                 seconds: 0.0,
                 requests: 0,
@@ -308,15 +314,7 @@ mod tests {
             b.record(Row::Step(0), &sample(ms));
         }
         b.record(Row::Token(0), &sample(9));
-        let mut row = LiveRow {
-            name: "s".into(),
-            requests: 0,
-            errors: ErrorCounts::default(),
-            latency: histogram(),
-            bytes_sent: 0,
-            bytes_received: 0,
-            refreshes: 0,
-        };
+        let mut row = LiveRow::new("s");
         add(&mut row, &Counts::of(&a.steps[1]));
         add(&mut row, &Counts::of(&b.steps[1]));
         let mut full = a.clone();

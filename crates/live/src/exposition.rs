@@ -108,6 +108,16 @@ impl Out {
             self.sample(name, &[(label, row)], n);
         }
     }
+
+    /// A counter family of each row's errors, one sample per row and error kind.
+    fn errors_by_kind(&mut self, name: &str, help: &str, label: &str, rows: &[LiveRow]) {
+        self.family(name, "counter", help);
+        for r in rows {
+            for (kind, n) in r.errors.kinds() {
+                self.sample(name, &[(label, &r.name), ("kind", kind)], n);
+            }
+        }
+    }
 }
 
 /// A label value escaped as both formats want it: backslash, double quote, newline.
@@ -155,20 +165,12 @@ fn steps(o: &mut Out, s: &Snapshot) {
         "step",
         &names(&s.steps, |r| r.requests),
     );
-    o.family(
+    o.errors_by_kind(
         "loadtape_errors_total",
-        "counter",
         "Failed step requests by error kind (failures that sent no request included).",
+        "step",
+        &s.steps,
     );
-    for r in &s.steps {
-        for (kind, n) in r.errors.kinds() {
-            o.sample(
-                "loadtape_errors_total",
-                &[("step", &r.name), ("kind", kind)],
-                n,
-            );
-        }
-    }
     let name = "loadtape_request_duration_seconds";
     o.family(
         name,
@@ -238,20 +240,12 @@ fn tokens(o: &mut Out, s: &Snapshot) {
         "token",
         &names(&s.tokens, |r| r.refreshes),
     );
-    o.family(
+    o.errors_by_kind(
         "loadtape_token_errors_total",
-        "counter",
         "Failed token requests by error kind.",
+        "token",
+        &s.tokens,
     );
-    for r in &s.tokens {
-        for (kind, n) in r.errors.kinds() {
-            o.sample(
-                "loadtape_token_errors_total",
-                &[("token", &r.name), ("kind", kind)],
-                n,
-            );
-        }
-    }
 }
 
 fn run(o: &mut Out, s: &Snapshot) {
