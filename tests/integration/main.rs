@@ -8,6 +8,7 @@ mod convert;
 mod convert_also;
 mod convert_verify;
 mod demo;
+mod diagnostics;
 mod faults;
 mod fuzz;
 mod har;

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,8 @@ pub(crate) struct Ctx {
     pub control: Arc<Control>,
     /// This worker's measurements, sent to the coordinator each second and at the end.
     pub metrics: RefCell<WorkerMetrics>,
+    /// The run's start, the same for every worker: what a diagnostic's time counts from.
+    pub start: Instant,
     /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
     pub retries: OwnRetries,
     /// This worker's stop: a child of the run's, so the run's stop is also this one. Its
@@ -43,6 +45,7 @@ impl Ctx {
         shared: Arc<Vec<SharedToken>>,
         tls: Tls,
         control: Arc<Control>,
+        start: Instant,
     ) -> Ctx {
         Ctx {
             metrics: RefCell::new(WorkerMetrics::new(plan.tokens.len(), plan.steps.len())),
@@ -50,6 +53,7 @@ impl Ctx {
             shared,
             tls,
             retries: OwnRetries::default(),
+            start,
             stop: control.child_stop(),
             control,
             warned: RefCell::new(HashSet::new()),

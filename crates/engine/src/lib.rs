@@ -39,6 +39,7 @@ pub mod metrics;
 mod observe;
 mod output;
 mod plan;
+mod redact;
 pub mod report;
 mod response;
 mod row;

@@ -2,12 +2,14 @@
 //! recording a request is a few adds and two histogram increments — no atomic, no lock, no
 //! channel. Once a second a worker sends its interval (the last second's histogram and
 //! counts) to the coordinator; at the end it sends its totals, and the coordinator merges
-//! histograms. Memory is fixed: histograms, never lists of samples.
+//! histograms. Memory is fixed: histograms, never lists of samples (the few failing exchanges kept as
+//! diagnostics are bounded per step and kind).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use loadtape_report::diagnostics::{keep_earliest, Diagnostic, DIAGNOSTICS_KEPT};
 use loadtape_report::histogram::{encode, histogram, MAX_US};
 use loadtape_report::result::Second;
 use loadtape_report::result::{CheckFailures, ErrorCounts, ErrorMessages};
@@ -269,6 +271,9 @@ pub struct WorkerMetrics {
     pub interval: Interval,
     /// VUs in an iteration right now.
     pub active: u64,
+    /// The first failing exchanges of each row and error kind, at most
+    /// [`DIAGNOSTICS_KEPT`] each: see [`WorkerMetrics::wants_diagnostic`].
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl WorkerMetrics {
@@ -281,6 +286,7 @@ impl WorkerMetrics {
             dropped: 0,
             interval: Interval::new(),
             active: 0,
+            diagnostics: Vec::new(),
         }
     }
 
@@ -364,6 +370,24 @@ impl WorkerMetrics {
         }
     }
 
+    /// Whether a failure of `step` (a token step's when `token`) of error `kind` is still
+    /// to be kept: asked before a diagnostic is built, so that a run failing every request
+    /// builds [`DIAGNOSTICS_KEPT`] of them per step and kind, not millions.
+    pub fn wants_diagnostic(&self, token: bool, step: &str, kind: &str) -> bool {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.token == token && d.kind == kind && d.step == step)
+            .count()
+            < DIAGNOSTICS_KEPT
+    }
+
+    /// Keeps a failing exchange (see [`WorkerMetrics::wants_diagnostic`]).
+    pub fn diagnose(&mut self, d: Diagnostic) {
+        if self.wants_diagnostic(d.token, &d.step, &d.kind) {
+            self.diagnostics.push(d);
+        }
+    }
+
     /// A token step's fetch replaced a value already held ([`StepMetrics::refreshes`]).
     pub fn refreshed(&mut self, row: Row) {
         if let Some(m) = self.row_mut(row) {
@@ -429,6 +453,9 @@ impl WorkerMetrics {
         }
         self.iterations += o.iterations;
         self.dropped += o.dropped;
+        let mut all = std::mem::take(&mut self.diagnostics);
+        all.extend(o.diagnostics.iter().cloned());
+        self.diagnostics = keep_earliest(all, DIAGNOSTICS_KEPT);
     }
 }
 

@@ -1,6 +1,7 @@
 //! From measurements to a `result/v1` ([`result`]), thresholds evaluated
 //! ([`loadtape_report::evaluate`]).
 
+use loadtape_report::diagnostics;
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
 use loadtape_report::result::{
@@ -116,6 +117,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         timeline,
         thresholds: Vec::new(),
         passed: true,
+        diagnostics: diagnostics::merge([(&o.metrics.diagnostics[..], 0.0)]),
     };
     r.failure = r.failure.take().or_else(|| token_failure(&r.tokens));
     r.thresholds = plan

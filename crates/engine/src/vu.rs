@@ -3,6 +3,7 @@
 //! in [`state`], its requests in [`request`], its token steps in [`token_steps`]; this module
 //! uses them and none of them uses it back.
 
+mod diagnose;
 mod request;
 mod state;
 mod token_steps;
@@ -13,11 +14,12 @@ use loadtape_scenario::Pick;
 
 use crate::control::EndReason;
 use crate::debug;
-use crate::diagnosis::{check_failure, extract_failure, memchr_find};
+use crate::diagnosis::{check_failure, extract_failure, memchr_find, Failure};
 use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
 use crate::response::{extract, parse_json, received_size};
 use crate::row::Row;
+use diagnose::Failed;
 pub(crate) use state::Vu;
 use token_steps::Got;
 
@@ -166,6 +168,7 @@ impl Vu {
                 Err(m) => {
                     ctx.warn_once(&format!("step `{}`: {m}", sp.name));
                     ctx.metrics.borrow_mut().error_only(row, ErrorKind::Check);
+                    self.diagnose(Failed::unsent(row, ErrorKind::Check.name(), m));
                     return StepEnd::Abort;
                 }
             };
@@ -183,6 +186,10 @@ impl Vu {
                     ctx.metrics
                         .borrow_mut()
                         .exchange_failed(row, f.kind, &f.message);
+                    self.diagnose(Failed {
+                        request: Some(&built),
+                        ..Failed::unsent(row, f.kind.name(), f.message)
+                    });
                     return StepEnd::Next;
                 }
             };
@@ -220,18 +227,25 @@ impl Vu {
                     None => continue,
                 }
             }
-            let error = self.judge(s, &answer, json.as_ref(), status);
+            let (next, error, failure) = self.judge(s, &answer, json.as_ref(), status);
             self.record(
                 row,
                 start,
                 sent_at,
                 end,
                 Some(status),
-                error.1,
+                error,
                 sent,
                 received,
             );
-            return error.0;
+            if let Some(kind) = error {
+                self.diagnose(Failed {
+                    request: Some(&built),
+                    answer: Some(&answer),
+                    ..Failed::judged(row, kind.name(), failure.as_ref())
+                });
+            }
+            return next;
         }
         StepEnd::Next
     }
@@ -294,6 +308,7 @@ impl Vu {
                 Got::GaveUp(why) => {
                     ctx.metrics.borrow_mut().error_only(row, ErrorKind::Token);
                     self.gave_up(t, &why);
+                    self.diagnose(Failed::unsent(row, ErrorKind::Token.name(), why));
                     return Some(StepEnd::Abort);
                 }
             }
@@ -311,7 +326,7 @@ impl Vu {
         answer: &Answer,
         json: Option<&serde_json::Value>,
         status: u16,
-    ) -> (StepEnd, Option<ErrorKind>) {
+    ) -> (StepEnd, Option<ErrorKind>, Option<Failure>) {
         let plan = &self.ctx.plan;
         let sp = &plan.steps[s];
         let mut error = None;
@@ -369,6 +384,6 @@ impl Vu {
             self.ctx.metrics.borrow_mut().check_failed(Row::Step(s), f);
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
-        (end, error)
+        (end, error, failure)
     }
 }

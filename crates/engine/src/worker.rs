@@ -95,6 +95,7 @@ async fn worker(init: WorkerInit) {
         init.shared.clone(),
         init.tls.clone(),
         init.control.clone(),
+        init.start,
     ));
     let start = init.start;
     let deadline = start + plan.load.executor.duration();

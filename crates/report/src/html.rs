@@ -87,6 +87,7 @@ pub fn render(r: &RunResult) -> String {
     }
     charts(&mut o, r);
     breakdowns(&mut o, r);
+    o.push_str(&crate::diagnostics::html(&r.diagnostics));
     let _ = writeln!(
         o,
         "<p class=\"mute\">Written by loadtape {} from a result of loadtape {}.</p></main></body></html>",

@@ -1,10 +1,12 @@
 //! A run's verdict as JUnit XML, the test-report format CI systems display (GitLab's test
 //! reports, GitHub's test summary actions, Jenkins): one test case per threshold, failed
 //! when the threshold failed (with what was observed), and one for the run itself when it
-//! failed whatever its thresholds (a token step that never succeeded).
+//! failed whatever its thresholds (a token step that never succeeded). A failed case carries
+//! the run's first failing exchange as its `<system-out>`, so the CI page says why.
 
 use std::fmt::Write as _;
 
+use crate::diagnostics;
 use crate::escape::esc;
 use crate::result::RunResult;
 use crate::table::observed;
@@ -31,6 +33,13 @@ pub fn junit(r: &RunResult) -> String {
                 "\n      <failure type=\"threshold\" message=\"{}\"/>\n    ",
                 xml(&observed(t))
             );
+            if let Some(d) = diagnostics::first(&r.diagnostics) {
+                let _ = write!(
+                    cases,
+                    "  <system-out>{}</system-out>\n    ",
+                    xml(&diagnostics::shown(d))
+                );
+            }
         }
         cases.push_str("</testcase>\n");
     }

@@ -16,10 +16,12 @@
 //!   be mailed, archived as a CI artifact or opened on a phone.
 //! - [`timeline`] keeps a run's seconds flat over days (recent ones whole, older ones folded)
 //!   and downsamples them for charts.
+//! - [`diagnostics`]: the first failing exchanges kept per step and error kind, and their text.
 //! - [`summary`] is the table `loadtape run` prints at the end of a run.
 
 use std::path::Path;
 
+pub mod diagnostics;
 pub mod doubts;
 mod escape;
 pub mod histogram;
@@ -129,9 +131,12 @@ fn beyond_exact(v: &serde_json::Value, at: &mut String) -> Option<(String, u64)>
     }
 }
 
-/// The end-of-run summary table (the one `loadtape run` prints), for any result.
+/// The end-of-run summary (the one `loadtape run` prints), for any result: the table, then
+/// the first failing exchanges of each step and error kind.
 pub fn summary(r: &RunResult) -> String {
-    table::table(r)
+    let mut s = table::table(r);
+    s.push_str(&diagnostics::text(&r.diagnostics));
+    s
 }
 
 #[cfg(test)]

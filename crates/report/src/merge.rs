@@ -72,6 +72,12 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         timeline: timeline(results, &clock.offsets)?,
         thresholds: Vec::new(),
         passed: true,
+        diagnostics: crate::diagnostics::merge(
+            results
+                .iter()
+                .map(|r| &r.diagnostics[..])
+                .zip(clock.offsets.iter().copied()),
+        ),
     };
     let mut thresholds = Vec::new();
     for t in &first.thresholds {

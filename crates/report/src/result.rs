@@ -72,6 +72,10 @@ pub struct RunResult {
     pub thresholds: Vec<ThresholdResult>,
     /// Every threshold passed (true when there are none) and there is no `failure`.
     pub passed: bool,
+    /// The first failing exchanges of each step and error kind, with their request, answer
+    /// and error (credentials masked); absent when nothing failed and in older results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<crate::diagnostics::Diagnostic>,
 }
 
 /// How the run was configured, after command-line overrides.
@@ -376,6 +380,7 @@ mod tests {
                 default: false,
             }],
             passed: false,
+            diagnostics: Vec::new(),
         };
         let text = serde_json::to_string(&r).unwrap();
         let back: RunResult = serde_json::from_str(&text).unwrap();

@@ -98,6 +98,7 @@ pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
             default: false,
         }],
         passed: true,
+        diagnostics: Vec::new(),
     }
 }
 
@@ -148,5 +149,6 @@ pub(crate) fn bare(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
         timeline: vec![],
         thresholds: vec![],
         passed: true,
+        diagnostics: Vec::new(),
     }
 }

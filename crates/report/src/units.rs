@@ -18,6 +18,11 @@ pub fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A moment of a run, in seconds since its start, to the millisecond: `12.345s`.
+pub fn secs(v: f64) -> String {
+    format!("{v:.3}s")
+}
+
 /// A byte count for people: `1.76 GiB`, `49.6 KiB`.
 pub fn bytes(n: u64) -> String {
     match n {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use loadtape_scenario::template::Vars;
 
+use super::diagnose::Failed;
 use super::request::Built;
 use super::state::{OwnToken, Vu};
 use crate::control::EndReason;
@@ -15,6 +16,7 @@ use crate::http::Answer;
 use crate::metrics::ErrorKind;
 use crate::output::Sink;
 use crate::plan::{ExtractPlan, TokenPlan};
+use crate::redact;
 use crate::response::{extract, parse_json, received_size};
 use crate::row::Row;
 use crate::tokens::{
@@ -202,7 +204,9 @@ impl Vu {
                 ctx.metrics
                     .borrow_mut()
                     .error_only(Row::Token(t), ErrorKind::Token);
-                return Err(format!("token step `{}`: {m}", tp.name));
+                let why = format!("token step `{}`: {m}", tp.name);
+                self.diagnose(Failed::unsent(Row::Token(t), "build", m));
+                return Err(why);
             }
         };
         let url = self.shown_url(&built);
@@ -227,7 +231,12 @@ impl Vu {
                     .metrics
                     .borrow_mut()
                     .exchange_failed(Row::Token(t), f.kind, &f.message);
-                return Err(format!("{url}: {}", f.message));
+                let why = format!("{url}: {}", f.message);
+                self.diagnose(Failed {
+                    request: Some(&built),
+                    ..Failed::unsent(Row::Token(t), f.kind.name(), f.message)
+                });
+                return Err(why);
             }
         };
         let status = answer.response.status.as_u16();
@@ -245,9 +254,16 @@ impl Vu {
                 _ => format!("status {status}"),
             };
             self.warn_token(&tp.name, &cause, why);
-            if let Some(f) = describe_failure(status, missing, &answer) {
-                ctx.metrics.borrow_mut().check_failed(Row::Token(t), &f);
+            let failure = describe_failure(status, missing, &answer);
+            if let Some(f) = &failure {
+                ctx.metrics.borrow_mut().check_failed(Row::Token(t), f);
             }
+            let kind = if status < 400 { "extract" } else { "status" };
+            self.diagnose(Failed {
+                request: Some(&built),
+                answer: Some(&answer),
+                ..Failed::judged(Row::Token(t), kind, failure.as_ref())
+            });
         }
         let error = (!ok).then_some(ErrorKind::Token);
         let received = received_size(&answer);
@@ -336,15 +352,8 @@ impl Vu {
             b.pq.path()
         );
         if let Some(query) = b.pq.query() {
-            let masked: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if secret_like(k) => format!("{k}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
             url.push('?');
-            url.push_str(&masked.join("&"));
+            url.push_str(&redact::query(query));
         }
         url
     }
@@ -398,14 +407,6 @@ impl Vu {
             Some(sent_at + life),
         )
     }
-}
-
-/// A query parameter name whose value should not be printed.
-fn secret_like(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["secret", "password", "passwd", "key"]
-        .iter()
-        .any(|w| name.contains(w))
 }
 
 /// Why a token answer failed: its status, else the extractor (`missing`) that found nothing.
