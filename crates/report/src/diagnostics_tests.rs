@@ -51,7 +51,7 @@ fn the_earliest_five_of_each_step_and_kind_are_kept_across_inputs() {
     let a: Vec<Diagnostic> = (0..7)
         .map(|i| d("order", "status", 10.0 + i as f64))
         .collect();
-    let b = vec![
+    let b = [
         d("order", "status", 0.5),
         d("order", "connect", 3.0),
         d("goods", "check", 1.0),
