@@ -15,7 +15,11 @@ use crate::util::{finish, loadtape};
 /// The DOM Chromium builds for `page`.
 fn dom(page: &Path, dir: &Path) -> String {
     let out = crate::util::chromium(&dir.join("chromium"))
-        .args(["--window-size=1200,900", "--allow-file-access-from-files", "--dump-dom"])
+        .args([
+            "--window-size=1200,900",
+            "--allow-file-access-from-files",
+            "--dump-dom",
+        ])
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("chromium is installed (.ci/run installs it)");
@@ -55,7 +59,10 @@ fn attr_after<'a>(dom: &'a str, marker: &str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {marker} in the DOM"));
     let tag = &dom[at..at + dom[at..].find('>').unwrap()];
     let key = format!("{name}=\"");
-    let v = tag.find(&key).unwrap_or_else(|| panic!("no {name} in {tag}")) + key.len();
+    let v = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + key.len();
     &tag[v..v + tag[v..].find('"').unwrap()]
 }
 
@@ -92,7 +99,14 @@ fn the_html_report_carries_the_results_timings_checks_bytes_and_bands_and_fits_a
     let (_tb, base) = tls_testbed(dir.path(), "1h");
     let ca = dir.path().join("certs/testbed-ca.pem");
     let (out, page) = (dir.path().join("r.json"), dir.path().join("r.html"));
-    let args = ["--vus", "3", "--duration", "3s", "--ca", ca.to_str().unwrap()];
+    let args = [
+        "--vus",
+        "3",
+        "--duration",
+        "3s",
+        "--ca",
+        ca.to_str().unwrap(),
+    ];
     let mut args = args.to_vec();
     args.extend(["--html", page.to_str().unwrap()]);
     let child = run_cmd(&fixture("shop.scenario.yaml"), &base, &out, &args)
@@ -108,7 +122,10 @@ fn the_html_report_carries_the_results_timings_checks_bytes_and_bands_and_fits_a
     // 390 px, less a scrollbar where the browser draws one (phones overlay theirs).
     assert!((370.0..=390.0).contains(&f(&fit["v"])), "{fit}");
     assert!(f(&fit["p99"]) <= f(&fit["v"]), "p99 off screen: {fit}");
-    assert!(f(&fit["page"]) <= f(&fit["v"]), "the page scrolls sideways: {fit}");
+    assert!(
+        f(&fit["page"]) <= f(&fit["v"]),
+        "the page scrolls sideways: {fit}"
+    );
 
     let d = dom(&page, dir.path());
     assert!(d.contains("id=\"verdict\">PASSED"));
@@ -119,7 +136,11 @@ fn the_html_report_carries_the_results_timings_checks_bytes_and_bands_and_fits_a
         let t = &s["timings"];
         let name = s["name"].as_str().unwrap();
         let table = section(&d, &format!("data-step=\"{name}\">"), "</table>");
-        assert_eq!(n(&t["opened"]) + n(&t["reused"]), n(&s["requests"]), "{name}");
+        assert_eq!(
+            n(&t["opened"]) + n(&t["reused"]),
+            n(&s["requests"]),
+            "{name}"
+        );
         opened += n(&t["opened"]);
         for phase in ["connect", "tls", "ttfb", "transfer"] {
             let p = &t[phase];
@@ -128,7 +149,12 @@ fn the_html_report_carries_the_results_timings_checks_bytes_and_bands_and_fits_a
             }
             let row = section(table, &format!("data-phase=\"{phase}\""), "</tr>");
             let l = &p["latency"];
-            let want = [n(&p["count"]) as f64, f(&l["p50"]), f(&l["p95"]), f(&l["p99"])];
+            let want = [
+                n(&p["count"]) as f64,
+                f(&l["p50"]),
+                f(&l["p95"]),
+                f(&l["p99"]),
+            ];
             assert_eq!(cells(row), want, "{name} {phase}");
         }
         let card = section(&d, &format!("<figcaption>{name}"), "</table>");
@@ -218,12 +244,17 @@ fn an_interrupted_run_reads_partial_not_passed_and_shows_its_service_time() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill").args(["-INT", &pid]).status();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
     assert!(kill.unwrap().success());
     let o = finish(child, Duration::from_secs(15));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let r = result(&out);
-    assert_eq!((r["partial"].as_bool(), r["passed"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (r["partial"].as_bool(), r["passed"].as_bool()),
+        (Some(true), Some(true))
+    );
 
     let page = dir.path().join("r.html");
     let o = finish(

@@ -94,9 +94,12 @@ pub(crate) fn rule_names(check: Option<&Check>) -> Vec<String> {
     };
     let mut out = vec![status_failure(&check.status, 0).rule()];
     out.extend(check.json.iter().map(|r| json_failure(r, None).rule()));
-    out.extend(check.body_contains.iter().map(|n| {
-        format!("body contains {}", shown(&Value::String(n.clone())))
-    }));
+    out.extend(
+        check
+            .body_contains
+            .iter()
+            .map(|n| format!("body contains {}", shown(&Value::String(n.clone())))),
+    );
     out
 }
 
@@ -236,8 +239,14 @@ mod tests {
             rule_names(Some(&c)),
             ["status == 200", "$.errno == 0", r#"body contains "ok""#]
         );
-        assert_eq!(failed(&c, 200, r#"{"errno":1}"#).rule(), rule_names(Some(&c))[1]);
-        assert_eq!(failed(&c, 200, r#"{"errno":0}"#).rule(), rule_names(Some(&c))[2]);
+        assert_eq!(
+            failed(&c, 200, r#"{"errno":1}"#).rule(),
+            rule_names(Some(&c))[1]
+        );
+        assert_eq!(
+            failed(&c, 200, r#"{"errno":0}"#).rule(),
+            rule_names(Some(&c))[2]
+        );
         assert_eq!(rule_names(None), ["status < 400"]);
     }
 

@@ -4,7 +4,8 @@
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
 use loadtape_report::result::{
-    CheckCount, CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult, RESULT_V1,
+    CheckCount, CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult,
+    RESULT_V1,
 };
 use loadtape_scenario::Executor;
 

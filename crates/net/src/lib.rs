@@ -26,7 +26,8 @@ pub mod tls;
 
 #[cfg(feature = "dial")]
 pub use dial::{
-    connect_tcp, dial, dial_timed, DialError, DialTiming, Protocol, Stream, TlsConfig, CONNECT_TIMEOUT,
+    connect_tcp, dial, dial_timed, DialError, DialTiming, Protocol, Stream, TlsConfig,
+    CONNECT_TIMEOUT,
 };
 #[cfg(feature = "dial")]
 pub use tls::provider;

@@ -159,10 +159,15 @@ mod tests {
             failed,
         };
         let mut all = vec![c("status == 200", 5, 1)];
-        add_checks(&mut all, &[c("$.errno == 0", 2, 2), c("status == 200", 1, 0)]);
+        add_checks(
+            &mut all,
+            &[c("$.errno == 0", 2, 2), c("status == 200", 1, 0)],
+        );
         assert_eq!(all, [c("status == 200", 6, 1), c("$.errno == 0", 2, 2)]);
         let mut h = histogram();
-        for us in [5_000, 99_000, 100_000, 499_000, 500_000, 999_000, 1_000_000, 9_000_000] {
+        for us in [
+            5_000, 99_000, 100_000, 499_000, 500_000, 999_000, 1_000_000, 9_000_000,
+        ] {
             h.record(us).unwrap();
         }
         assert_eq!(bands(&h), [2, 2, 2, 2]);

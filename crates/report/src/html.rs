@@ -344,7 +344,15 @@ mod tests {
         ] {
             assert!(page.contains(&format!("data-chart=\"{id}\"")), "{id}");
         }
-        for id in ["steps", "tokens", "thresholds", "statuses", "errors", "checks", "bands"] {
+        for id in [
+            "steps",
+            "tokens",
+            "thresholds",
+            "statuses",
+            "errors",
+            "checks",
+            "bands",
+        ] {
             assert!(page.contains(&format!("<table id=\"{id}\"")), "{id}");
         }
         assert!(page.contains("<td>goods</td><td>4</td>"));
@@ -355,7 +363,10 @@ mod tests {
             page.contains("data-check=\"status == 200\""),
             "the checks table names each rule"
         );
-        assert!(!page.contains("id=\"service\""), "a closed model has no service table");
+        assert!(
+            !page.contains("id=\"service\""),
+            "a closed model has no service table"
+        );
     }
 
     #[test]

@@ -148,7 +148,10 @@ fn timings_checks_bytes_and_step_seconds_add_up() {
     assert_eq!(decode(&t.ttfb.histogram).unwrap().len(), 20);
     assert!((t.transfer.latency.max - 10.0).abs() < 0.01);
     assert_eq!(m.steps[0].checks.len(), 1);
-    assert_eq!((m.steps[0].checks[0].passed, m.steps[0].checks[0].failed), (18, 2));
+    assert_eq!(
+        (m.steps[0].checks[0].passed, m.steps[0].checks[0].failed),
+        (18, 2)
+    );
     // Seconds laid on one clock: bytes and each step's requests add, p99 is the larger.
     assert_eq!(m.timeline[0].bytes_sent, 100);
     assert_eq!(m.timeline[0].bytes_received, 1000);
@@ -157,7 +160,12 @@ fn timings_checks_bytes_and_step_seconds_add_up() {
     assert!((m.timeline[0].steps[0].p50 - 5.5).abs() < 0.01, "weighted");
     // A result written before these fields merges with one that has them.
     let mut old = a.clone();
-    for row in old.steps.iter_mut().chain(&mut old.tokens).chain([&mut old.total]) {
+    for row in old
+        .steps
+        .iter_mut()
+        .chain(&mut old.tokens)
+        .chain([&mut old.total])
+    {
         row.timings = Default::default();
         row.checks.clear();
     }

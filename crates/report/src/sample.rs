@@ -3,8 +3,8 @@
 use crate::breakdown::phase;
 use crate::histogram::{encode, histogram, latency};
 use crate::result::{
-    CheckCount, ErrorCounts, RunResult, Second, Settings, StepSecond, StepStats,
-    ThresholdResult, Timings, RESULT_V1,
+    CheckCount, ErrorCounts, RunResult, Second, Settings, StepSecond, StepStats, ThresholdResult,
+    Timings, RESULT_V1,
 };
 use indexmap::IndexMap;
 

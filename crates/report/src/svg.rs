@@ -192,7 +192,6 @@ fn time_ticks(x0: f64, x1: f64) -> Vec<(f64, String)> {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +207,10 @@ mod tests {
         assert_eq!(y_axis(7.35, Axis::Ms), (8.0, 2.0));
         assert_eq!(y_axis(2.2, Axis::Ms), (3.0, 1.0));
         assert_eq!(y_axis(0.0, Axis::Ms), (1.0, 0.25));
-        assert_eq!(y_axis(195.0 * 1024.0, Axis::Bytes), (200.0 * 1024.0, 50.0 * 1024.0));
+        assert_eq!(
+            y_axis(195.0 * 1024.0, Axis::Bytes),
+            (200.0 * 1024.0, 50.0 * 1024.0)
+        );
         let svg = line_chart(&Chart {
             id: "rps",
             title: "Requests <per> second",
@@ -236,7 +238,10 @@ mod tests {
         );
         assert!(svg.contains(" h 4\""));
         assert!(svg.contains(">20</text>"), "{svg}");
-        assert!(!svg.contains(".5</text>"), "whole numbers on a count axis: {svg}");
+        assert!(
+            !svg.contains(".5</text>"),
+            "whole numbers on a count axis: {svg}"
+        );
         assert!(svg.contains(">2s</text>"), "{svg}");
     }
 }

@@ -284,11 +284,18 @@ mod tests {
         assert_eq!((first.bytes_sent, first.bytes_received), (1_000, 10_045));
         assert_eq!(first.steps.len(), 2);
         assert_eq!((first.steps[0].requests, first.steps[0].errors), (30, 10));
-        assert_eq!(first.steps[0].p99, 19.0, "the largest p99 of the 10 seconds");
+        assert_eq!(
+            first.steps[0].p99, 19.0,
+            "the largest p99 of the 10 seconds"
+        );
         assert_eq!(first.steps[0].p50, 2.0);
         // Seconds 1..=9, one request each, medians 4, 8, …, 36: their mean.
         assert_eq!(first.steps[1].requests, 9);
-        assert!((first.steps[1].p50 - 20.0).abs() < 1e-9, "{}", first.steps[1].p50);
+        assert!(
+            (first.steps[1].p50 - 20.0).abs() < 1e-9,
+            "{}",
+            first.steps[1].p50
+        );
         let d = downsample(&v, 10);
         assert_eq!(d.iter().map(|s| s.bytes_sent).sum::<u64>(), 361_000);
         let steps: u64 = d.iter().map(|s| s.steps[0].requests).sum();

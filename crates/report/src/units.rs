@@ -117,10 +117,19 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(50_790), "49.6 KiB");
         assert_eq!(bytes(1_890_000_000), "1.76 GiB");
-        assert_eq!((num(2.5), num(1234.4), num(0.125)), ("2.5".into(), "1234".into(), "0.125".into()));
-        assert_eq!((percent(1, 8), percent(0, 0), share(0.999)), ("12.5%".into(), "0%".into(), "99.9%".into()));
+        assert_eq!(
+            (num(2.5), num(1234.4), num(0.125)),
+            ("2.5".into(), "1234".into(), "0.125".into())
+        );
+        assert_eq!(
+            (percent(1, 8), percent(0, 0), share(0.999)),
+            ("12.5%".into(), "0%".into(), "99.9%".into())
+        );
         assert_eq!(share(1.0), "100%");
-        assert_eq!((duration(3.04), duration(600.0), duration(259_200.0)), ("3.0 s".into(), "10.0 min".into(), "72.0 h".into()));
+        assert_eq!(
+            (duration(3.04), duration(600.0), duration(259_200.0)),
+            ("3.0 s".into(), "10.0 min".into(), "72.0 h".into())
+        );
         assert_eq!(tick(250.0, Axis::Ms), "250ms");
         assert_eq!(tick(1500.0, Axis::Ms), "1.5s");
         assert_eq!(tick(204_800.0, Axis::Bytes), "200 KiB");

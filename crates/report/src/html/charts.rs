@@ -107,7 +107,9 @@ fn list(r: &RunResult, timeline: &[Second]) -> Vec<Chart<'static>> {
             "tokens",
             "Token requests per second",
             Axis::Count,
-            vec![series("token requests/s", &|s| rate(s, s.token_requests, d))],
+            vec![series("token requests/s", &|s| {
+                rate(s, s.token_requests, d)
+            })],
         ));
     }
     list
@@ -125,7 +127,12 @@ fn step_p99(r: &RunResult, timeline: &[Second]) -> Chart<'static> {
             name: step.name.clone(),
             points: timeline
                 .iter()
-                .filter_map(|s| s.steps.get(k).filter(|x| x.requests > 0).map(|x| (s.t as f64, x.p99)))
+                .filter_map(|s| {
+                    s.steps
+                        .get(k)
+                        .filter(|x| x.requests > 0)
+                        .map(|x| (s.t as f64, x.p99))
+                })
                 .collect(),
         })
         .collect();

@@ -131,17 +131,31 @@ pub(crate) fn latency_bands(o: &mut String, r: &RunResult) {
         let _ = write!(o, "<th>{l}</th>");
     }
     o.push_str("<th>failed</th><th class=\"wide\"></th></tr>");
-    for (class, s) in r.steps.iter().map(|s| ("step", s)).chain([("total", &r.total)]) {
+    for (class, s) in r
+        .steps
+        .iter()
+        .map(|s| ("step", s))
+        .chain([("total", &r.total)])
+    {
         let Some(h) = decode(&s.histogram) else {
             continue;
         };
         let counts = bands(&h);
         let all: u64 = counts.iter().sum::<u64>().max(1);
-        let _ = write!(o, "<tr class=\"{class}\" data-step=\"{}\"><td>{}</td>", esc(&s.name), esc(&s.name));
+        let _ = write!(
+            o,
+            "<tr class=\"{class}\" data-step=\"{}\"><td>{}</td>",
+            esc(&s.name),
+            esc(&s.name)
+        );
         for (i, n) in counts.iter().enumerate() {
             let _ = write!(o, "<td data-k=\"band{i}\" data-v=\"{n}\">{n}</td>");
         }
-        let _ = write!(o, "<td data-k=\"failed\" data-v=\"{}\">{}</td><td class=\"wide\" style=\"width:30%\">", s.errors, s.errors);
+        let _ = write!(
+            o,
+            "<td data-k=\"failed\" data-v=\"{}\">{}</td><td class=\"wide\" style=\"width:30%\">",
+            s.errors, s.errors
+        );
         for (i, n) in counts.iter().enumerate() {
             let _ = write!(
                 o,
@@ -186,13 +200,28 @@ pub(crate) fn service(o: &mut String, r: &RunResult) {
          <tr><th>step</th><th>latency p50</th><th>service p50</th><th>latency p99</th>\
          <th>service p99</th><th class=\"wide\">service max</th></tr>",
     );
-    for (class, s) in r.steps.iter().map(|s| ("step", s)).chain([("total", &r.total)]) {
+    for (class, s) in r
+        .steps
+        .iter()
+        .map(|s| ("step", s))
+        .chain([("total", &r.total)])
+    {
         let (l, v): (&Latency, &Latency) = (&s.latency, &s.service);
-        let _ = write!(o, "<tr class=\"{class}\" data-step=\"{}\"><td>{}</td>", esc(&s.name), esc(&s.name));
+        let _ = write!(
+            o,
+            "<tr class=\"{class}\" data-step=\"{}\"><td>{}</td>",
+            esc(&s.name),
+            esc(&s.name)
+        );
         for x in [l.p50, v.p50, l.p99, v.p99] {
             ms_cell(o, x);
         }
-        let _ = write!(o, "<td class=\"wide\" data-v=\"{}\">{}</td></tr>", v.max, ms(v.max));
+        let _ = write!(
+            o,
+            "<td class=\"wide\" data-v=\"{}\">{}</td></tr>",
+            v.max,
+            ms(v.max)
+        );
     }
     o.push_str("</table></div>\n");
 }
