@@ -176,7 +176,7 @@ fn settings(o: &mut String, r: &RunResult) {
         ),
         ("executor", s.executor.clone()),
         ("VUs (max)", s.max_vus.to_string()),
-        ("schedule", format!("{} s", num(s.duration_s))),
+        ("schedule", duration(s.duration_s)),
     ];
     if let Some(rate) = s.rate {
         rows.push(("rate", format!("{}/s", num(rate))));

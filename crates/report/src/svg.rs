@@ -172,16 +172,36 @@ fn anchor(x: f64, label: &str) -> &'static str {
 /// About six labels at round numbers of seconds.
 fn time_ticks(x0: f64, x1: f64) -> Vec<(f64, String)> {
     let span = (x1 - x0).max(1.0);
+    // Up to days: a 72 h run is labelled every 12 h, not every 2 h in a smear of 36 labels.
+    const HOUR: f64 = 3600.0;
     let step = [
-        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+        15.0,
+        30.0,
+        60.0,
+        120.0,
+        300.0,
+        600.0,
+        1800.0,
+        HOUR,
+        2.0 * HOUR,
+        3.0 * HOUR,
+        6.0 * HOUR,
+        12.0 * HOUR,
+        24.0 * HOUR,
     ]
     .into_iter()
     .find(|s| span / s <= 6.0)
-    .unwrap_or(7200.0);
+    .unwrap_or_else(|| (span / 6.0 / (24.0 * HOUR)).ceil() * 24.0 * HOUR);
     let mut out = Vec::new();
     let mut x = (x0 / step).ceil() * step;
     while x <= x1 {
-        let label = if step >= 60.0 {
+        let label = if step >= HOUR {
+            format!("{}h", num(x / HOUR))
+        } else if step >= 60.0 {
             format!("{}m", num(x / 60.0))
         } else {
             format!("{}s", num(x))
@@ -243,5 +263,8 @@ mod tests {
             "whole numbers on a count axis: {svg}"
         );
         assert!(svg.contains(">2s</text>"), "{svg}");
+        let days = time_ticks(0.0, 72.0 * 3600.0);
+        assert_eq!(days.len(), 7, "{days:?}");
+        assert_eq!(days[1].1, "12h");
     }
 }
