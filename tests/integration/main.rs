@@ -24,6 +24,7 @@ mod record_faults;
 mod record_limits;
 mod record_upstream;
 mod report;
+mod report_html;
 mod run;
 mod session_shapes;
 mod shop;

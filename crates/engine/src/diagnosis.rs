@@ -85,6 +85,24 @@ pub(crate) fn check_failure(
     })
 }
 
+/// The rules of a step's check as `check_failures` names them, in the order the engine
+/// counts them (`vu::count_rules`): the status rule, each JSON rule, each `body_contains`.
+/// Without a check, the one rule "status < 400".
+pub(crate) fn rule_names(check: Option<&Check>) -> Vec<String> {
+    let Some(check) = check else {
+        return vec![status_failure(&[], 0).rule()];
+    };
+    let mut out = vec![status_failure(&check.status, 0).rule()];
+    out.extend(check.json.iter().map(|r| json_failure(r, None).rule()));
+    out.extend(
+        check
+            .body_contains
+            .iter()
+            .map(|n| format!("body contains {}", shown(&Value::String(n.clone())))),
+    );
+    out
+}
+
 fn status_failure(accepted: &[u16], status: u16) -> Failure {
     let expected = match accepted {
         [] => "< 400".to_string(),
@@ -210,6 +228,26 @@ mod tests {
             (f.rule().as_str(), f.got.as_str()),
             (r#"body contains "done""#, "not found")
         );
+    }
+
+    #[test]
+    fn rules_are_named_as_their_failures_are() {
+        let c = check(
+            r#"{"status": 200, "json": {"path": "$.errno", "equals": 0}, "body_contains": ["ok"]}"#,
+        );
+        assert_eq!(
+            rule_names(Some(&c)),
+            ["status == 200", "$.errno == 0", r#"body contains "ok""#]
+        );
+        assert_eq!(
+            failed(&c, 200, r#"{"errno":1}"#).rule(),
+            rule_names(Some(&c))[1]
+        );
+        assert_eq!(
+            failed(&c, 200, r#"{"errno":0}"#).rule(),
+            rule_names(Some(&c))[2]
+        );
+        assert_eq!(rule_names(None), ["status < 400"]);
     }
 
     #[test]

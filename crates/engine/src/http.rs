@@ -4,19 +4,20 @@
 
 use std::future::Future as _;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use loadtape_net::{DialError, Protocol, TlsConfig};
+use loadtape_net::{DialError, DialTiming, Protocol, TlsConfig};
 
 pub(crate) use crate::failure::Failure;
 use crate::failure::{broken, fail};
 use crate::metrics::ErrorKind;
 use crate::plan::Origin;
+use crate::timing::Timing;
 
 /// TLS settings shared by every VU of the run.
 #[derive(Clone)]
@@ -79,10 +80,10 @@ impl Conn {
     }
 }
 
-/// Opens a connection to `origin`: dialing is [`loadtape_net::dial`]'s; what is left here is
-/// the engine's wording of its errors and the HTTP handshake.
-pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure> {
-    let (stream, protocol) = loadtape_net::dial(&origin.at, &tls.config)
+/// Opens a connection to `origin`: dialing (and timing it) is [`loadtape_net::dial_timed`]'s;
+/// what is left here is the engine's wording of its errors and the HTTP handshake.
+pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<(Conn, DialTiming), Failure> {
+    let (stream, protocol, timing) = loadtape_net::dial_timed(&origin.at, &tls.config)
         .await
         .map_err(|e| dial_failure(origin, e))?;
     if protocol == Protocol::H2 {
@@ -92,10 +93,11 @@ pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<Conn, Failure>
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
-        return Ok(Conn::H2(sender));
+        return Ok((Conn::H2(sender), timing));
     }
     h1_handshake(tls, Box::new(stream))
         .await
+        .map(|c| (c, timing))
         .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.label)))
 }
 
@@ -164,6 +166,8 @@ pub(crate) struct Answer {
     pub response: http::response::Parts,
     /// The whole body, as received (not decompressed).
     pub body: Bytes,
+    /// Where its time went; `dial` is set by [`attempts`] when it opened the connection.
+    pub timing: Timing,
 }
 
 /// How one attempt on a connection ended.
@@ -223,13 +227,17 @@ async fn attempts(
     build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
 ) -> Result<Answer, Failure> {
     for _ in 0..2 {
-        let fresh = ensure_conn(slot, tls, origin).await?;
+        let dialed = ensure_conn(slot, tls, origin).await?;
+        let fresh = dialed.is_some();
         let Some(conn) = slot.as_mut() else { continue };
         let Some(attempt) = send_on(conn, origin, build).await else {
             continue;
         };
         match attempt {
-            Attempt::Done(a) => return Ok(a),
+            Attempt::Done(mut a) => {
+                a.timing.dial = dialed;
+                return Ok(a);
+            }
             Attempt::Unsent if !fresh => *slot = None,
             Attempt::Unsent => return Err(closed_early(origin)),
             Attempt::Failed(f) => return Err(f),
@@ -239,8 +247,13 @@ async fn attempts(
 }
 
 /// Leaves an open connection in `slot`, renewing a long-used HTTP/1.1 one first (see
-/// [`RENEW_AFTER`]). `true` when it had to open a new one, which [`attempts`] does not retry.
-async fn ensure_conn(slot: &mut Option<Conn>, tls: &Tls, origin: &Origin) -> Result<bool, Failure> {
+/// [`RENEW_AFTER`]). `Some` (how dialing went) when it had to open a new one, which
+/// [`attempts`] does not retry.
+async fn ensure_conn(
+    slot: &mut Option<Conn>,
+    tls: &Tls,
+    origin: &Origin,
+) -> Result<Option<DialTiming>, Failure> {
     if tls.read_buf.is_some() && matches!(slot, Some(Conn::H1 { sent, .. }) if *sent >= RENEW_AFTER)
     {
         *slot = match slot.take() {
@@ -250,10 +263,11 @@ async fn ensure_conn(slot: &mut Option<Conn>, tls: &Tls, origin: &Origin) -> Res
     }
     if slot.as_ref().is_none_or(Conn::is_closed) {
         // Boxed: the TLS handshake's future is big, and every VU would carry its space.
-        *slot = Some(Box::pin(connect(tls, origin)).await?);
-        return Ok(true);
+        let (conn, timing) = Box::pin(connect(tls, origin)).await?;
+        *slot = Some(conn);
+        return Ok(Some(timing));
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// One request on `conn`; `None` when an HTTP/1.1 connection has no driver left, which uses
@@ -269,8 +283,10 @@ async fn send_on(
         Conn::H2(s) => Some(if s.ready().await.is_err() {
             Attempt::Unsent
         } else {
-            let sent = s.try_send_request(build(true)).await;
-            answer(sent, origin).await
+            let request = build(true);
+            let at = Instant::now();
+            let sent = s.try_send_request(request).await;
+            answer(sent, origin, at).await
         }),
         Conn::H1 {
             sender,
@@ -283,8 +299,10 @@ async fn send_on(
                     return Attempt::Unsent;
                 }
                 *count += 1;
-                let sent = sender.try_send_request(build(false)).await;
-                answer(sent, origin).await
+                let request = build(false);
+                let at = Instant::now();
+                let sent = sender.try_send_request(request).await;
+                answer(sent, origin, at).await
             };
             let mut request = std::pin::pin!(request);
             let ended = tokio::select! {
@@ -326,9 +344,11 @@ fn closed_early(origin: &Origin) -> Failure {
 
 type Sent = Result<Response<hyper::body::Incoming>, TrySendError<Request<Full<Bytes>>>>;
 
-async fn answer(sent: Sent, origin: &Origin) -> Attempt {
+/// The answer to a request handed to its connection at `at`: the time to its head and then
+/// to the end of its body are the exchange's [`Timing`].
+async fn answer(sent: Sent, origin: &Origin, at: Instant) -> Attempt {
     match sent {
-        Ok(resp) => match read(resp).await {
+        Ok(resp) => match read(resp, at).await {
             Ok(a) => Attempt::Done(a),
             Err(f) => Attempt::Failed(f),
         },
@@ -342,7 +362,8 @@ async fn answer(sent: Sent, origin: &Origin) -> Attempt {
     }
 }
 
-async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> {
+async fn read(resp: Response<hyper::body::Incoming>, at: Instant) -> Result<Answer, Failure> {
+    let head = Instant::now();
     let (parts, mut body) = resp.into_parts();
     // Most answers arrive as one data frame: keep it as it is, without a copy or a list.
     let mut first: Option<Bytes> = None;
@@ -371,5 +392,10 @@ async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> 
     Ok(Answer {
         response: parts,
         body,
+        timing: Timing {
+            dial: None,
+            ttfb: head - at,
+            transfer: head.elapsed(),
+        },
     })
 }

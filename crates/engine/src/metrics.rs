@@ -10,18 +10,16 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use loadtape_report::diagnostics::{keep_earliest, Diagnostic, DIAGNOSTICS_KEPT};
-use loadtape_report::histogram::{encode, histogram, MAX_US};
+use loadtape_report::histogram::{encode, histogram};
 use loadtape_report::result::Second;
 use loadtape_report::result::{CheckFailures, ErrorCounts, ErrorMessages};
 
 use crate::diagnosis::Failure;
+use crate::per_step::{at, merge_all, RuleCount, StepInterval};
 use crate::row::Row;
+use crate::timing::{Timing, TimingMetrics};
 
-/// A duration as the histograms record it: whole microseconds, clamped to the range they
-/// track (1 µs to [`MAX_US`], an hour).
-pub fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).clamp(1, MAX_US)
-}
+pub use crate::timing::micros;
 
 /// The message of requests still waiting for their answer when the run ended.
 pub const UNFINISHED: &str = "still waiting for the answer when the run ended";
@@ -116,6 +114,10 @@ pub struct StepMetrics {
     /// Token steps: fetches that replaced a value already held (the first fetch of each VU,
     /// or of the run for a shared token, is no refresh). Shown live (`--metrics`).
     pub refreshes: u64,
+    /// Connect, TLS, time to first byte and transfer of the answered requests.
+    pub timing: TimingMetrics,
+    /// Steps: each rule of the check, in `diagnosis::rule_names` order (grown on first use).
+    pub checks: Vec<RuleCount>,
 }
 
 impl StepMetrics {
@@ -137,6 +139,8 @@ impl StepMetrics {
             check_failures: CheckFailures::default(),
             error_messages: ErrorMessages::default(),
             refreshes: 0,
+            timing: TimingMetrics::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -159,6 +163,8 @@ impl StepMetrics {
         self.check_failures.merge(&o.check_failures);
         self.error_messages.merge(&o.error_messages);
         self.refreshes += o.refreshes;
+        self.timing.merge(&o.timing);
+        merge_all(&mut self.checks, &o.checks, RuleCount::add);
     }
 }
 
@@ -201,6 +207,12 @@ pub struct Interval {
     pub dropped: u64,
     /// The most VUs in an iteration at once during the second (summed when merged).
     pub active_vus: u64,
+    /// Step requests' bytes sent in the second.
+    pub bytes_sent: u64,
+    /// Step answers' bytes received in the second.
+    pub bytes_received: u64,
+    /// Each step's share, by the plan's step index (grown on first use).
+    pub steps: Vec<StepInterval>,
 }
 
 impl Interval {
@@ -213,6 +225,9 @@ impl Interval {
             token_requests: 0,
             dropped: 0,
             active_vus: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            steps: Vec::new(),
         }
     }
 
@@ -224,6 +239,9 @@ impl Interval {
         self.token_requests += o.token_requests;
         self.dropped += o.dropped;
         self.active_vus += o.active_vus;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        merge_all(&mut self.steps, &o.steps, StepInterval::merge);
     }
 }
 
@@ -249,6 +267,9 @@ impl Interval {
             p50: self.histogram.value_at_quantile(0.5) as f64 / 1000.0,
             p99: self.histogram.value_at_quantile(0.99) as f64 / 1000.0,
             histogram: encode(&self.histogram),
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            steps: self.steps.iter().map(StepInterval::second).collect(),
         }
     }
 }
@@ -332,15 +353,39 @@ impl WorkerMetrics {
         if let Some(kind) = s.error {
             count_error(&mut m.errors, kind);
         }
-        if row.is_token() {
-            self.interval.token_requests += 1;
-        } else {
-            self.interval.histogram.saturating_record(lat);
-            self.interval.requests += 1;
-            if s.error.is_some() {
-                self.interval.errors += 1;
+        match row {
+            Row::Token(_) => self.interval.token_requests += 1,
+            Row::Step(k) => {
+                let i = &mut self.interval;
+                i.histogram.saturating_record(lat);
+                i.requests += 1;
+                i.bytes_sent += s.sent;
+                i.bytes_received += s.received;
+                let step = at(&mut i.steps, k);
+                step.histogram.saturating_record(lat);
+                step.requests += 1;
+                if s.error.is_some() {
+                    i.errors += 1;
+                    step.errors += 1;
+                }
             }
         }
+    }
+
+    /// Records where an answered exchange of `row` spent its time.
+    pub fn timed(&mut self, row: Row, t: &Timing) {
+        if let Some(m) = self.row_mut(row) {
+            m.timing.record(t);
+        }
+    }
+
+    /// The rule counts of step `s`'s check, to count into (grown to `rules` entries).
+    pub fn rules_mut(&mut self, s: usize, rules: usize) -> Option<&mut [RuleCount]> {
+        let m = self.row_mut(Row::Step(s))?;
+        if m.checks.len() < rules {
+            m.checks.resize(rules, RuleCount::default());
+        }
+        Some(&mut m.checks[..rules])
     }
 
     /// Counts a failure that sent no request (a token that could not be had, a value an
@@ -348,8 +393,9 @@ impl WorkerMetrics {
     pub fn error_only(&mut self, row: Row, kind: ErrorKind) {
         if let Some(m) = self.row_mut(row) {
             count_error(&mut m.errors, kind);
-            if !row.is_token() {
+            if let Row::Step(k) = row {
                 self.interval.errors += 1;
+                at(&mut self.interval.steps, k).errors += 1;
             }
         }
     }
@@ -415,11 +461,15 @@ impl WorkerMetrics {
             m.errors.timeout += n;
             m.error_messages
                 .add(ErrorKind::Timeout.name(), UNFINISHED, n);
-            if Row::at(index, self.tokens).is_token() {
-                self.interval.token_requests += n;
-            } else {
-                self.interval.requests += n;
-                self.interval.errors += n;
+            match Row::at(index, self.tokens) {
+                Row::Token(_) => self.interval.token_requests += n,
+                Row::Step(k) => {
+                    self.interval.requests += n;
+                    self.interval.errors += n;
+                    let step = at(&mut self.interval.steps, k);
+                    step.requests += n;
+                    step.errors += n;
+                }
             }
         }
     }

@@ -5,10 +5,12 @@ use loadtape_report::diagnostics;
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
 use loadtape_report::result::{
-    CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult, RESULT_V1,
+    CheckCount, CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult,
+    RESULT_V1,
 };
 use loadtape_scenario::Executor;
 
+use crate::diagnosis::rule_names;
 use crate::metrics::StepMetrics;
 use crate::{EndReason, Outcome};
 
@@ -42,7 +44,26 @@ fn stats(name: &str, kind: &str, m: &StepMetrics, secs: f64) -> StepStats {
         service: latency(&m.service),
         histogram: encode(&m.latency),
         service_histogram: encode(&m.service),
+        timings: m.timing.to_result(),
+        checks: Vec::new(),
     }
+}
+
+/// Step rows' rule counts, named (`rules` from `diagnosis::rule_names`): a rule no answer
+/// reached yet counts zero both ways.
+fn checks(rules: Vec<String>, m: &StepMetrics) -> Vec<CheckCount> {
+    rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, check)| {
+            let c = m.checks.get(i).copied().unwrap_or_default();
+            CheckCount {
+                check,
+                passed: c.passed,
+                failed: c.failed,
+            }
+        })
+        .collect()
 }
 
 fn sorted<E: Entry>(f: &Tally<E>) -> Tally<E> {
@@ -76,7 +97,10 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         .steps
         .iter()
         .zip(&o.metrics.steps[t..])
-        .map(|(sp, m)| stats(&sp.name, "step", m, secs))
+        .map(|(sp, m)| StepStats {
+            checks: checks(rule_names(sp.check.as_ref()), m),
+            ..stats(&sp.name, "step", m, secs)
+        })
         .collect();
     let total = stats("total", "total", &total, secs);
     let timeline = o.timeline.clone();

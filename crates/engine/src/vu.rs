@@ -329,24 +329,11 @@ impl Vu {
     ) -> (StepEnd, Option<ErrorKind>, Option<Failure>) {
         let plan = &self.ctx.plan;
         let sp = &plan.steps[s];
-        let mut error = None;
-        if let Some(check) = &sp.check {
-            if !check.status_ok(status) {
-                error = Some(ErrorKind::Status);
-            } else if !check
-                .json
-                .iter()
-                .all(|r| json.is_some_and(|j| r.matches(j)))
-                || !check
-                    .body_contains
-                    .iter()
-                    .all(|needle| memchr_find(&answer.body, needle.as_bytes()))
-            {
-                error = Some(ErrorKind::Check);
-            }
-        } else if status >= 400 {
-            error = Some(ErrorKind::Status);
-        }
+        let mut error = match self.count_rules(s, status, json, &answer.body) {
+            (false, _) => Some(ErrorKind::Status),
+            (true, false) => Some(ErrorKind::Check),
+            (true, true) => None,
+        };
         let mut failure =
             error.and_then(|_| check_failure(sp.check.as_ref(), status, json, &answer.body));
         if plan.options.debug {
@@ -385,5 +372,46 @@ impl Vu {
         }
         let end = if abort { StepEnd::Abort } else { StepEnd::Next };
         (end, error, failure)
+    }
+
+    /// Judges every rule of step `s`'s check on an answer and counts each on the step's row
+    /// (in `diagnosis::rule_names` order: the status, each JSON rule, each `body_contains`;
+    /// without a check, status below 400). Every rule is judged, not only up to the first
+    /// broken one, so that each has its own pass count. Returns whether the status rule held
+    /// and whether the others all did.
+    fn count_rules(
+        &self,
+        s: usize,
+        status: u16,
+        json: Option<&serde_json::Value>,
+        body: &[u8],
+    ) -> (bool, bool) {
+        let plan = &self.ctx.plan;
+        let mut metrics = self.ctx.metrics.borrow_mut();
+        let Some(check) = &plan.steps[s].check else {
+            let ok = status < 400;
+            if let Some(c) = metrics.rules_mut(s, 1) {
+                c[0].count(ok);
+            }
+            return (ok, true);
+        };
+        let rules = 1 + check.json.len() + check.body_contains.len();
+        let mut counts = metrics.rules_mut(s, rules);
+        let mut note = |i: usize, ok: bool| {
+            if let Some(c) = counts.as_deref_mut() {
+                c[i].count(ok);
+            }
+            ok
+        };
+        let status_ok = note(0, check.status_ok(status));
+        let mut rest = true;
+        for (i, r) in check.json.iter().enumerate() {
+            rest &= note(1 + i, json.is_some_and(|j| r.matches(j)));
+        }
+        let first = 1 + check.json.len();
+        for (i, needle) in check.body_contains.iter().enumerate() {
+            rest &= note(first + i, memchr_find(body, needle.as_bytes()));
+        }
+        (status_ok, rest)
     }
 }

@@ -25,6 +25,9 @@ mod dial;
 pub mod tls;
 
 #[cfg(feature = "dial")]
-pub use dial::{connect_tcp, dial, DialError, Protocol, Stream, TlsConfig, CONNECT_TIMEOUT};
+pub use dial::{
+    connect_tcp, dial, dial_timed, DialError, DialTiming, Protocol, Stream, TlsConfig,
+    CONNECT_TIMEOUT,
+};
 #[cfg(feature = "dial")]
 pub use tls::provider;

@@ -3,17 +3,19 @@
 //! Everything is inline (CSS in a `<style>`, charts as SVG, no script), so the file opens from
 //! a CI artifact, a mail attachment or a phone without a network. The layout is one column
 //! on a phone and a grid on a desktop; wide tables scroll sideways on their own instead of
-//! widening the page.
+//! widening the page, and the step tables drop their secondary columns on a narrow screen
+//! (class `wide`), so that p99 stays in view on a phone. The charts are in [`charts`], the
+//! timing, checks, bands and service-time tables in [`sections`]; every figure is formatted
+//! by [`crate::units`].
+
+mod charts;
+mod sections;
 
 use std::fmt::Write as _;
 
-use crate::histogram::decode;
 use crate::result::{ErrorCounts, RunResult, StepStats};
-use crate::units::{bytes, ms};
-use hdrhistogram::Histogram;
+use crate::units::{bytes, duration, ms, num, percent, rate};
 use loadtape_scenario::{Metric, Threshold};
-
-use crate::svg::{line_chart, num, Chart, Series};
 
 const CSS: &str = r#"
 :root{--bg:#fff;--fg:#1d2430;--mute:#5b6575;--line:#e3e7ee;--card:#f6f8fb;--ok:#1a7f37;--bad:#c62828;
@@ -52,18 +54,17 @@ svg .line{fill:none;stroke-width:2.5;stroke-linejoin:round;stroke-linecap:round}
 .s2{stroke:var(--c2);background:var(--c2)}.s3{stroke:var(--c3);background:var(--c3)}
 .s4{stroke:var(--c4);background:var(--c4)}.s5{stroke:var(--c5);background:var(--c5)}
 .bar{display:inline-block;height:8px;background:var(--c0);border-radius:4px;vertical-align:middle}
-@media (max-width:600px){main{padding:10px}body{font-size:14px}th,td{padding:3px 6px}}
+td:first-child,td.rule{white-space:normal;word-break:break-word}
+th.rule,td.rule{text-align:left}
+td.bad{color:var(--bad);font-weight:600}
+.timings{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:12px}
+.timings p{margin:.2em 0 .4em;font-size:.85em}
+.band{display:inline-block;height:8px;vertical-align:middle}
+.b0{background:var(--c2)}.b1{background:var(--c5)}.b2{background:var(--c3)}.b3{background:var(--c1)}
+@media (max-width:600px){main{padding:10px}body{font-size:14px}th,td{padding:3px 6px}.wide{display:none}}
 "#;
 
 pub use crate::escape::esc;
-
-fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "0%".into()
-    } else {
-        format!("{}%", num(part as f64 * 100.0 / whole as f64))
-    }
-}
 
 /// The whole page.
 pub fn render(r: &RunResult) -> String {
@@ -81,11 +82,15 @@ pub fn render(r: &RunResult) -> String {
     thresholds(&mut o, r);
     o.push_str("<h2>Steps</h2>\n");
     step_table(&mut o, "steps", &r.steps, Some(&r.total));
+    sections::service(&mut o, r);
     if !r.tokens.is_empty() {
         o.push_str("<h2>Token steps</h2><p class=\"mute\">Token requests (logins, refreshes) are measured apart from the business steps and are not in the total.</p>\n");
         step_table(&mut o, "tokens", &r.tokens, None);
     }
-    charts(&mut o, r);
+    charts::charts(&mut o, r);
+    sections::timings(&mut o, r);
+    sections::checks(&mut o, r);
+    sections::latency_bands(&mut o, r);
     breakdowns(&mut o, r);
     o.push_str(&crate::diagnostics::html(&r.diagnostics));
     let _ = writeln!(
@@ -97,26 +102,37 @@ pub fn render(r: &RunResult) -> String {
     o
 }
 
+/// The verdict badges: a partial run (stopped early, or a checkpoint of one still going)
+/// never says PASSED — its thresholds were judged on part of the load — only PARTIAL, with
+/// FAILED before it when something already failed.
+fn verdict(r: &RunResult) -> &'static str {
+    match (r.passed, r.partial) {
+        (true, false) => r#"<span class="badge pass" id="verdict">PASSED</span>"#,
+        (true, true) => r#"<span class="badge partial" id="verdict">PARTIAL</span>"#,
+        (false, false) => r#"<span class="badge fail" id="verdict">FAILED</span>"#,
+        (false, true) => {
+            r#"<span class="badge fail" id="verdict">FAILED</span> <span class="badge partial">PARTIAL</span>"#
+        }
+    }
+}
+
 fn header(o: &mut String, r: &RunResult) {
-    let verdict = if r.passed {
-        r#"<span class="badge pass" id="verdict">PASSED</span>"#
-    } else {
-        r#"<span class="badge fail" id="verdict">FAILED</span>"#
-    };
-    let partial = if r.partial {
-        r#" <span class="badge partial">PARTIAL</span>"#
-    } else {
-        ""
-    };
     let _ = writeln!(
         o,
-        "<h1>{} {verdict}{partial}</h1><p class=\"mute\">{} → {} · {:.1} s · ended: {}</p>",
+        "<h1>{} {}</h1><p class=\"mute\">{} → {} · {} · ended: {}</p>",
         esc(&r.scenario),
+        verdict(r),
         esc(&r.started),
         esc(&r.ended),
-        r.duration_s,
+        duration(r.duration_s),
         esc(&r.end_reason)
     );
+    if r.partial {
+        o.push_str(
+            "<p class=\"note\" id=\"partial\">Partial result: the run did not reach its end, so \
+             its thresholds are judged on the part that ran.</p>\n",
+        );
+    }
     if let Some(detail) = &r.failure {
         let _ = writeln!(
             o,
@@ -125,12 +141,12 @@ fn header(o: &mut String, r: &RunResult) {
         );
     }
     let t = &r.total;
-    let cards = [
+    let mut cards = vec![
         ("requests", t.requests.to_string()),
-        ("requests/s", num(t.rps)),
+        ("requests/s", rate(t.rps)),
         (
             "errors",
-            format!("{} ({})", t.errors, pct(t.errors, t.requests)),
+            format!("{} ({})", t.errors, percent(t.errors, t.requests)),
         ),
         ("p50", ms(t.latency.p50)),
         ("p99", ms(t.latency.p99)),
@@ -138,6 +154,9 @@ fn header(o: &mut String, r: &RunResult) {
         ("iterations", r.iterations.to_string()),
         ("dropped", r.dropped_iterations.to_string()),
     ];
+    if sections::open_model(r) {
+        cards.insert(5, ("service p99", ms(t.service.p99)));
+    }
     o.push_str("<div class=\"cards\">");
     for (k, v) in cards {
         let _ = write!(
@@ -157,7 +176,7 @@ fn settings(o: &mut String, r: &RunResult) {
         ),
         ("executor", s.executor.clone()),
         ("VUs (max)", s.max_vus.to_string()),
-        ("schedule", format!("{} s", num(s.duration_s))),
+        ("schedule", duration(s.duration_s)),
     ];
     if let Some(rate) = s.rate {
         rows.push(("rate", format!("{}/s", num(rate))));
@@ -194,8 +213,8 @@ fn thresholds(o: &mut String, r: &RunResult) {
         let observed = match (metric, t.observed) {
             (_, None) => "<span class=\"nodata\">no data</span>".to_string(),
             (Ok(Metric::Latency(_)), Some(v)) => ms(v),
-            (Ok(Metric::ErrorRate), Some(v)) => format!("{}%", num(v * 100.0)),
-            (Ok(Metric::Rps), Some(v)) => format!("{}/s", num(v)),
+            (Ok(Metric::ErrorRate), Some(v)) => crate::units::share(v),
+            (Ok(Metric::Rps), Some(v)) => format!("{}/s", rate(v)),
             (_, Some(v)) => num(v),
         };
         let _ = write!(
@@ -211,16 +230,17 @@ fn thresholds(o: &mut String, r: &RunResult) {
 }
 
 fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepStats>) {
+    // On a phone (class `wide` hidden) the row is step, requests, errors, p50, p99.
     let _ = write!(
         o,
-        "<div class=\"scroll\"><table id=\"{id}\"><tr><th>step</th><th>requests</th><th>errors</th><th>retries</th>\
-<th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>req/s</th></tr>"
+        "<div class=\"scroll\"><table id=\"{id}\"><tr><th>step</th><th>requests</th><th>errors</th><th class=\"wide\">retries</th>\
+<th>p50</th><th class=\"wide\">p90</th><th class=\"wide\">p95</th><th data-k=\"p99\">p99</th><th class=\"wide\">p99.9</th><th class=\"wide\">max</th><th class=\"wide\">req/s</th></tr>"
     );
     let row = |o: &mut String, class: &str, s: &StepStats| {
         let l = &s.latency;
         let _ = write!(
             o,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"wide\">{}</td><td>{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td><td>{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td></tr>",
             esc(&s.name),
             s.requests,
             s.errors,
@@ -231,7 +251,7 @@ fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepS
             ms(l.p99),
             ms(l.p999),
             ms(l.max),
-            num(s.rps)
+            rate(s.rps)
         );
     };
     for s in rows {
@@ -241,110 +261,6 @@ fn step_table(o: &mut String, id: &str, rows: &[StepStats], total: Option<&StepS
         row(o, "total", t);
     }
     o.push_str("</table></div>\n");
-}
-
-fn charts(o: &mut String, r: &RunResult) {
-    // A 72 h run has ~15,000 entries: drawn as at most CHART_POINTS each, the page stays small
-    // and every hour is still on the chart.
-    let timeline = crate::timeline::downsample(&r.timeline, crate::timeline::CHART_POINTS);
-    let series = |name: &str, f: &dyn Fn(&crate::result::Second) -> f64| Series {
-        name: name.into(),
-        points: timeline.iter().map(|s| (s.t as f64, f(s))).collect(),
-    };
-    let mut list = vec![
-        Chart {
-            id: "rps",
-            title: "Requests per second",
-            y_unit: "",
-            series: vec![series("requests/s", &|s| s.per_second(s.requests))],
-            x_ticks: None,
-        },
-        Chart {
-            id: "latency",
-            title: "Latency per second",
-            y_unit: "ms",
-            series: vec![series("p50", &|s| s.p50), series("p99", &|s| s.p99)],
-            x_ticks: None,
-        },
-        Chart {
-            id: "vus",
-            title: "Active VUs",
-            y_unit: "",
-            series: vec![series("VUs", &|s| s.active_vus as f64)],
-            x_ticks: None,
-        },
-        Chart {
-            id: "errors",
-            title: "Errors and dropped iterations per second",
-            y_unit: "",
-            series: vec![
-                series("errors", &|s| s.per_second(s.errors)),
-                series("dropped", &|s| s.per_second(s.dropped)),
-            ],
-            x_ticks: None,
-        },
-    ];
-    if !r.tokens.is_empty() {
-        list.push(Chart {
-            id: "tokens",
-            title: "Token requests per second",
-            y_unit: "",
-            series: vec![series("token requests/s", &|s| {
-                s.per_second(s.token_requests)
-            })],
-            x_ticks: None,
-        });
-    }
-    if let Some(h) = decode(&r.total.histogram).filter(|h| !h.is_empty()) {
-        list.push(distribution(&h));
-    }
-    o.push_str("<h2>Over time</h2>\n");
-    let broken = crate::histogram::unreadable(r);
-    if !broken.is_empty() {
-        let _ = writeln!(
-            o,
-            "<p class=\"note\">Not shown: the latency histogram of {} does not decode (the \
-             result file was edited or damaged), so its distribution is left out.</p>",
-            esc(&broken.join(", "))
-        );
-    }
-    o.push_str("<div class=\"charts\">\n");
-    for c in &list {
-        o.push_str(&line_chart(c));
-    }
-    o.push_str("</div>\n");
-}
-
-/// Latency by percentile, on the log scale HdrHistogram plots use: 90%, 99%, 99.9% … are
-/// equally far apart, so the tail is as visible as the median.
-fn distribution(h: &Histogram<u64>) -> Chart<'static> {
-    // Beyond 1 - 1/count the percentiles are all the max.
-    let top = (h.len() as f64).log10().clamp(1.0, 5.0);
-    let mut points = Vec::new();
-    let mut x = 0.0;
-    while x < top {
-        let q = 1.0 - 10f64.powf(-x);
-        points.push((x, h.value_at_quantile(q) as f64 / 1000.0));
-        x += 0.05;
-    }
-    points.push((top, h.max() as f64 / 1000.0));
-    let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"];
-    Chart {
-        id: "distribution",
-        title: "Latency distribution (all business steps)",
-        y_unit: "ms",
-        series: vec![Series {
-            name: "latency by percentile".into(),
-            points,
-        }],
-        x_ticks: Some(
-            labels
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as f64, l.to_string()))
-                .collect(),
-        ),
-    }
 }
 
 fn breakdowns(o: &mut String, r: &RunResult) {
@@ -416,13 +332,55 @@ mod tests {
             !page.contains("http://") && !page.contains("https://") && !page.contains("<script")
         );
         assert!(page.contains("name=\"viewport\""));
-        for id in ["rps", "latency", "vus", "errors", "tokens", "distribution"] {
+        for id in [
+            "rps",
+            "latency",
+            "step-p99",
+            "vus",
+            "errors",
+            "bytes",
+            "tokens",
+            "distribution",
+        ] {
             assert!(page.contains(&format!("data-chart=\"{id}\"")), "{id}");
         }
-        for id in ["steps", "tokens", "thresholds", "statuses", "errors"] {
+        for id in [
+            "steps",
+            "tokens",
+            "thresholds",
+            "statuses",
+            "errors",
+            "checks",
+            "bands",
+        ] {
             assert!(page.contains(&format!("<table id=\"{id}\"")), "{id}");
         }
         assert!(page.contains("<td>goods</td><td>4</td>"));
         assert!(page.contains("id=\"verdict\">PASSED"));
+        assert!(page.contains("<table class=\"timing\" data-step=\"goods\">"));
+        assert!(page.contains("<tr data-phase=\"ttfb\">"));
+        assert!(
+            page.contains("data-check=\"status == 200\""),
+            "the checks table names each rule"
+        );
+        assert!(
+            !page.contains("id=\"service\""),
+            "a closed model has no service table"
+        );
+    }
+
+    #[test]
+    fn a_partial_run_never_says_passed_and_an_open_model_shows_service_time() {
+        let mut r = result("2026-11-21T10:00:00.000Z", &[1000, 2000, 3000, 50_000]);
+        r.partial = true;
+        r.settings.executor = "constant-rate".into();
+        let page = render(&r);
+        assert!(page.contains("id=\"verdict\">PARTIAL"), "{page}");
+        assert!(!page.contains("PASSED"));
+        r.passed = false;
+        let page = render(&r);
+        assert!(page.contains("id=\"verdict\">FAILED</span> <span class=\"badge partial\">PARTIAL"));
+        assert!(page.contains("<table id=\"service\">"));
+        assert!(page.contains("<span class=\"mute\">service p99</span>"));
     }
 }

@@ -5,6 +5,8 @@
 //!   what `loadtape run --out` writes.
 //! - [`histogram`]: the lossless latency histograms a result stores (HdrHistogram V2 +
 //!   deflate, base64) and the [`result::Latency`] figures read from them.
+//! - [`breakdown`]: the timing breakdown (connect, TLS, time to first byte, transfer), check
+//!   counts and latency bands of a row, added up for `report merge`.
 //! - [`evaluate`] judges a scenario threshold against a result.
 //! - [`units`]: the one formatter of each kind of number (`12.3ms`, `49.6 KiB`).
 //! - [`load`] reads a result file and says plainly when a file is not one (a scenario, a
@@ -21,6 +23,7 @@
 
 use std::path::Path;
 
+pub mod breakdown;
 pub mod diagnostics;
 pub mod doubts;
 mod escape;

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::breakdown::{add_checks, TimingsSum};
 use crate::doubts::parse_segment;
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
@@ -287,6 +288,7 @@ fn merge_steps<'a>(
     let mut lat = histogram();
     let mut service = histogram();
     let mut succeeded = 0;
+    let mut timings = TimingsSum::new();
     for (i, r) in results.iter().enumerate() {
         let Some(s) = pick(r) else {
             return Err(at(i, format!("it has no `{name}` row")));
@@ -320,7 +322,12 @@ fn merge_steps<'a>(
             &mut service,
             &s.service_histogram,
         )?;
+        timings
+            .add(&s.timings)
+            .map_err(|e| at(i, format!("`{name}`: {e}")))?;
+        add_checks(&mut out.checks, &s.checks);
     }
+    out.timings = timings.finish();
     out.rps = if duration_s > 0.0 {
         out.requests as f64 / duration_s
     } else {

@@ -136,3 +136,47 @@ fn check_failures_are_summed_by_rule_and_value() {
     );
     assert!(m.total.check_failures.is_empty());
 }
+
+#[test]
+fn timings_checks_bytes_and_step_seconds_add_up() {
+    let a = result("2026-11-21T10:00:00.000Z", &[1000; 10]);
+    let b = result("2026-11-21T10:00:00.200Z", &[10_000; 10]);
+    let m = merge(&[a.clone(), b]).unwrap();
+    let t = &m.steps[0].timings;
+    assert_eq!((t.opened, t.reused), (2, 18));
+    assert_eq!(t.connect.count, 20);
+    assert_eq!(decode(&t.ttfb.histogram).unwrap().len(), 20);
+    assert!((t.transfer.latency.max - 10.0).abs() < 0.01);
+    assert_eq!(m.steps[0].checks.len(), 1);
+    assert_eq!(
+        (m.steps[0].checks[0].passed, m.steps[0].checks[0].failed),
+        (18, 2)
+    );
+    // Seconds laid on one clock: bytes and each step's requests add, p99 is the larger.
+    assert_eq!(m.timeline[0].bytes_sent, 100);
+    assert_eq!(m.timeline[0].bytes_received, 1000);
+    assert_eq!(m.timeline[0].steps[0].requests, 10);
+    assert!((m.timeline[0].steps[0].p99 - 10.0).abs() < 0.01);
+    assert!((m.timeline[0].steps[0].p50 - 5.5).abs() < 0.01, "weighted");
+    // A result written before these fields merges with one that has them.
+    let mut old = a.clone();
+    for row in old
+        .steps
+        .iter_mut()
+        .chain(&mut old.tokens)
+        .chain([&mut old.total])
+    {
+        row.timings = Default::default();
+        row.checks.clear();
+    }
+    for s in &mut old.timeline {
+        s.steps.clear();
+    }
+    let text = serde_json::to_string(&old).unwrap();
+    assert!(!text.contains("\"timings\"") && !text.contains("\"checks\""));
+    let old: RunResult = serde_json::from_str(&text).unwrap();
+    let m = merge(&[old, a]).unwrap();
+    assert_eq!(m.steps[0].timings.opened, 1);
+    assert_eq!(m.steps[0].checks[0].passed, 9);
+    assert_eq!(m.timeline[0].steps[0].requests, 5);
+}

@@ -170,6 +170,81 @@ pub struct StepStats {
     pub histogram: String,
     /// The service-time histogram, encoded the same way.
     pub service_histogram: String,
+    /// Where the time of an answered request went: connect and TLS per new connection, time
+    /// to first byte and transfer per request. Absent in results written before it.
+    #[serde(default, skip_serializing_if = "Timings::is_empty")]
+    pub timings: Timings,
+    /// Steps only: each rule of the step's check (the status rule first, then each `json`
+    /// rule, then each `body_contains`), with the answers that met it and those that broke
+    /// it. Every rule is judged on every answer, so one answer may break several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckCount>,
+}
+
+/// The timing breakdown of a row (k6's `http_req_connecting`, `http_req_tls_handshaking`,
+/// `http_req_waiting`, `http_req_receiving`): each phase as a histogram, like the latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Answered requests that had to open a connection first (their connect and TLS are in
+    /// `connect` and `tls`).
+    pub opened: u64,
+    /// Answered requests sent on a connection kept from an earlier one.
+    pub reused: u64,
+    /// TCP connect, per opened connection.
+    pub connect: Phase,
+    /// TLS handshake, per opened `https` connection.
+    #[serde(default, skip_serializing_if = "Phase::is_empty")]
+    pub tls: Phase,
+    /// Time to first byte: from the request handed to the connection to the response head.
+    pub ttfb: Phase,
+    /// From the response head to the last byte of the body.
+    pub transfer: Phase,
+}
+
+impl Timings {
+    /// Nothing measured (a row without answers, or a result written before timings).
+    pub fn is_empty(&self) -> bool {
+        self.opened == 0 && self.reused == 0 && self.ttfb.count == 0
+    }
+
+    /// The share of answered requests that reused a connection, 0 to 1.
+    pub fn reused_share(&self) -> f64 {
+        let all = self.opened + self.reused;
+        if all == 0 {
+            0.0
+        } else {
+            self.reused as f64 / all as f64
+        }
+    }
+}
+
+/// One phase of [`Timings`]: how many were timed, their figures (ms) and the histogram.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// How many durations the histogram holds.
+    pub count: u64,
+    /// Their statistics, in ms.
+    pub latency: Latency,
+    /// µs, encoded as [`StepStats::histogram`].
+    pub histogram: String,
+}
+
+impl Phase {
+    /// Nothing timed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// One rule of a step's check and how often answers met it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCount {
+    /// The rule as `check_failures` names it: `status == 200`, `$.errno == 0`.
+    pub check: String,
+    /// Answers that met it.
+    pub passed: u64,
+    /// Answers that broke it.
+    pub failed: u64,
 }
 
 impl StepStats {
@@ -298,6 +373,36 @@ pub struct Second {
     pub dropped: u64,
     /// This second's latency histogram, encoded as [`StepStats::histogram`].
     pub histogram: String,
+    /// Request bytes of the business steps in this entry (as [`StepStats::bytes_sent`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes_sent: u64,
+    /// Response bytes of the business steps in this entry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes_received: u64,
+    /// Each business step's share of the entry, in the order of [`RunResult::steps`]; empty
+    /// in results written before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepSecond>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One step in one timeline entry. No histogram (a step's would multiply the timeline's
+/// size): its percentiles are the second's own, and folded entries keep an estimate — the
+/// p99 of a folded entry is the largest p99 of its seconds, an upper bound of the true one,
+/// and its p50 the request-weighted mean of their medians.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepSecond {
+    /// Requests of the step answered (or failed) in the entry.
+    pub requests: u64,
+    /// Of those, the failed ones.
+    pub errors: u64,
+    /// Median latency, ms (an estimate once folded).
+    pub p50: f64,
+    /// 99th percentile latency, ms (an upper bound once folded).
+    pub p99: f64,
 }
 
 fn is_one_second(span: &u64) -> bool {

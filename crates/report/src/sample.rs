@@ -1,8 +1,10 @@
 //! Results built by hand for the unit tests.
 
+use crate::breakdown::phase;
 use crate::histogram::{encode, histogram, latency};
 use crate::result::{
-    ErrorCounts, RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1,
+    CheckCount, ErrorCounts, RunResult, Second, Settings, StepSecond, StepStats, ThresholdResult,
+    Timings, RESULT_V1,
 };
 use indexmap::IndexMap;
 
@@ -34,6 +36,20 @@ pub(crate) fn step(name: &str, kind: &str, us: &[u64]) -> StepStats {
         service: latency(&h),
         histogram: encode(&h),
         service_histogram: encode(&h),
+        // Every phase the latency's histogram: figures a test can check.
+        timings: Timings {
+            opened: 1,
+            reused: us.len() as u64 - 1,
+            connect: phase(&h),
+            tls: phase(&h),
+            ttfb: phase(&h),
+            transfer: phase(&h),
+        },
+        checks: vec![CheckCount {
+            check: "status == 200".into(),
+            passed: us.len() as u64 - 1,
+            failed: 1,
+        }],
         ..StepStats::default()
     }
 }
@@ -61,6 +77,14 @@ pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
             active_vus: 2,
             dropped: 0,
             histogram: encode(&h),
+            bytes_sent: 50,
+            bytes_received: 500,
+            steps: vec![StepSecond {
+                requests: us.len() as u64,
+                errors: 0,
+                p50: h.value_at_quantile(0.5) as f64 / 1000.0,
+                p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+            }],
         }
     };
     RunResult {

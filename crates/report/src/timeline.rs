@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{decode, encode, histogram};
-use crate::result::Second;
+use crate::result::{Second, StepSecond};
 
 /// The resolution by age: an entry older than `.0` seconds (counted from the latest second) is
 /// folded into buckets of `.1` seconds. 1 s for the last hour, 10 s for the last day, 1 min
@@ -132,6 +132,28 @@ pub fn fold_counts(into: &mut Second, s: &Second) {
     into.token_requests += s.token_requests;
     into.dropped += s.dropped;
     into.active_vus = into.active_vus.max(s.active_vus);
+    into.bytes_sent += s.bytes_sent;
+    into.bytes_received += s.bytes_received;
+    if into.steps.len() < s.steps.len() {
+        into.steps.resize(s.steps.len(), StepSecond::default());
+    }
+    for (a, b) in into.steps.iter_mut().zip(&s.steps) {
+        fold_step(a, b);
+    }
+}
+
+/// Adds one step's entry to another. Without a histogram per step the folded percentiles are
+/// estimates: the p99 is the largest of the two (an upper bound of the true p99 of both, as
+/// a tail never shrinks when seconds are put together), the p50 the mean of both medians
+/// weighted by their requests.
+pub fn fold_step(into: &mut StepSecond, s: &StepSecond) {
+    let all = into.requests + s.requests;
+    if all > 0 {
+        into.p50 = (into.p50 * into.requests as f64 + s.p50 * s.requests as f64) / all as f64;
+    }
+    into.p99 = into.p99.max(s.p99);
+    into.requests = all;
+    into.errors += s.errors;
 }
 
 /// Sets `into`'s percentiles and histogram from everything [`fold_into`] added to `h`.
@@ -231,6 +253,54 @@ mod tests {
         assert_eq!(h.max() / 10, 1_090 / 10);
         assert!((v[0].p50 - 1.04).abs() < 0.01, "{}", v[0].p50);
         assert!((v[0].per_second(v[0].requests) - 1.0).abs() < 1e-9);
+    }
+
+    fn step(requests: u64, errors: u64, p50: f64, p99: f64) -> StepSecond {
+        StepSecond {
+            requests,
+            errors,
+            p50,
+            p99,
+        }
+    }
+
+    #[test]
+    fn folded_steps_and_bytes_add_up_and_p99_is_the_upper_bound() {
+        let mut tl = Timeline::new();
+        for t in 0..3_610 {
+            let mut s = second(t, 1_000);
+            s.bytes_sent = 100;
+            s.bytes_received = 1_000 + t;
+            // A step that appears only after the first second: folding widens the list.
+            s.steps = vec![step(3, 1, 2.0, 10.0 + t as f64)];
+            if t > 0 {
+                s.steps.push(step(1, 0, 4.0 * t as f64, 5.0));
+            }
+            tl.push(s);
+        }
+        let v = tl.into_vec();
+        let first = &v[0];
+        assert_eq!(first.seconds(), 10);
+        assert_eq!((first.bytes_sent, first.bytes_received), (1_000, 10_045));
+        assert_eq!(first.steps.len(), 2);
+        assert_eq!((first.steps[0].requests, first.steps[0].errors), (30, 10));
+        assert_eq!(
+            first.steps[0].p99, 19.0,
+            "the largest p99 of the 10 seconds"
+        );
+        assert_eq!(first.steps[0].p50, 2.0);
+        // Seconds 1..=9, one request each, medians 4, 8, …, 36: their mean.
+        assert_eq!(first.steps[1].requests, 9);
+        assert!(
+            (first.steps[1].p50 - 20.0).abs() < 1e-9,
+            "{}",
+            first.steps[1].p50
+        );
+        let d = downsample(&v, 10);
+        assert_eq!(d.iter().map(|s| s.bytes_sent).sum::<u64>(), 361_000);
+        let steps: u64 = d.iter().map(|s| s.steps[0].requests).sum();
+        assert_eq!(steps, 3 * 3_610);
+        assert_eq!(d.last().unwrap().steps[0].p99, 10.0 + 3_609.0);
     }
 
     #[test]

@@ -110,8 +110,9 @@ impl Vu {
             &mut build,
         )
         .await;
-        if ctx.plan.options.debug {
-            if let Ok(a) = &result {
+        if let Ok(a) = &result {
+            ctx.metrics.borrow_mut().timed(row, &a.timing);
+            if ctx.plan.options.debug {
                 debug::response(ctx.sink(), a);
             }
         }
