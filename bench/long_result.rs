@@ -1,7 +1,7 @@
 //! A result of a run of many hours, made from a real short one, for `bench/long-result.sh`
 //! (nobody waits 72 hours for a benchmark): the real run's busy seconds repeated for every
 //! second of the long run, each pushed through the engine's own [`Timeline`] so that the
-//! result has the shape a real long run's has (1 s for the last hour, 10 s for the last day,
+//! result has the shape a real long run's has (1 s for the last 10 minutes, 10 s for the last day,
 //! 1 min beyond, histograms added), and the counts scaled to the length.
 //!
 //! `cargo run --release --example long-result -- REAL.json OUT.json HOURS [K/N]`

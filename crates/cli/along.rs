@@ -57,7 +57,7 @@ impl Along {
             t.append(&running.take_seconds());
         }
         if let Some(o) = running.take_checkpoint() {
-            self.write_checkpoint(&o);
+            self.write_checkpoint(o);
         }
     }
 
@@ -77,17 +77,17 @@ impl Along {
         r
     }
 
-    fn write_checkpoint(&mut self, o: &Outcome) {
+    fn write_checkpoint(&mut self, mut o: Outcome) {
         let Some(path) = self.checkpoint.as_ref().filter(|_| !self.broken) else {
             return;
         };
-        let mut r = self.result(o);
+        // The timeline moved, not copied: a checkpoint of a long run holds one copy of it.
+        let timeline = std::mem::take(&mut o.timeline);
+        let mut r = self.result(&o);
+        r.timeline = timeline;
         r.end_reason = CHECKPOINT.into();
         r.partial = true;
-        let written = serde_json::to_string_pretty(&r)
-            .map_err(std::io::Error::other)
-            .and_then(|text| crate::outputs::write_atomic(path, (text + "\n").as_bytes()));
-        if let Err(e) = written {
+        if let Err(e) = crate::outputs::write_result(path, &r) {
             self.broken = true;
             eprintln!(
                 "warning: checkpoint of {} failed: {e}; the run goes on and writes it at the end",

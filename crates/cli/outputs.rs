@@ -58,16 +58,20 @@ impl ResultFiles {
 
     /// Writes each file asked for and says where.
     pub fn write(&self, r: &RunResult) -> Result<(), Failure> {
-        let write = |path: &Path, text: String, what: &str| {
-            write_atomic(path, text.as_bytes())
-                .map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
+        let said = |path: &Path, written: std::io::Result<()>, what: &str| {
+            written.map_err(|e| Failure::Other(anyhow!("writing {}: {e}", path.display())))?;
             outln!("{what} written to {}", path.display());
             Ok::<(), Failure>(())
         };
+        let write = |path: &Path, text: String, what: &str| {
+            said(
+                path,
+                write_atomic(path, |w| w.write_all(text.as_bytes())),
+                what,
+            )
+        };
         if let Some(path) = &self.out {
-            let text = serde_json::to_string_pretty(r)
-                .map_err(|e| Failure::Other(anyhow!("encoding the result: {e}")))?;
-            write(path, text + "\n", "result")?;
+            said(path, write_result(path, r), "result")?;
         }
         if let Some(path) = &self.html {
             for name in loadtape_report::histogram::unreadable(r) {
@@ -85,11 +89,14 @@ impl ResultFiles {
     }
 }
 
-/// Writes `bytes` to `path` whole or not at all: to a temporary file beside it, synced, then
-/// renamed over it. A reader (a checkpointed `--out` read while the run goes on, a CI job that
-/// picks up the report) never sees half a file, and a full disk leaves the previous version.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
+/// Writes what `fill` writes to `path` whole or not at all: to a temporary file beside it,
+/// buffered, synced, then renamed over it. A reader (a checkpointed `--out` read while the run
+/// goes on, a CI job that picks up the report) never sees half a file, and a full disk leaves
+/// the previous version. `fill` writes as it goes: a result is never a string in memory too.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path.file_name().map_or_else(
         || std::ffi::OsString::from("out"),
         std::ffi::OsStr::to_os_string,
@@ -99,8 +106,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        fill(&mut f)?;
+        let f = f
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -108,4 +118,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A result as `--out` has it (pretty JSON and a newline), written by [`write_atomic`].
+pub fn write_result(path: &Path, r: &RunResult) -> std::io::Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, r)?;
+        w.write_all(b"\n")
+    })
 }

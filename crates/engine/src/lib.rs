@@ -143,7 +143,7 @@ pub struct Outcome {
     pub plan: Arc<Plan>,
     /// Every worker's totals merged: one row per token step, then per step.
     pub metrics: WorkerMetrics,
-    /// The run's timeline, all workers merged: whole seconds for the last hour, older ones
+    /// The run's timeline, all workers merged: whole seconds for the last 10 minutes, older ones
     /// folded ([`loadtape_report::timeline`]).
     pub timeline: Vec<Second>,
     /// With [`Options::stream_seconds`]: the seconds [`Running::take_seconds`] had not handed

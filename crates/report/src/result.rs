@@ -344,7 +344,7 @@ pub struct Latency {
 }
 
 /// One second of the run (business steps only), or, `span` seconds long, several added up:
-/// a long run keeps its older seconds folded (1 s for the last hour, 10 s for the last day,
+/// a long run keeps its older seconds folded (1 s for the last 10 minutes, 10 s for the last day,
 /// 1 min beyond, folded by the timeline module). Counts are the span's; divide by [`Second::seconds`]
 /// (or use [`Second::per_second`]) for rates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

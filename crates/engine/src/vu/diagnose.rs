@@ -82,7 +82,8 @@ impl Vu {
     }
 
     /// The token values this VU holds (shared and its own), to be masked wherever they
-    /// show up: a custom header, a body echoing the session, a URL path.
+    /// show up: a custom header, a body echoing the session, a URL path. A token not yet
+    /// had (its first fetch is what failed) has none, and may have no local slot yet.
     fn token_values(&self) -> Vec<&str> {
         let plan = &self.ctx.plan;
         let mut out = Vec::new();
@@ -92,7 +93,7 @@ impl Vu {
                 _ => out.extend(
                     tp.extract
                         .iter()
-                        .filter_map(|e| self.locals[e.slot].as_deref()),
+                        .filter_map(|e| self.locals.get(e.slot)?.as_deref()),
                 ),
             }
         }

@@ -147,7 +147,7 @@ fn step_p99(r: &RunResult, timeline: &[Second]) -> Chart<'static> {
 
 /// The "Over time" section.
 pub(crate) fn charts(o: &mut String, r: &RunResult) {
-    // A 72 h run has ~15,000 entries: drawn as at most CHART_POINTS each, the page stays small
+    // A 72 h run has ~12,000 entries: drawn as at most CHART_POINTS each, the page stays small
     // and every hour is still on the chart.
     let timeline = drawn(r);
     let mut list = list(r, &timeline);
