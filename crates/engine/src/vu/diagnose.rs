@@ -20,10 +20,11 @@ pub(super) struct Failed<'a> {
     pub(super) row: Row,
     /// The error kind's name (`status`, `check`, `connect`, …), or a token step's cause.
     pub(super) kind: &'a str,
-    /// What the socket said, or the broken rule and the value found.
+    /// What the socket said; empty for an answer judged a failure (see `broken`).
     pub(super) message: String,
-    /// The broken rule alone, for an answer that failed its check.
-    pub(super) rule: Option<String>,
+    /// The broken rule of an answer judged a failure, formatted only if the diagnostic is
+    /// kept: an error storm past the first few pays no formatting.
+    pub(super) broken: Option<&'a Failure>,
     /// The request, when one was built.
     pub(super) request: Option<&'a Built>,
     /// The answer, when one came.
@@ -37,17 +38,16 @@ impl<'a> Failed<'a> {
             row,
             kind,
             message,
-            rule: None,
+            broken: None,
             request: None,
             answer: None,
         }
     }
 
     /// An answer judged a failure: its broken rule, when one was found.
-    pub(super) fn judged(row: Row, kind: &'a str, f: Option<&Failure>) -> Failed<'a> {
+    pub(super) fn judged(row: Row, kind: &'a str, f: Option<&'a Failure>) -> Failed<'a> {
         Failed {
-            message: f.map_or_else(|| kind.to_string(), Failure::line),
-            rule: f.map(Failure::rule),
+            broken: f,
             ..Failed::unsent(row, kind, String::new())
         }
     }
@@ -65,6 +65,11 @@ impl Vu {
         if !ctx.metrics.borrow().wants_diagnostic(token, step, f.kind) {
             return;
         }
+        let (message, rule) = match f.broken {
+            Some(b) => (b.line(), Some(b.rule())),
+            None if f.message.is_empty() => (f.kind.to_string(), None),
+            None => (f.message, None),
+        };
         let known = self.token_values();
         let d = Diagnostic {
             step: step.to_string(),
@@ -73,8 +78,8 @@ impl Vu {
             t: (ctx.start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             vu: Some(self.id),
             iteration: Some(self.iterations),
-            message: redact::values(&f.message, &known),
-            rule: f.rule,
+            message: redact::values(&message, &known),
+            rule,
             request: f.request.map(|b| self.request_of(b, &known)),
             response: f.answer.map(|a| response_of(a, &known)),
         };
