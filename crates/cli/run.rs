@@ -92,13 +92,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     apply_overrides(&mut scenario, &args)?;
     let segment = args.segment.unwrap_or(Segment::WHOLE);
     apply_segment(&mut scenario, segment)?;
-    crate::capacity::check(
-        scenario.load.executor.max_vus(),
-        crate::capacity::raise_open_files(),
-    )
-    .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
     let plan = Plan::compile(&scenario, &args.scenario, engine_options(&args, segment)?)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    crate::capacity::check(plan.max_vus(), crate::capacity::raise_open_files())
+        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.scenario.display())))?;
+    let planned = plan.duration();
     // Before the run: an address that cannot be bound is bad input, not a lost run.
     let bound = args.live.bind()?;
     if let Some(at) = args.start_at {
@@ -121,12 +119,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.
     let stopped = Arc::new(AtomicBool::new(false));
     watch_signals(running.stopper(), stopped.clone())?;
-    show_progress(
-        &mut running,
-        scenario.load.executor.duration(),
-        &args,
-        &mut along,
-    );
+    show_progress(&mut running, planned, &args, &mut along);
     let outcome = running.finish();
     along.finished(&outcome);
     let result = along.result(&outcome);
@@ -142,6 +135,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
 fn apply_segment(scenario: &mut Scenario, segment: Segment) -> Result<(), Failure> {
     let whole_vus = scenario.load.executor.max_vus();
     segment.apply(&mut scenario.load.executor);
+    for f in &mut scenario.flows {
+        if let Some(l) = &mut f.load {
+            segment.apply(&mut l.executor);
+        }
+    }
     if scenario.load.executor.max_vus() == 0 && whole_vus > 0 {
         return Err(Failure::BadInput(anyhow!(
             "--segment {segment}: a share of {whole_vus} VUs in {} has no VU; use at most {whole_vus} segments",
@@ -328,7 +326,17 @@ fn apply_overrides(s: &mut Scenario, args: &Args) -> Result<(), Failure> {
         load.executor = rate_executor(&load.executor, rate, args);
         return Ok(());
     }
-    override_executor(&mut load.executor, args);
+    override_executor(&mut load.executor, args.vus, args.duration);
+    // A mixed scenario's flows with loads of their own: `--iterations` and `--duration` hold
+    // for every executor of the run; `--vus` and `--rate` size the scenario's `load` only.
+    for f in &mut s.flows {
+        if let Some(l) = &mut f.load {
+            if let Some(n) = args.iterations {
+                l.iterations = Some(n);
+            }
+            override_executor(&mut l.executor, None, args.duration);
+        }
+    }
     Ok(())
 }
 
@@ -352,22 +360,26 @@ fn rate_executor(executor: &Executor, rate: Rate, args: &Args) -> Executor {
 /// `--vus` and `--duration` on the scenario's own executor: constant ones take them as they
 /// are, ramping stages are scaled to the duration (their shape kept), and `--vus` makes a
 /// VU ramp constant (a ramp to N has no single VU count to replace).
-fn override_executor(executor: &mut Executor, args: &Args) {
+fn override_executor(
+    executor: &mut Executor,
+    vus_flag: Option<u32>,
+    duration_flag: Option<Duration>,
+) {
     let total = executor.duration();
     let scale =
         |over: Duration, d: Duration| over.mul_f64(d.as_secs_f64() / total.as_secs_f64().max(1e-9));
     match executor {
         Executor::ConstantVus { vus, duration } => {
-            *vus = args.vus.unwrap_or(*vus);
-            *duration = args.duration.unwrap_or(*duration);
+            *vus = vus_flag.unwrap_or(*vus);
+            *duration = duration_flag.unwrap_or(*duration);
         }
         Executor::RampingVus { stages, .. } => {
-            if let Some(n) = args.vus {
+            if let Some(n) = vus_flag {
                 *executor = Executor::ConstantVus {
                     vus: n,
-                    duration: args.duration.unwrap_or(total),
+                    duration: duration_flag.unwrap_or(total),
                 };
-            } else if let Some(d) = args.duration {
+            } else if let Some(d) = duration_flag {
                 for VuStage { over, .. } in stages.iter_mut() {
                     *over = scale(*over, d);
                 }
@@ -379,8 +391,8 @@ fn override_executor(executor: &mut Executor, args: &Args) {
             pre_allocated_vus,
             ..
         } => {
-            *duration = args.duration.unwrap_or(*duration);
-            if let Some(n) = args.vus {
+            *duration = duration_flag.unwrap_or(*duration);
+            if let Some(n) = vus_flag {
                 *max_vus = n;
                 *pre_allocated_vus = pre_allocated_vus.map(|p| p.min(n));
             }
@@ -391,12 +403,12 @@ fn override_executor(executor: &mut Executor, args: &Args) {
             pre_allocated_vus,
             ..
         } => {
-            if let Some(d) = args.duration {
+            if let Some(d) = duration_flag {
                 for RateStage { over, .. } in stages.iter_mut() {
                     *over = scale(*over, d);
                 }
             }
-            if let Some(n) = args.vus {
+            if let Some(n) = vus_flag {
                 *max_vus = n;
                 *pre_allocated_vus = pre_allocated_vus.map(|p| p.min(n));
             }

@@ -113,6 +113,7 @@ pub fn convert(rec: &Recording, a: &Analysis, opts: &ConvertOptions) -> Conversi
         data: b.data,
         tokens: b.tokens,
         steps: b.steps,
+        flows: Vec::new(),
         load: Load {
             executor: Executor::ConstantVus {
                 vus: 10,
@@ -281,6 +282,7 @@ impl<'a> Builder<'a> {
                 check: (check != Check::default()).then_some(check),
                 extract,
                 think,
+                rate: None,
             });
         }
     }

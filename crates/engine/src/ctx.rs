@@ -1,9 +1,14 @@
 //! What every VU of one worker shares: the plan, the run's shared tokens and stop switch, the
 //! worker's metrics and TLS setup, and its local stop. Everything here lives on the worker's
 //! thread, so `Cell`/`RefCell` suffice; only [`Control`] and the shared tokens cross threads.
+//!
+//! A run of several executors (a mixed scenario's flows with loads of their own) gives each
+//! executor on a worker its own [`Ctx::for_group`]: the worker's metrics and warnings, its own
+//! stop (an executor may end before the others) and its own flow picking.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +32,9 @@ pub(crate) struct Ctx {
     /// The run-wide stop switch: ends the run for every worker.
     pub control: Arc<Control>,
     /// This worker's measurements, sent to the coordinator each second and at the end.
-    pub metrics: RefCell<WorkerMetrics>,
+    pub metrics: Rc<RefCell<WorkerMetrics>>,
+    /// The group (executor) of the plan whose VUs use this context.
+    pub group: usize,
     /// The run's start, the same for every worker: what a diagnostic's time counts from.
     pub start: Instant,
     /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
@@ -36,7 +43,12 @@ pub(crate) struct Ctx {
     /// `is_cancelled` takes the node's own lock, which only this worker's thread and a
     /// stopping run ever touch.
     stop: CancellationToken,
-    warned: RefCell<HashSet<String>>,
+    warned: Rc<RefCell<HashSet<String>>>,
+    /// The group's flows' smooth weighted round-robin (nginx's): each pick adds every flow's
+    /// weight to its credit and takes the flow with the most, which then pays the total.
+    credit: RefCell<Vec<i64>>,
+    /// Per step: a funnel's carried share, so that exactly its share of iterations goes on.
+    funnel: RefCell<Vec<f64>>,
 }
 
 impl Ctx {
@@ -47,8 +59,12 @@ impl Ctx {
         control: Arc<Control>,
         start: Instant,
     ) -> Ctx {
+        let metrics = WorkerMetrics::new(plan.tokens.len(), plan.steps.len());
         Ctx {
-            metrics: RefCell::new(WorkerMetrics::new(plan.tokens.len(), plan.steps.len())),
+            metrics: Rc::new(RefCell::new(metrics)),
+            group: 0,
+            credit: RefCell::new(Vec::new()),
+            funnel: RefCell::new(Vec::new()),
             plan,
             shared,
             tls,
@@ -56,7 +72,68 @@ impl Ctx {
             start,
             stop: control.child_stop(),
             control,
-            warned: RefCell::new(HashSet::new()),
+            warned: Rc::new(RefCell::new(HashSet::new())),
+        }
+    }
+
+    /// The context of group `group`'s VUs on this worker: this worker's metrics and
+    /// warnings, a stop of its own that this one's stop also stops.
+    pub(crate) fn for_group(&self, group: usize) -> Ctx {
+        Ctx {
+            plan: self.plan.clone(),
+            shared: self.shared.clone(),
+            tls: self.tls.clone(),
+            control: self.control.clone(),
+            metrics: self.metrics.clone(),
+            group,
+            start: self.start,
+            retries: OwnRetries::default(),
+            stop: self.stop.child_token(),
+            warned: self.warned.clone(),
+            credit: RefCell::new(Vec::new()),
+            funnel: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The flow the next iteration of this group runs: by weight, in a fixed interleaving
+    /// (every `sum of weights` iterations hold each flow's share exactly).
+    pub(crate) fn pick_flow(&self) -> usize {
+        let flows = &self.plan.groups[self.group].flows;
+        if flows.len() == 1 {
+            return flows[0];
+        }
+        let mut credit = self.credit.borrow_mut();
+        credit.resize(flows.len(), 0);
+        let mut total = 0i64;
+        let mut best = 0;
+        for (k, &f) in flows.iter().enumerate() {
+            let w = self.plan.flows[f].weight as i64;
+            credit[k] += w;
+            total += w;
+            if credit[k] > credit[best] {
+                best = k;
+            }
+        }
+        credit[best] -= total;
+        flows[best]
+    }
+
+    /// Whether an iteration that reached step `s` goes on to it, given the share `share` of
+    /// iterations that do: the carried share crosses 1 exactly that often.
+    pub(crate) fn funnel_passes(&self, s: usize, share: f64) -> bool {
+        if share >= 1.0 {
+            return true;
+        }
+        let mut carried = self.funnel.borrow_mut();
+        if carried.len() <= s {
+            carried.resize(s + 1, 0.0);
+        }
+        carried[s] += share;
+        if carried[s] >= 1.0 - 1e-9 {
+            carried[s] -= 1.0;
+            true
+        } else {
+            false
         }
     }
 

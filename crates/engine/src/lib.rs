@@ -170,7 +170,7 @@ pub struct Outcome {
 pub fn start(plan: Plan) -> Result<Running, PlanError> {
     let mut tls =
         http::Tls::new(&plan.options.ca_files, plan.options.insecure).map_err(PlanError)?;
-    if plan.load.executor.max_vus() >= SMALL_BUFFERS_FROM {
+    if plan.max_vus() >= SMALL_BUFFERS_FROM {
         tls.read_buf = Some(2048);
     }
     let workers = match plan.options.workers {
@@ -179,7 +179,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
     }
     .max(1);
     // Never more workers than VUs: an idle worker would only add a thread.
-    let workers = workers.min(plan.load.executor.max_vus().max(1) as usize);
+    let workers = workers.min(plan.max_vus().max(1) as usize);
     let plan = Arc::new(plan);
     let shared: Arc<Vec<tokens::SharedToken>> =
         Arc::new(plan.tokens.iter().map(|_| Default::default()).collect());
@@ -386,8 +386,8 @@ impl Running {
             metrics.merge(m);
         }
         let reason = self.control.reason().unwrap_or_else(|| {
-            if self.plan.load.iterations.is_some()
-                && elapsed + Duration::from_millis(500) < self.plan.load.executor.duration()
+            if self.plan.groups.iter().all(|g| g.load.iterations.is_some())
+                && elapsed + Duration::from_millis(500) < self.plan.duration()
             {
                 EndReason::Iterations
             } else {

@@ -178,10 +178,10 @@ impl Collector {
         let template = Snapshot {
             scenario: plan.name.clone(),
             elapsed: Duration::ZERO,
-            planned: plan.load.executor.duration(),
+            planned: plan.duration(),
             finished: false,
             active_vus: 0,
-            max_vus: plan.load.executor.max_vus(),
+            max_vus: plan.max_vus(),
             iterations: 0,
             dropped: 0,
             tokens: plan.tokens.iter().map(|t| LiveRow::new(&t.name)).collect(),

@@ -288,6 +288,8 @@ pub struct WorkerMetrics {
     /// Rate-executor iterations dropped because no VU was free in time, or left waiting at
     /// the end.
     pub dropped: u64,
+    /// Per flow, in the plan's order (grown as flows are counted).
+    pub flows: Vec<FlowCount>,
     /// The current second, handed to the coordinator by [`WorkerMetrics::take_interval`].
     pub interval: Interval,
     /// VUs in an iteration right now.
@@ -297,7 +299,28 @@ pub struct WorkerMetrics {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// One flow's iterations on one worker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowCount {
+    /// Iterations of the flow that got through its steps (those cut short included).
+    pub iterations: u64,
+    /// Funnel iterations that ended before the flow's last step, as the step rates asked.
+    pub cut_short: u64,
+}
+
+impl FlowCount {
+    fn add(&mut self, o: &FlowCount) {
+        self.iterations += o.iterations;
+        self.cut_short += o.cut_short;
+    }
+}
+
 impl WorkerMetrics {
+    /// Flow `f`'s counts, to count into.
+    pub fn flow_mut(&mut self, f: usize) -> &mut FlowCount {
+        at(&mut self.flows, f)
+    }
+
     /// Empty rows for `tokens` token steps and `steps` steps.
     pub fn new(tokens: usize, steps: usize) -> WorkerMetrics {
         WorkerMetrics {
@@ -305,6 +328,7 @@ impl WorkerMetrics {
             steps: (0..tokens + steps).map(|_| StepMetrics::new()).collect(),
             iterations: 0,
             dropped: 0,
+            flows: Vec::new(),
             interval: Interval::new(),
             active: 0,
             diagnostics: Vec::new(),
@@ -503,6 +527,7 @@ impl WorkerMetrics {
         }
         self.iterations += o.iterations;
         self.dropped += o.dropped;
+        merge_all(&mut self.flows, &o.flows, FlowCount::add);
         let mut all = std::mem::take(&mut self.diagnostics);
         all.extend(o.diagnostics.iter().cloned());
         self.diagnostics = keep_earliest(all, DIAGNOSTICS_KEPT);

@@ -23,7 +23,10 @@ use crate::output::Sink;
 use crate::segment::Segment;
 use crate::vars::{Slot, SlotTable};
 
+mod flows;
 mod origins;
+
+pub(crate) use flows::{FlowPlan, GroupPlan};
 
 pub(crate) use origins::origin_key;
 pub(crate) use origins::Origin;
@@ -218,8 +221,12 @@ pub struct Plan {
     pub origins: Vec<Origin>,
     /// The token steps, in the scenario's order (the metrics rows follow it).
     pub tokens: Vec<TokenPlan>,
-    /// The steps, in the scenario's order.
+    /// The steps, in the scenario's order (every flow's, each flow's in turn).
     pub steps: Vec<StepPlan>,
+    /// The flows (one for a scenario without `flows:`), each naming its slice of `steps`.
+    pub flows: Vec<FlowPlan>,
+    /// The executors the run starts, each with the flows it picks from.
+    pub groups: Vec<GroupPlan>,
     /// Effective origin mapping, for the result.
     pub targets: IndexMap<String, String>,
     /// How to run, as the caller gave it.
@@ -244,6 +251,7 @@ impl Plan {
         let (tokens, token_of) = compile_tokens(s, &options, &mut slots, &mut origins, &targets)?;
         let steps = compile_steps(s, &options, &mut slots, &mut origins, &targets, &token_of)?;
         let (thresholds, default_thresholds) = s.judged_by();
+        let (flows, groups) = flows::compile(s);
         Ok(Plan {
             name: s.name.clone(),
             file: file.to_path_buf(),
@@ -257,9 +265,26 @@ impl Plan {
             origins: origins.list,
             tokens,
             steps,
+            flows,
+            groups,
             targets,
             options,
         })
+    }
+
+    /// The most VUs the run may have at once: every executor's peak added up.
+    pub fn max_vus(&self) -> u32 {
+        flows::max_vus(&self.groups)
+    }
+
+    /// How long the run's schedule lasts: its longest executor's.
+    pub fn duration(&self) -> Duration {
+        flows::duration(&self.groups)
+    }
+
+    /// A flow ran on its own rate, or several flows ran: the result lists the flows.
+    pub fn is_mixed(&self) -> bool {
+        self.flows.len() > 1 || self.flows.iter().any(|f| f.funnel)
     }
 
     /// The origin a rendered URL's scheme and authority belong to, if the scenario names it.

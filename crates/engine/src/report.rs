@@ -5,8 +5,8 @@ use loadtape_report::diagnostics;
 use loadtape_report::evaluate;
 use loadtape_report::histogram::{encode, latency};
 use loadtape_report::result::{
-    CheckCount, CheckFailures, Entry, RunResult, Settings, StepStats, Tally, ThresholdResult,
-    RESULT_V1,
+    CheckCount, CheckFailures, Entry, FlowStats, RunResult, Settings, StepStats, Tally,
+    ThresholdResult, RESULT_V1,
 };
 use loadtape_scenario::Executor;
 
@@ -103,8 +103,17 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         })
         .collect();
     let total = stats("total", "total", &total, secs);
+    let flows = flows(o, secs);
     let timeline = o.timeline.clone();
-    let rate = match &plan.load.executor {
+    // A run of several executors is `mixed`: each flow's own is in `flows`.
+    let load = &plan.groups[0].load;
+    let executor = if plan.groups.len() > 1 {
+        "mixed"
+    } else {
+        load.executor.name()
+    };
+    let rate = match &load.executor {
+        _ if plan.groups.len() > 1 => None,
         Executor::ConstantRate { rate, .. } => Some(rate.as_per_second()),
         Executor::RampingRate { stages, .. } => stages.last().map(|s| s.to.as_per_second()),
         _ => None,
@@ -123,11 +132,11 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         end_reason: o.reason.name().to_string(),
         failure: o.detail.clone(),
         settings: Settings {
-            executor: plan.load.executor.name().to_string(),
-            max_vus: plan.load.executor.max_vus(),
-            duration_s: plan.load.executor.duration().as_secs_f64(),
+            executor: executor.to_string(),
+            max_vus: plan.max_vus(),
+            duration_s: plan.duration().as_secs_f64(),
             rate,
-            iterations: plan.load.iterations,
+            iterations: load.iterations,
             targets: plan.targets.clone(),
             insecure: plan.options.insecure,
             workers: o.workers as u32,
@@ -136,6 +145,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         total,
         tokens,
         steps,
+        flows,
         iterations: o.metrics.iterations,
         dropped_iterations: o.metrics.dropped,
         timeline,
@@ -154,6 +164,39 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         .collect();
     r.passed = r.thresholds.iter().all(|t| t.passed) && r.failure.is_none();
     r
+}
+
+/// Each flow's iterations and its steps' requests together, for a mixed run (or a funnel).
+fn flows(o: &Outcome, secs: f64) -> Vec<FlowStats> {
+    let plan = &o.plan;
+    if !plan.is_mixed() {
+        return Vec::new();
+    }
+    let t = plan.tokens.len();
+    plan.flows
+        .iter()
+        .enumerate()
+        .map(|(f, fp)| {
+            let mut total = StepMetrics::new();
+            for m in &o.metrics.steps[t + fp.steps.start..t + fp.steps.end] {
+                total.merge(m);
+            }
+            total.check_failures = CheckFailures::default();
+            let count = o.metrics.flows.get(f).copied().unwrap_or_default();
+            FlowStats {
+                name: fp.name.clone(),
+                executor: plan.groups[fp.group].load.executor.name().to_string(),
+                weight: (!fp.own_load).then_some(fp.weight),
+                steps: plan.steps[fp.steps.clone()]
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect(),
+                iterations: count.iterations,
+                cut_short: count.cut_short,
+                total: stats(&fp.name, "flow", &total, secs),
+            }
+        })
+        .collect()
 }
 
 /// A token step that was tried and never succeeded: nothing behind it was tested, whatever

@@ -30,6 +30,14 @@ pub(crate) enum Flow {
     Stop,
 }
 
+/// How a flow's steps ended.
+enum Ran {
+    Done,
+    /// A funnel ended the iteration before a step, as its share asked.
+    CutShort,
+    Stopped,
+}
+
 enum StepEnd {
     Next,
     /// The flow cannot go on (a value was not extracted, a token could not be had).
@@ -72,11 +80,18 @@ impl Vu {
                 }
             }
         }
-        if self.steps(intended).await == Flow::Stop {
-            return Flow::Stop;
-        }
+        let f = ctx.pick_flow();
+        let cut = match self.steps(f, intended).await {
+            Ran::Stopped => return Flow::Stop,
+            Ran::Done => false,
+            Ran::CutShort => true,
+        };
         self.iterations += 1;
-        ctx.metrics.borrow_mut().iterations += 1;
+        let mut m = ctx.metrics.borrow_mut();
+        m.iterations += 1;
+        let count = m.flow_mut(f);
+        count.iterations += 1;
+        count.cut_short += cut as u64;
         Flow::Continue
     }
 
@@ -119,37 +134,47 @@ impl Vu {
         None
     }
 
-    /// The steps in order, with their think times; restarted from the first (once per
-    /// iteration) when a step refreshed a per-VU token.
-    async fn steps(&mut self, intended: Option<Instant>) -> Flow {
+    /// Flow `f`'s steps in order, with their think times; restarted from the first (once per
+    /// iteration) when a step refreshed a per-VU token. A funnel's iteration ends before a
+    /// step its share does not reach.
+    async fn steps(&mut self, f: usize, intended: Option<Instant>) -> Ran {
         let ctx = self.ctx.clone();
-        let plan = &ctx.plan;
+        let flow = &ctx.plan.flows[f];
+        let first = flow.steps.start;
         let mut intended = intended;
         let mut restarted = false;
-        let mut s = 0;
-        while s < plan.steps.len() {
+        // Steps before this one were judged by the funnel (a restart does not judge again).
+        let mut judged = first;
+        let mut s = first;
+        while s < flow.steps.end {
             if ctx.stopped() {
-                return Flow::Stop;
+                return Ran::Stopped;
             }
-            let may_restart = !restarted && s > 0;
+            if s >= judged {
+                if !ctx.funnel_passes(s, flow.go_on[s - first]) {
+                    return Ran::CutShort;
+                }
+                judged = s + 1;
+            }
+            let may_restart = !restarted && s > first;
             match self.step(s, intended.take(), may_restart).await {
                 StepEnd::Next => {}
                 StepEnd::Abort => break,
-                StepEnd::Stop => return Flow::Stop,
+                StepEnd::Stop => return Ran::Stopped,
                 StepEnd::Restart => {
                     restarted = true;
-                    s = 0;
+                    s = first;
                     continue;
                 }
             }
-            if let Some(think) = plan.steps[s].think {
+            if let Some(think) = ctx.plan.steps[s].think {
                 if !ctx.sleep(think).await {
-                    return Flow::Stop;
+                    return Ran::Stopped;
                 }
             }
             s += 1;
         }
-        Flow::Continue
+        Ran::Done
     }
 
     /// Step `s`: one request, sent again once after a `refresh_on` answer refreshed a token it

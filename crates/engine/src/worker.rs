@@ -98,7 +98,7 @@ async fn worker(init: WorkerInit) {
         init.start,
     ));
     let start = init.start;
-    let deadline = start + plan.load.executor.duration();
+    let deadline = start + plan.duration();
 
     // The run-wide stop, and the schedule's end, stop this worker's VUs.
     {
@@ -148,16 +148,35 @@ async fn worker(init: WorkerInit) {
     };
 
     let tasks = TaskTracker::new();
-    let share = Share {
-        ctx: ctx.clone(),
-        tasks: tasks.clone(),
-        index: init.index,
-        workers: init.workers,
-        start,
-        deadline,
-        iterations: plan.load.iterations,
-    };
-    executor::of(&plan.load.executor).start(&share);
+    for (g, group) in plan.groups.iter().enumerate() {
+        let group_ctx = if plan.groups.len() == 1 {
+            ctx.clone()
+        } else {
+            let own = Rc::new(ctx.for_group(g));
+            // Each executor stops at the end of its own schedule.
+            let ends = start + group.load.executor.duration();
+            let stop = own.clone();
+            tokio::task::spawn_local(async move {
+                tokio::select! {
+                    _ = stop.stop_wait() => {}
+                    _ = tokio::time::sleep_until(ends.into()) => {}
+                }
+                stop.stop_local();
+            });
+            own
+        };
+        let share = Share {
+            ctx: group_ctx,
+            tasks: tasks.clone(),
+            index: init.index,
+            workers: init.workers,
+            start,
+            deadline: start + group.load.executor.duration(),
+            iterations: group.load.iterations,
+            first_vu: group.first_vu,
+        };
+        executor::of(&group.load.executor).start(&share);
+    }
     // Closed, the tracker's wait ends once its tasks have (tasks spawned later still count).
     tasks.close();
 

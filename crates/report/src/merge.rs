@@ -13,7 +13,9 @@ use crate::breakdown::{add_checks, TimingsSum};
 use crate::doubts::parse_segment;
 use crate::evaluate;
 use crate::histogram::{decode, encode, histogram, latency};
-use crate::result::{RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1};
+use crate::result::{
+    FlowStats, RunResult, Second, Settings, StepStats, ThresholdResult, RESULT_V1,
+};
 use crate::timeline::{finish, fold_counts};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
@@ -53,6 +55,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let total = merge_steps(results, |r| Some(&r.total), "total", duration_s)?;
     let tokens = merge_each(results, &first.tokens, |r| &r.tokens, duration_s)?;
     let steps = merge_each(results, &first.steps, |r| &r.steps, duration_s)?;
+    let flows = merge_flows(results, first, duration_s)?;
     let mut merged = RunResult {
         loadtape: RESULT_V1.to_string(),
         scenario: first.scenario.clone(),
@@ -68,6 +71,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         total,
         tokens,
         steps,
+        flows,
         iterations: results.iter().map(|r| r.iterations).sum(),
         dropped_iterations: results.iter().map(|r| r.dropped_iterations).sum(),
         timeline: timeline(results, &clock.offsets)?,
@@ -179,6 +183,38 @@ fn merge_each(
         .collect()
 }
 
+/// Each flow's iterations added and its requests merged as a step's are
+/// (`check_same` made every input's flow list the same).
+fn merge_flows(
+    results: &[RunResult],
+    first: &RunResult,
+    duration_s: f64,
+) -> Result<Vec<FlowStats>, MergeError> {
+    let mut out = Vec::with_capacity(first.flows.len());
+    for (k, f) in first.flows.iter().enumerate() {
+        let total = merge_steps(
+            results,
+            |r| r.flows.get(k).map(|f| &f.total),
+            &f.name,
+            duration_s,
+        )?;
+        let sum = |pick: fn(&FlowStats) -> u64| {
+            results
+                .iter()
+                .filter_map(|r| r.flows.get(k))
+                .map(pick)
+                .sum()
+        };
+        out.push(FlowStats {
+            iterations: sum(|f| f.iterations),
+            cut_short: sum(|f| f.cut_short),
+            total,
+            ..f.clone()
+        });
+    }
+    Ok(out)
+}
+
 /// The merged end reason: the inputs' when they agree, else a partial input's (an
 /// interrupted segment makes the run partial), else `completed`.
 fn end_reason(results: &[RunResult], first: &RunResult) -> String {
@@ -222,6 +258,17 @@ fn check_same(i: usize, first: &RunResult, r: &RunResult) -> Result<(), MergeErr
     };
     if names(&r.steps) != names(&first.steps) {
         return differs("step list", names(&r.steps), names(&first.steps));
+    }
+    let flows = |r: &RunResult| {
+        let v: Vec<&str> = r.flows.iter().map(|f| f.name.as_str()).collect();
+        if v.is_empty() {
+            "(one flow)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    if flows(r) != flows(first) {
+        return differs("flow list", flows(r), flows(first));
     }
     if names(&r.tokens) != names(&first.tokens) {
         return differs("token step list", names(&r.tokens), names(&first.tokens));

@@ -62,6 +62,10 @@ pub struct RunResult {
     pub tokens: Vec<StepStats>,
     /// Business steps, in scenario order.
     pub steps: Vec<StepStats>,
+    /// A mixed scenario's flows (or a funnel's one), in scenario order; absent for a plain
+    /// scenario of one flow, whose flow is the whole run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowStats>,
     /// Flow iterations completed (all steps attempted).
     pub iterations: u64,
     /// Iterations a rate executor could not start because no VU was free.
@@ -76,6 +80,28 @@ pub struct RunResult {
     /// and error (credentials masked); absent when nothing failed and in older results.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<crate::diagnostics::Diagnostic>,
+}
+
+/// One flow of a mixed scenario: its iterations, and its steps' requests together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowStats {
+    /// The flow's name (what thresholds such as `checkout.p95` name).
+    pub name: String,
+    /// The executor that ran it: its own load's, or the scenario's `load` that it shared by
+    /// its `weight`.
+    pub executor: String,
+    /// Its weight among the flows sharing the scenario's load; `None` with a load of its own.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Its steps, by name, in order.
+    pub steps: Vec<String>,
+    /// Iterations of the flow that got through its steps.
+    pub iterations: u64,
+    /// Funnel iterations that ended before the last step as the step rates asked.
+    #[serde(default)]
+    pub cut_short: u64,
+    /// Its steps' requests together (`kind: flow`).
+    pub total: StepStats,
 }
 
 /// How the run was configured, after command-line overrides.
@@ -475,6 +501,7 @@ mod tests {
             },
             tokens: vec![],
             steps: vec![],
+            flows: vec![],
             iterations: 1,
             dropped_iterations: 0,
             timeline: vec![Second::default()],

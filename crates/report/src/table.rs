@@ -24,6 +24,7 @@ pub(crate) fn table(r: &RunResult) -> String {
         .steps
         .iter()
         .chain(&r.tokens)
+        .chain(r.flows.iter().map(|f| &f.total))
         .map(|s| s.name.len() + 8)
         .max()
         .unwrap_or(5)
@@ -56,7 +57,11 @@ pub(crate) fn table(r: &RunResult) -> String {
     for s in &r.steps {
         row(&mut out, &s.name, s);
     }
+    for f in &r.flows {
+        row(&mut out, &format!("{} (flow)", f.name), &f.total);
+    }
     row(&mut out, "total", &r.total);
+    flows(&mut out, r);
     notes(&mut out, r);
     for t in &r.thresholds {
         let _ = writeln!(
@@ -73,6 +78,36 @@ pub(crate) fn table(r: &RunResult) -> String {
         );
     }
     out
+}
+
+/// A mixed run's iterations per flow: its share of all, how it was driven, and for a funnel
+/// how many ended early as the step rates asked.
+fn flows(out: &mut String, r: &RunResult) {
+    if r.flows.is_empty() {
+        return;
+    }
+    let all: u64 = r.flows.iter().map(|f| f.iterations).sum();
+    for f in &r.flows {
+        let share = if all > 0 {
+            100.0 * f.iterations as f64 / all as f64
+        } else {
+            0.0
+        };
+        let driven = match f.weight {
+            Some(w) => format!("weight {w} of {}", f.executor),
+            None => format!("own {}", f.executor),
+        };
+        let cut = if f.cut_short > 0 {
+            format!(", {} cut short by the funnel", f.cut_short)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "flow {}: {} iterations ({share:.1} %), {driven}{cut}",
+            f.name, f.iterations
+        );
+    }
 }
 
 /// `observed 12.3ms`, or why there was nothing to observe.

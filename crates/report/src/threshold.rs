@@ -37,7 +37,12 @@ fn observe(t: &Threshold, r: &RunResult) -> Option<f64> {
     }
     let s = match t.step() {
         None => &r.total,
-        Some(name) => r.steps.iter().chain(&r.tokens).find(|s| s.name == name)?,
+        Some(name) => r
+            .steps
+            .iter()
+            .chain(&r.tokens)
+            .chain(r.flows.iter().map(|f| &f.total))
+            .find(|s| s.name == name)?,
     };
     let (requests, errors) = tried(t, r, s);
     if requests == 0 && errors == 0 {

@@ -22,7 +22,12 @@ pub(crate) fn fail<E: de::Error>(message: impl Display, hint: impl Display) -> E
 /// An error about `sub` (a key like `stages`, or a suffix like `stages[1].to`) inside the
 /// mapping being deserialized. An empty hint is left out.
 pub(crate) fn fail_at<E: de::Error>(sub: &str, message: impl Display, hint: impl Display) -> E {
-    E::custom(format!("{SUB}{sub}{SUB}{message}{HINT}{hint}"))
+    E::custom(tag(sub, message, hint))
+}
+
+/// The tagged message [`fail_at`] raises, for a conversion (`serde(try_from)`) to return.
+pub(crate) fn tag(sub: &str, message: impl Display, hint: impl Display) -> String {
+    format!("{SUB}{sub}{SUB}{message}{HINT}{hint}")
 }
 
 /// A message as the loader gets it, taken apart.

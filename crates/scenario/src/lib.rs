@@ -38,6 +38,7 @@ mod body;
 mod checks;
 mod context;
 mod de;
+mod flows;
 mod load_profile;
 mod loader;
 mod spans;
@@ -56,6 +57,7 @@ use serde::Deserialize;
 
 pub use body::{BodyTemplate, JsonTemplate};
 pub use checks::{json_text, Check, Expiry, ExpiryError, Extractor, JsonRule, JsonTest, RefreshOn};
+pub use flows::Flow;
 pub use load_profile::{Executor, Load, RateStage, VuStage};
 pub use loader::{load_scenario, load_scenario_str};
 pub use loadtape_recording::Error;
@@ -71,8 +73,12 @@ pub const SCENARIO_V1: &str = "scenario/v1";
 
 /// A whole `scenario/v1` file: what to send and in what order, with which tokens and data,
 /// under what load, and what counts as passing.
+///
+/// A scenario is one flow (`steps:`) or several (`flows:`, each with its own steps); either
+/// way [`Scenario::steps`] holds every step, and each [`Flow`] names its slice of them, so
+/// that code about steps (names, templates, reports) needs no second case.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "flows::RawScenario")]
 pub struct Scenario {
     /// Always [`SCENARIO_V1`].
     pub loadtape: String,
@@ -95,9 +101,13 @@ pub struct Scenario {
     /// Refreshable tokens, fetched before the flow.
     #[serde(default)]
     pub tokens: Vec<TokenStep>,
-    /// The flow, in order.
+    /// Every step: the flow's in order, or with `flows:` each flow's in turn.
     pub steps: Vec<Step>,
-    /// How many flows run, and when: the executor and its settings.
+    /// The flows of a mixed scenario (`flows:`), each naming its steps in [`Scenario::steps`];
+    /// empty for a scenario of one flow (`steps:`).
+    pub flows: Vec<Flow>,
+    /// How many iterations run, and when: the executor and its settings. With `flows:`, the
+    /// flows without a `load` of their own share it by their weights.
     pub load: Load,
     /// Pass/fail criteria judged on the finished run; `loadtape run` exits 99 when one fails.
     /// `None` when the scenario states none: the run is then held to
@@ -271,6 +281,11 @@ pub struct Step {
     /// Pause after the step.
     #[serde(default, deserialize_with = "values::opt_duration")]
     pub think: Option<Duration>,
+    /// The traffic funnel: how many of the flow's iterations per second reach this step. The
+    /// first step's rate is the flow's (a `constant-rate` load); each later step goes on with
+    /// the share that keeps it at its rate, and the rest end there ("cut short").
+    #[serde(default)]
+    pub rate: Option<Rate>,
 }
 
 impl Scenario {
@@ -289,6 +304,45 @@ impl Scenario {
     /// A step of the flow by name (a token step: [`Scenario::token`]).
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// A mixed scenario whose every flow has a `load` of its own: the scenario's `load` is
+    /// then absent from the file, and in memory a copy of the first flow's.
+    pub fn every_flow_has_its_own_load(&self) -> bool {
+        !self.flows.is_empty() && self.flows.iter().all(|f| f.load.is_some())
+    }
+
+    /// A flow by name.
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// Where step `i` is in the file, in the loader's field syntax: `steps[i]`, or
+    /// `flows[f].steps[j]` in a mixed scenario.
+    pub fn step_path(&self, i: usize) -> String {
+        match self
+            .flows
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.steps.contains(&i))
+        {
+            Some((f, flow)) => format!("flows[{f}].steps[{}]", i - flow.steps.start),
+            None => format!("steps[{i}]"),
+        }
+    }
+
+    /// The flows as they run: those of `flows:`, or the one flow of a plain scenario (named
+    /// after the scenario, every step, the scenario's load).
+    pub fn flows_or_one(&self) -> Vec<Flow> {
+        if !self.flows.is_empty() {
+            return self.flows.clone();
+        }
+        vec![Flow {
+            name: self.name.clone(),
+            weight: None,
+            load: None,
+            steps: 0..self.steps.len(),
+        }]
     }
 
     /// A token step by name.

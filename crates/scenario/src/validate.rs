@@ -67,16 +67,24 @@ pub(crate) fn validate(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
             Some("add at least one request under `steps`".into()),
         ));
     }
-    for (i, step) in s.steps.iter().enumerate() {
-        let base = format!("steps[{i}]");
-        names.current = Some(&step.name);
-        names.request(cx, s, &format!("{base}.request"), &step.request, None)?;
-        for name in step.extract.keys() {
-            // Extracting a step's name again replaces the value (a fresh CSRF token).
-            if !matches!(names.bound.get(name.as_str()), Some(Def::Step)) {
-                names.new_extract(cx, &format!("{base}.extract.{name}"), name)?;
+    super::flows::check(s, cx)?;
+    // Each flow sees what the token steps and variables bind, and what its own earlier steps
+    // extract: never another flow's extracts.
+    let before = names.bound.clone();
+    for flow in s.flows_or_one() {
+        names.bound.clone_from(&before);
+        for i in flow.steps.clone() {
+            let step = &s.steps[i];
+            let base = s.step_path(i);
+            names.current = Some(&step.name);
+            names.request(cx, s, &format!("{base}.request"), &step.request, None)?;
+            for name in step.extract.keys() {
+                // Extracting a step's name again replaces the value (a fresh CSRF token).
+                if !matches!(names.bound.get(name.as_str()), Some(Def::Step)) {
+                    names.new_extract(cx, &format!("{base}.extract.{name}"), name)?;
+                }
+                names.bound.insert(name, Def::Step);
             }
-            names.bound.insert(name, Def::Step);
         }
     }
     check_thresholds(s, cx)
@@ -85,17 +93,20 @@ pub(crate) fn validate(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
 fn check_thresholds(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
     for (i, t) in s.thresholds.iter().flatten().enumerate() {
         let Some(step) = t.step() else { continue };
-        if s.step(step).is_some() || s.token(step).is_some() {
+        if s.step(step).is_some() || s.token(step).is_some() || s.flow(step).is_some() {
             continue;
         }
         let all = s
             .steps
             .iter()
             .map(|s| s.name.as_str())
-            .chain(s.tokens.iter().map(|t| t.name.as_str()));
+            .chain(s.tokens.iter().map(|t| t.name.as_str()))
+            .chain(s.flows.iter().map(|f| f.name.as_str()));
         let hint = match suggest(step, all) {
             Some(n) => format!("did you mean `{n}`?"),
-            None => "name a step or token step, or leave the prefix out for the whole run".into(),
+            None => {
+                "name a step, token step or flow, or leave the prefix out for the whole run".into()
+            }
         };
         return Err(cx.error(
             &format!("thresholds[{i}]"),
@@ -261,7 +272,13 @@ fn check_step_names(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
             s.steps
                 .iter()
                 .enumerate()
-                .map(|(i, st)| (format!("steps[{i}]"), st.name.as_str())),
+                .map(|(i, st)| (s.step_path(i), st.name.as_str())),
+        )
+        .chain(
+            s.flows
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("flows[{i}]"), f.name.as_str())),
         );
     for (path, name) in all {
         let field = format!("{path}.name");

@@ -98,13 +98,20 @@ pub fn write_scenario_with_comments(s: &Scenario, comments: &Comments) -> String
             w.token(&format!("tokens[{i}]"), t);
         }
     }
-    w.key(0, "steps", "steps");
-    w.out
-        .push_str(if s.steps.is_empty() { " []\n" } else { "\n" });
-    for (i, step) in s.steps.iter().enumerate() {
-        w.step(&format!("steps[{i}]"), step);
+    if s.flows.is_empty() {
+        w.key(0, "steps", "steps");
+        w.out
+            .push_str(if s.steps.is_empty() { " []\n" } else { "\n" });
+        for (i, step) in s.steps.iter().enumerate() {
+            w.step(&format!("steps[{i}]"), step);
+        }
+    } else {
+        w.flows(s);
     }
-    w.load(&s.load);
+    // With every flow on a load of its own, the scenario's is not written (and not read).
+    if !s.every_flow_has_its_own_load() {
+        w.load(&s.load);
+    }
     if s.thresholds.as_ref().is_some_and(Vec::is_empty) {
         w.key(0, "thresholds", "thresholds");
         w.out.push_str(" []\n");
@@ -200,6 +207,43 @@ impl W<'_> {
         }
     }
 
+    /// `flows:`, each flow's steps and load written as at the top level and indented under
+    /// it (YAML block structure survives a uniform indent).
+    fn flows(&mut self, s: &Scenario) {
+        self.key(0, "flows", "flows");
+        self.out.push('\n');
+        for (f, flow) in s.flows.iter().enumerate() {
+            let path = format!("flows[{f}]");
+            self.item(0, &path, "name", &flow.name);
+            if let Some(n) = flow.weight {
+                self.key(2, &format!("{path}.weight"), "weight");
+                let _ = writeln!(self.out, " {n}");
+            }
+            let mut sub = W {
+                out: String::new(),
+                comments: self.comments,
+            };
+            if let Some(l) = &flow.load {
+                sub.load(l);
+            }
+            sub.key(0, &format!("{path}.steps"), "steps");
+            sub.out.push('\n');
+            for i in flow.steps.clone() {
+                sub.step(
+                    &format!("{path}.steps[{}]", i - flow.steps.start),
+                    &s.steps[i],
+                );
+            }
+            for line in sub.out.lines() {
+                if !line.is_empty() {
+                    self.out.push_str("  ");
+                }
+                self.out.push_str(line);
+                self.out.push('\n');
+            }
+        }
+    }
+
     fn step(&mut self, path: &str, s: &Step) {
         self.item(0, path, "name", &s.name);
         self.recorded(path, s.recorded);
@@ -210,6 +254,9 @@ impl W<'_> {
         self.extract(&format!("{path}.extract"), &s.extract);
         if let Some(d) = s.think {
             self.kv(2, &format!("{path}.think"), "think", &format_duration(d));
+        }
+        if let Some(r) = s.rate {
+            self.kv(2, &format!("{path}.rate"), "rate", &r.to_string());
         }
     }
 

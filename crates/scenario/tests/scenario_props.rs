@@ -73,6 +73,7 @@ fn scenario(text: String, t: Template) -> Scenario {
         check: None,
         extract: Default::default(),
         think: None,
+        rate: None,
     });
     s.load = Load {
         executor: Executor::ConstantVus {

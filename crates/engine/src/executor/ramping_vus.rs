@@ -22,7 +22,7 @@ pub(super) struct RampingVus {
 
 impl Executor for RampingVus {
     fn start(&self, share: &Share) {
-        let (iterations, start) = (share.iterations, share.start);
+        let (iterations, start, first) = (share.iterations, share.start, share.first_vu);
         for id in share.ids(self.max_vus) {
             let mut vu = Vu::new(id, share.ctx.clone());
             let ctx = share.ctx.clone();
@@ -32,7 +32,7 @@ impl Executor for RampingVus {
                 let mut active = false;
                 while more(&ctx, iterations, &vu) {
                     let want = vus_at(start_vus, &stages, start.elapsed()) as u64;
-                    if vu.id >= want {
+                    if vu.id - first >= want {
                         if active {
                             ctx.metrics.borrow_mut().note_active(-1);
                             active = false;

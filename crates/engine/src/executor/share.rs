@@ -23,13 +23,16 @@ pub(crate) struct Share {
     pub deadline: Instant,
     /// `--iterations N`: each VU stops after this many flows.
     pub iterations: Option<u64>,
+    /// The executor's VU ids start here (each executor of a mixed run numbers its own).
+    pub first_vu: u64,
 }
 
 impl Share {
-    /// This worker's VU ids below `max`.
+    /// This worker's VU ids among the executor's first `max`.
     pub(crate) fn ids(&self, max: u32) -> Vec<u64> {
         (self.index as u64..max as u64)
             .step_by(self.workers)
+            .map(|i| self.first_vu + i)
             .collect()
     }
 }
