@@ -10,6 +10,7 @@ mod convert_verify;
 mod demo;
 mod diagnostics;
 mod faults;
+mod flows;
 mod fuzz;
 mod har;
 mod honest;
