@@ -51,12 +51,13 @@ fn three_weighted_flows_hold_70_20_10_over_10000_iterations() {
     let (_tb, base) = crate::util::testbed(&[]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mixed.json");
+    let html = dir.path().join("mixed.html");
     // 20 VUs × 500 iterations.
     let o = run(
         &fixture("mixed.scenario.yaml"),
         &base,
         &out,
-        &["--iterations", "500"],
+        &["--iterations", "500", "--html", html.to_str().unwrap()],
         Duration::from_secs(120),
     );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
@@ -97,6 +98,14 @@ fn three_weighted_flows_hold_70_20_10_over_10000_iterations() {
         stdout.contains("flow browse: ") && stdout.contains("weight 70"),
         "{stdout}"
     );
+    // The HTML report has a row per flow with the server's count.
+    let page = std::fs::read_to_string(&html).unwrap();
+    for (name, n) in [("browse", browse), ("detail", detail), ("me", me)] {
+        let row = format!(
+            "<tr data-flow=\"{name}\"><td>{name}</td><td data-k=\"iterations\" data-v=\"{n}\">"
+        );
+        assert!(page.contains(&row), "{row}");
+    }
 }
 
 #[test]

@@ -82,6 +82,11 @@ pub fn render(r: &RunResult) -> String {
     thresholds(&mut o, r);
     o.push_str("<h2>Steps</h2>\n");
     step_table(&mut o, "steps", &r.steps, Some(&r.total));
+    if !r.flows.is_empty() {
+        sections::flows(&mut o, r);
+        let totals: Vec<_> = r.flows.iter().map(|f| f.total.clone()).collect();
+        step_table(&mut o, "flows", &totals, None);
+    }
     sections::service(&mut o, r);
     if !r.tokens.is_empty() {
         o.push_str("<h2>Token steps</h2><p class=\"mute\">Token requests (logins, refreshes) are measured apart from the business steps and are not in the total.</p>\n");

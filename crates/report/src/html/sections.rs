@@ -84,6 +84,39 @@ pub(crate) fn timings(o: &mut String, r: &RunResult) {
     o.push_str("</div>\n");
 }
 
+/// A mixed run's flows: iterations and their share, what drove each, what a funnel cut short.
+/// Their requests follow in a step table of their own.
+pub(crate) fn flows(o: &mut String, r: &RunResult) {
+    let all: u64 = r.flows.iter().map(|f| f.iterations).sum();
+    o.push_str(
+        "<h2>Flows</h2><p class=\"mute\">Each flow's iterations and their share of all; a \
+         weight shares the scenario's load, a flow with its own load runs beside it. A funnel's \
+         iterations that stopped before the last step, as its step rates asked, are cut short.</p>\
+         <div class=\"scroll\"><table id=\"flows\"><tr><th>flow</th><th>iterations</th>\
+         <th>share</th><th>driven by</th><th>cut short</th><th class=\"wide\">steps</th></tr>",
+    );
+    for f in &r.flows {
+        let driven = match f.weight {
+            Some(w) => format!("weight {w} of {}", f.executor),
+            None => format!("own {}", f.executor),
+        };
+        let _ = write!(
+            o,
+            "<tr data-flow=\"{}\"><td>{}</td><td data-k=\"iterations\" data-v=\"{}\">{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td class=\"wide\">{}</td></tr>",
+            esc(&f.name),
+            esc(&f.name),
+            f.iterations,
+            f.iterations,
+            percent(f.iterations, all),
+            esc(&driven),
+            f.cut_short,
+            esc(&f.steps.join(" → ")),
+        );
+    }
+    o.push_str("</table></div>\n");
+}
+
 /// Passed and failed per rule of each step's check.
 pub(crate) fn checks(o: &mut String, r: &RunResult) {
     if r.steps.iter().all(|s| s.checks.is_empty()) {
