@@ -22,58 +22,74 @@ use crate::exit::Failure;
 /// are dropped; cookies set by a response are left to each VU's cookie jar.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The recording (recording/v1 YAML, or a HAR file).
-    recording: PathBuf,
+    /// The recording (recording/v1 YAML, or a HAR file). Several make a mixed scenario:
+    /// one flow per recording, equal token steps shared.
+    #[arg(required = true, value_name = "RECORDING")]
+    pub(crate) recordings: Vec<PathBuf>,
+    /// With several recordings: each flow's weight, in their order (`70,20,10`)
+    /// [default: equal].
+    #[arg(long, value_name = "W,W,...", value_delimiter = ',')]
+    pub(crate) weights: Vec<u32>,
     /// Where to write the scenario [default: NAME.scenario.yaml beside the recording].
     #[arg(long, short, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Treat this step (name or recorded exchange id) as the token step.
     #[arg(long, value_name = "STEP", conflicts_with = "token_csv")]
-    token_step: Option<String>,
+    pub(crate) token_step: Option<String>,
     /// Use pre-fetched tokens from this CSV (one column per token) instead of token steps;
     /// created with the recorded token as a starter row when it does not exist.
     #[arg(long, value_name = "FILE")]
-    token_csv: Option<PathBuf>,
+    pub(crate) token_csv: Option<PathBuf>,
     /// Log in with the user-bound login material (wx.getUserInfo's rawData, signature,
     /// encryptedData, iv) from this CSV, one row per VU, so N VUs are N users; created with
     /// the recorded user's row as a starter when it does not exist.
     #[arg(long, value_name = "FILE")]
-    login_csv: Option<PathBuf>,
+    pub(crate) login_csv: Option<PathBuf>,
     /// Keep static assets and analytics beacons.
     #[arg(long)]
-    keep_static: bool,
+    pub(crate) keep_static: bool,
     /// Overwrite the scenario if it exists.
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
     /// Another recording of the same flow (another tester, another login); repeatable. A
     /// value that differs between the recordings at the same place is dynamic by evidence,
     /// one equal in all is static; per-user values become a CSV, one row per recording.
     #[arg(long, value_name = "FILE")]
-    also: Vec<PathBuf>,
+    pub(crate) also: Vec<PathBuf>,
     /// Where `--also`'s per-user values go [default: NAME.users.csv beside the scenario].
     #[arg(long, value_name = "FILE", requires = "also")]
-    users_csv: Option<PathBuf>,
+    pub(crate) users_csv: Option<PathBuf>,
     /// Then replay one iteration against the target (`loadtape verify`), apply the fixes it
     /// finds (extractors from the live answers, generators), and verify again; exit 0 only
     /// when the last verify matched.
     #[arg(long)]
-    verify: bool,
+    pub(crate) verify: bool,
     /// With --verify: how many verify rounds at most.
     #[arg(long, value_name = "N", default_value_t = 5, requires = "verify")]
-    rounds: u32,
+    pub(crate) rounds: u32,
     /// With --verify: `--target`, `--ca`, `--insecure`, as `loadtape run` takes them.
     #[command(flatten)]
-    server: crate::server_args::ServerArgs,
+    pub(crate) server: crate::server_args::ServerArgs,
+}
+
+impl Args {
+    /// The (first) recording.
+    pub(crate) fn recording(&self) -> &Path {
+        &self.recordings[0]
+    }
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
+    if args.recordings.len() > 1 || !args.weights.is_empty() {
+        return crate::convert_mix::run(&args);
+    }
     let server = &args.server;
     if !args.verify && (!server.targets.is_empty() || !server.ca.is_empty() || server.insecure) {
         return Err(bad(
             "--target, --ca and --insecure are for --verify (convert alone sends nothing)".into(),
         ));
     }
-    let rec = read(&args.recording)?;
+    let rec = read(args.recording())?;
     let others = args
         .also
         .iter()
@@ -82,7 +98,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&args.recording));
+        .unwrap_or_else(|| default_out(args.recording()));
     crate::outputs::refuse_existing(&out, args.force, "-o")?;
     let mut evidence = Evidence::default();
     if !others.is_empty() {
@@ -113,11 +129,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     repair.run(evidence, rebuild)
 }
 
-fn read(path: &Path) -> Result<loadtape_recording::Recording, Failure> {
+pub(crate) fn read(path: &Path) -> Result<loadtape_recording::Recording, Failure> {
     loadtape_recording::read_any(path).map_err(|e| bad(e.to_string()))
 }
 
-fn analysis_options(args: &Args) -> Options {
+pub(crate) fn analysis_options(args: &Args) -> Options {
     Options {
         keep_static: args.keep_static,
         token_step: args.token_step.clone(),
@@ -139,26 +155,26 @@ fn build(
         return Err(bad(format!(
             "{}: nothing to replay: {dropped} exchange(s), none left for the flow (dropped or \
              turned into token steps); --keep-static keeps static assets and beacons",
-            args.recording.display()
+            args.recording().display()
         )));
     }
     Ok((analysis, conversion, changes))
 }
 
 /// Bad input (exit 2): the message is the whole story, no context chain.
-fn bad(e: String) -> Failure {
+pub(crate) fn bad(e: String) -> Failure {
     Failure::BadInput(anyhow!(e))
 }
 
 /// The converter's options: the CSVs are named relative to the scenario, which is where
 /// the engine resolves them from.
-fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
+pub(crate) fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
     let beside = |csv: &PathBuf| TokenCsv {
         path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
     };
     ConvertOptions {
         recording: args
-            .recording
+            .recording()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
         token_csv: args.token_csv.as_ref().map(beside),
@@ -207,7 +223,7 @@ fn prepare_csvs(args: &Args, conversion: &Conversion, out: &Path) -> Result<(), 
             return Err(bad(format!(
                 "--login-csv: {} sends no user-bound login material (rawData, signature, \
                  encryptedData, iv); nothing to take from a CSV",
-                args.recording.display()
+                args.recording().display()
             )));
         }
         prepare_csv(
@@ -222,7 +238,7 @@ fn prepare_csvs(args: &Args, conversion: &Conversion, out: &Path) -> Result<(), 
 
 /// Writes the scenario (refusing to replace one without `--force`, even if it appeared since
 /// the check) and loads it back.
-fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
+pub(crate) fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -240,7 +256,7 @@ fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), Failure> {
 
 /// What was written, the warnings a human must read, and the command to try it with (with
 /// `--ca` when the target's certificate is not publicly trusted).
-fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario, hint: bool) {
+pub(crate) fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario, hint: bool) {
     let extractors: usize = s.steps.iter().map(|st| st.extract.len()).sum();
     outln!(
         "wrote {}: {} token step(s), {} step(s), {} extractor(s), {} finding(s) applied, {} suggestion(s)",
@@ -279,7 +295,7 @@ fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario, hint: bool) {
 
 /// Whether the scenario talks HTTPS to a host on this machine or a private network, whose
 /// certificate (a testbed's, a staging server's) no public root vouches for.
-fn talks_to_private_https(s: &Scenario) -> bool {
+pub(crate) fn talks_to_private_https(s: &Scenario) -> bool {
     let private = |url: String| {
         let Some(rest) = url.strip_prefix("https://") else {
             return false;

@@ -32,6 +32,7 @@ mod along;
 mod ca;
 mod capacity;
 mod convert;
+mod convert_mix;
 mod demo;
 mod exit;
 mod har;

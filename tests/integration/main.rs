@@ -6,6 +6,7 @@ mod check_failures;
 mod cli;
 mod convert;
 mod convert_also;
+mod convert_mix;
 mod convert_verify;
 mod demo;
 mod diagnostics;

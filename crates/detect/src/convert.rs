@@ -2,10 +2,13 @@
 //! where a human has to decide.
 
 mod logins;
+mod mix;
 mod serial;
 mod token_steps;
 mod users;
 mod variables;
+
+pub use mix::{mix, MixPart};
 
 pub use serial::serial_template;
 

@@ -35,7 +35,7 @@ mod unissued;
 mod walk;
 
 pub use classify::{analyze, Options};
-pub use convert::{convert, serial_template, Conversion, ConvertOptions, TokenCsv};
+pub use convert::{convert, mix, serial_template, Conversion, ConvertOptions, MixPart, TokenCsv};
 pub use evidence::{compare_recordings, Evidence, Fact};
 pub use finding::{
     Analysis, Class, Dropped, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform,

@@ -251,7 +251,8 @@ impl Plan {
         let (tokens, token_of) = compile_tokens(s, &options, &mut slots, &mut origins, &targets)?;
         let steps = compile_steps(s, &options, &mut slots, &mut origins, &targets, &token_of)?;
         let (thresholds, default_thresholds) = s.judged_by();
-        let (flows, groups) = flows::compile(s);
+        let (mut flows, groups) = flows::compile(s);
+        flows::attach_tokens(&mut flows, &steps, &tokens);
         Ok(Plan {
             name: s.name.clone(),
             file: file.to_path_buf(),

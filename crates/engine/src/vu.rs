@@ -60,7 +60,8 @@ impl Vu {
         if let Some(flow) = self.prepare().await {
             return flow;
         }
-        for t in 0..ctx.plan.tokens.len() {
+        let f = ctx.pick_flow();
+        for &t in &ctx.plan.flows[f].tokens {
             // Boxed only when there is work: the common case is a cheap check.
             if self.token_fresh(t) {
                 continue;
@@ -80,7 +81,6 @@ impl Vu {
                 }
             }
         }
-        let f = ctx.pick_flow();
         let cut = match self.steps(f, intended).await {
             Ran::Stopped => return Flow::Stop,
             Ran::Done => false,

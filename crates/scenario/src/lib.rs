@@ -41,6 +41,7 @@ mod de;
 mod flows;
 mod load_profile;
 mod loader;
+mod rename;
 mod spans;
 mod threshold;
 mod validate;
@@ -61,6 +62,7 @@ pub use flows::Flow;
 pub use load_profile::{Executor, Load, RateStage, VuStage};
 pub use loader::{load_scenario, load_scenario_str};
 pub use loadtape_recording::Error;
+pub use rename::Renames;
 pub use template::{RenderError, Template, TemplateError, Vars};
 pub use threshold::{Metric, Op, Stat, Threshold};
 pub use values::{

@@ -45,6 +45,11 @@ impl Comments {
         self
     }
 
+    /// Every path with its comment lines, in the order added.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.lines.iter().map(|(p, l)| (p.as_str(), l.as_slice()))
+    }
+
     /// The comment lines for `path`, in the order added; empty when there are none.
     pub fn get(&self, path: &str) -> &[String] {
         self.lines.get(path).map(Vec::as_slice).unwrap_or(&[])

@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use loadtape_scenario::{Load, Scenario};
 
+use super::{StepPlan, TokenPlan};
+
 /// A flow, compiled.
 #[derive(Debug, Clone)]
 pub struct FlowPlan {
@@ -25,6 +27,9 @@ pub struct FlowPlan {
     pub own_load: bool,
     /// The index of the group that runs it.
     pub group: usize,
+    /// The token steps its iterations make sure of, in order: those its steps use (and the
+    /// token steps those use), and every token step no flow's step uses (a cookie login).
+    pub tokens: Vec<usize>,
 }
 
 /// One executor of the run and the flows it picks from: the scenario's `load` shared by the
@@ -77,6 +82,7 @@ pub(super) fn compile(s: &Scenario) -> (Vec<FlowPlan>, Vec<GroupPlan>) {
             own_load: f.load.is_some(),
             steps: f.steps.clone(),
             group,
+            tokens: Vec::new(),
         });
     }
     let mut first_vu = 0u64;
@@ -85,6 +91,38 @@ pub(super) fn compile(s: &Scenario) -> (Vec<FlowPlan>, Vec<GroupPlan>) {
         first_vu += g.load.executor.max_vus() as u64;
     }
     (flows, groups)
+}
+
+/// Each flow's token steps: what its steps' requests use, what those token steps use in
+/// turn, and every token step no request uses (its effect is unseen, as a login
+/// whose session is a cookie: it runs for every flow, as in a scenario of one flow).
+pub(super) fn attach_tokens(flows: &mut [FlowPlan], steps: &[StepPlan], tokens: &[TokenPlan]) {
+    let used_anywhere: Vec<usize> = steps
+        .iter()
+        .map(|s| &s.request)
+        .chain(tokens.iter().map(|t| &t.request))
+        .flat_map(|r| r.tokens.iter().copied())
+        .collect();
+    for f in flows {
+        let mut need = vec![false; tokens.len()];
+        for s in &steps[f.steps.clone()] {
+            for &t in &s.request.tokens {
+                need[t] = true;
+            }
+        }
+        for (t, n) in need.iter_mut().enumerate() {
+            *n |= !used_anywhere.contains(&t);
+        }
+        // A token step uses only those before it: one pass from the last takes them all.
+        for t in (0..tokens.len()).rev() {
+            if need[t] {
+                for &dep in &tokens[t].request.tokens {
+                    need[dep] = true;
+                }
+            }
+        }
+        f.tokens = (0..tokens.len()).filter(|&t| need[t]).collect();
+    }
 }
 
 fn group(load: Load, flow: usize) -> GroupPlan {
@@ -134,6 +172,51 @@ pub(super) fn duration(groups: &[GroupPlan]) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flow_runs_the_token_steps_it_uses_and_those_no_flow_uses() {
+        let text = "\
+loadtape: scenario/v1
+name: t
+tokens:
+  - name: platform
+    scope: shared
+    request: {method: GET, url: 'https://a.example/token'}
+    extract: {access: {json: $.t}}
+  - name: login
+    request: {method: POST, url: 'https://a.example/login?a={{ access }}'}
+    extract: {session: {json: $.s}}
+  - name: other
+    request: {method: POST, url: 'https://b.example/login'}
+    extract: {b_session: {json: $.s}}
+  - name: cookie
+    request: {method: POST, url: 'https://a.example/cookie-login'}
+    extract: {unused: {json: $.x}}
+flows:
+  - name: a
+    steps:
+      - name: a1
+        request: {method: GET, url: 'https://a.example/x?s={{ session }}'}
+  - name: b
+    steps:
+      - name: b1
+        request: {method: GET, url: 'https://b.example/y?s={{ b_session }}'}
+load: {executor: constant-vus, vus: 1, duration: 1s}
+";
+        let s = loadtape_scenario::load_scenario_str(text, "/nonexistent/t.yaml").unwrap();
+        let plan = super::super::Plan::compile(
+            &s,
+            std::path::Path::new("/nonexistent/t.yaml"),
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.flows[0].tokens,
+            [0, 1, 3],
+            "login needs platform; cookie is unused"
+        );
+        assert_eq!(plan.flows[1].tokens, [2, 3]);
+    }
 
     #[test]
     fn funnel_shares_are_rates_over_the_rate_before() {

@@ -1,0 +1,167 @@
+//! `loadtape convert a.yaml b.yaml c.yaml [--weights 70,20,10]`: several recordings (each a
+//! business flow a tester recorded) become one mixed scenario, one flow per recording, the
+//! token steps they share said once (see `loadtape_detect::mix`).
+
+use std::path::{Path, PathBuf};
+
+use loadtape_detect::{analyze, convert, mix, MixPart};
+use loadtape_scenario::Scenario;
+
+use crate::convert::{
+    analysis_options, bad, convert_options, read, talks_to_private_https, write_scenario, Args,
+};
+use crate::exit::Failure;
+
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    refuse_single_recording_options(args)?;
+    let n = args.recordings.len();
+    if !args.weights.is_empty() && args.weights.len() != n {
+        return Err(bad(format!(
+            "--weights gives {} weight(s) for {n} recording(s): give one per recording, in their order (e.g. --weights {})",
+            args.weights.len(),
+            vec!["1"; n].join(",")
+        )));
+    }
+    if let Some(i) = args.weights.iter().position(|&w| w == 0) {
+        return Err(bad(format!(
+            "--weights: the weight of {} is 0; every flow needs at least 1 (leave out a recording that should not run)",
+            args.recordings[i].display()
+        )));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.recordings));
+    crate::outputs::refuse_existing(&out, args.force, "-o")?;
+    let mut parts = Vec::with_capacity(n);
+    for (i, path) in args.recordings.iter().enumerate() {
+        let rec = read(path)?;
+        let analysis = analyze(&rec, &analysis_options(args)).map_err(bad)?;
+        let conversion = convert(&rec, &analysis, &convert_options(args, &out));
+        if conversion.scenario.steps.is_empty() {
+            return Err(bad(format!(
+                "{}: nothing to replay in this recording (every exchange dropped or turned into a token step); --keep-static keeps static assets and beacons",
+                path.display()
+            )));
+        }
+        for w in &analysis.warnings {
+            outln!("warning: {}: {w}", path.display());
+        }
+        parts.push(MixPart {
+            flow: flow_name(path, &analysis.name),
+            weight: args.weights.get(i).copied(),
+            conversion,
+        });
+    }
+    let name = format!(
+        "mix-{}",
+        parts
+            .iter()
+            .map(|p| p.flow.as_str())
+            .collect::<Vec<_>>()
+            .join("-")
+    );
+    let sources: Vec<(String, usize)> = parts
+        .iter()
+        .map(|p| (p.flow.clone(), p.conversion.scenario.tokens.len()))
+        .collect();
+    let Some(mixed) = mix(&name, parts) else {
+        return Err(bad("nothing to convert: give at least one recording".into()));
+    };
+    write_scenario(&out, &mixed.yaml(), args.force)?;
+    summary(&out, &mixed.scenario, args, &sources);
+    Ok(())
+}
+
+/// `--token-csv`, `--login-csv`, `--also` and `--verify` are about one recording's flow.
+fn refuse_single_recording_options(args: &Args) -> Result<(), Failure> {
+    let used = [
+        ("--token-csv", args.token_csv.is_some()),
+        ("--login-csv", args.login_csv.is_some()),
+        ("--also", !args.also.is_empty()),
+        ("--verify", args.verify),
+        ("--token-step", args.token_step.is_some()),
+    ];
+    if let Some((flag, _)) = used.iter().find(|(_, on)| *on) {
+        return Err(bad(format!(
+            "{flag} is for converting one recording; with several, convert and check each on its own first (`loadtape convert REC.yaml {flag} …`), then mix them"
+        )));
+    }
+    if args.recordings.len() < 2 {
+        return Err(bad(
+            "--weights is for several recordings: `loadtape convert a.yaml b.yaml --weights 70,30`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The flow's name: the recording's `name`, else its file's stem, in the characters a
+/// threshold can name (`checkout.p95`).
+fn flow_name(path: &Path, recorded: &str) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = if recorded.trim().is_empty() {
+        stem.as_str()
+    } else {
+        recorded
+    };
+    let name: String = base
+        .trim_end_matches(".yaml")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "flow".into()
+    } else {
+        name
+    }
+}
+
+/// `mix.scenario.yaml` beside the first recording.
+fn default_out(recordings: &[PathBuf]) -> PathBuf {
+    recordings[0].with_file_name("mix.scenario.yaml")
+}
+
+fn summary(out: &Path, s: &Scenario, args: &Args, sources: &[(String, usize)]) {
+    let recorded: usize = sources.iter().map(|(_, t)| t).sum();
+    outln!(
+        "wrote {}: {} flow(s), {} token step(s) ({} recorded, equal ones shared), {} step(s)",
+        out.display(),
+        s.flows.len(),
+        s.tokens.len(),
+        recorded,
+        s.steps.len()
+    );
+    for (f, path) in s.flows.iter().zip(&args.recordings) {
+        outln!(
+            "  flow {}: weight {}, {} step(s), from {}",
+            f.name,
+            f.weight_or_one(),
+            f.steps.len(),
+            path.display()
+        );
+    }
+    // One VU with as many iterations as the weights add up to runs every flow once or more.
+    let iterations: u32 = s.flows.iter().map(|f| f.weight_or_one()).sum();
+    let debug = if iterations <= 10 { " --debug" } else { "" };
+    let private = talks_to_private_https(s);
+    let testbed_ca = Path::new("certs/testbed-ca.pem");
+    let ca = if private && testbed_ca.exists() {
+        format!(" --ca {}", testbed_ca.display())
+    } else {
+        String::new()
+    };
+    outln!(
+        "next: loadtape run {} --vus 1 --iterations {iterations}{debug}{ca}",
+        out.display()
+    );
+}
