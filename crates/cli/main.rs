@@ -40,6 +40,7 @@ mod hints;
 mod live;
 mod outputs;
 mod record;
+mod record_testers;
 mod repair;
 mod report;
 mod run;

@@ -43,8 +43,20 @@ pub struct Args {
     #[arg(long, value_name = "CIDR")]
     allow_client: Vec<String>,
     /// Require Proxy-Authorization (Basic) with these credentials.
-    #[arg(long, value_name = "USER:PASS")]
+    #[arg(long, value_name = "USER:PASS", conflicts_with_all = ["tester", "testers"])]
     auth: Option<String>,
+    /// A tester who may record: the device sets its proxy user name to this ID (any
+    /// password), the proxy refuses IDs not on the list, and each exchange carries
+    /// `tester: ID`. Repeatable, up to 150 (more: --testers).
+    #[arg(long, value_name = "ID")]
+    tester: Vec<String>,
+    /// The tester list from a file (CSV or TXT, one ID per line): up to 1,000 IDs, 100 KB.
+    #[arg(long, value_name = "FILE")]
+    testers: Option<PathBuf>,
+    /// When the recording ends, also write one recording per tester beside it
+    /// (NAME.TESTER.yaml).
+    #[arg(long)]
+    split: bool,
     /// How much of each body to record (e.g. 16M, 512k, 1048576); the rest is streamed through
     /// and the body marked truncated.
     #[arg(long, default_value = "16M", value_name = "SIZE", value_parser = parse_size)]
@@ -94,7 +106,14 @@ async fn record(args: Args) -> Result<(), Failure> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "recording".into())
     });
+    let testers = crate::record_testers::testers(&args.tester, args.testers.as_deref())?;
+    if args.split && testers.is_empty() {
+        return Err(Failure::BadInput(anyhow::anyhow!(
+            "--split writes one recording per tester: give the testers with --tester ID or --testers FILE"
+        )));
+    }
     let config = ProxyConfig {
+        testers,
         listen: args.listen,
         out: out.clone(),
         name,
@@ -117,6 +136,7 @@ async fn record(args: Args) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot start the proxy on {}", args.listen))?;
     banner(&proxy, &args);
+    crate::record_testers::read_terminal_marks(proxy.marks());
 
     wait_for_stop().await;
     outln!("stopping: finishing the exchanges in flight...");
@@ -151,6 +171,11 @@ async fn record(args: Args) -> Result<(), Failure> {
             "!! {} exchange(s) could not be written (see the error above)",
             summary.write_failures
         );
+    }
+    if args.split && summary.exchanges > 0 {
+        for f in crate::record_testers::split(&path)? {
+            outln!("wrote {}", f.display());
+        }
     }
     if summary.exchanges == 0 {
         outln!(
@@ -201,6 +226,12 @@ fn banner(proxy: &Proxy, args: &Args) {
     if !args.passthrough.is_empty() {
         outln!("Passed through untouched: {}", args.passthrough.join(", "));
     }
+    if !args.tester.is_empty() || args.testers.is_some() {
+        outln!("Testers: set the device's proxy user name to the tester ID (any password).");
+    }
+    outln!(
+        "Mark where a flow starts: open http://{magic}/mark/NAME on the device, or type NAME here."
+    );
     outln!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
 }
 

@@ -4,7 +4,6 @@
 //! recorder, the body cap, exchange ids, and the in-flight count shutdown waits on. Plain-HTTP
 //! requests reach it from the listener, requests inside a CONNECT tunnel from the tunnel.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use crate::body::{empty, simple, BoxError, ProxyBody};
 use crate::capture::{lock, OnEnd, SharedCapture, Tee};
 use crate::recorder::{Draft, RecorderHandle, ResponseHead};
 use crate::rules::HostRules;
+use crate::testers::{Client, Marks};
 use crate::upstream::{Lease, Session};
 
 /// How long an upstream may take to start answering before the client gets a 504.
@@ -35,6 +35,8 @@ pub(crate) struct Forwarder {
     hosts: HostRules,
     recorder: RecorderHandle,
     max_body: usize,
+    /// Which group each client's exchanges belong to.
+    marks: Arc<Marks>,
     next_id: AtomicU64,
     /// The exchanges being forwarded: shutdown waits for them to be recorded.
     in_flight: TaskTracker,
@@ -43,9 +45,15 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    pub(crate) fn new(hosts: HostRules, recorder: RecorderHandle, max_body: usize) -> Forwarder {
+    pub(crate) fn new(
+        hosts: HostRules,
+        recorder: RecorderHandle,
+        max_body: usize,
+        marks: Arc<Marks>,
+    ) -> Forwarder {
         Forwarder {
             hosts,
+            marks,
             recorder,
             max_body,
             next_id: AtomicU64::new(1),
@@ -73,7 +81,7 @@ impl Forwarder {
         self: &Arc<Self>,
         mut req: Request<Incoming>,
         target: Target,
-        client: IpAddr,
+        client: Client,
         session: Arc<Session>,
     ) -> Response<ProxyBody> {
         if self.stopping.load(Ordering::Relaxed) {
@@ -130,13 +138,14 @@ impl Forwarder {
     }
 
     /// The recording's view of a request, before anything is sent.
-    fn draft(&self, req: &Request<Incoming>, uri: &Uri, client: IpAddr, record: bool) -> Draft {
+    fn draft(&self, req: &Request<Incoming>, uri: &Uri, client: Client, record: bool) -> Draft {
         let start = Instant::now();
         Draft {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             started: chrono::Utc::now(),
             start,
             end: start,
+            group: self.marks.group_of(&client),
             client,
             method: req.method().to_string(),
             url: display_url(uri),

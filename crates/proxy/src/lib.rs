@@ -46,6 +46,7 @@ mod prefixed;
 mod recorder;
 pub mod rules;
 mod server;
+pub mod testers;
 pub mod timeouts;
 mod tunnel;
 mod upstream;
@@ -55,6 +56,7 @@ pub use ca::{CaInfo, CertificateAuthority};
 pub use ca_page::MAGIC_HOST;
 pub use recorder::{LinePrinter, Summary};
 pub use server::{default_recording_path, Proxy, ProxyConfig};
+pub use testers::{Marks, Testers};
 pub use timeouts::Timeouts;
 
 /// The one crypto provider in the tree (ring), for the proxy's server and client sides alike.

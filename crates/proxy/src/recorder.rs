@@ -6,7 +6,6 @@
 //! on the screen means the exchange is on disk.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -18,6 +17,7 @@ use loadtape_report::units::bytes;
 
 use crate::capture::{lock, Captured, SharedCapture};
 use crate::hints;
+use crate::testers::Client;
 
 /// A finished exchange as the proxy saw it, before it becomes a document.
 pub(crate) struct Draft {
@@ -25,7 +25,9 @@ pub(crate) struct Draft {
     pub started: DateTime<Utc>,
     pub start: Instant,
     pub end: Instant,
-    pub client: IpAddr,
+    pub client: Client,
+    /// The group the client's latest mark started, when there is one.
+    pub group: Option<String>,
     pub method: String,
     pub url: String,
     pub request_version: &'static str,
@@ -179,7 +181,9 @@ fn build(d: Draft, max_body: usize) -> Exchange {
         id: d.id,
         started: d.started,
         duration_ms: duration.as_secs_f64() * 1000.0,
-        client: Some(d.client.to_string()),
+        client: Some(d.client.ip.to_string()),
+        tester: d.client.tester.as_deref().map(str::to_string),
+        group: d.group,
         request: Request {
             method: d.method,
             url: d.url,

@@ -28,6 +28,7 @@ use crate::leaf::LeafIssuer;
 use crate::notices::Notices;
 use crate::recorder::{LinePrinter, Recorder, Summary};
 use crate::rules::{ClientRules, HostRules, ProxyAuth};
+use crate::testers::{basic_user, group_name, Client, Marks, Testers};
 use crate::timeouts::Timeouts;
 use crate::tunnel::{self, Tunnels};
 use crate::upstream::{self, Connector, Session};
@@ -62,6 +63,9 @@ pub struct ProxyConfig {
     pub allow_client: Vec<String>,
     /// `--auth USER:PASS`: when set, clients must send it as Basic `Proxy-Authorization`.
     pub auth: Option<String>,
+    /// `--tester`/`--testers`: when not empty, a client's proxy user name is its tester ID,
+    /// which must be on the list; each exchange carries it.
+    pub testers: Testers,
     /// How many bytes of each body are recorded; the rest is streamed through and the body
     /// marked truncated.
     pub max_body: usize,
@@ -88,6 +92,7 @@ impl Default for ProxyConfig {
             passthrough: Vec::new(),
             allow_client: Vec::new(),
             auth: None,
+            testers: Testers::default(),
             max_body: 16 << 20,
             upstream_ca: None,
             insecure_upstream: false,
@@ -97,11 +102,75 @@ impl Default for ProxyConfig {
     }
 }
 
+/// The tester a request comes from, with a tester list; a refusal when its proxy user name
+/// is missing or not on the list (a 407, so that the device asks again).
+#[allow(clippy::result_large_err)]
+fn tester_of(
+    req: &Request<Incoming>,
+    shared: &Listener,
+) -> Result<Option<Arc<str>>, Response<ProxyBody>> {
+    if shared.testers.is_empty() {
+        return Ok(None);
+    }
+    let user = basic_user(req.headers().get(http::header::PROXY_AUTHORIZATION));
+    let why = match user {
+        Some((id, _)) if shared.testers.contains(&id) => return Ok(Some(id.into())),
+        Some((id, _)) => format!(
+            "loadtape: `{id}` is not on this proxy's tester list; set the proxy user name to your tester ID\n"
+        ),
+        None => "loadtape: this proxy records testers: set the proxy's user name to your tester ID (any password)\n".to_string(),
+    };
+    let mut refusal = simple(StatusCode::PROXY_AUTHENTICATION_REQUIRED, &why);
+    refusal.headers_mut().insert(
+        http::header::PROXY_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"loadtape testers\""),
+    );
+    Err(refusal)
+}
+
+/// `http://loadtape.ca/mark/NAME`: the client's exchanges from now on belong to group NAME.
+fn mark_group(marks: &Marks, client: &Client, raw: &str) -> Response<ProxyBody> {
+    let decoded = percent_decode(raw);
+    match group_name(&decoded) {
+        Ok(name) => {
+            marks.mark(client, &name);
+            let who = client.tester.as_deref().unwrap_or("this device");
+            simple(
+                StatusCode::OK,
+                &format!("loadtape: group `{name}` started for {who}: the exchanges from now on belong to it\n"),
+            )
+        }
+        Err(why) => simple(StatusCode::BAD_REQUEST, &format!("loadtape: {why}\n")),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// What the listener itself needs: who may connect, the credentials, the CA page, and where
 /// each kind of request goes. Each of those holds only its own part of the proxy.
 struct Listener {
     clients: ClientRules,
     auth: Option<ProxyAuth>,
+    testers: Testers,
+    marks: Arc<Marks>,
     ca_page: CaPage,
     forwarder: Arc<Forwarder>,
     tunnels: Arc<Tunnels>,
@@ -114,6 +183,7 @@ struct Listener {
 /// A running proxy.
 pub struct Proxy {
     ca: Arc<CertificateAuthority>,
+    marks: Arc<Marks>,
     forwarder: Arc<Forwarder>,
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -140,7 +210,13 @@ impl Proxy {
         let writer = RecordingWriter::create(&config.out, &RecordingHeader::new(&config.name))
             .with_context(|| format!("cannot create the recording {}", config.out.display()))?;
         let (recorder, handle) = Recorder::spawn(writer, config.max_body, print.clone());
-        let forwarder = Arc::new(Forwarder::new(hosts.clone(), handle, config.max_body));
+        let marks = Arc::new(Marks::default());
+        let forwarder = Arc::new(Forwarder::new(
+            hosts.clone(),
+            handle,
+            config.max_body,
+            marks.clone(),
+        ));
         let connector = Arc::new(Connector::new(tls, config.timeouts.upstream_idle));
         let tunnels = Arc::new(Tunnels {
             hosts,
@@ -155,6 +231,8 @@ impl Proxy {
         let listener_state = Arc::new(Listener {
             clients,
             auth,
+            testers: config.testers.clone(),
+            marks: marks.clone(),
             ca_page: CaPage {
                 ca: ca.clone(),
                 listen: local_addr,
@@ -179,6 +257,7 @@ impl Proxy {
         ));
         Ok(Proxy {
             ca,
+            marks,
             forwarder,
             local_addr,
             stop,
@@ -194,6 +273,11 @@ impl Proxy {
     /// cap derived from the descriptor limit).
     pub fn max_clients(&self) -> usize {
         self.max_clients
+    }
+
+    /// The group marks, for the terminal to mark a group for everyone.
+    pub fn marks(&self) -> Arc<Marks> {
+        self.marks.clone()
     }
 
     /// The address actually bound: with port 0 in `listen`, the port that was free.
@@ -307,17 +391,30 @@ async fn serve_client(
 
 async fn dispatch(
     req: Request<Incoming>,
-    client: IpAddr,
+    ip: IpAddr,
     shared: Arc<Listener>,
     session: Arc<Session>,
 ) -> Response<ProxyBody> {
     let absolute_host = req.uri().host().map(|h| h.to_ascii_lowercase());
+    let own_page = req.method() != Method::CONNECT && CaPage::is_for(absolute_host.as_deref());
+    let mark = own_page
+        .then(|| req.uri().path().strip_prefix("/mark/"))
+        .flatten()
+        .map(str::to_string);
     // The CA page: a request to the proxy itself, or through it to the magic host. It only
     // serves the public certificate, so it needs no proxy credentials.
-    if req.method() != Method::CONNECT && CaPage::is_for(absolute_host.as_deref()) {
+    if own_page && mark.is_none() {
         return shared.ca_page.serve(&req);
     }
-    if let Some(auth) = &shared.auth {
+    let tester = match tester_of(&req, &shared) {
+        Ok(t) => t,
+        Err(refusal) => return refusal,
+    };
+    let client = Client { ip, tester };
+    if let Some(name) = mark {
+        return mark_group(&shared.marks, &client, &name);
+    }
+    if let Some(auth) = shared.auth.as_ref().filter(|_| shared.testers.is_empty()) {
         if !auth.accepts(req.headers().get(http::header::PROXY_AUTHORIZATION)) {
             let mut refusal = simple(
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,

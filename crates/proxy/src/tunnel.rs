@@ -7,7 +7,7 @@
 //! settings and the [`Forwarder`] the intercepted requests go to.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::notices::Notices;
 use crate::prefixed::Prefixed;
 use crate::recorder::LinePrinter;
 use crate::rules::HostRules;
+use crate::testers::Client;
 use crate::timeouts::Timeouts;
 use crate::upstream::{Connector, Session};
 
@@ -49,7 +50,7 @@ pub(crate) struct Tunnels {
 /// Answers a CONNECT: `200` and the tunnel handled in its own task, or the reason it cannot be.
 pub(crate) async fn connect(
     req: Request<Incoming>,
-    client: IpAddr,
+    client: Client,
     tunnels: Arc<Tunnels>,
 ) -> Response<ProxyBody> {
     let Some(authority) = req.uri().authority().cloned() else {
@@ -106,7 +107,7 @@ async fn intercept<T>(
     authority: Authority,
     host: String,
     port: u16,
-    client: IpAddr,
+    client: Client,
     tunnels: Arc<Tunnels>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -153,7 +154,7 @@ async fn intercept_tls<T>(
     io: T,
     authority: Authority,
     host: String,
-    client: IpAddr,
+    client: Client,
     tunnels: Arc<Tunnels>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -217,7 +218,7 @@ fn trust_alert(e: &std::io::Error) -> Option<String> {
     }
 }
 
-async fn serve_http<T>(io: T, target: Target, client: IpAddr, tunnels: Arc<Tunnels>)
+async fn serve_http<T>(io: T, target: Target, client: Client, tunnels: Arc<Tunnels>)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -230,6 +231,7 @@ where
         let forwarder = forwarder.clone();
         let target = target.clone();
         let session = session.clone();
+        let client = client.clone();
         async move { Ok::<_, Infallible>(forwarder.forward(req, target, client, session).await) }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

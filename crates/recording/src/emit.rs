@@ -41,6 +41,12 @@ pub fn exchange(e: &Exchange) -> String {
     if let Some(client) = &e.client {
         kv(&mut out, 0, "client", client);
     }
+    if let Some(tester) = &e.tester {
+        kv(&mut out, 0, "tester", tester);
+    }
+    if let Some(group) = &e.group {
+        kv(&mut out, 0, "group", group);
+    }
     request(&mut out, &e.request);
     if let Some(r) = &e.response {
         response(&mut out, r);

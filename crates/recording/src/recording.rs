@@ -46,6 +46,14 @@ pub struct Exchange {
     /// The address of the device that sent the request, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The tester whose device sent it (`record --tester`: the proxy user name it
+    /// authenticated with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tester: Option<String>,
+    /// The flow it belongs to: the group its tester last marked (`http://loadtape.ca/mark/NAME`
+    /// through the proxy, or a name typed in the proxy's terminal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// What the client asked.
     pub request: Request,
     /// The server's answer; absent when none came (then `error` says why).

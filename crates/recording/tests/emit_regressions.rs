@@ -144,6 +144,8 @@ fn exchange_with(s: &str) -> Exchange {
         started: chrono::DateTime::from_timestamp_millis(1_795_255_201_123).expect("in range"),
         duration_ms: 3.25,
         client: Some(s.to_string()),
+        tester: None,
+        group: None,
         request: Request {
             method: s.to_string(),
             url: s.to_string(),

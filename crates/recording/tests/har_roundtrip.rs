@@ -51,6 +51,8 @@ fn sample() -> Recording {
         started: at(ms),
         duration_ms: 12.345,
         client: Some("192.168.1.23".into()),
+        tester: None,
+        group: None,
         request,
         response,
         error: error.map(str::to_string),

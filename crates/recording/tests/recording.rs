@@ -35,6 +35,8 @@ fn login(id: u64) -> Exchange {
             .unwrap(),
         duration_ms: 45.2,
         client: Some("192.168.1.23".into()),
+        tester: None,
+        group: None,
         request: Request {
             method: "POST".into(),
             url: "https://api.example.com/v1/login?from=home&x=a%20b#frag".into(),
@@ -61,6 +63,8 @@ fn failed(id: u64) -> Exchange {
         started: Utc.timestamp_millis_opt(1_795_255_202_000).unwrap(),
         duration_ms: 1.0,
         client: None,
+        tester: None,
+        group: None,
         request: Request {
             method: "GET".into(),
             url: "http://127.0.0.1:9/down".into(),

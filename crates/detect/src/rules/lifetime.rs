@@ -239,6 +239,8 @@ mod tests {
             started,
             duration_ms: 1.0,
             client: None,
+            tester: None,
+            group: None,
             request: Request {
                 method: "POST".into(),
                 url: "https://a/login".into(),

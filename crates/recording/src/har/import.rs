@@ -191,6 +191,8 @@ impl Importer<'_> {
             started,
             duration_ms,
             client: e.client,
+            tester: None,
+            group: None,
             request,
             response,
             error,

@@ -208,6 +208,9 @@ pub(crate) fn exchange() -> impl Strategy<Value = Exchange> {
             id,
             started: chrono::DateTime::from_timestamp_millis(started_ms).expect("in range"),
             duration_ms: f64::from(micros) / 1000.0,
+            // Awkward strings for the tester and group too (they are emitted like `client`).
+            tester: client.clone(),
+            group: client.as_ref().map(|c| format!("g {c}")),
             client,
             request: Request {
                 method: rq.0,
