@@ -9,6 +9,7 @@ use loadtape_detect::{
     analyze, compare_recordings, convert, Analysis, Conversion, ConvertOptions, Evidence, Options,
     TokenCsv,
 };
+use loadtape_recording::Recording;
 use loadtape_scenario::Scenario;
 
 use crate::exit::Failure;
@@ -56,8 +57,9 @@ pub struct Args {
     /// one equal in all is static; per-user values become a CSV, one row per recording.
     #[arg(long, value_name = "FILE")]
     pub(crate) also: Vec<PathBuf>,
-    /// Where `--also`'s per-user values go [default: NAME.users.csv beside the scenario].
-    #[arg(long, value_name = "FILE", requires = "also")]
+    /// Where the per-user values of `--also`, or of a recording by several testers, go
+    /// [default: NAME.users.csv beside the scenario].
+    #[arg(long, value_name = "FILE")]
     pub(crate) users_csv: Option<PathBuf>,
     /// Then replay one iteration against the target (`loadtape verify`), apply the fixes it
     /// finds (extractors from the live answers, generators), and verify again; exit 0 only
@@ -80,7 +82,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    if args.recordings.len() > 1 || !args.weights.is_empty() {
+    if args.recordings.len() > 1 {
         return crate::convert_mix::run(&args);
     }
     let server = &args.server;
@@ -90,11 +92,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ));
     }
     let rec = read(args.recording())?;
+    if rec.exchanges.iter().any(|e| e.group.is_some()) {
+        return crate::convert_mix::run_groups(&args, &rec);
+    }
+    if !args.weights.is_empty() {
+        return Err(bad(format!(
+            "--weights is for several flows: several recordings (`loadtape convert a.yaml b.yaml --weights 70,30`) or a recording with group marks, and {} has none",
+            args.recording().display()
+        )));
+    }
     let others = args
         .also
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let (rec, others) = by_tester(rec, others);
+    // Values that differ between the recordings (testers, `--also`) go to the users CSV.
+    let users = !others.is_empty();
     let out = args
         .out
         .clone()
@@ -107,16 +121,21 @@ pub fn run(args: Args) -> Result<(), Failure> {
             evidence.add(f.clone());
         }
     }
-    let (analysis, conversion, changes) = build(&args, &rec, &evidence, &out)?;
+    let (analysis, conversion, changes) = build(&args, &rec, &evidence, &out, users)?;
     prepare_csvs(&args, &conversion, &out)?;
     write_scenario(&out, &conversion.yaml(), args.force)?;
-    crate::out::list("compared with --also", &changes);
+    let compared = if args.also.is_empty() {
+        "compared between the testers"
+    } else {
+        "compared with --also"
+    };
+    crate::out::list(compared, &changes);
     print_summary(&out, &analysis, &conversion.scenario, !args.verify);
     if !args.verify {
         return Ok(());
     }
     let rebuild = |ev: &Evidence| -> Result<Vec<String>, Failure> {
-        let (_, c, changes) = build(&args, &rec, ev, &out)?;
+        let (_, c, changes) = build(&args, &rec, ev, &out, users)?;
         write_scenario(&out, &c.yaml(), true)?;
         Ok(changes)
     };
@@ -127,6 +146,42 @@ pub fn run(args: Args) -> Result<(), Failure> {
         rounds: args.rounds,
     };
     repair.run(evidence, rebuild)
+}
+
+/// A recording of several testers (`record --tester`) is one recording per tester of the
+/// same flow, as `--also` takes them: the first tester's is converted, and the values that
+/// differ per tester become the users CSV, one row per tester in their order.
+fn by_tester(rec: Recording, mut others: Vec<Recording>) -> (Recording, Vec<Recording>) {
+    let mut testers: Vec<String> = Vec::new();
+    for e in &rec.exchanges {
+        if let Some(t) = &e.tester {
+            if !testers.contains(t) {
+                testers.push(t.clone());
+            }
+        }
+    }
+    if testers.len() < 2 {
+        return (rec, others);
+    }
+    let of = |t: &str| Recording {
+        header: rec.header.clone(),
+        exchanges: rec
+            .exchanges
+            .iter()
+            .filter(|e| e.tester.as_deref() == Some(t))
+            .cloned()
+            .collect(),
+        truncated_tail: None,
+    };
+    outln!(
+        "{} testers recorded ({}): the values that differ between them become one data row each",
+        testers.len(),
+        testers.join(", ")
+    );
+    let mut split: Vec<Recording> = testers.iter().map(|t| of(t)).collect();
+    let first = split.remove(0);
+    split.append(&mut others);
+    (first, split)
 }
 
 pub(crate) fn read(path: &Path) -> Result<loadtape_recording::Recording, Failure> {
@@ -146,10 +201,11 @@ fn build(
     rec: &loadtape_recording::Recording,
     evidence: &Evidence,
     out: &Path,
+    users: bool,
 ) -> Result<(Analysis, Conversion, Vec<String>), Failure> {
     let mut analysis = analyze(rec, &analysis_options(args)).map_err(bad)?;
     let changes = evidence.apply(rec, &mut analysis);
-    let conversion = convert(rec, &analysis, &convert_options(args, out));
+    let conversion = convert(rec, &analysis, &convert_options(args, out, users));
     if conversion.scenario.steps.is_empty() {
         let dropped = analysis.steps.len();
         return Err(bad(format!(
@@ -168,7 +224,7 @@ pub(crate) fn bad(e: String) -> Failure {
 
 /// The converter's options: the CSVs are named relative to the scenario, which is where
 /// the engine resolves them from.
-pub(crate) fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
+pub(crate) fn convert_options(args: &Args, out: &Path, users: bool) -> ConvertOptions {
     let beside = |csv: &PathBuf| TokenCsv {
         path: relative_to(csv, out.parent().unwrap_or(Path::new("."))),
     };
@@ -179,7 +235,7 @@ pub(crate) fn convert_options(args: &Args, out: &Path) -> ConvertOptions {
             .map(|n| n.to_string_lossy().into_owned()),
         token_csv: args.token_csv.as_ref().map(beside),
         login_csv: args.login_csv.as_ref().map(beside),
-        users_csv: (!args.also.is_empty()).then(|| beside(&users_csv(args, out))),
+        users_csv: users.then(|| beside(&users_csv(args, out))),
     }
 }
 
@@ -320,7 +376,7 @@ pub(crate) fn talks_to_private_https(s: &Scenario) -> bool {
 }
 
 /// `recordings/shop.yaml` → `recordings/shop.scenario.yaml`.
-fn default_out(recording: &Path) -> PathBuf {
+pub(crate) fn default_out(recording: &Path) -> PathBuf {
     let stem = recording
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

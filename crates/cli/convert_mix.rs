@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use loadtape_detect::{analyze, convert, mix, MixPart};
+use loadtape_recording::{Exchange, Recording};
 use loadtape_scenario::Scenario;
 
 use crate::convert::{
@@ -37,7 +38,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     for (i, path) in args.recordings.iter().enumerate() {
         let rec = read(path)?;
         let analysis = analyze(&rec, &analysis_options(args)).map_err(bad)?;
-        let conversion = convert(&rec, &analysis, &convert_options(args, &out));
+        let conversion = convert(&rec, &analysis, &convert_options(args, &out, false));
         if conversion.scenario.steps.is_empty() {
             return Err(bad(format!(
                 "{}: nothing to replay in this recording (every exchange dropped or turned into a token step); --keep-static keeps static assets and beacons",
@@ -61,15 +62,111 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join("-")
     );
-    let sources: Vec<(String, usize)> = parts
+    let from: Vec<String> = args
+        .recordings
         .iter()
-        .map(|p| (p.flow.clone(), p.conversion.scenario.tokens.len()))
+        .map(|p| p.display().to_string())
         .collect();
-    let Some(mixed) = mix(&name, parts) else {
-        return Err(bad("nothing to convert: give at least one recording".into()));
+    finish(args, &out, &name, parts, &from)
+}
+
+/// A recording whose exchanges carry groups (marked while recording): one flow per group,
+/// each made of the exchanges before the first mark (the login, as a rule) and its own.
+pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::convert::default_out(args.recording()));
+    crate::outputs::refuse_existing(&out, args.force, "-o")?;
+    let testers: Vec<&str> = distinct(rec.exchanges.iter().filter_map(|e| e.tester.as_deref()));
+    let first_tester = testers.first().copied();
+    if testers.len() > 1 {
+        outln!(
+            "note: {} testers recorded; their groups are converted from {}'s exchanges (convert `record --split`'s files one by one for the others)",
+            testers.len(),
+            first_tester.unwrap_or_default()
+        );
+    }
+    let mine: Vec<&Exchange> = rec
+        .exchanges
+        .iter()
+        .filter(|e| first_tester.is_none() || e.tester.as_deref() == first_tester)
+        .collect();
+    let before: Vec<Exchange> = mine
+        .iter()
+        .take_while(|e| e.group.is_none())
+        .map(|e| (*e).clone())
+        .collect();
+    let groups = distinct(mine.iter().filter_map(|e| e.group.as_deref()));
+    if !args.weights.is_empty() && args.weights.len() != groups.len() {
+        return Err(bad(format!(
+            "--weights gives {} weight(s) for {} group(s) ({}): give one per group, in their order",
+            args.weights.len(),
+            groups.len(),
+            groups.join(", ")
+        )));
+    }
+    let mut parts = Vec::with_capacity(groups.len());
+    for (i, g) in groups.iter().enumerate() {
+        let mut sub = Recording {
+            header: rec.header.clone(),
+            exchanges: before.clone(),
+            truncated_tail: None,
+        };
+        sub.exchanges.extend(
+            mine.iter()
+                .filter(|e| e.group.as_deref() == Some(g))
+                .map(|e| (*e).clone()),
+        );
+        sub.header.name = g.to_string();
+        let analysis = analyze(&sub, &analysis_options(args)).map_err(bad)?;
+        let conversion = convert(&sub, &analysis, &convert_options(args, &out, false));
+        if conversion.scenario.steps.is_empty() {
+            return Err(bad(format!(
+                "{}: group `{g}` has nothing to replay (every exchange dropped or turned into a token step)",
+                args.recording().display()
+            )));
+        }
+        parts.push(MixPart {
+            flow: flow_name(Path::new(g), g),
+            weight: args.weights.get(i).copied(),
+            conversion,
+        });
+    }
+    let from: Vec<String> = groups
+        .iter()
+        .map(|g| format!("group `{g}` of {}", args.recording().display()))
+        .collect();
+    finish(args, &out, &rec.header.name, parts, &from)
+}
+
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// The parts mixed and written, with the summary and the next command.
+fn finish(
+    args: &Args,
+    out: &Path,
+    name: &str,
+    parts: Vec<MixPart>,
+    from: &[String],
+) -> Result<(), Failure> {
+    let recorded: usize = parts
+        .iter()
+        .map(|p| p.conversion.scenario.tokens.len())
+        .sum();
+    let Some(mixed) = mix(name, parts) else {
+        return Err(bad("nothing to convert: no flow".into()));
     };
-    write_scenario(&out, &mixed.yaml(), args.force)?;
-    summary(&out, &mixed.scenario, args, &sources);
+    write_scenario(out, &mixed.yaml(), args.force)?;
+    summary(out, &mixed.scenario, recorded, from);
     Ok(())
 }
 
@@ -86,12 +183,6 @@ fn refuse_single_recording_options(args: &Args) -> Result<(), Failure> {
         return Err(bad(format!(
             "{flag} is for converting one recording; with several, convert and check each on its own first (`loadtape convert REC.yaml {flag} …`), then mix them"
         )));
-    }
-    if args.recordings.len() < 2 {
-        return Err(bad(
-            "--weights is for several recordings: `loadtape convert a.yaml b.yaml --weights 70,30`"
-                .into(),
-        ));
     }
     Ok(())
 }
@@ -131,8 +222,7 @@ fn default_out(recordings: &[PathBuf]) -> PathBuf {
     recordings[0].with_file_name("mix.scenario.yaml")
 }
 
-fn summary(out: &Path, s: &Scenario, args: &Args, sources: &[(String, usize)]) {
-    let recorded: usize = sources.iter().map(|(_, t)| t).sum();
+fn summary(out: &Path, s: &Scenario, recorded: usize, from: &[String]) {
     outln!(
         "wrote {}: {} flow(s), {} token step(s) ({} recorded, equal ones shared), {} step(s)",
         out.display(),
@@ -141,13 +231,12 @@ fn summary(out: &Path, s: &Scenario, args: &Args, sources: &[(String, usize)]) {
         recorded,
         s.steps.len()
     );
-    for (f, path) in s.flows.iter().zip(&args.recordings) {
+    for (f, source) in s.flows.iter().zip(from) {
         outln!(
-            "  flow {}: weight {}, {} step(s), from {}",
+            "  flow {}: weight {}, {} step(s), from {source}",
             f.name,
             f.weight_or_one(),
             f.steps.len(),
-            path.display()
         );
     }
     // One VU with as many iterations as the weights add up to runs every flow once or more.

@@ -33,6 +33,7 @@ mod shop;
 mod shop_users;
 mod structure;
 mod testbed;
+mod testers;
 mod util;
 mod verify;
 mod webapp;
