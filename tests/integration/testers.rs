@@ -261,3 +261,44 @@ if via http://loadtape.ca/mark/no%20spaces; then exit 1; fi
         .collect();
     assert_eq!(iterations, [12, 4]);
 }
+
+#[test]
+fn a_group_name_typed_in_the_proxys_terminal_marks_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_tb, base) = crate::util::testbed(&[]);
+    let mut cmd = in_dir(
+        dir,
+        &[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            "typed.yaml",
+            "--ca-dir",
+            "certs",
+        ],
+    );
+    cmd.stdin(Stdio::piped());
+    let mut p = Running::start(cmd);
+    let addr = p.proxy_ready();
+    let mut stdin = p.child.stdin.take().unwrap();
+    let via = |path: &str| {
+        let (code, _) = crate::util::curl(&["-s", "--proxy", &addr, &format!("{base}{path}")]);
+        assert_eq!(code, 0);
+    };
+    via("/api/goods");
+    p.lines(1);
+    std::io::Write::write_all(&mut stdin, b"not a name!\ncheckout\n").unwrap();
+    p.line_containing("is not a group name");
+    p.line_containing("group `checkout` started");
+    via("/api/profile");
+    let line = p.lines(1).remove(0);
+    assert!(line.contains("[checkout]"), "{line}");
+    drop(stdin);
+    let (code, rest) = p.terminate();
+    assert_eq!(code, 0, "{rest}");
+    let rec = loadtape_recording::read_recording(dir.join("typed.yaml")).unwrap();
+    let groups: Vec<Option<&str>> = rec.exchanges.iter().map(|e| e.group.as_deref()).collect();
+    assert_eq!(groups, [None, Some("checkout")]);
+}

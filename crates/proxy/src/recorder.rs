@@ -250,6 +250,13 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         e.duration_ms,
         bytes(size)
     );
+    let who: Vec<&str> = [e.tester.as_deref(), e.group.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !who.is_empty() {
+        line.push_str(&format!(" [{}]", who.join(" ")));
+    }
     if !tokens.is_empty() {
         line.push_str(" tokens: ");
         line.push_str(&tokens.join(", "));

@@ -51,8 +51,9 @@ fn sample() -> Recording {
         started: at(ms),
         duration_ms: 12.345,
         client: Some("192.168.1.23".into()),
-        tester: None,
-        group: None,
+        // Two testers and two groups: HAR keeps them (`_loadtapeTester`, pages).
+        tester: Some(if id % 2 == 0 { "alice" } else { "bob" }.into()),
+        group: Some(if id < 5 { "browse" } else { "order" }.into()),
         request,
         response,
         error: error.map(str::to_string),
@@ -313,4 +314,50 @@ fn exported_har_has_every_required_field() {
         entries[5]["response"]["content"],
         json!({"size": 0, "mimeType": "x-unknown"})
     );
+}
+
+#[test]
+fn groups_are_har_pages_and_pages_of_other_tools_become_groups() {
+    let rec = sample();
+    let v: Value = to_har(&rec);
+    let pages = v["log"]["pages"].as_array().unwrap();
+    let titles: Vec<&str> = pages.iter().map(|p| p["title"].as_str().unwrap()).collect();
+    let mut groups: Vec<&str> = Vec::new();
+    for e in &rec.exchanges {
+        let g = e.group.as_deref().unwrap();
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    assert_eq!(titles, groups);
+    for e in v["log"]["entries"].as_array().unwrap() {
+        let page = pages
+            .iter()
+            .find(|p| p["id"] == e["pageref"])
+            .expect("a page");
+        assert_eq!(page["title"], e["_loadtapeGroup"]);
+    }
+    // A HAR of another tool with two pages: each page is a group (by title when it names one).
+    let mut other = v.clone();
+    for e in other["log"]["entries"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("_loadtapeGroup");
+    }
+    other["log"]["pages"][1]["title"] = json!("https://shop.example/order?id=1");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.har");
+    std::fs::write(&path, other.to_string()).unwrap();
+    let back = import_har(&path).unwrap().recording;
+    let first = back
+        .exchanges
+        .iter()
+        .find(|e| e.group.as_deref() == Some("browse"));
+    assert!(
+        first.is_some(),
+        "{:?}",
+        back.exchanges.iter().map(|e| &e.group).collect::<Vec<_>>()
+    );
+    assert!(back
+        .exchanges
+        .iter()
+        .any(|e| e.group.as_deref() == Some("group_order")));
 }

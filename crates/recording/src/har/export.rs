@@ -19,7 +19,7 @@ pub(super) fn export(recording: &Recording) -> Value {
         "log": {
             "version": "1.2",
             "creator": {"name": "loadtape", "version": env!("CARGO_PKG_VERSION")},
-            "pages": [],
+            "pages": pages(recording),
             "entries": recording.exchanges.iter().map(entry).collect::<Vec<_>>(),
             "_loadtapeRecording": {
                 "name": recording.header.name,
@@ -101,7 +101,41 @@ fn entry(e: &Exchange) -> Value {
     if let Some(client) = &e.client {
         v["_loadtapeClient"] = json!(client);
     }
+    if let Some(tester) = &e.tester {
+        v["_loadtapeTester"] = json!(tester);
+    }
+    if let Some(group) = &e.group {
+        v["pageref"] = json!(page_id(group));
+        v["_loadtapeGroup"] = json!(group);
+    }
     v
+}
+
+/// One HAR page per group, in order of first use, starting with its first exchange: HAR
+/// viewers then show the flows as pages.
+fn pages(recording: &Recording) -> Vec<Value> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for e in &recording.exchanges {
+        let Some(g) = e.group.as_deref() else {
+            continue;
+        };
+        if seen.contains(&g) {
+            continue;
+        }
+        seen.push(g);
+        out.push(json!({
+            "startedDateTime": timestamp(&e.started),
+            "id": page_id(g),
+            "title": g,
+            "pageTimings": {},
+        }));
+    }
+    out
+}
+
+fn page_id(group: &str) -> String {
+    format!("group_{group}")
 }
 
 fn headers(h: &Headers) -> Vec<Value> {

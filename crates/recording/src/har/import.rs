@@ -69,6 +69,7 @@ pub(super) fn import(
         max_body,
     };
     let meta = har.log.recording;
+    let pages = page_groups(&har.log.pages);
     let mut exchanges = Vec::with_capacity(har.log.entries.len());
     let mut skipped = Vec::new();
     let mut last_start = meta.as_ref().and_then(|m| m.created);
@@ -80,7 +81,9 @@ pub(super) fn import(
             ));
             continue;
         }
-        let exchange = importer.entry(i, entry, last_start)?;
+        let page = entry.pageref.as_deref().and_then(|p| pages.get(p)).cloned();
+        let mut exchange = importer.entry(i, entry, last_start)?;
+        exchange.group = exchange.group.take().or(page);
         last_start = Some(exchange.started);
         exchanges.push(exchange);
     }
@@ -191,8 +194,8 @@ impl Importer<'_> {
             started,
             duration_ms,
             client: e.client,
-            tester: None,
-            group: None,
+            tester: e.tester,
+            group: e.group,
             request,
             response,
             error,
@@ -434,6 +437,27 @@ fn body(
 
 /// The headers without HTTP/2 and HTTP/3 pseudo-headers, and the pseudo-headers apart.
 /// The path of entry `i`'s field `rest`, for errors that point into the file.
+/// Page id → group, when the HAR has two pages or more (a single page is a browser's one
+/// page load, not a choice of flows): the page's title when it is a usable flow name, else
+/// its id.
+fn page_groups(pages: &[super::model::Page]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    if pages.len() < 2 {
+        return out;
+    }
+    for p in pages {
+        let Some(id) = &p.id else { continue };
+        let usable = |t: &&String| {
+            (1..=64).contains(&t.len())
+                && t.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        };
+        let name = p.title.as_ref().filter(usable).unwrap_or(id);
+        out.insert(id.clone(), name.clone());
+    }
+    out
+}
+
 fn entry_path(i: usize, rest: &[Seg]) -> Vec<Seg> {
     let mut p = vec![Seg::Key("log"), Seg::Key("entries"), Seg::Index(i)];
     p.extend_from_slice(rest);

@@ -24,6 +24,10 @@ pub(super) struct Log {
     #[serde(default)]
     pub creator: Option<Creator>,
     pub entries: Vec<Entry>,
+    /// The pages entries refer to (`pageref`): with two or more, each is a group. Tools
+    /// write `null` or odd shapes here (Charles); those are no pages.
+    #[serde(default, deserialize_with = "lenient_pages")]
+    pub pages: Vec<Page>,
     /// Written by `loadtape har export`, so a round trip keeps the recording's own header.
     #[serde(default, rename = "_loadtapeRecording")]
     pub recording: Option<RecordingMeta>,
@@ -61,6 +65,32 @@ pub(super) struct Entry {
     pub id: Option<f64>,
     #[serde(default, rename = "_loadtapeClient", deserialize_with = "opt_string")]
     pub client: Option<String>,
+    #[serde(default, rename = "pageref", deserialize_with = "opt_string")]
+    pub pageref: Option<String>,
+    #[serde(default, rename = "_loadtapeTester", deserialize_with = "opt_string")]
+    pub tester: Option<String>,
+    #[serde(default, rename = "_loadtapeGroup", deserialize_with = "opt_string")]
+    pub group: Option<String>,
+}
+
+fn lenient_pages<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Page>, D::Error> {
+    let v = Value::deserialize(d)?;
+    let Value::Array(items) = v else {
+        return Ok(Vec::new());
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|p| serde_json::from_value(p).ok())
+        .collect())
+}
+
+/// A HAR page: what a browser loaded, or (exported by loadtape) a group of the recording.
+#[derive(Debug, Deserialize)]
+pub(super) struct Page {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
