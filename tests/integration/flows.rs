@@ -6,8 +6,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::run::{fixture, result, run, run_cmd, stats};
+use crate::run::{result, run, run_cmd, stats};
 use crate::util::{finish, loadtape};
+
+/// A scenario of the repository's `recordings/` (the README runs them too).
+fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("recordings")
+        .join(name)
+}
 
 fn show(o: &std::process::Output) -> String {
     format!(
@@ -54,7 +61,7 @@ fn three_weighted_flows_hold_70_20_10_over_10000_iterations() {
     let html = dir.path().join("mixed.html");
     // 20 VUs × 500 iterations.
     let o = run(
-        &fixture("mixed.scenario.yaml"),
+        &example("mixed-shop.scenario.yaml"),
         &base,
         &out,
         &["--iterations", "500", "--html", html.to_str().unwrap()],
@@ -114,7 +121,7 @@ fn a_three_step_funnel_holds_each_steps_rate_over_20_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("funnel.json");
     let o = run(
-        &fixture("funnel.scenario.yaml"),
+        &example("funnel-shop.scenario.yaml"),
         &base,
         &out,
         &[],
@@ -158,7 +165,7 @@ fn two_segments_of_a_mixed_scenario_merge_into_the_whole() {
         .map(|(k, out)| {
             let seg = format!("{}/2", k + 1);
             let args = ["--iterations", "250", "--segment", seg.as_str()];
-            run_cmd(&fixture("mixed.scenario.yaml"), &base, out, &args)
+            run_cmd(&example("mixed-shop.scenario.yaml"), &base, out, &args)
                 .spawn()
                 .unwrap()
         })
@@ -202,7 +209,7 @@ fn a_scenario_whose_step_lists_differ_by_flow_does_not_merge_with_a_plain_one() 
     let (_tb, base) = crate::util::testbed(&[]);
     let mixed = dir.path().join("mixed.json");
     let o = run(
-        &fixture("mixed.scenario.yaml"),
+        &example("mixed-shop.scenario.yaml"),
         &base,
         &mixed,
         &["--iterations", "10", "--vus", "1"],

@@ -315,3 +315,43 @@ fn the_readme_scenario_example_runs() {
     assert_eq!(tokens, [("platform", 1), ("login", 2)]);
     drop(testbed);
 }
+
+/// The README's mixed test, funnel and several-recordings convert, run as written against a
+/// testbed, in a copy of `recordings/`.
+#[test]
+fn the_readme_mixed_test_and_funnel_run_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let (_tb, base) = crate::util::testbed(&[]);
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    std::fs::create_dir(&recordings).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings");
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), recordings.join(e.file_name())).unwrap();
+    }
+    let script = block(&readme, "mixed", &[("9090", port)]);
+    let mut c = shell(dir.path(), &script);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let done = finish(c.spawn().unwrap(), Duration::from_secs(120));
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    for said in [
+        "flow browse: 700 iterations (70.0 %), weight 70 of constant-vus",
+        "flow detail: 200 iterations (20.0 %)",
+        "flow me: 100 iterations (10.0 %)",
+        "cut short by the funnel",
+        "wrote recordings/mix.scenario.yaml: 2 flow(s)",
+    ] {
+        assert!(out.contains(said), "{said:?} missing:\n{out}");
+    }
+    let mix = std::fs::read_to_string(recordings.join("mix.scenario.yaml")).unwrap();
+    assert!(mix.contains("- name: cookie-session_login"), "{mix}");
+}
