@@ -8,7 +8,7 @@ use loadtape_detect::{analyze, convert, mix, MixPart};
 use loadtape_recording::{Exchange, Recording};
 use loadtape_scenario::Scenario;
 
-use crate::convert::{
+use crate::convert_args::{
     analysis_options, bad, convert_options, read, talks_to_private_https, write_scenario, Args,
 };
 use crate::exit::Failure;
@@ -76,7 +76,7 @@ pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| crate::convert::default_out(args.recording()));
+        .unwrap_or_else(|| crate::convert_args::default_out(args.recording()));
     crate::outputs::refuse_existing(&out, args.force, "-o")?;
     let testers: Vec<&str> = distinct(rec.exchanges.iter().filter_map(|e| e.tester.as_deref()));
     let first_tester = testers.first().copied();

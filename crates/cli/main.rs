@@ -32,6 +32,7 @@ mod along;
 mod ca;
 mod capacity;
 mod convert;
+mod convert_args;
 mod convert_mix;
 mod demo;
 mod exit;
@@ -69,7 +70,7 @@ enum Command {
     Record(record::Args),
     Ca(ca::Args),
     Tokens(tokens::Args),
-    Convert(convert::Args),
+    Convert(convert_args::Args),
     Verify(verify::Args),
     Run(run::Args),
     Report(report::Args),
