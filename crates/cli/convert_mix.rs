@@ -67,7 +67,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    finish(args, &out, &name, parts, &from)
+    finish(args, &out, &name, parts, &from, false)
 }
 
 /// A recording whose exchanges carry groups (marked while recording): one flow per group,
@@ -137,7 +137,7 @@ pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
         .iter()
         .map(|g| format!("group `{g}` of {}", args.recording().display()))
         .collect();
-    finish(args, &out, &rec.header.name, parts, &from)
+    finish(args, &out, &rec.header.name, parts, &from, true)
 }
 
 fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -157,14 +157,24 @@ fn finish(
     name: &str,
     parts: Vec<MixPart>,
     from: &[String],
+    one_recording: bool,
 ) -> Result<(), Failure> {
     let recorded: usize = parts
         .iter()
         .map(|p| p.conversion.scenario.tokens.len())
         .sum();
-    let Some(mixed) = mix(name, parts) else {
+    // Flows of one recording's groups can still be verified against it.
+    let recording = one_recording
+        .then(|| {
+            parts
+                .first()
+                .and_then(|p| p.conversion.scenario.recording.clone())
+        })
+        .flatten();
+    let Some(mut mixed) = mix(name, parts) else {
         return Err(bad("nothing to convert: no flow".into()));
     };
+    mixed.scenario.recording = recording;
     write_scenario(out, &mixed.yaml(), args.force)?;
     summary(out, &mixed.scenario, recorded, from);
     Ok(())

@@ -247,6 +247,33 @@ if via http://loadtape.ca/mark/no%20spaces; then exit 1; fi
         .collect();
     assert_eq!(flows, [("browse", Some(3), 1), ("me", Some(1), 1)]);
     assert_eq!(s.tokens.len(), 1, "the login before the first mark, shared");
+    assert_eq!(s.recording.as_deref(), Some("marked.yaml"));
+    // One verify iteration runs every flow's steps, compared with the one recording.
+    let o = in_dir(
+        dir,
+        &[
+            "verify",
+            "marked.scenario.yaml",
+            "--ca",
+            "certs/testbed-ca.pem",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sent: Vec<(&str, bool)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| (st["name"].as_str().unwrap(), st["live_status"].is_u64()))
+        .collect();
+    assert_eq!(sent.len(), 3, "{report:#}");
+    assert!(
+        sent.iter().all(|(_, live)| *live),
+        "every step sent: {report:#}"
+    );
     let (code, result) = crate::pipeline::replay(
         dir,
         "marked.scenario.yaml",
@@ -301,4 +328,35 @@ fn a_group_name_typed_in_the_proxys_terminal_marks_every_client() {
     let rec = loadtape_recording::read_recording(dir.join("typed.yaml")).unwrap();
     let groups: Vec<Option<&str>> = rec.exchanges.iter().map(|e| e.group.as_deref()).collect();
     assert_eq!(groups, [None, Some("checkout")]);
+}
+
+#[test]
+fn tester_lists_past_the_platforms_limits_are_refused_before_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let big: String = (0..20_000).map(|i| format!("tester{i}\n")).collect();
+    std::fs::write(dir.join("big.txt"), &big).unwrap();
+    let many: String = (0..1001).map(|i| format!("t{i}\n")).collect();
+    std::fs::write(dir.join("many.csv"), many).unwrap();
+    std::fs::write(dir.join("bad.txt"), "alice\nbob smith\n").unwrap();
+    let typed: Vec<String> = (0..151).map(|i| format!("--tester=t{i}")).collect();
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["--testers", "big.txt"], "at most 100 KB"),
+        (vec!["--testers", "many.csv"], "at most 1000"),
+        (vec!["--testers", "bad.txt"], "bad.txt:2"),
+        (typed.iter().map(String::as_str).collect(), "150"),
+    ];
+    for (extra, said_what) in cases {
+        let mut args = vec!["record", "--listen", "127.0.0.1:0", "--out", "r.yaml"];
+        args.extend(&extra);
+        let child = in_dir(dir, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let o = finish(child, Duration::from_secs(20));
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", said(&o));
+        assert!(said(&o).contains(said_what), "{extra:?}: {}", said(&o));
+        assert!(!dir.join("r.yaml").exists(), "nothing recorded");
+    }
 }

@@ -53,6 +53,13 @@ pub fn run_once(
     mut options: Options,
 ) -> Result<Vec<Observed>, PlanError> {
     let mut one = scenario.clone();
+    // One iteration covers every step: the flows of a mixed scenario run one after another
+    // (their steps are in flow order already), without the funnel's step rates.
+    one.flows.clear();
+    one.thresholds = None;
+    for step in &mut one.steps {
+        step.rate = None;
+    }
     one.load.executor = Executor::ConstantVus {
         vus: 1,
         duration: std::time::Duration::from_secs(300),
