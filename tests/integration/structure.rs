@@ -2,8 +2,10 @@
 //!
 //! A module's uses are its paths through `crate::`, `super::` and its own child modules
 //! (`mod x;` then `x::…`), resolved to the longest module prefix. A path to an item a crate
-//! root merely re-exports (`pub use`) is not a use of the root: the root is the facade. Test
-//! modules (from `#[cfg(test)]` on) are left out: a test module uses what it tests.
+//! root merely re-exports (`pub use`) is not a use of the root: the root is the facade; nor is
+//! a parent's `pub use child::Thing`. Grouped paths (`use super::{A, B}`) count as each of
+//! their paths. Test modules (from `#[cfg(test)]` on) are left out: a test module uses what
+//! it tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -54,16 +56,38 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The part of a file that is not tests, with `//` comments blanked.
+/// The part of a file that is not tests, with `//` comments blanked and grouped paths
+/// (`use super::{A, b::C}`) spelt out one by one, each on the line it starts.
 fn code(file: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(file).unwrap();
-    text.lines()
+    let blanked: Vec<&str> = text
+        .lines()
         .take_while(|l| l.trim() != "#[cfg(test)]")
         .map(|l| match l.find("//") {
-            Some(i) => l[..i].to_string(),
-            None => l.to_string(),
+            Some(i) => &l[..i],
+            None => l,
         })
-        .collect()
+        .collect();
+    let mut text = blanked.join("\n");
+    let group =
+        Regex::new(r"([A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)::\{([^{}]*)\}").unwrap();
+    // Innermost groups first: `a::{b::{c, d}, e}` becomes `a::b::c a::b::d a::e`.
+    while group.is_match(&text) {
+        text = group
+            .replace_all(&text, |c: &regex::Captures| {
+                let items: Vec<String> = c[2]
+                    .split(',')
+                    .flat_map(|item| item.split_whitespace())
+                    .filter(|i| *i != "as" && !i.starts_with('_'))
+                    .filter(|i| i.chars().next().is_some_and(|ch| ch.is_alphabetic()))
+                    .map(|i| format!("{}::{i}", &c[1]))
+                    .collect();
+                let lines = c[0].matches('\n').count();
+                format!("{}{}", items.join(" "), "\n".repeat(lines))
+            })
+            .into_owned();
+    }
+    text.lines().map(String::from).collect()
 }
 
 fn graph(root: &Path) -> Graph {
@@ -77,6 +101,7 @@ fn graph(root: &Path) -> Graph {
         .collect();
     let root_items = root_items(root);
     let path_re = Regex::new(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)").unwrap();
+    let reexport = Regex::new(r"^\s*pub(?:\([a-z]+\))?\s+use\s").unwrap();
     let mod_re = Regex::new(r"^\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+([a-z_0-9]+)\s*;").unwrap();
     let mut g = Graph::new();
     for (m, file) in &modules {
@@ -94,6 +119,10 @@ fn graph(root: &Path) -> Graph {
         });
         let mut uses = BTreeMap::new();
         for (n, line) in lines.iter().enumerate() {
+            // A re-export is a facade, not a use: `pub use child::Thing` in a parent.
+            if reexport.is_match(line) {
+                continue;
+            }
             let mut targets = Vec::new();
             for c in path_re.captures_iter(line) {
                 let base = match &c[1] {
@@ -280,4 +309,20 @@ fn the_checker_sees_a_cycle_through_super_and_a_child() {
         cycles(&graph(&src.join("lib.rs"))).is_empty(),
         "a re-export"
     );
+    // A grouped path, over lines, is a use of each of its paths.
+    std::fs::write(
+        src.join("a/b.rs"),
+        "use super::{\n    Other,\n    Thing,\n};\npub fn g() {}\n",
+    )
+    .unwrap();
+    let g = graph(&src.join("lib.rs"));
+    assert_eq!(cycles(&g), vec![vec!["a".to_string(), "a::b".to_string()]]);
+    assert_eq!(g["a::b"].1.get("a"), Some(&1), "from the line it starts");
+    // A parent re-exporting its child's items does not use the child.
+    std::fs::write(
+        src.join("a.rs"),
+        "mod b;\npub use b::{g};\npub struct Thing;\n",
+    )
+    .unwrap();
+    assert!(cycles(&graph(&src.join("lib.rs"))).is_empty());
 }

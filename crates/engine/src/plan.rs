@@ -252,7 +252,10 @@ impl Plan {
         let steps = compile_steps(s, &options, &mut slots, &mut origins, &targets, &token_of)?;
         let (thresholds, default_thresholds) = s.judged_by();
         let (mut flows, groups) = flows::compile(s);
-        flows::attach_tokens(&mut flows, &steps, &tokens);
+        // Which token steps each step and each token step uses.
+        let step_uses: Vec<&[usize]> = steps.iter().map(|st| &st.request.tokens[..]).collect();
+        let token_uses: Vec<&[usize]> = tokens.iter().map(|t| &t.request.tokens[..]).collect();
+        flows::attach_tokens(&mut flows, &step_uses, &token_uses);
         Ok(Plan {
             name: s.name.clone(),
             file: file.to_path_buf(),

@@ -55,7 +55,7 @@ pub(crate) struct RawFlow {
 /// validation with their lines).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawScenario {
+struct RawScenario {
     loadtape: String,
     name: String,
     #[serde(default)]
@@ -78,13 +78,18 @@ pub(crate) struct RawScenario {
     thresholds: Option<Vec<Threshold>>,
 }
 
-impl TryFrom<RawScenario> for Scenario {
+/// A [`Scenario`] as the loader parses it: from the file's shape, through [`RawScenario`].
+#[derive(Deserialize)]
+#[serde(try_from = "RawScenario")]
+pub(crate) struct Parsed(pub(crate) Scenario);
+
+impl TryFrom<RawScenario> for Parsed {
     type Error = String;
 
     /// The scenario's `load` is there exactly when some flow shares it: required for a plain
     /// scenario and for flows without a load of their own, refused when every flow has its own
     /// (it would run nothing; in memory it is then the first flow's, for the run's settings).
-    fn try_from(r: RawScenario) -> Result<Scenario, String> {
+    fn try_from(r: RawScenario) -> Result<Parsed, String> {
         let all_own = !r.flows.is_empty() && r.flows.iter().all(|f| f.load.is_some());
         let first_own = r
             .flows
@@ -117,7 +122,7 @@ impl TryFrom<RawScenario> for Scenario {
                 steps: start..steps.len(),
             });
         }
-        Ok(Scenario {
+        Ok(Parsed(Scenario {
             loadtape: r.loadtape,
             name: r.name,
             recording: r.recording,
@@ -129,7 +134,7 @@ impl TryFrom<RawScenario> for Scenario {
             flows,
             load,
             thresholds: r.thresholds,
-        })
+        }))
     }
 }
 

@@ -79,29 +79,26 @@ pub const SCENARIO_V1: &str = "scenario/v1";
 /// A scenario is one flow (`steps:`) or several (`flows:`, each with its own steps); either
 /// way [`Scenario::steps`] holds every step, and each [`Flow`] names its slice of them, so
 /// that code about steps (names, templates, reports) needs no second case.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "flows::RawScenario")]
+///
+/// Read one with [`load_scenario`]: the file's shape (`steps:` or `flows:`) is parsed into
+/// this one by the loader, which checks it on the way.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// Always [`SCENARIO_V1`].
     pub loadtape: String,
     /// What the test is called in summaries and results (`convert` uses the recording's name).
     pub name: String,
     /// The recording it was converted from (informative).
-    #[serde(default)]
     pub recording: Option<String>,
     /// Recorded origin → origin to send to (`https://api.example.com` →
     /// `https://staging.example.com`). Origins not listed are sent to unchanged. Both sides are
     /// `scheme://host[:port]`, stored without a trailing `/`.
-    #[serde(default)]
     pub target: IndexMap<String, String>,
     /// Name → template, in order: a variable may use data columns and the variables above it.
-    #[serde(default)]
     pub variables: IndexMap<String, Template>,
     /// Name → CSV file, whose columns templates use as `name.column`.
-    #[serde(default)]
     pub data: IndexMap<String, DataSource>,
     /// Refreshable tokens, fetched before the flow.
-    #[serde(default)]
     pub tokens: Vec<TokenStep>,
     /// Every step: the flow's in order, or with `flows:` each flow's in turn.
     pub steps: Vec<Step>,
@@ -114,7 +111,6 @@ pub struct Scenario {
     /// Pass/fail criteria judged on the finished run; `loadtape run` exits 99 when one fails.
     /// `None` when the scenario states none: the run is then held to
     /// [`DEFAULT_THRESHOLD`] (see [`Scenario::judged_by`]); `thresholds: []` states none.
-    #[serde(default)]
     pub thresholds: Option<Vec<Threshold>>,
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::context::Context;
 use super::de::{join_path, suggest, untag};
+use super::flows::Parsed;
 use super::spans::{Loc, SpanIndex};
 use super::{validate, Scenario, SCENARIO_V1};
 use loadtape_recording::Error;
@@ -55,7 +56,7 @@ pub fn load_scenario_str(text: &str, path: impl Into<PathBuf>) -> Result<Scenari
         )?;
     }
     let de = serde_yaml::Deserializer::from_str(text);
-    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| de_error(e, &cx))?;
+    let Parsed(scenario) = serde_path_to_error::deserialize(de).map_err(|e| de_error(e, &cx))?;
     if spans.is_none() {
         check_version(&cx, Some(&scenario.loadtape), true)?;
     }

@@ -6,8 +6,6 @@ use std::ops::Range;
 
 use loadtape_scenario::{Load, Scenario};
 
-use super::{StepPlan, TokenPlan};
-
 /// A flow, compiled.
 #[derive(Debug, Clone)]
 pub struct FlowPlan {
@@ -96,17 +94,16 @@ pub(super) fn compile(s: &Scenario) -> (Vec<FlowPlan>, Vec<GroupPlan>) {
 /// Each flow's token steps: what its steps' requests use, what those token steps use in
 /// turn, and every token step no request uses (its effect is unseen, as a login
 /// whose session is a cookie: it runs for every flow, as in a scenario of one flow).
-pub(super) fn attach_tokens(flows: &mut [FlowPlan], steps: &[StepPlan], tokens: &[TokenPlan]) {
+pub(super) fn attach_tokens(flows: &mut [FlowPlan], steps: &[&[usize]], tokens: &[&[usize]]) {
     let used_anywhere: Vec<usize> = steps
         .iter()
-        .map(|s| &s.request)
-        .chain(tokens.iter().map(|t| &t.request))
-        .flat_map(|r| r.tokens.iter().copied())
+        .chain(tokens)
+        .flat_map(|uses| uses.iter().copied())
         .collect();
     for f in flows {
         let mut need = vec![false; tokens.len()];
-        for s in &steps[f.steps.clone()] {
-            for &t in &s.request.tokens {
+        for uses in &steps[f.steps.clone()] {
+            for &t in *uses {
                 need[t] = true;
             }
         }
@@ -116,7 +113,7 @@ pub(super) fn attach_tokens(flows: &mut [FlowPlan], steps: &[StepPlan], tokens: 
         // A token step uses only those before it: one pass from the last takes them all.
         for t in (0..tokens.len()).rev() {
             if need[t] {
-                for &dep in &tokens[t].request.tokens {
+                for &dep in tokens[t] {
                     need[dep] = true;
                 }
             }
