@@ -24,6 +24,7 @@ mod import;
 mod locate;
 mod mitmproxy;
 mod model;
+mod wire;
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
