@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::de::{did_you_mean, fail, fail_at, one_or_many};
-use super::values::{self, parse_duration, JsonPathExpr, RegexExpr};
+use super::time::{self, parse_duration};
+use super::values::{self, JsonPathExpr, RegexExpr};
 use crate::template::{RenderError, Template, Vars};
 
 /// Takes a value out of a response into a variable.
@@ -426,7 +427,7 @@ impl Expiry {
 impl fmt::Display for Expiry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expiry::Fixed(d) => f.write_str(&values::format_duration(*d)),
+            Expiry::Fixed(d) => f.write_str(&time::format_duration(*d)),
             Expiry::Template(t) => write!(f, "{t}"),
         }
     }
@@ -451,7 +452,7 @@ impl<'de> Deserialize<'de> for Expiry {
                             m,
                             format!(
                                 "{}; or a template: '{{{{ expires_in }}}}s'",
-                                values::DURATION_HINT
+                                time::DURATION_HINT
                             ),
                         )
                     }),

@@ -44,6 +44,7 @@ mod loader;
 mod rename;
 mod spans;
 mod threshold;
+mod time;
 mod validate;
 mod values;
 mod writer;
@@ -65,9 +66,8 @@ pub use loadtape_recording::Error;
 pub use rename::Renames;
 pub use template::{RenderError, Template, TemplateError, Vars};
 pub use threshold::{Metric, Op, Stat, Threshold};
-pub use values::{
-    format_duration, parse_duration, parse_origin, JsonPathExpr, Rate, RateUnit, RegexExpr,
-};
+pub use time::{format_duration, parse_duration, Rate, RateUnit};
+pub use values::{parse_origin, JsonPathExpr, RegexExpr};
 pub use writer::{write_scenario, write_scenario_with_comments, Comments};
 
 /// The value of a scenario's `loadtape` key.
@@ -248,7 +248,7 @@ pub struct TokenStep {
     #[serde(default)]
     pub expires_in: Option<Expiry>,
     /// Refresh this long before expiry.
-    #[serde(default, deserialize_with = "values::opt_duration")]
+    #[serde(default, deserialize_with = "time::opt_duration")]
     pub refresh_before: Option<Duration>,
     /// Responses (to any step using the token) that mean it has to be refreshed now; the
     /// request is then retried once.
@@ -277,7 +277,7 @@ pub struct Step {
     #[serde(default)]
     pub extract: IndexMap<String, Extractor>,
     /// Pause after the step.
-    #[serde(default, deserialize_with = "values::opt_duration")]
+    #[serde(default, deserialize_with = "time::opt_duration")]
     pub think: Option<Duration>,
     /// The traffic funnel: how many of the flow's iterations per second reach this step. The
     /// first step's rate is the flow's (a `constant-rate` load); each later step goes on with

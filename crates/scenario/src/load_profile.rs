@@ -7,7 +7,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::de::{did_you_mean, fail, fail_at};
-use super::values::{opt_duration, Rate, RATE_HINT};
+use super::time::{opt_duration, Rate, RATE_HINT};
 
 /// The `load` section: the executor, and a cap on each VU's iterations.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,7 +202,7 @@ impl<'de> Deserialize<'de> for Target {
 #[serde(deny_unknown_fields)]
 struct RawStage {
     to: Target,
-    #[serde(deserialize_with = "super::values::duration")]
+    #[serde(deserialize_with = "super::time::duration")]
     over: Duration,
 }
 

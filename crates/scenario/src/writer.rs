@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::values::format_duration;
+use super::time::format_duration;
 use super::{
     BodyTemplate, Check, Executor, Expiry, Extractor, JsonRule, JsonTest, Load, RefreshOn,
     RequestTemplate, Scenario, Step, TokenStep,
