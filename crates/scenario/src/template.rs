@@ -117,6 +117,8 @@ pub enum Func {
     Env,
     /// Lower-case hex MD5 of the argument.
     Md5,
+    /// Lower-case hex SHA-1 of the argument (home-made signatures still use it).
+    Sha1,
     /// Lower-case hex SHA-256 of the argument.
     Sha256,
     /// Lower-case hex HMAC-SHA256 of the second argument, keyed by the first.
@@ -131,23 +133,31 @@ pub enum Func {
     FormEncode,
     /// Percent-decoding, `+` read as a space: the inverse of both encodings above.
     UrlDecode,
+    /// The argument in upper case (ASCII): WeChat Pay's `sign` is upper-case hex.
+    Upper,
+    /// The bytes a hex string spells, in standard base64: a digest's base64 form
+    /// (`hex_to_base64(hmac_sha256(key, s))`), as many signing schemes send it.
+    HexToBase64,
 }
 
 impl Func {
     /// Every function, in the order messages list them.
-    pub const ALL: [Func; 12] = [
+    pub const ALL: [Func; 15] = [
         Func::NowMs,
         Func::NowS,
         Func::Uuid,
         Func::RandomInt,
         Func::Env,
         Func::Md5,
+        Func::Sha1,
         Func::Sha256,
         Func::HmacSha256,
         Func::Base64,
         Func::UrlEncode,
         Func::FormEncode,
         Func::UrlDecode,
+        Func::Upper,
+        Func::HexToBase64,
     ];
 
     /// The name a template calls it by (`now_ms`, `hmac_sha256`).
@@ -159,12 +169,15 @@ impl Func {
             Func::RandomInt => "random_int",
             Func::Env => "env",
             Func::Md5 => "md5",
+            Func::Sha1 => "sha1",
             Func::Sha256 => "sha256",
             Func::HmacSha256 => "hmac_sha256",
             Func::Base64 => "base64",
             Func::UrlEncode => "url_encode",
             Func::FormEncode => "form_encode",
             Func::UrlDecode => "url_decode",
+            Func::Upper => "upper",
+            Func::HexToBase64 => "hex_to_base64",
         }
     }
 
@@ -175,6 +188,9 @@ impl Func {
             Func::RandomInt => &["a", "b"],
             Func::Env => &["name"],
             Func::Md5
+            | Func::Sha1
+            | Func::Upper
+            | Func::HexToBase64
             | Func::Sha256
             | Func::Base64
             | Func::UrlEncode

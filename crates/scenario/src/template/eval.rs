@@ -100,6 +100,12 @@ pub enum RenderError {
         /// The argument as it rendered.
         value: String,
     },
+    /// `hex_to_base64(s)` of something that is not hex digits.
+    #[error("hex_to_base64 takes hex digits (a digest), not `{value}`")]
+    NotHex {
+        /// The argument as it rendered.
+        value: String,
+    },
     /// `random_int(a, b)` with `a` greater than `b`: there is no integer to pick.
     #[error("random_int({low}, {high}) is empty: the first bound exceeds the second")]
     EmptyRange {
@@ -255,6 +261,13 @@ fn call(func: Func, args: &[Expr], vars: &dyn Vars, out: &mut dyn Sink) -> Resul
             eval(arg(0), vars, &mut h)?;
             hex(&h.0.finalize(), out);
         }
+        Func::Sha1 => {
+            let mut h = DigestSink(ring::digest::Context::new(
+                &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            ));
+            eval(arg(0), vars, &mut h)?;
+            hex(h.0.finish().as_ref(), out);
+        }
         Func::Sha256 => {
             let mut h = DigestSink(ring::digest::Context::new(&ring::digest::SHA256));
             eval(arg(0), vars, &mut h)?;
@@ -276,6 +289,14 @@ fn call(func: Func, args: &[Expr], vars: &dyn Vars, out: &mut dyn Sink) -> Resul
         Func::UrlEncode => out.put(&super::url_encode(&text(arg(0), vars)?)),
         Func::FormEncode => out.put(&super::form_encode(&text(arg(0), vars)?)),
         Func::UrlDecode => out.put(&super::url_decode(&text(arg(0), vars)?)),
+        Func::Upper => out.put(&text(arg(0), vars)?.to_ascii_uppercase()),
+        Func::HexToBase64 => {
+            let s = text(arg(0), vars)?;
+            let bytes = unhex(&s).ok_or(RenderError::NotHex { value: s })?;
+            let mut encoded = String::with_capacity(bytes.len() * 4 / 3 + 4);
+            loadtape_recording::body::BASE64.encode_string(&bytes, &mut encoded);
+            out.put(&encoded);
+        }
     }
     Ok(())
 }
@@ -307,6 +328,17 @@ fn integer(e: &Expr, vars: &dyn Vars) -> Result<i64, RenderError> {
             function: "random_int",
             value: s,
         })
+}
+
+/// The bytes of an even-length hex string (either case); `None` for anything else.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex(bytes: &[u8], out: &mut dyn Sink) {

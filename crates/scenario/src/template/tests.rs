@@ -206,6 +206,22 @@ fn hash_functions_match_known_vectors() {
         .unwrap(),
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
+    assert_eq!(
+        render("{{ sha1(s) }}", &[("s", "abc")]).unwrap(),
+        "a9993e364706816aba3e25717850c26c9cd0d89d"
+    );
+    assert_eq!(
+        render("{{ upper(md5('')) }}", &[]).unwrap(),
+        "D41D8CD98F00B204E9800998ECF8427E"
+    );
+    // The digest's bytes in base64, as `openssl dgst -binary | base64` prints them.
+    assert_eq!(
+        render("{{ hex_to_base64(md5('')) }}", &[]).unwrap(),
+        "1B2M2Y8AsgTpgAmY7PhCfg=="
+    );
+    assert_eq!(render("{{ hex_to_base64('00FF') }}", &[]).unwrap(), "AP8=");
+    let e = render("{{ hex_to_base64(s) }}", &[("s", "xyz")]).unwrap_err();
+    assert!(e.to_string().contains("hex digits"), "{e}");
 }
 
 #[test]
