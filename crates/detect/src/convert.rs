@@ -281,6 +281,7 @@ impl<'a> Builder<'a> {
             self.steps.push(Step {
                 name: self.a.steps[i].name.clone(),
                 recorded: Some(e.id),
+                vars: IndexMap::new(),
                 request,
                 check: (check != Check::default()).then_some(check),
                 extract,

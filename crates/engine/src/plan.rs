@@ -122,6 +122,8 @@ pub struct TokenPlan {
 pub struct StepPlan {
     /// The step's name, for messages and the result.
     pub name: String,
+    /// Its `vars`, each in a local slot, rendered in order before each sending.
+    pub vars: Vec<(usize, Template)>,
     /// The request the step sends.
     pub request: RequestPlan,
     /// What a good answer is; without a check, any status below 400.
@@ -252,16 +254,20 @@ fn check_env(s: &Scenario) -> Result<(), PlanError> {
         .tokens
         .iter()
         .map(|t| (format!("token step `{}`", t.name), &t.request))
+        .map(|(owner, r)| {
+            let request = r.templates().into_iter();
+            (owner, request.map(|(p, t)| (format!("request.{p}"), t)).collect())
+        })
         .chain(
             s.steps
                 .iter()
-                .map(|st| (format!("step `{}`", st.name), &st.request)),
+                .map(|st| (format!("step `{}`", st.name), st.templates())),
         );
-    for (owner, r) in requests {
+    for (owner, templates) in requests {
         places.extend(
-            r.templates()
+            templates
                 .into_iter()
-                .map(|(sub, t)| (format!("{owner} {sub}"), t)),
+                .map(|(sub, t): (String, &Template)| (format!("{owner} {sub}"), t)),
         );
     }
     for (place, t) in places {
@@ -442,8 +448,14 @@ fn compile_steps(
             || refresh_json
             || check_body
             || extract.iter().any(|e| body_extractor(&e.extractor));
+        let vars = st
+            .vars
+            .iter()
+            .map(|(name, t)| (slots.local(name), t.clone()))
+            .collect();
         steps.push(StepPlan {
             name: st.name.clone(),
+            vars,
             request,
             check: st.check.clone(),
             extract,

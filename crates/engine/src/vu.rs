@@ -188,7 +188,7 @@ impl Vu {
         let mut start_ref = intended;
         for attempt in 0..2 {
             let used = self.tokens_used(s);
-            let built = match self.build(&sp.request) {
+            let built = match self.step_vars(s).and_then(|()| self.build(&sp.request)) {
                 Ok(b) => b,
                 Err(m) => {
                     ctx.warn_once(&format!("step `{}`: {m}", sp.name));
@@ -273,6 +273,17 @@ impl Vu {
             return next;
         }
         StepEnd::Next
+    }
+
+    /// Step `s`'s `vars`, rendered in order into their slots (afresh for a second sending:
+    /// a new nonce, a new signature).
+    fn step_vars(&mut self, s: usize) -> Result<(), String> {
+        let ctx = self.ctx.clone();
+        for (slot, t) in &ctx.plan.steps[s].vars {
+            let value = t.render_to_string(&self.view()).map_err(|e| e.to_string())?;
+            self.locals[*slot] = Some(value.into_owned());
+        }
+        Ok(())
     }
 
     /// The tokens step `s` uses, with the generation of each this VU holds.

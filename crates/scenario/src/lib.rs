@@ -267,6 +267,12 @@ pub struct Step {
     /// compare the live answer with the recorded one. Absent in hand-written scenarios.
     #[serde(default)]
     pub recorded: Option<u64>,
+    /// Name → template, rendered in order each time the step runs, before its request: a
+    /// value the request uses twice the same (a timestamp and nonce that a signature covers
+    /// too). Each may use what the request may, and the ones above it; later steps see the
+    /// last value.
+    #[serde(default)]
+    pub vars: IndexMap<String, Template>,
     /// What to send.
     pub request: RequestTemplate,
     /// Absent: any status below 400 passes.
@@ -284,6 +290,20 @@ pub struct Step {
     /// the share that keeps it at its rate, and the rest end there ("cut short").
     #[serde(default)]
     pub rate: Option<Rate>,
+}
+
+impl Step {
+    /// Every template of the step (its `vars`, then its request's), with its field path below
+    /// the step.
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let vars = self.vars.iter().map(|(k, t)| (format!("vars.{k}"), t));
+        let request = self
+            .request
+            .templates()
+            .into_iter()
+            .map(|(p, t)| (format!("request.{p}"), t));
+        vars.chain(request).collect()
+    }
 }
 
 impl Scenario {

@@ -101,6 +101,10 @@ impl Renames {
 
     /// A step's request and the names it extracts.
     pub fn step(&self, s: &mut Step) {
+        s.vars = std::mem::take(&mut s.vars)
+            .into_iter()
+            .map(|(k, t)| (self.name(&k), self.template(&t)))
+            .collect();
         self.request(&mut s.request);
         s.extract = std::mem::take(&mut s.extract)
             .into_iter()

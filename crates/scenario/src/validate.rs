@@ -77,6 +77,14 @@ pub(crate) fn validate(s: &Scenario, cx: &Context<'_>) -> Result<(), Error> {
             let step = &s.steps[i];
             let base = s.step_path(i);
             names.current = Some(&step.name);
+            for (name, t) in &step.vars {
+                let path = format!("{base}.vars.{name}");
+                names.check(cx, s, &path, t, None, &[])?;
+                if !matches!(names.bound.get(name.as_str()), Some(Def::Step)) {
+                    names.new_extract(cx, &path, name)?;
+                }
+                names.bound.insert(name, Def::Step);
+            }
             names.request(cx, s, &format!("{base}.request"), &step.request, None)?;
             for name in step.extract.keys() {
                 // Extracting a step's name again replaces the value (a fresh CSRF token).

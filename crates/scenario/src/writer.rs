@@ -252,6 +252,13 @@ impl W<'_> {
     fn step(&mut self, path: &str, s: &Step) {
         self.item(0, path, "name", &s.name);
         self.recorded(path, s.recorded);
+        if !s.vars.is_empty() {
+            self.key(2, &format!("{path}.vars"), "vars");
+            self.out.push('\n');
+            for (name, t) in &s.vars {
+                self.template_kv(4, &format!("{path}.vars.{name}"), name, t);
+            }
+        }
         self.request(&format!("{path}.request"), &s.request);
         if let Some(c) = &s.check {
             self.check(&format!("{path}.check"), c);

@@ -58,6 +58,7 @@ fn scenario(text: String, t: Template) -> Scenario {
     s.steps.push(Step {
         name: "b".into(),
         recorded: Some(7),
+        vars: indexmap::IndexMap::new(),
         request: RequestTemplate {
             method: http::Method::POST,
             url: Template::parse("https://a.example/{{ v }}").expect("parses"),
