@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     crate::outputs::refuse_existing(&out, args.force, "-o")?;
     let mut evidence = Evidence::default();
     if !others.is_empty() {
-        let first = analyze(&rec, &analysis_options(&args)).map_err(bad)?;
+        let first = analyze(&rec, &analysis_options(&args)?).map_err(bad)?;
         for f in compare_recordings(&rec, &first, &others).facts() {
             evidence.add(f.clone());
         }
@@ -125,7 +125,7 @@ fn build(
     out: &Path,
     users: bool,
 ) -> Result<(Analysis, Conversion, Vec<String>), Failure> {
-    let mut analysis = analyze(rec, &analysis_options(args)).map_err(bad)?;
+    let mut analysis = analyze(rec, &analysis_options(args)?).map_err(bad)?;
     let changes = evidence.apply(rec, &mut analysis);
     let conversion = convert(rec, &analysis, &convert_options(args, out, users));
     if conversion.scenario.steps.is_empty() {

@@ -46,6 +46,11 @@ pub struct Args {
     /// Keep static assets and analytics beacons.
     #[arg(long)]
     pub(crate) keep_static: bool,
+    /// An environment variable holding a candidate signing secret (an API key, an app
+    /// secret); repeatable. Signatures are searched with it; the scenario reads it with
+    /// env("NAME") and never holds the value.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) secret_env: Vec<String>,
     /// Overwrite the scenario if it exists.
     #[arg(long)]
     pub(crate) force: bool,
@@ -82,11 +87,12 @@ pub(crate) fn read(path: &Path) -> Result<loadtape_recording::Recording, Failure
     loadtape_recording::read_any(path).map_err(|e| bad(e.to_string()))
 }
 
-pub(crate) fn analysis_options(args: &Args) -> Options {
-    Options {
+pub(crate) fn analysis_options(args: &Args) -> Result<Options, Failure> {
+    Ok(Options {
         keep_static: args.keep_static,
         token_step: args.token_step.clone(),
-    }
+        secrets: crate::secret_env::read(&args.secret_env)?,
+    })
 }
 
 /// Bad input (exit 2): the message is the whole story, no context chain.

@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let mut parts = Vec::with_capacity(n);
     for (i, path) in args.recordings.iter().enumerate() {
         let rec = read(path)?;
-        let analysis = analyze(&rec, &analysis_options(args)).map_err(bad)?;
+        let analysis = analyze(&rec, &analysis_options(args)?).map_err(bad)?;
         let conversion = convert(&rec, &analysis, &convert_options(args, &out, false));
         if conversion.scenario.steps.is_empty() {
             return Err(bad(format!(
@@ -119,7 +119,7 @@ pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
                 .map(|e| (*e).clone()),
         );
         sub.header.name = g.to_string();
-        let analysis = analyze(&sub, &analysis_options(args)).map_err(bad)?;
+        let analysis = analyze(&sub, &analysis_options(args)?).map_err(bad)?;
         let conversion = convert(&sub, &analysis, &convert_options(args, &out, false));
         if conversion.scenario.steps.is_empty() {
             return Err(bad(format!(

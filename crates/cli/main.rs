@@ -46,6 +46,7 @@ mod repair;
 mod report;
 mod run;
 mod runtime;
+mod secret_env;
 mod server_args;
 mod testbed;
 mod timeline_file;

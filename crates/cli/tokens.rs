@@ -23,6 +23,10 @@ pub struct Args {
     /// Keep static assets and analytics beacons.
     #[arg(long)]
     keep_static: bool,
+    /// An environment variable holding a candidate signing secret; repeatable (as
+    /// `convert --secret-env`).
+    #[arg(long, value_name = "NAME")]
+    secret_env: Vec<String>,
     /// Print the findings as JSON (for tools) instead of the table.
     #[arg(long)]
     json: bool,
@@ -34,6 +38,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let opts = Options {
         keep_static: args.keep_static,
         token_step: args.token_step,
+        secrets: crate::secret_env::read(&args.secret_env)?,
     };
     let analysis = analyze(&rec, &opts).map_err(|e| Failure::BadInput(anyhow::anyhow!(e)))?;
     if args.json {

@@ -20,6 +20,7 @@ use crate::origin::{Hit, Index};
 use crate::presets;
 use crate::rules;
 use crate::shape;
+use crate::signing::{At, Secret, Signing};
 use crate::walk::{self, Kind};
 
 /// What changes the analysis.
@@ -29,6 +30,8 @@ pub struct Options {
     pub keep_static: bool,
     /// A step (by name or recorded exchange id) that is the token step, whatever the rules say.
     pub token_step: Option<String>,
+    /// Candidate secrets for the signatures (`--secret-env`): compared with, never written.
+    pub secrets: Vec<Secret>,
 }
 
 /// A value's class, confidence, reason and origins, before it gets a name.
@@ -66,6 +69,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) forced: Option<usize>,
     /// Whether a regex singles out a value in a page, by (step, value): checked once.
     extractable: RefCell<HashMap<(usize, String), bool>>,
+    /// The signature fields, with the rules inferred for them.
+    signings: Vec<Signing>,
 }
 
 /// Finds the tokens of a recording. Fails only when `--token-step` names no step.
@@ -86,6 +91,7 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         mini: mini_program(exchanges, &kept),
         forced,
         extractable: RefCell::new(HashMap::new()),
+        signings: crate::signing::infer(exchanges, &kept, &opts.secrets),
     };
     let mut groups = cx.group_uses();
     // Before the candidates are classified: a short id takes the uses of its prefixed forms
@@ -105,7 +111,8 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         findings.push(cx.short_id_finding(value, uses, origins, &mut names));
     }
     let mini_program = cx.mini.clone();
-    drop(cx);
+    warnings.extend(cx.signings.iter().map(signing_warning));
+    let signings = cx.signings;
     Ok(Analysis {
         name: rec.header.name.clone(),
         steps,
@@ -113,7 +120,27 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         mini_program,
         warnings,
         rows_elsewhere: IndexMap::new(),
+        signings,
     })
+}
+
+/// What a human must know of a signature field: the rule and the secret to set for the run,
+/// or that none was found.
+fn signing_warning(s: &Signing) -> String {
+    match &s.rule {
+        Some(r) => {
+            let set = r
+                .secret_env
+                .as_ref()
+                .map(|e| format!("; set {e} for the run (the scenario reads it with env(\"{e}\"))"))
+                .unwrap_or_default();
+            format!("signature {}: written as a template{set}", s.describe())
+        }
+        None => format!(
+            "signature {}, which the server will reject once the signed values change: write its rule as a template (e.g. '{{{{ md5(...) }}}}'), or name the secret with --secret-env NAME",
+            s.describe()
+        ),
+    }
 }
 
 /// One step a recorded exchange, named after its URL (ids in it left out) and marked when
@@ -440,11 +467,26 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether a field of the signature search covers the value at `place` of `step`.
+    fn signs(&self, step: usize, place: &Place) -> bool {
+        let same = |at: &At| match (at, place) {
+            (At::Query(a), Place::Query(b)) | (At::Form(a), Place::Form(b)) => a == b,
+            (At::Header(a), Place::Header(b)) => a.eq_ignore_ascii_case(b),
+            (At::Json(a), Place::Json(b)) => format!("${}", walk::key_step(a)) == *b,
+            _ => false,
+        };
+        self.signings
+            .iter()
+            .any(|s| s.uses.iter().any(|(i, at)| *i == step && same(at)))
+    }
+
     /// What a human must decide about a finding.
     fn warning(&self, f: &Finding) -> Option<String> {
         let step = &self.steps[f.uses[0].step].name;
         let place = &f.uses[0].place;
         match f.class {
+            // Said once per field, with the rule or the schemes tried (`signing_warning`).
+            Class::Generated(Gen::Signature) if self.signs(f.uses[0].step, place) => None,
             Class::Generated(Gen::Signature) => Some(format!(
                 "`{}` ({place} of step `{step}`) is a signature: the replay needs its signing rule \
                  (write it as a template, e.g. '{{{{ md5(...) }}}}'); it is sent as recorded, which \

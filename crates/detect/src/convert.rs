@@ -4,6 +4,7 @@
 mod logins;
 mod mix;
 mod serial;
+mod signatures;
 mod token_steps;
 mod users;
 mod variables;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use loadtape_recording::{BodyContent, Exchange, Headers, Recording};
-use loadtape_scenario::template::Expr;
+use loadtape_scenario::template::{Expr, Part};
 use loadtape_scenario::{
     BodyTemplate, Check, Comments, DataSource, Executor, Extractor, JsonPathExpr, JsonRule,
     JsonTest, Load, RegexExpr, RequestTemplate, Step, Threshold, TokenStep,
@@ -176,6 +177,10 @@ struct Builder<'a> {
     errcodes: bool,
     /// The business status fields the recording's answers carry.
     business: Dialect,
+    /// The last request's step vars (fresh values a signature covers, and the signature).
+    step_vars: IndexMap<String, Template>,
+    /// What was said of each signature var: (var, rule and instances).
+    sign_notes: Vec<(String, String)>,
 }
 
 impl<'a> Builder<'a> {
@@ -209,6 +214,8 @@ impl<'a> Builder<'a> {
             users_columns: Vec::new(),
             users_rows: Vec::new(),
             errcodes,
+            step_vars: IndexMap::new(),
+            sign_notes: Vec::new(),
             business: Dialect::learn(
                 rec.exchanges
                     .iter()
@@ -278,10 +285,14 @@ impl<'a> Builder<'a> {
             }
             let think = kept.get(n + 1).and_then(|&next| think(e, &self.ex[next]));
             self.step_comments(&path, i);
+            for (var, note) in std::mem::take(&mut self.sign_notes) {
+                self.comments
+                    .add(format!("{path}.vars.{var}"), format!("Signature {note}"));
+            }
             self.steps.push(Step {
                 name: self.a.steps[i].name.clone(),
                 recorded: Some(e.id),
-                vars: IndexMap::new(),
+                vars: std::mem::take(&mut self.step_vars),
                 request,
                 check: (check != Check::default()).then_some(check),
                 extract,
@@ -297,7 +308,9 @@ impl<'a> Builder<'a> {
             if !f.uses.iter().any(|u| u.step == step) {
                 continue;
             }
+            let signed = !self.signed_at(step).is_empty();
             match f.class {
+                Class::Generated(Gen::Signature) if signed => {}
                 Class::Generated(Gen::Signature) => notes.push(format!(
                     "`{}` is a signature, sent as recorded: replace it with its signing rule,\n\
                      e.g. '{{{{ md5(appid + now_ms() + secret) }}}}' (loadtape cannot guess it).",
@@ -335,7 +348,16 @@ impl<'a> Builder<'a> {
     /// gets what is bound before the flow (variables, generators, earlier tokens).
     fn request(&mut self, step: usize, for_token: bool) -> RequestTemplate {
         let e = &self.ex[step];
-        let (mut subs, jar) = self.finding_subs(step, for_token);
+        // A signed step sends each fresh value once, through its vars: the signature covers
+        // the same one (token steps have no vars: their signatures stay as recorded).
+        let signed = if for_token {
+            Vec::new()
+        } else {
+            self.signed_at(step)
+        };
+        let (mut subs, jar, mut vars) = self.finding_subs(step, for_token, !signed.is_empty());
+        self.sign(step, &signed, &mut subs, &mut vars);
+        self.step_vars = vars;
         if for_token {
             self.secret(step, &mut subs);
         }
@@ -360,9 +382,16 @@ impl<'a> Builder<'a> {
 
     /// The substitutions of the applied findings `step` uses, and the cookies left to the
     /// VU's cookie jar instead (their names, taken out of the `cookie` header).
-    fn finding_subs(&self, step: usize, for_token: bool) -> (Subs, HashSet<String>) {
+    /// With `hoist`, a value made afresh each sending becomes a step var, returned.
+    fn finding_subs(
+        &self,
+        step: usize,
+        for_token: bool,
+        hoist: bool,
+    ) -> (Subs, HashSet<String>, IndexMap<String, Template>) {
         let mut subs = Subs::default();
         let mut jar = HashSet::new();
+        let mut vars = IndexMap::new();
         // The appid is replaced wherever it appears (the Referer too), so changing the
         // variable changes every request.
         let appid = self
@@ -377,9 +406,19 @@ impl<'a> Builder<'a> {
             .applied()
             .filter(|f| f.uses.iter().any(|u| u.step == step))
         {
-            let Some(expr) = self.exprs.get(f.variable.as_str()) else {
+            let Some(mut expr) = self.exprs.get(f.variable.as_str()) else {
                 continue;
             };
+            let hoisted;
+            let volatile = Template::from_parts([Part::Expr(expr.clone())]).is_volatile();
+            if hoist && volatile {
+                vars.insert(
+                    f.variable.clone(),
+                    Template::from_parts([Part::Expr(expr.clone())]),
+                );
+                hoisted = Expr::Var(f.variable.clone());
+                expr = &hoisted;
+            }
             if for_token && !self.bound_before_flow(f, step) {
                 continue;
             }
@@ -392,7 +431,7 @@ impl<'a> Builder<'a> {
                 substitute_use(f, u, expr, &mut subs);
             }
         }
-        (subs, jar)
+        (subs, jar, vars)
     }
 
     /// Whether a token request at `step` may send `f`: a token request sends only what is

@@ -25,6 +25,8 @@ pub struct Analysis {
     /// A [`Class::PerUser`] variable's value in each other recording of the flow (`convert
     /// --also`), in order: the `users` data source's rows after the recorded one.
     pub rows_elsewhere: indexmap::IndexMap<String, Vec<String>>,
+    /// The signature fields and the rules inferred for them (see `signing`).
+    pub signings: Vec<crate::signing::Signing>,
 }
 
 impl Analysis {

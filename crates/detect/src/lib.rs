@@ -32,6 +32,7 @@ pub mod shape;
 mod substitute;
 mod text;
 mod unissued;
+pub mod signing;
 mod walk;
 
 pub use classify::{analyze, Options};

@@ -82,6 +82,12 @@ pub fn render_table(a: &Analysis) -> String {
     if !dropped.is_empty() {
         let _ = writeln!(out, "\ndropped: {}", dropped.join(", "));
     }
+    if !a.signings.is_empty() {
+        out.push_str("\nsignatures:\n");
+        for s in &a.signings {
+            wrap(&mut out, &s.describe(), "  - ", "    ");
+        }
+    }
     if !a.warnings.is_empty() {
         out.push_str("\nwarnings:\n");
         for w in &a.warnings {
@@ -146,6 +152,14 @@ pub fn findings_json(a: &Analysis) -> serde_json::Value {
         "mini_program": a.mini_program.as_ref().map(|m| json!({"platform": m.platform.to_string(), "appid": m.appid})),
         "findings": findings,
         "dropped": dropped,
+        "signatures": a.signings.iter().map(|s| json!({
+            "field": s.field,
+            "steps": s.uses.iter().map(|(i, _)| step(*i)).collect::<Vec<_>>(),
+            "rule": s.rule.as_ref().map(|r| r.to_string()),
+            "secret_env": s.rule.as_ref().and_then(|r| r.secret_env.clone()),
+            "low_confidence": s.low_confidence(),
+            "tried": s.tried,
+        })).collect::<Vec<_>>(),
         "warnings": a.warnings,
     })
 }

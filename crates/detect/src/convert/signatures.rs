@@ -1,0 +1,96 @@
+//! A signed step (see `crate::signing`): the values the signature covers that are made
+//! afresh each sending (timestamps, nonces) become the step's `vars`, so the request and the
+//! signature use the same one, and the signature becomes a `vars` entry computed by the
+//! inferred rule, with the secret read from the environment.
+
+use indexmap::IndexMap;
+use loadtape_scenario::template::{Expr, Func, Part};
+use loadtape_scenario::Template;
+
+use super::Builder;
+use crate::signing::{At, Params, Signing};
+use crate::substitute::Subs;
+
+impl<'a> Builder<'a> {
+    /// The signature fields step `step` sends that have an inferred rule.
+    pub(super) fn signed_at(&self, step: usize) -> Vec<(&'a Signing, &'a At)> {
+        let a = self.a;
+        a.signings
+            .iter()
+            .filter(|s| s.rule.is_some())
+            .flat_map(|s| {
+                s.uses
+                    .iter()
+                    .filter(move |(i, _)| *i == step)
+                    .map(move |(_, at)| (s, at))
+            })
+            .collect()
+    }
+
+    /// Adds each signature of `step` to `vars` (computed by its rule over the values as
+    /// `subs` writes them) and to `subs` (its recorded value replaced by the variable).
+    pub(super) fn sign(
+        &mut self,
+        step: usize,
+        signed: &[(&Signing, &At)],
+        subs: &mut Subs,
+        vars: &mut IndexMap<String, Template>,
+    ) {
+        let e = &self.ex[step];
+        let params = Params::of(e);
+        for (s, at) in signed {
+            let Some(rule) = &s.rule else { continue };
+            let Some(recorded) = crate::signing::value_at(e, &params, at) else {
+                continue;
+            };
+            let picked: Vec<(String, Expr)> = rule
+                .pick(&params, &s.field, at)
+                .into_iter()
+                .map(|p| (p.key, as_expr(&subs.template(&p.value))))
+                .collect();
+            let secret = match &rule.secret_env {
+                Some(env) => Expr::Call(Func::Env, vec![Expr::Str(env.clone())]),
+                None => Expr::Str(String::new()),
+            };
+            let name = var_name(&s.field, vars);
+            let t = Template::from_parts([Part::Expr(rule.expr(&picked, secret))]);
+            vars.insert(name.clone(), t);
+            self.sign_notes.push((name.clone(), s.describe()));
+            subs.add(&recorded, Expr::Var(name));
+        }
+    }
+}
+
+/// A template's parts as one expression (literal text as strings).
+fn as_expr(t: &Template) -> Expr {
+    let mut items: Vec<Expr> = t
+        .parts()
+        .iter()
+        .map(|p| match p {
+            Part::Literal(s) => Expr::Str(s.clone()),
+            Part::Expr(e) => e.clone(),
+        })
+        .collect();
+    match items.len() {
+        0 => Expr::Str(String::new()),
+        1 => items.remove(0),
+        _ => Expr::Concat(items),
+    }
+}
+
+/// The variable a signature is computed into: its field's name when a template can say it.
+fn var_name(field: &str, vars: &IndexMap<String, Template>) -> String {
+    let plain = field
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let base = if plain { field.to_string() } else { "signature".into() };
+    let mut name = base.clone();
+    let mut n = 2;
+    while vars.contains_key(&name) {
+        name = format!("{base}_{n}");
+        n += 1;
+    }
+    name
+}
