@@ -29,6 +29,11 @@ impl Form {
         Form { fields }
     }
 
+    /// Every field, in the order sent.
+    pub(crate) fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
     /// The first value of field `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields

@@ -20,6 +20,7 @@
 //! | `GET /slow?ms=N`               | none                  | `slow`         | `synthetic` |
 //! | `GET /api/coupons?nonce_str=N` | a nonce never used    | `other`        | `nonce`     |
 //! | `GET /api/pay?out_trade_no=N` | an order number never used | `other`   | `nonce`     |
+//! | `POST /pay/unifiedorder`, `GET /pay/orderquery`, `POST /api/signed/order` | bearer + a signature | `signed.calls` | `signed` |
 //! | `GET /api/queue/join`          | bearer (session)      | `other`        | `queue`     |
 //! | `GET /api/queue/status?no=N`   | bearer + its ticket   | `other`        | `queue`     |
 //! | `GET /`                        | none                  | `page`         |             |
@@ -41,6 +42,7 @@ mod queue;
 mod reply;
 mod session2;
 mod shop;
+mod signed;
 mod synthetic;
 mod webapp;
 mod wp_rest;
@@ -65,6 +67,7 @@ use reply::Resp;
 /// The answer to a request whose body broke off before its end.
 const BODY_UNREAD: &[u8] = br#"{"errcode":40000,"errmsg":"the request body could not be read"}"#;
 pub use reply::MAX_BODY;
+pub use signed::{APP_SECRET, PAY_KEY};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -112,6 +115,7 @@ enum Route<'p> {
     Wp(&'p str),
     V2(&'p str),
     Wx(&'p str),
+    Signed(&'p str),
     Jscode2Session,
     NotFound,
 }
@@ -139,6 +143,7 @@ impl Route<'_> {
             p if p.starts_with("/wp/") => Route::Wp(p),
             p if p == "/api/login2" || p.starts_with("/api/v2/") => Route::V2(p),
             p if p.starts_with("/wx/") => Route::Wx(p),
+            p if p.starts_with("/pay/") || p.starts_with("/api/signed/") => Route::Signed(p),
             p => match p.strip_prefix("/api/goods/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::GoodsDetail(id),
                 _ => Route::NotFound,
@@ -169,7 +174,7 @@ impl Route<'_> {
             // Counted as the shop's `sessions`: the platform half of its login.
             Route::Jscode2Session => (Some("GET"), None),
             // Checks its methods and counts itself: several routes, some with two methods.
-            Route::Wp(_) | Route::V2(_) | Route::Wx(_) => (None, None),
+            Route::Wp(_) | Route::V2(_) | Route::Wx(_) | Route::Signed(_) => (None, None),
             Route::NotFound => (None, Some(Endpoint::Other)),
         }
     }
@@ -281,6 +286,13 @@ impl App {
             Route::V2(path) => self.v2(&parts.method, path, headers, query, body).await,
             Route::Wx(path) => self.shop(&parts.method, path, headers, query, body).await,
             Route::Jscode2Session => self.jscode2session(query),
+            Route::Signed(path) => {
+                let bytes = http_body_util::BodyExt::collect(body)
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                self.signed(&parts.method, path, headers, query, &bytes)
+            }
             Route::NotFound => reply::json(StatusCode::NOT_FOUND, NOT_FOUND),
         };
         Ok(reply::encode(resp, headers))

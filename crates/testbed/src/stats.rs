@@ -33,6 +33,9 @@ pub struct Stats {
     pub v2: V2,
     /// The litemall-shaped shop under `/wx/`.
     pub shop: Shop,
+    /// The signed endpoints (`/pay/...`, `/api/signed/...`).
+    #[serde(default)]
+    pub signed: Signed,
 }
 
 impl Stats {
@@ -98,6 +101,22 @@ pub struct V2 {
     /// `GET /api/v2/search`es answered 40099: `q` missing, not JSON, or holding a cursor this
     /// session's feed did not issue.
     pub invalid_cursors: u64,
+}
+
+/// What the signed endpoints saw: a replay that signs what it sends keeps every refusal at 0.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signed {
+    /// Every request to them with a valid session, whatever its signature.
+    pub calls: u64,
+    /// Signature right, nonce new, timestamp fresh: answered `errcode 0`.
+    pub accepted: u64,
+    /// Signature missing or wrong (`errcode 40090`): signed values changed under a recorded
+    /// signature, or the rule is wrong.
+    pub bad_signs: u64,
+    /// A timestamp more than 5 minutes off the server's clock (`errcode 40091`): a recorded one.
+    pub stale: u64,
+    /// A nonce seen before (`errcode 40163`), signature right: a recorded request sent again.
+    pub replayed: u64,
 }
 
 /// What the litemall-shaped shop (`/wx/...`) saw. Every answer is HTTP 200 with an `errno`;
@@ -316,6 +335,17 @@ impl Errno {
     }
 }
 
+/// Events counted in [`Signed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignedEvent {
+    Call,
+    Accepted,
+    BadSign,
+    Stale,
+    // Keep last: it sizes the counter array.
+    Replayed,
+}
+
 /// Reasons counted in [`AuthFailures`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -332,6 +362,7 @@ const FAILURES: usize = Failure::BadCredentials as usize + 1;
 const WEB_EVENTS: usize = WebEvent::Logout as usize + 1;
 const V2_EVENTS: usize = V2Event::InvalidCursor as usize + 1;
 const SHOP_EVENTS: usize = ShopEvent::Prepaid as usize + 1;
+const SIGNED_EVENTS: usize = SignedEvent::Replayed as usize + 1;
 
 /// The live counters behind [`Stats`].
 #[derive(Default)]
@@ -346,6 +377,7 @@ pub(crate) struct Counters {
     v2: [AtomicU64; V2_EVENTS],
     shop: [AtomicU64; SHOP_EVENTS],
     shop_errno: [AtomicU64; 5],
+    signed: [AtomicU64; SIGNED_EVENTS],
     /// TCP connections accepted: not in [`Stats`], which counts what was asked, whatever the
     /// connections it came on; see [`crate::Testbed::connections`].
     connections: AtomicU64,
@@ -384,6 +416,10 @@ impl Counters {
 
     pub(crate) fn v2(&self, e: V2Event) {
         self.v2[e as usize].fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn signed(&self, e: SignedEvent) {
+        self.signed[e as usize].fetch_add(1, Relaxed);
     }
 
     pub(crate) fn shop(&self, e: ShopEvent) {
@@ -491,6 +527,16 @@ impl Counters {
                 invalid_cursors: v(V2Event::InvalidCursor),
             },
             shop: self.shop_snapshot(),
+            signed: {
+                let s = |x: SignedEvent| self.signed[x as usize].load(Relaxed);
+                Signed {
+                    calls: s(SignedEvent::Call),
+                    accepted: s(SignedEvent::Accepted),
+                    bad_signs: s(SignedEvent::BadSign),
+                    stale: s(SignedEvent::Stale),
+                    replayed: s(SignedEvent::Replayed),
+                }
+            },
         }
     }
 }
@@ -520,7 +566,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,
-            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1},"shop":{"calls":0,"sessions":0,"logins":0,"users":0,"bad_logins":0,"cart_adds":0,"addresses":0,"checkouts":0,"orders":0,"empty_carts":0,"stale_addresses":0,"prepaid":1,"errno_nonzero":2,"errno":{"-1":0,"401":0,"402":1,"404":0,"501":1}}}"#
+            r#"{"tokens_issued":{"platform":1,"session":0},"requests":{"token":0,"stable_token":0,"login":0,"goods_list":0,"goods_detail":0,"profile":0,"order":0,"revoke":0,"stall":0,"blob":1,"slow":1,"page":1,"wp_login":0,"wp_admin":0,"wp_rest":0,"wp_ajax":0,"wp_logout":0,"other":1},"auth_failures":{"missing":0,"expired":0,"invalid":0,"revoked":0,"bad_credentials":1},"unknown_ids":0,"orders":1,"webapp":{"logins":0,"posts_created":0,"nonce_failures":0,"unknown_post_ids":0,"logouts":1},"v2":{"logins":0,"calls":0,"expired_answers":0,"invalid_cursors":1},"shop":{"calls":0,"sessions":0,"logins":0,"users":0,"bad_logins":0,"cart_adds":0,"addresses":0,"checkouts":0,"orders":0,"empty_carts":0,"stale_addresses":0,"prepaid":1,"errno_nonzero":2,"errno":{"-1":0,"401":0,"402":1,"404":0,"501":1}},"signed":{"calls":0,"accepted":0,"bad_signs":0,"stale":0,"replayed":0}}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), s);
     }

@@ -55,6 +55,11 @@ impl Nonces {
         }
     }
 
+    /// Whether a signed endpoint's nonce is new (and remembers it).
+    pub(super) fn first_time_signed(&self, nonce: &str) -> bool {
+        self.first_time(&format!("s:{nonce}"))
+    }
+
     /// Whether `key` is new (and remembers it).
     fn first_time(&self, key: &str) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
