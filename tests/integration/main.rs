@@ -31,6 +31,7 @@ mod run;
 mod session_shapes;
 mod shop;
 mod shop_users;
+mod signatures;
 mod structure;
 mod testbed;
 mod testers;

@@ -29,10 +29,10 @@ pub mod presets;
 mod report;
 mod rules;
 pub mod shape;
+pub mod signing;
 mod substitute;
 mod text;
 mod unissued;
-pub mod signing;
 mod walk;
 
 pub use classify::{analyze, Options};

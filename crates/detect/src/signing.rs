@@ -59,6 +59,9 @@ pub struct Secret {
 pub struct Signing {
     /// The field's name as sent (`sign`, `paySign`).
     pub field: String,
+    /// The endpoint that sends it (`POST /pay/unifiedorder`): one backend signs different
+    /// APIs by different rules, so each endpoint's instances are searched apart.
+    pub endpoint: String,
     /// Where each recorded instance is: the exchange (index) and the place.
     pub uses: Vec<(usize, At)>,
     /// The rule that reproduces every instance, if one of the family does.
@@ -78,8 +81,9 @@ impl Signing {
     pub fn describe(&self) -> String {
         match &self.rule {
             Some(r) => format!(
-                "`{}`: {r}; reproduces all {} recorded instance(s){}",
+                "`{}` of {}: {r}; reproduces all {} recorded instance(s){}",
                 self.field,
+                self.endpoint,
                 self.uses.len(),
                 if self.low_confidence() {
                     " (low confidence: one instance; record the flow twice to confirm)"
@@ -88,10 +92,11 @@ impl Signing {
                 }
             ),
             None => format!(
-                "`{}`: no rule of {} schemes tried (the parameters, their order and join, the \
+                "`{}` of {}: no rule of {} schemes tried (the parameters, their order and join, the \
                  secret's place{}, MD5/SHA-1/SHA-256/HMAC-SHA256, hex or base64) reproduces its \
                  {} recorded instance(s); it is sent as recorded",
                 self.field,
+                self.endpoint,
                 self.tried,
                 " and the --secret-env secrets",
                 self.uses.len()
@@ -101,12 +106,15 @@ impl Signing {
 }
 
 /// Which parameters a rule signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamSet {
     /// Those in the same container as the signature (its query, form or JSON object).
     Beside,
     /// Query, form and JSON top level together, in that order.
     All,
+    /// Only these of those beside the signature (`md5(appid + ts + nonce + secret)` of a
+    /// body that also sends `goods_id`): tried when no rule over all of them matches.
+    Only(Vec<String>),
 }
 
 /// How the parameters are put in order.
@@ -286,8 +294,11 @@ impl Rule {
                 }
             })
         };
-        let mut out: Vec<Signed> = match self.set {
+        let mut out: Vec<Signed> = match &self.set {
             ParamSet::Beside => with(container_of(at)).collect(),
+            ParamSet::Only(keys) => with(container_of(at))
+                .filter(|p| keys.contains(&p.key))
+                .collect(),
             ParamSet::All => with(Container::Query)
                 .chain(with(Container::Form))
                 .chain(with(Container::Json))
@@ -406,11 +417,12 @@ impl fmt::Display for Rule {
             Hash::Sha256 => "SHA-256",
             Hash::HmacSha256 => "HMAC-SHA256",
         };
-        let set = match (self.set, self.skip_empty) {
-            (ParamSet::Beside, true) => "the non-empty parameters beside it",
-            (ParamSet::Beside, false) => "the parameters beside it",
-            (ParamSet::All, true) => "all the request's non-empty parameters",
-            (ParamSet::All, false) => "all the request's parameters",
+        let set = match (&self.set, self.skip_empty) {
+            (ParamSet::Beside, true) => "the non-empty parameters beside it".to_string(),
+            (ParamSet::Beside, false) => "the parameters beside it".to_string(),
+            (ParamSet::All, true) => "all the request's non-empty parameters".to_string(),
+            (ParamSet::All, false) => "all the request's parameters".to_string(),
+            (ParamSet::Only(keys), _) => format!("the parameters {}", keys.join(", ")),
         };
         let order = match self.order {
             Order::Sorted => "sorted by key",
@@ -477,7 +489,7 @@ fn family(secrets: &[Secret]) -> Vec<Rule> {
                                     [Encoding::LowerHex, Encoding::UpperHex, Encoding::Base64]
                                 {
                                     out.push(Rule {
-                                        set,
+                                        set: set.clone(),
                                         skip_empty,
                                         order,
                                         join,
@@ -502,11 +514,17 @@ fn family(secrets: &[Secret]) -> Vec<Rule> {
 pub fn infer(exchanges: &[Exchange], kept: &[usize], secrets: &[Secret]) -> Vec<Signing> {
     let mut found: Vec<Signing> = Vec::new();
     for &i in kept {
+        let req = &exchanges[i].request;
+        let endpoint = format!("{} {}", req.method, walk::path_and_query(&req.url).0);
         for (place, key) in signature_places(&exchanges[i]) {
-            match found.iter_mut().find(|s| s.field == key) {
+            match found
+                .iter_mut()
+                .find(|s| s.field == key && s.endpoint == endpoint)
+            {
                 Some(s) => s.uses.push((i, place)),
                 None => found.push(Signing {
                     field: key,
+                    endpoint: endpoint.clone(),
                     uses: vec![(i, place)],
                     rule: None,
                     tried: 0,
@@ -516,40 +534,117 @@ pub fn infer(exchanges: &[Exchange], kept: &[usize], secrets: &[Secret]) -> Vec<
     }
     let rules = family(secrets);
     for s in &mut found {
-        let instances: Vec<(Params, String, &At)> = s
+        let instances: Vec<Instance> = s
             .uses
             .iter()
-            .filter_map(|(i, place)| {
+            .filter_map(|(i, at)| {
                 let params = Params::of(&exchanges[*i]);
-                let value = value_at(&exchanges[*i], &params, place)?;
-                Some((params, value, place))
+                let value = value_at(&exchanges[*i], &params, at)?;
+                Some(Instance { params, value, at })
             })
             .collect();
-        s.tried = rules.len();
-        s.rule = rules
-            .iter()
-            .find(|r| {
-                let secret = r
-                    .secret_env
-                    .as_ref()
-                    .and_then(|env| secrets.iter().find(|x| &x.env == env))
-                    .map(|x| x.value.as_str())
-                    .unwrap_or("");
-                !instances.is_empty()
-                    && instances.iter().all(|(params, value, place)| {
-                        let picked: Vec<(String, String)> = r
-                            .pick(params, &s.field, place)
-                            .into_iter()
-                            .map(|p| (p.key, p.value))
-                            .collect();
-                        // A rule over nothing signs a constant: no evidence of anything.
-                        (!picked.is_empty() || r.place != SecretPlace::None)
-                            && r.sign(&picked, secret) == *value
-                    })
-            })
-            .cloned();
+        let (rule, tried) = first_match(rules.iter().cloned(), &instances, &s.field, secrets);
+        let (rule, more) = match rule {
+            Some(r) => (Some(r), 0),
+            None => first_match(
+                subsets(&rules, &instances, &s.field),
+                &instances,
+                &s.field,
+                secrets,
+            ),
+        };
+        s.rule = rule;
+        s.tried = tried + more;
     }
     found
+}
+
+/// A recorded signature and the request it signs.
+struct Instance<'a> {
+    params: Params,
+    value: String,
+    at: &'a At,
+}
+
+/// The first of `rules` that reproduces every instance, and how many were tried.
+fn first_match(
+    rules: impl Iterator<Item = Rule>,
+    instances: &[Instance<'_>],
+    field: &str,
+    secrets: &[Secret],
+) -> (Option<Rule>, usize) {
+    let mut tried = 0;
+    for r in rules {
+        tried += 1;
+        let secret = r
+            .secret_env
+            .as_ref()
+            .and_then(|env| secrets.iter().find(|x| &x.env == env))
+            .map(|x| x.value.as_str())
+            .unwrap_or("");
+        let all = !instances.is_empty()
+            && instances.iter().all(|i| {
+                let picked: Vec<(String, String)> = r
+                    .pick(&i.params, field, i.at)
+                    .into_iter()
+                    .map(|p| (p.key, p.value))
+                    .collect();
+                // A rule over nothing signs a constant: no evidence of anything.
+                (!picked.is_empty() || r.place != SecretPlace::None)
+                    && r.sign(&picked, secret) == i.value
+            });
+        if all {
+            return (Some(r), tried);
+        }
+    }
+    (None, tried)
+}
+
+/// At most this many parameters beside a signature have their subsets tried (2^8 sets).
+const SUBSET_KEYS: usize = 8;
+
+/// The rules over the parameters beside the signature, again over each subset of two or
+/// more of them (the first instance's keys, as sent; all instances must send them).
+fn subsets<'r>(
+    rules: &'r [Rule],
+    instances: &[Instance<'_>],
+    field: &str,
+) -> impl Iterator<Item = Rule> + 'r {
+    let keys: Vec<String> = instances
+        .first()
+        .map(|i| {
+            let beside = Rule {
+                set: ParamSet::Beside,
+                ..rules[0].clone()
+            };
+            beside
+                .pick(&i.params, field, i.at)
+                .into_iter()
+                .map(|p| p.key)
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = if keys.len() <= SUBSET_KEYS {
+        keys.len()
+    } else {
+        0
+    };
+    let full = (1u32 << n) - 1;
+    (1..full)
+        .filter(|m| m.count_ones() >= 2)
+        .flat_map(move |m| {
+            let only: Vec<String> = (0..n)
+                .filter(|b| m & (1 << b) != 0)
+                .map(|b| keys[b].clone())
+                .collect();
+            rules
+                .iter()
+                .filter(|r| r.set == ParamSet::Beside && !r.skip_empty)
+                .map(move |r| Rule {
+                    set: ParamSet::Only(only.clone()),
+                    ..r.clone()
+                })
+        })
 }
 
 /// Where a request carries a signature: query, form and top-level JSON fields and headers

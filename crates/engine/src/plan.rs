@@ -256,7 +256,10 @@ fn check_env(s: &Scenario) -> Result<(), PlanError> {
         .map(|t| (format!("token step `{}`", t.name), &t.request))
         .map(|(owner, r)| {
             let request = r.templates().into_iter();
-            (owner, request.map(|(p, t)| (format!("request.{p}"), t)).collect())
+            (
+                owner,
+                request.map(|(p, t)| (format!("request.{p}"), t)).collect(),
+            )
         })
         .chain(
             s.steps

@@ -280,7 +280,9 @@ impl Vu {
     fn step_vars(&mut self, s: usize) -> Result<(), String> {
         let ctx = self.ctx.clone();
         for (slot, t) in &ctx.plan.steps[s].vars {
-            let value = t.render_to_string(&self.view()).map_err(|e| e.to_string())?;
+            let value = t
+                .render_to_string(&self.view())
+                .map_err(|e| e.to_string())?;
             self.locals[*slot] = Some(value.into_owned());
         }
         Ok(())

@@ -106,8 +106,8 @@ use tokio::task::JoinHandle;
 
 pub use catalog::PAGE_SIZE;
 pub use handlers::MAX_BODY;
-pub use server::GRACE as SHUTDOWN_GRACE;
 pub use handlers::{APP_SECRET, PAY_KEY};
+pub use server::GRACE as SHUTDOWN_GRACE;
 pub use stats::{AuthFailures, Requests, Shop, ShopErrno, Signed, Stats, TokensIssued, Webapp, V2};
 pub use tls::CA_FILE_NAME;
 

@@ -85,7 +85,11 @@ fn var_name(field: &str, vars: &IndexMap<String, Template>) -> String {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let base = if plain { field.to_string() } else { "signature".into() };
+    let base = if plain {
+        field.to_string()
+    } else {
+        "signature".into()
+    };
     let mut name = base.clone();
     let mut n = 2;
     while vars.contains_key(&name) {

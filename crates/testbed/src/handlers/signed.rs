@@ -33,8 +33,7 @@ const FRESH_SECS: u64 = 300;
 
 const ACCEPTED_PAY: &[u8] =
     br#"{"errcode":0,"return_code":"SUCCESS","result_code":"SUCCESS","prepay_id":"wx201410272009395522657a690389285100"}"#;
-const ACCEPTED_QUERY: &[u8] =
-    br#"{"errcode":0,"return_code":"SUCCESS","trade_state":"NOTPAY"}"#;
+const ACCEPTED_QUERY: &[u8] = br#"{"errcode":0,"return_code":"SUCCESS","trade_state":"NOTPAY"}"#;
 const ACCEPTED_ORDER: &[u8] = br#"{"errcode":0,"data":{"order_id":"so_1001","state":"created"}}"#;
 const BAD_SIGN: &[u8] = br#"{"errcode":40090,"return_code":"FAIL","errmsg":"invalid signature"}"#;
 const STALE: &[u8] = br#"{"errcode":40091,"errmsg":"timestamp expired"}"#;
@@ -114,7 +113,12 @@ impl App {
         message.push_str("&key=");
         message.push_str(PAY_KEY);
         let want = digest.hex(&message).to_ascii_uppercase();
-        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         if get("sign") != Some(want.as_str()) {
             return Verdict::BadSign;
         }
