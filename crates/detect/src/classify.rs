@@ -91,7 +91,7 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         mini: mini_program(exchanges, &kept),
         forced,
         extractable: RefCell::new(HashMap::new()),
-        signings: crate::signing::infer(exchanges, &kept, &opts.secrets),
+        signings: request_signatures(exchanges, &kept, &opts.secrets),
     };
     let mut groups = cx.group_uses();
     // Before the candidates are classified: a short id takes the uses of its prefixed forms
@@ -124,6 +124,21 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
     })
 }
 
+/// The signature fields of the kept exchanges, less wx.getUserInfo's `signature` (login
+/// material bound to the user, see `rules::user_bound`: no rule of the request makes it).
+fn request_signatures(exchanges: &[Exchange], kept: &[usize], secrets: &[Secret]) -> Vec<Signing> {
+    let mut found = crate::signing::infer(exchanges, kept, secrets);
+    found.retain(|s| {
+        !s.uses.iter().all(|(i, at)| {
+            let key = match at {
+                At::Query(k) | At::Form(k) | At::Json(k) | At::Header(k) => k,
+            };
+            rules::user_bound::is_material(&exchanges[*i].request, key)
+        })
+    });
+    found
+}
+
 /// What a human must know of a signature field: the rule and the secret to set for the run,
 /// or that none was found.
 fn signing_warning(s: &Signing) -> String {
@@ -137,7 +152,7 @@ fn signing_warning(s: &Signing) -> String {
             format!("signature {}: written as a template{set}", s.describe())
         }
         None => format!(
-            "signature {}, which the server will reject once the signed values change: write its rule as a template (e.g. '{{{{ md5(...) }}}}'), or name the secret with --secret-env NAME",
+            "signature {}, which the server will reject once the signed values change: write its signing rule as a template (e.g. '{{{{ md5(...) }}}}'), or name the secret with --secret-env NAME",
             s.describe()
         ),
     }

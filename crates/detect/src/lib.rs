@@ -26,6 +26,7 @@ mod multipart;
 mod naming;
 mod origin;
 pub mod presets;
+mod query;
 mod report;
 mod rules;
 pub mod shape;

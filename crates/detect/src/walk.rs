@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::finding::Place;
 use crate::shape;
 
+pub(crate) use crate::query::{decode_component, key_step, pairs, path_and_query};
+
 /// One value and where it sits.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Slot {
@@ -45,36 +47,6 @@ const SKIP_HEADERS: [&str; 24] = [
 fn skip_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     SKIP_HEADERS.contains(&n.as_str()) || n.starts_with("sec-") || n.starts_with(':')
-}
-
-/// Percent-decodes (with `+` as space, as forms and most query strings mean it).
-pub(crate) fn decode_component(s: &str) -> String {
-    loadtape_scenario::template::url_decode(s)
-}
-
-/// `a=1&b=2` → pairs, decoded.
-pub(crate) fn pairs(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode_component(k), decode_component(v)),
-            None => (decode_component(p), String::new()),
-        })
-        .collect()
-}
-
-/// The path and query of an absolute URL.
-pub(crate) fn path_and_query(url: &str) -> (&str, Option<&str>) {
-    let after_scheme = url.find("://").map(|i| &url[i + 3..]).unwrap_or(url);
-    let rest = after_scheme
-        .find('/')
-        .map(|i| &after_scheme[i..])
-        .unwrap_or("/");
-    let rest = rest.split('#').next().unwrap_or(rest);
-    match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    }
 }
 
 /// Which values become slots: candidates (long enough to be a token by themselves), or short
@@ -257,20 +229,6 @@ fn json_in(at: &Place, value: &str, kind: Kind, out: &mut Vec<Slot>) {
                 value: v,
             });
         }
-    }
-}
-
-/// A JSONPath step for an object key: `.key` when it is a plain name, `['key']` otherwise.
-pub(crate) fn key_step(key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!(".{key}")
-    } else {
-        format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
     }
 }
 

@@ -536,6 +536,7 @@ fn noise_is_dropped_and_common_values_are_not_tokens() {
         &Options {
             keep_static: true,
             token_step: None,
+            ..Default::default()
         },
     );
     assert!(all.steps.iter().all(|s| s.dropped.is_none()));
@@ -546,6 +547,7 @@ fn token_step_forces_the_origin_to_be_a_token_step() {
     let opts = Options {
         keep_static: false,
         token_step: Some("1".into()),
+        ..Default::default()
     };
     let (rec, a) = load_with("correlated-ids", &opts);
     assert_eq!(a.findings[0].class, Class::SessionToken);
@@ -564,6 +566,7 @@ fn token_step_forces_the_origin_to_be_a_token_step() {
         &Options {
             keep_static: false,
             token_step: Some("nope".into()),
+            ..Default::default()
         },
     )
     .unwrap_err();
