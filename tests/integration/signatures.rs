@@ -139,7 +139,8 @@ fn three_signing_rules_are_inferred_written_and_replayed_over_token_lifetimes() 
     for want in [
         "`sign` of POST /pay/unifiedorder: upper-case hex MD5 of the non-empty parameters beside it, sorted by key, as k=v&k=v, &key=$PAY_KEY appended",
         "`sign` of GET /pay/orderquery: upper-case hex HMAC-SHA256",
-        "`sign` of POST /api/signed/order: lower-case hex MD5 of",
+        // As the README quotes it.
+        "`sign` of POST /api/signed/order: lower-case hex MD5 of the parameters appid, ts, nonce, in the order sent, values only, joined, $APP_SECRET appended; reproduces all 2 recorded instance(s)",
     ] {
         assert!(table.replace("\n    ", " ").contains(want), "{want}\n{table}");
     }

@@ -259,6 +259,8 @@ fn subsets<'r>(
         .map(|i| {
             let beside = Rule {
                 set: ParamSet::Beside,
+                skip_empty: false,
+                order: Order::AsSent,
                 ..rules[0].clone()
             };
             beside

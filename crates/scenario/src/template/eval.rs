@@ -332,7 +332,7 @@ fn integer(e: &Expr, vars: &dyn Vars) -> Result<i64, RenderError> {
 
 /// The bytes of an even-length hex string (either case); `None` for anything else.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
