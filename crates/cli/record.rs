@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use loadtape_proxy::{Proxy, ProxyConfig, Timeouts};
 
 use crate::exit::Failure;
-use crate::runtime::{runtime, wait_for_stop};
+use crate::runtime::{runtime, stop_signal};
 
 /// Record a device's HTTP and HTTPS traffic through a man-in-the-middle proxy.
 ///
@@ -135,10 +135,11 @@ async fn record(args: Args) -> Result<(), Failure> {
     let proxy = Proxy::start(config, print)
         .await
         .with_context(|| format!("cannot start the proxy on {}", args.listen))?;
+    let stop = stop_signal();
     banner(&proxy, &args);
     crate::record_testers::read_terminal_marks(proxy.marks());
 
-    wait_for_stop().await;
+    stop.await;
     outln!("stopping: finishing the exchanges in flight...");
     let path = proxy.recording_path().to_path_buf();
     let summary = proxy.stop(args.grace).await;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use loadtape_testbed::{Config, Testbed};
 
 use crate::exit::Failure;
-use crate::runtime::{runtime, wait_for_stop};
+use crate::runtime::{runtime, stop_signal};
 
 /// Serve a small mini-program backend in the shape of WeChat's (tokens that really expire).
 ///
@@ -68,6 +68,7 @@ async fn serve(args: Args) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot start the testbed on {}", args.listen))?;
     let base = testbed.base_url();
+    let stop = stop_signal();
     outln!("loadtape testbed listening on {base}");
     outln!(
         "  appid {}  secret {}  token lifetime {}",
@@ -92,7 +93,7 @@ async fn serve(args: Args) -> Result<(), Failure> {
     outln!("  curl{cacert} {base}/stats");
     outln!("Ctrl-C stops it.");
 
-    wait_for_stop().await;
+    stop.await;
     let stats = testbed.stats();
     testbed.shutdown().await;
     outln!(

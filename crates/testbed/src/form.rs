@@ -43,7 +43,8 @@ impl Form {
     }
 }
 
-fn urlencoded(body: &[u8]) -> Vec<(String, String)> {
+/// `a=1&b=2` (a form body, or a query string) as decoded pairs, in order.
+pub(crate) fn urlencoded(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter(|pair| !pair.is_empty())

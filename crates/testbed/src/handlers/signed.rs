@@ -20,7 +20,6 @@ use super::business::SessionFrom;
 use super::reply::{json, Resp};
 use super::App;
 use crate::form::Form;
-use crate::query;
 use crate::stats::{Endpoint, SignedEvent};
 
 /// The merchant's API key of the WeChat-Pay-style endpoints (WeChat Pay's own documented
@@ -82,7 +81,7 @@ impl App {
                 (self.wechat_pay(&params, Digest::Md5), ACCEPTED_PAY)
             }
             "/pay/orderquery" => {
-                let params = query_pairs(query);
+                let params = crate::form::urlencoded(query.unwrap_or("").as_bytes());
                 (self.wechat_pay(&params, Digest::HmacSha256), ACCEPTED_QUERY)
             }
             _ => (self.home_made(body), ACCEPTED_ORDER),
@@ -176,16 +175,4 @@ impl Digest {
         };
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
-}
-
-/// A query string's parameters, decoded, in order.
-fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (query::decode(k).into_owned(), query::decode(v).into_owned())
-        })
-        .collect()
 }
