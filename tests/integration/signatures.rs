@@ -237,3 +237,64 @@ done
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("`LOADTAPE_UNSET_KEY` is not set"));
 }
+
+/// A token step's `vars` are rendered before each fetch and seen by its request: a login
+/// signed the home-made way (`md5(appid + ts + nonce + secret)` in the body, as a signed login
+/// would be) logs in, and the signed order after it is accepted.
+#[test]
+fn a_token_steps_vars_feed_its_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_tb, base) = tls_testbed(dir, "1h");
+    let scenario = format!(
+        r#"loadtape: scenario/v1
+name: token-vars
+tokens:
+  - name: login
+    vars:
+      code: '{{{{ uuid() }}}}'
+      ts: '{{{{ now_s() }}}}'
+    request:
+      method: POST
+      url: {base}/api/login
+      body: {{json: {{code: '{{{{ code }}}}', ts: '{{{{ ts }}}}', sign: '{{{{ md5(code + ts) }}}}'}}}}
+    extract: {{token: {{json: $.token}}}}
+steps:
+  - name: order
+    vars:
+      ts: '{{{{ now_s() }}}}'
+      nonce: '{{{{ uuid() }}}}'
+    request:
+      method: POST
+      url: {base}/api/signed/order
+      headers: [[authorization, 'Bearer {{{{ token }}}}']]
+      body: {{json: {{appid: wx1, ts: '{{{{ ts }}}}', nonce: '{{{{ nonce }}}}', sign: '{{{{ md5("wx1" + ts + nonce + env("APP_SECRET")) }}}}'}}}}
+    check: {{json: {{path: $.errcode, equals: 0}}}}
+load: {{executor: constant-vus, vus: 2, duration: 1s}}
+"#
+    );
+    std::fs::write(dir.join("t.scenario.yaml"), scenario).unwrap();
+    let before = stats(dir, &base);
+    let (ok, said) = convert(
+        dir,
+        &[
+            "run",
+            "t.scenario.yaml",
+            "--ca",
+            "certs/testbed-ca.pem",
+            "--quiet",
+            "--iterations",
+            "3",
+        ],
+    );
+    assert!(ok, "{said}");
+    let after = stats(dir, &base);
+    let d = |p: &[&str]| delta(&after, &before, p);
+    assert_eq!(
+        d(&["tokens_issued", "session"]),
+        2,
+        "one login per VU: {after}"
+    );
+    assert_eq!(d(&["signed", "accepted"]), 6, "{after}");
+    assert_eq!(d(&["signed", "bad_signs"]), 0, "{after}");
+}

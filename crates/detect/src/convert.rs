@@ -285,14 +285,11 @@ impl<'a> Builder<'a> {
             }
             let think = kept.get(n + 1).and_then(|&next| think(e, &self.ex[next]));
             self.step_comments(&path, i);
-            for (var, note) in std::mem::take(&mut self.sign_notes) {
-                self.comments
-                    .add(format!("{path}.vars.{var}"), format!("Signature {note}"));
-            }
+            let vars = self.take_vars(&path);
             self.steps.push(Step {
                 name: self.a.steps[i].name.clone(),
                 recorded: Some(e.id),
-                vars: std::mem::take(&mut self.step_vars),
+                vars,
                 request,
                 check: (check != Check::default()).then_some(check),
                 extract,
@@ -349,12 +346,8 @@ impl<'a> Builder<'a> {
     fn request(&mut self, step: usize, for_token: bool) -> RequestTemplate {
         let e = &self.ex[step];
         // A signed step sends each fresh value once, through its vars: the signature covers
-        // the same one (token steps have no vars: their signatures stay as recorded).
-        let signed = if for_token {
-            Vec::new()
-        } else {
-            self.signed_at(step)
-        };
+        // the same one.
+        let signed = self.signed_at(step);
         let (mut subs, jar, mut vars) = self.finding_subs(step, for_token, !signed.is_empty());
         self.sign(step, &signed, &mut subs, &mut vars);
         self.step_vars = vars;

@@ -101,6 +101,8 @@ pub struct TokenPlan {
     pub name: String,
     /// `scope: shared`: one value fetched for the whole run; else each VU fetches its own.
     pub shared: bool,
+    /// Its `vars`, each in a local slot, rendered in order before each fetch.
+    pub vars: Vec<(usize, Template)>,
     /// The request that fetches the token.
     pub request: RequestPlan,
     /// For a shared token `slot` is the index into its value list; for a per-VU one a local
@@ -253,14 +255,7 @@ fn check_env(s: &Scenario) -> Result<(), PlanError> {
     let requests = s
         .tokens
         .iter()
-        .map(|t| (format!("token step `{}`", t.name), &t.request))
-        .map(|(owner, r)| {
-            let request = r.templates().into_iter();
-            (
-                owner,
-                request.map(|(p, t)| (format!("request.{p}"), t)).collect(),
-            )
-        })
+        .map(|t| (format!("token step `{}`", t.name), t.templates()))
         .chain(
             s.steps
                 .iter()
@@ -405,6 +400,11 @@ fn compile_tokens(
         tokens.push(TokenPlan {
             name: t.name.clone(),
             shared,
+            vars: t
+                .vars
+                .iter()
+                .map(|(name, t)| (slots.local(name), t.clone()))
+                .collect(),
             request,
             extract,
             expires_in: t.expires_in.clone(),

@@ -10,7 +10,7 @@ mod token_steps;
 
 use std::time::Instant;
 
-use loadtape_scenario::Pick;
+use loadtape_scenario::{Pick, Template};
 
 use crate::control::EndReason;
 use crate::debug;
@@ -188,7 +188,10 @@ impl Vu {
         let mut start_ref = intended;
         for attempt in 0..2 {
             let used = self.tokens_used(s);
-            let built = match self.step_vars(s).and_then(|()| self.build(&sp.request)) {
+            let built = match self
+                .render_vars(&sp.vars)
+                .and_then(|()| self.build(&sp.request))
+            {
                 Ok(b) => b,
                 Err(m) => {
                     ctx.warn_once(&format!("step `{}`: {m}", sp.name));
@@ -275,11 +278,10 @@ impl Vu {
         StepEnd::Next
     }
 
-    /// Step `s`'s `vars`, rendered in order into their slots (afresh for a second sending:
-    /// a new nonce, a new signature).
-    fn step_vars(&mut self, s: usize) -> Result<(), String> {
-        let ctx = self.ctx.clone();
-        for (slot, t) in &ctx.plan.steps[s].vars {
+    /// A step's or token step's `vars`, rendered in order into their slots (afresh for a
+    /// second sending: a new nonce, a new signature).
+    pub(super) fn render_vars(&mut self, vars: &[(usize, Template)]) -> Result<(), String> {
+        for (slot, t) in vars {
             let value = t
                 .render_to_string(&self.view())
                 .map_err(|e| e.to_string())?;

@@ -239,6 +239,10 @@ pub struct TokenStep {
     /// default).
     #[serde(default)]
     pub scope: Scope,
+    /// As a step's `vars`: rendered in order before each fetch (a signed login's timestamp
+    /// and signature), seen by its request only.
+    #[serde(default)]
+    pub vars: IndexMap<String, Template>,
     /// The request that fetches the token.
     pub request: RequestTemplate,
     /// Variable → where its value is in the response. At least one.
@@ -290,6 +294,20 @@ pub struct Step {
     /// the share that keeps it at its rate, and the rest end there ("cut short").
     #[serde(default)]
     pub rate: Option<Rate>,
+}
+
+impl TokenStep {
+    /// Every template of the token step's request (its `vars`, then its request's), with
+    /// its field path below the token step.
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let vars = self.vars.iter().map(|(k, t)| (format!("vars.{k}"), t));
+        let request = self
+            .request
+            .templates()
+            .into_iter()
+            .map(|(p, t)| (format!("request.{p}"), t));
+        vars.chain(request).collect()
+    }
 }
 
 impl Step {

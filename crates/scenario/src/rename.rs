@@ -114,6 +114,10 @@ impl Renames {
 
     /// A token step's request, the names it extracts and its `expires_in`.
     pub fn token(&self, t: &mut TokenStep) {
+        t.vars = std::mem::take(&mut t.vars)
+            .into_iter()
+            .map(|(k, v)| (self.name(&k), self.template(&v)))
+            .collect();
         self.request(&mut t.request);
         t.extract = std::mem::take(&mut t.extract)
             .into_iter()

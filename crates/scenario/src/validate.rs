@@ -187,7 +187,25 @@ impl<'a> Names<'a> {
         let shared = token.scope == Scope::Shared;
         self.current = Some(&token.name);
         let shared_name = shared.then_some(token.name.as_str());
-        self.request(
+        // Its vars are its request's alone (never per VU by themselves: the request's own
+        // check says whether a shared token may use what they use).
+        let mut own = Names {
+            data: self.data.clone(),
+            bound: self.bound.clone(),
+            current: self.current,
+        };
+        for (name, t) in &token.vars {
+            let path = format!("{base}.vars.{name}");
+            own.check(cx, s, &path, t, shared_name, &[])?;
+            own.new_extract(cx, &path, name)?;
+            own.bound.insert(
+                name,
+                Def::Variable {
+                    data_dependent: false,
+                },
+            );
+        }
+        own.request(
             cx,
             s,
             &format!("{base}.request"),

@@ -190,6 +190,7 @@ impl W<'_> {
         self.item(0, path, "name", &t.name);
         self.recorded(path, t.recorded);
         self.kv(2, &format!("{path}.scope"), "scope", t.scope.as_str());
+        self.vars(path, &t.vars);
         self.request(&format!("{path}.request"), &t.request);
         self.extract(&format!("{path}.extract"), &t.extract);
         if let Some(e) = &t.expires_in {
@@ -252,13 +253,7 @@ impl W<'_> {
     fn step(&mut self, path: &str, s: &Step) {
         self.item(0, path, "name", &s.name);
         self.recorded(path, s.recorded);
-        if !s.vars.is_empty() {
-            self.key(2, &format!("{path}.vars"), "vars");
-            self.out.push('\n');
-            for (name, t) in &s.vars {
-                self.template_kv(4, &format!("{path}.vars.{name}"), name, t);
-            }
-        }
+        self.vars(path, &s.vars);
         self.request(&format!("{path}.request"), &s.request);
         if let Some(c) = &s.check {
             self.check(&format!("{path}.check"), c);
@@ -269,6 +264,17 @@ impl W<'_> {
         }
         if let Some(r) = s.rate {
             self.kv(2, &format!("{path}.rate"), "rate", &r.to_string());
+        }
+    }
+
+    fn vars(&mut self, path: &str, vars: &IndexMap<String, Template>) {
+        if vars.is_empty() {
+            return;
+        }
+        self.key(2, &format!("{path}.vars"), "vars");
+        self.out.push('\n');
+        for (name, t) in vars {
+            self.template_kv(4, &format!("{path}.vars.{name}"), name, t);
         }
     }
 

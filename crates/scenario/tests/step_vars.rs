@@ -7,6 +7,12 @@ use loadtape_scenario::{load_scenario_str, write_scenario};
 const SIGNED: &str = "\
 loadtape: scenario/v1
 name: signed
+tokens:
+  - name: login
+    vars:
+      ts: '{{ now_s() }}'
+    request: {method: POST, url: 'https://a.example/login?ts={{ ts }}&sign={{ md5(ts) }}'}
+    extract: {session: {json: $.token}}
 steps:
   - name: order
     vars:
@@ -31,6 +37,8 @@ fn step_vars_load_and_write_back_equal() {
     let again = load_scenario_str(&written, "/nonexistent/signed.yaml")
         .unwrap_or_else(|e| panic!("{e}\n{written}"));
     assert_eq!(again, s, "{written}");
+    assert_eq!(s.tokens[0].vars.len(), 1);
+    assert!(written.contains("  vars:\n    ts: '{{ now_s() }}'"), "{written}");
 }
 
 #[test]
@@ -40,7 +48,7 @@ fn a_step_var_may_use_only_what_is_bound_before_it() {
     let text = e.to_string();
     assert!(text.contains("`later` is not defined"), "{text}");
     assert!(text.contains("steps[0].vars.sign"), "{text}");
-    assert!(text.contains(":7:"), "the line of `sign`: {text}");
+    assert!(text.contains(":13:"), "the line of `sign`: {text}");
     // A var is not seen by the steps of the scenario's variables (they come first).
     let early = SIGNED.replace("steps:\n", "variables:\n  x: '{{ ts }}'\nsteps:\n");
     assert!(load_scenario_str(&early, "/nonexistent/signed.yaml").is_err());

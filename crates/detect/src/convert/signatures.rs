@@ -27,6 +27,16 @@ impl<'a> Builder<'a> {
             .collect()
     }
 
+    /// The last request's vars, with the comments on its signatures at `path` (a step's or
+    /// token step's).
+    pub(super) fn take_vars(&mut self, path: &str) -> IndexMap<String, Template> {
+        for (var, note) in std::mem::take(&mut self.sign_notes) {
+            self.comments
+                .add(format!("{path}.vars.{var}"), format!("Signature {note}"));
+        }
+        std::mem::take(&mut self.step_vars)
+    }
+
     /// Adds each signature of `step` to `vars` (computed by its rule over the values as
     /// `subs` writes them) and to `subs` (its recorded value replaced by the variable).
     pub(super) fn sign(

@@ -107,6 +107,7 @@ impl Builder<'_> {
             name: "stable_token".into(),
             recorded: None,
             scope: Scope::Shared,
+            vars: IndexMap::new(),
             request: RequestTemplate {
                 method: http::Method::POST,
                 url: Template::literal(presets::WECHAT_STABLE_TOKEN_URL),
@@ -153,10 +154,12 @@ impl Builder<'_> {
         let platform = endpoint.or(self.a.mini_program.as_ref().map(|m| m.platform));
         let i = self.tokens.len();
         let request = self.request(step, true);
+        let vars = self.take_vars(&format!("tokens[{i}]"));
         self.tokens.push(TokenStep {
             name: self.a.steps[step].name.clone(),
             recorded: Some(self.ex[step].id),
             scope: if shared { Scope::Shared } else { Scope::PerVu },
+            vars,
             request,
             extract,
             expires_in,
@@ -246,10 +249,12 @@ impl Builder<'_> {
                 vars.join(", ")
             ),
         );
+        let vars = self.take_vars(&format!("tokens[{i}]"));
         self.tokens.push(TokenStep {
             name: self.a.steps[step].name.clone(),
             recorded: Some(self.ex[step].id),
             scope: Scope::PerVu,
+            vars,
             request,
             extract,
             expires_in: None,

@@ -197,7 +197,10 @@ impl Vu {
     async fn fetch_token(&mut self, t: usize) -> Result<TokenValue, String> {
         let ctx = self.ctx.clone();
         let tp = &ctx.plan.tokens[t];
-        let built = match self.build(&tp.request) {
+        let built = match self
+            .render_vars(&tp.vars)
+            .and_then(|()| self.build(&tp.request))
+        {
             Ok(b) => b,
             Err(m) => {
                 ctx.warn_once(&format!("token step `{}`: {m}", tp.name));
