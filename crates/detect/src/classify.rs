@@ -111,7 +111,7 @@ pub fn analyze(rec: &Recording, opts: &Options) -> Result<Analysis, String> {
         findings.push(cx.short_id_finding(value, uses, origins, &mut names));
     }
     let mini_program = cx.mini.clone();
-    warnings.extend(cx.signings.iter().map(signing_warning));
+    warnings.extend(cx.signings.iter().filter_map(signing_warning));
     let signings = cx.signings;
     Ok(Analysis {
         name: rec.header.name.clone(),
@@ -139,22 +139,20 @@ fn request_signatures(exchanges: &[Exchange], kept: &[usize], secrets: &[Secret]
     found
 }
 
-/// What a human must know of a signature field: the rule and the secret to set for the run,
-/// or that none was found.
-fn signing_warning(s: &Signing) -> String {
+/// What a human must know of a signature field: the secret to set for the run (the rule is
+/// listed with the signatures), or that no rule was found.
+fn signing_warning(s: &Signing) -> Option<String> {
     match &s.rule {
-        Some(r) => {
-            let set = r
-                .secret_env
-                .as_ref()
-                .map(|e| format!("; set {e} for the run (the scenario reads it with env(\"{e}\"))"))
-                .unwrap_or_default();
-            format!("signature {}: written as a template{set}", s.describe())
-        }
-        None => format!(
+        Some(r) => r.secret_env.as_ref().map(|e| {
+            format!(
+                "the signature `{}` of {} is computed with the secret in {e}: set it for the run (the scenario reads it with env(\"{e}\"))",
+                s.field, s.endpoint
+            )
+        }),
+        None => Some(format!(
             "signature {}, which the server will reject once the signed values change: write its signing rule as a template (e.g. '{{{{ md5(...) }}}}'), or name the secret with --secret-env NAME",
             s.describe()
-        ),
+        )),
     }
 }
 

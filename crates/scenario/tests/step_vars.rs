@@ -38,7 +38,10 @@ fn step_vars_load_and_write_back_equal() {
         .unwrap_or_else(|e| panic!("{e}\n{written}"));
     assert_eq!(again, s, "{written}");
     assert_eq!(s.tokens[0].vars.len(), 1);
-    assert!(written.contains("  vars:\n    ts: '{{ now_s() }}'"), "{written}");
+    assert!(
+        written.contains("  vars:\n    ts: '{{ now_s() }}'"),
+        "{written}"
+    );
 }
 
 #[test]
