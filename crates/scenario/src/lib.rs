@@ -300,13 +300,7 @@ impl TokenStep {
     /// Every template of the token step's request (its `vars`, then its request's), with
     /// its field path below the token step.
     pub fn templates(&self) -> Vec<(String, &Template)> {
-        let vars = self.vars.iter().map(|(k, t)| (format!("vars.{k}"), t));
-        let request = self
-            .request
-            .templates()
-            .into_iter()
-            .map(|(p, t)| (format!("request.{p}"), t));
-        vars.chain(request).collect()
+        vars_then_request(&self.vars, &self.request)
     }
 }
 
@@ -314,14 +308,22 @@ impl Step {
     /// Every template of the step (its `vars`, then its request's), with its field path below
     /// the step.
     pub fn templates(&self) -> Vec<(String, &Template)> {
-        let vars = self.vars.iter().map(|(k, t)| (format!("vars.{k}"), t));
-        let request = self
-            .request
-            .templates()
-            .into_iter()
-            .map(|(p, t)| (format!("request.{p}"), t));
-        vars.chain(request).collect()
+        vars_then_request(&self.vars, &self.request)
     }
+}
+
+/// A request's templates after the `vars` it may use, with their paths (`vars.ts`,
+/// `request.url`).
+fn vars_then_request<'a>(
+    vars: &'a IndexMap<String, Template>,
+    request: &'a RequestTemplate,
+) -> Vec<(String, &'a Template)> {
+    let vars = vars.iter().map(|(k, t)| (format!("vars.{k}"), t));
+    let request = request
+        .templates()
+        .into_iter()
+        .map(|(p, t)| (format!("request.{p}"), t));
+    vars.chain(request).collect()
 }
 
 impl Scenario {
