@@ -298,3 +298,55 @@ load: {{executor: constant-vus, vus: 2, duration: 1s}}
     assert_eq!(d(&["signed", "accepted"]), 6, "{after}");
     assert_eq!(d(&["signed", "bad_signs"]), 0, "{after}");
 }
+
+/// WeChat Pay's own body is XML: its parameters are the root's elements (CDATA undone), and
+/// the rule is found and replayed the same way.
+#[test]
+fn a_wechat_pay_xml_body_is_signed_by_its_inferred_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_tb, base) = tls_testbed(dir, "1h");
+    let xml = r#"
+via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem "$@"; }
+login=$(via -H 'content-type: application/json' -d '{"code":"0a1b2c3d4e"}' "$BASE/api/login")
+token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+for i in 1 2; do
+  nonce=$(openssl rand -hex 16)
+  msg="appid=wx3a7b5c9d1e2f4a6b&body=goods $i&mch_id=1230000109&nonce_str=$nonce&total_fee=$i&key=$PAY_KEY"
+  sign=$(printf '%s' "$msg" | md5sum | cut -d' ' -f1 | tr 'a-f' 'A-F')
+  via -H "Authorization: Bearer $token" -H 'content-type: text/xml' \
+    --data "<xml><appid>wx3a7b5c9d1e2f4a6b</appid><mch_id>1230000109</mch_id><nonce_str>$nonce</nonce_str><body><![CDATA[goods $i]]></body><total_fee>$i</total_fee><sign>$sign</sign></xml>" \
+    "$BASE/pay/unifiedorder" | grep -q '"errcode":0'
+done
+"#;
+    record(dir, &base, "xml.yaml", xml, 3);
+    let (ok, said) = convert(dir, &["convert", "xml.yaml", "--secret-env", "PAY_KEY"]);
+    assert!(ok, "{said}");
+    let text = std::fs::read_to_string(dir.join("xml.scenario.yaml")).unwrap();
+    assert!(
+        text.contains("reproduces all 2 recorded instance(s)"),
+        "{text}"
+    );
+    let before = stats(dir, &base);
+    let (ok, said) = convert(
+        dir,
+        &[
+            "run",
+            "xml.scenario.yaml",
+            "--ca",
+            "certs/testbed-ca.pem",
+            "--quiet",
+            "--iterations",
+            "3",
+        ],
+    );
+    assert!(ok, "{said}\n{text}");
+    let after = stats(dir, &base);
+    let d = |p: &[&str]| delta(&after, &before, p);
+    assert!(d(&["signed", "accepted"]) >= 6, "{after}\n{text}");
+    assert_eq!(
+        d(&["signed", "accepted"]),
+        d(&["signed", "calls"]),
+        "{after}\n{text}"
+    );
+}

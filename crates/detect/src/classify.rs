@@ -131,7 +131,7 @@ fn request_signatures(exchanges: &[Exchange], kept: &[usize], secrets: &[Secret]
     found.retain(|s| {
         !s.uses.iter().all(|(i, at)| {
             let key = match at {
-                At::Query(k) | At::Form(k) | At::Json(k) | At::Header(k) => k,
+                At::Query(k) | At::Form(k) | At::Json(k) | At::Xml(k) | At::Header(k) => k,
             };
             rules::user_bound::is_material(&exchanges[*i].request, key)
         })

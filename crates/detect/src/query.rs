@@ -1,5 +1,5 @@
-//! A request's URL and form text as parameters: the path and query of a URL, `a=1&b=2`
-//! decoded into pairs, and JSONPath steps for object keys. A leaf: what walking values and
+//! A request's URL, form and XML text as parameters: the path and query of a URL, `a=1&b=2`
+//! decoded into pairs, a flat XML body's elements, and JSONPath steps for object keys. A leaf: what walking values and
 //! inferring signatures both read requests with.
 
 /// Percent-decodes (with `+` as space, as forms and most query strings mean it).
@@ -44,4 +44,26 @@ pub(crate) fn key_step(key: &str) -> String {
     } else {
         format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
     }
+}
+
+/// The root's child elements of an XML body and their text (CDATA undone), in order; none
+/// when it is not XML or nests deeper (a signed parameter list is flat).
+pub(crate) fn xml_fields(text: &str) -> Vec<(String, String)> {
+    let Ok(doc) = roxmltree::Document::parse(text.trim()) else {
+        return Vec::new();
+    };
+    let children = doc.root_element().children().filter(|n| n.is_element());
+    let mut out = Vec::new();
+    for child in children {
+        if child.children().any(|n| n.is_element()) {
+            return Vec::new();
+        }
+        let value: String = child
+            .children()
+            .filter_map(|n| n.text())
+            .collect::<Vec<_>>()
+            .concat();
+        out.push((child.tag_name().name().to_string(), value));
+    }
+    out
 }

@@ -100,6 +100,12 @@ pub(crate) fn request_slots_of(req: &Request, kind: Kind) -> Vec<Slot> {
     if let Some(body) = &req.body {
         match &body.content {
             BodyContent::Json(v) => json_slots("$", v, kind, &mut out),
+            // A flat XML body (WeChat Pay's `<xml>…</xml>`): its elements, by name.
+            BodyContent::Text(t) if t.trim_start().starts_with('<') => {
+                for (k, v) in crate::query::xml_fields(t) {
+                    push_kind(&mut out, Place::TextField(k), v);
+                }
+            }
             BodyContent::Text(t) => {
                 let fields = crate::multipart::fields(&req.headers, t)
                     .or_else(|| is_form(&req.headers, t).then(|| pairs(t)));

@@ -22,6 +22,8 @@ pub enum At {
     Form(String),
     /// A top-level JSON field, by key.
     Json(String),
+    /// A child element of an XML body's root (WeChat Pay v2's `<xml><sign>…</sign></xml>`).
+    Xml(String),
     /// A header (lower-cased name).
     Header(String),
 }
@@ -128,6 +130,7 @@ pub struct Params {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) form: Vec<(String, String)>,
     pub(crate) json: Vec<(String, String)>,
+    pub(crate) xml: Vec<(String, String)>,
 }
 
 /// The container of a signature field.
@@ -136,6 +139,7 @@ enum Container {
     Query,
     Form,
     Json,
+    Xml,
     /// A header: nothing is "beside" it.
     Header,
 }
@@ -148,8 +152,11 @@ impl Params {
             .1
             .map(query::pairs)
             .unwrap_or_default();
-        let (mut form, mut json) = (Vec::new(), Vec::new());
+        let (mut form, mut json, mut xml) = (Vec::new(), Vec::new(), Vec::new());
         match req.body.as_ref().map(|b| &b.content) {
+            Some(BodyContent::Text(t)) if t.trim_start().starts_with('<') => {
+                xml = query::xml_fields(t)
+            }
             Some(BodyContent::Text(t)) if t.contains('=') && !t.trim_start().starts_with('{') => {
                 form = query::pairs(t.trim());
             }
@@ -162,7 +169,12 @@ impl Params {
             }
             _ => {}
         }
-        Params { query, form, json }
+        Params {
+            query,
+            form,
+            json,
+            xml,
+        }
     }
 
     fn container(&self, c: Container) -> &[(String, String)] {
@@ -170,6 +182,7 @@ impl Params {
             Container::Query => &self.query,
             Container::Form => &self.form,
             Container::Json => &self.json,
+            Container::Xml => &self.xml,
             Container::Header => &[],
         }
     }
@@ -206,6 +219,7 @@ impl Rule {
                     Container::Query => At::Query(k.clone()),
                     Container::Form => At::Form(k.clone()),
                     Container::Json => At::Json(k.clone()),
+                    Container::Xml => At::Xml(k.clone()),
                     Container::Header => At::Header(k.clone()),
                 };
                 Signed {
@@ -223,6 +237,7 @@ impl Rule {
             ParamSet::All => with(Container::Query)
                 .chain(with(Container::Form))
                 .chain(with(Container::Json))
+                .chain(with(Container::Xml))
                 .collect(),
         };
         out.retain(|p| p.key != field && !(self.skip_empty && p.value.is_empty()));
@@ -321,6 +336,7 @@ fn container_of(at: &At) -> Container {
         At::Query(_) => Container::Query,
         At::Form(_) => Container::Form,
         At::Json(_) => Container::Json,
+        At::Xml(_) => Container::Xml,
         At::Header(_) => Container::Header,
     }
 }
@@ -378,12 +394,14 @@ pub(crate) fn signature_places(e: &Exchange) -> Vec<(At, String)> {
         (Container::Query, &params.query),
         (Container::Form, &params.form),
         (Container::Json, &params.json),
+        (Container::Xml, &params.xml),
     ] {
         for (k, v) in list {
             if shape::is_signature_name(k) && digest(v) {
                 let at = match c {
                     Container::Query => At::Query(k.clone()),
                     Container::Form => At::Form(k.clone()),
+                    Container::Xml => At::Xml(k.clone()),
                     _ => At::Json(k.clone()),
                 };
                 out.push((at, k.clone()));
@@ -409,6 +427,7 @@ pub fn value_at(e: &Exchange, params: &Params, at: &At) -> Option<String> {
         At::Query(k) => find(&params.query, k),
         At::Form(k) => find(&params.form, k),
         At::Json(k) => find(&params.json, k),
+        At::Xml(k) => find(&params.xml, k),
         At::Header(h) => e.request.headers.get(h).map(str::to_string),
     }
 }

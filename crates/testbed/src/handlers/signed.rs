@@ -6,7 +6,7 @@
 //!
 //! | route | signature | refused with |
 //! |---|---|---|
-//! | `POST /pay/unifiedorder` (form) | WeChat Pay v2 MD5: `upper(md5(k=v&…&key=PAY_KEY))`, sorted non-empty parameters | `40090`, `40163` |
+//! | `POST /pay/unifiedorder` (form, or WeChat Pay's own `<xml>…</xml>`) | WeChat Pay v2 MD5: `upper(md5(k=v&…&key=PAY_KEY))`, sorted non-empty parameters | `40090`, `40163` |
 //! | `GET /pay/orderquery?…&sign_type=HMAC-SHA256` | WeChat Pay v2 HMAC-SHA256: `upper(hmac_sha256(PAY_KEY, k=v&…&key=PAY_KEY))` | `40090`, `40163` |
 //! | `POST /api/signed/order` (JSON) | home-made `md5(appid + ts + nonce + APP_SECRET)`, lower-case hex, `ts` in seconds | `40090`, `40091`, `40163` |
 //!
@@ -76,8 +76,11 @@ impl App {
         self.counters.signed(SignedEvent::Call);
         let (verdict, accepted) = match path {
             "/pay/unifiedorder" => {
-                let form = Form::parse(headers, body);
-                let params = form.fields().to_vec();
+                let params = if body.trim_ascii_start().starts_with(b"<") {
+                    xml_fields(body)
+                } else {
+                    Form::parse(headers, body).fields().to_vec()
+                };
                 (self.wechat_pay(&params, Digest::Md5), ACCEPTED_PAY)
             }
             "/pay/orderquery" => {
@@ -175,4 +178,20 @@ impl Digest {
         };
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// WeChat Pay's XML body, `<xml><appid>…</appid>…</xml>`: each child element and its text.
+fn xml_fields(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    let Ok(doc) = roxmltree::Document::parse(text.trim()) else {
+        return Vec::new();
+    };
+    doc.root_element()
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| {
+            let value: String = n.children().filter_map(|c| c.text()).collect();
+            (n.tag_name().name().to_string(), value)
+        })
+        .collect()
 }
