@@ -50,6 +50,21 @@ fn record(dir: &Path, base: &str, out: &str, script: &str, exchanges: usize) {
     assert!(lines[0].contains("/api/login"), "{lines:?}");
 }
 
+/// `loadtape run` of `scenario` (the testbed's CA trusted, quiet) with the secrets set: whether
+/// it passed, what it printed, and the testbed's counts after and before.
+fn replay_counted(
+    dir: &Path,
+    base: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> (bool, String, serde_json::Value, serde_json::Value) {
+    let before = stats(dir, base);
+    let mut args = vec!["run", scenario, "--ca", "certs/testbed-ca.pem", "--quiet"];
+    args.extend_from_slice(extra);
+    let (ok, said) = convert(dir, &args);
+    (ok, said, stats(dir, base), before)
+}
+
 fn convert(dir: &Path, args: &[&str]) -> (bool, String) {
     let o = in_dir(dir, args)
         .env("PAY_KEY", PAY_KEY)
@@ -146,25 +161,13 @@ fn three_signing_rules_are_inferred_written_and_replayed_over_token_lifetimes() 
     }
 
     // Several session lifetimes (2 s each): every signature right, every nonce new.
-    let before = stats(dir, &base);
-    let (ok, said) = convert(
+    let (ok, said, after, before) = replay_counted(
         dir,
-        &[
-            "run",
-            "signed.scenario.yaml",
-            "--ca",
-            "certs/testbed-ca.pem",
-            "--quiet",
-            "--out",
-            "result.json",
-            "--vus",
-            "2",
-            "--duration",
-            "7s",
-        ],
+        &base,
+        "signed.scenario.yaml",
+        &["--out", "result.json", "--vus", "2", "--duration", "7s"],
     );
     let result = std::fs::read_to_string(dir.join("result.json")).unwrap_or(said);
-    let after = stats(dir, &base);
     let d = |p: &[&str]| delta(&after, &before, p);
     assert!(ok, "{result}");
     assert!(d(&["signed", "calls"]) >= 60, "{after}");
@@ -274,21 +277,9 @@ load: {{executor: constant-vus, vus: 2, duration: 1s}}
 "#
     );
     std::fs::write(dir.join("t.scenario.yaml"), scenario).unwrap();
-    let before = stats(dir, &base);
-    let (ok, said) = convert(
-        dir,
-        &[
-            "run",
-            "t.scenario.yaml",
-            "--ca",
-            "certs/testbed-ca.pem",
-            "--quiet",
-            "--iterations",
-            "3",
-        ],
-    );
+    let (ok, said, after, before) =
+        replay_counted(dir, &base, "t.scenario.yaml", &["--iterations", "3"]);
     assert!(ok, "{said}");
-    let after = stats(dir, &base);
     let d = |p: &[&str]| delta(&after, &before, p);
     assert_eq!(
         d(&["tokens_issued", "session"]),
@@ -327,21 +318,9 @@ done
         text.contains("reproduces all 2 recorded instance(s)"),
         "{text}"
     );
-    let before = stats(dir, &base);
-    let (ok, said) = convert(
-        dir,
-        &[
-            "run",
-            "xml.scenario.yaml",
-            "--ca",
-            "certs/testbed-ca.pem",
-            "--quiet",
-            "--iterations",
-            "3",
-        ],
-    );
+    let (ok, said, after, before) =
+        replay_counted(dir, &base, "xml.scenario.yaml", &["--iterations", "3"]);
     assert!(ok, "{said}\n{text}");
-    let after = stats(dir, &base);
     let d = |p: &[&str]| delta(&after, &before, p);
     assert!(d(&["signed", "accepted"]) >= 6, "{after}\n{text}");
     assert_eq!(
