@@ -16,9 +16,6 @@ const APP_SECRET: &str = loadtape_testbed::APP_SECRET;
 /// Logs in, then signs each endpoint twice (two instances per rule), with fresh nonces,
 /// order numbers and timestamps, as a mini program does.
 const CLIENT: &str = r#"
-via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem "$@"; }
-login=$(via -H 'content-type: application/json' -d '{"code":"0a1b2c3d4e"}' "$BASE/api/login")
-token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 auth=(-H "Authorization: Bearer $token")
 upper() { tr 'a-f' 'A-F'; }
 for i in 1 2; do
@@ -44,8 +41,16 @@ for i in 1 2; do
 done
 "#;
 
+/// What every client script starts with: `via` (curl through the proxy), a login, `$token`.
+const LOGIN: &str = r#"
+via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem "$@"; }
+login=$(via -H 'content-type: application/json' -d '{"code":"0a1b2c3d4e"}' "$BASE/api/login")
+token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+"#;
+
+/// Records `script` (after [`LOGIN`], with the secrets in its environment) through the proxy.
 fn record(dir: &Path, base: &str, out: &str, script: &str, exchanges: usize) {
-    let script = format!("PAY_KEY={PAY_KEY}\nAPP_SECRET={APP_SECRET}\n{script}");
+    let script = format!("PAY_KEY={PAY_KEY}\nAPP_SECRET={APP_SECRET}\n{LOGIN}{script}");
     let (lines, _) = record_script(dir, base, out, &script, exchanges);
     assert!(lines[0].contains("/api/login"), "{lines:?}");
 }
@@ -192,9 +197,6 @@ fn without_the_secret_or_outside_the_family_the_signature_stays_flagged() {
     let (_tb, base) = tls_testbed(dir, "1h");
     // sha256 of the values joined by `|`: no scheme of the family joins so.
     let odd = r#"
-via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem "$@"; }
-login=$(via -H 'content-type: application/json' -d '{"code":"0a1b2c3d4e"}' "$BASE/api/login")
-token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 for i in 1 2; do
   ts=$(date +%s); nonce=$(openssl rand -hex 8)
   sign=$(printf '%s' "wx3a7b5c9d1e2f4a6b|$ts|$nonce|$APP_SECRET" | sha256sum | cut -d' ' -f1)
@@ -298,9 +300,6 @@ fn a_wechat_pay_xml_body_is_signed_by_its_inferred_rule() {
     let dir = dir.path();
     let (_tb, base) = tls_testbed(dir, "1h");
     let xml = r#"
-via() { curl -sf --max-time 10 --proxy "http://$PROXY" --cacert certs/loadtape-ca.pem "$@"; }
-login=$(via -H 'content-type: application/json' -d '{"code":"0a1b2c3d4e"}' "$BASE/api/login")
-token=$(printf '%s' "$login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 for i in 1 2; do
   nonce=$(openssl rand -hex 16)
   msg="appid=wx3a7b5c9d1e2f4a6b&body=goods $i&mch_id=1230000109&nonce_str=$nonce&total_fee=$i&key=$PAY_KEY"
