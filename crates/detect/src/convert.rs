@@ -301,11 +301,11 @@ impl<'a> Builder<'a> {
 
     fn step_comments(&mut self, path: &str, step: usize) {
         let mut notes = Vec::new();
+        let signed = !self.signed_at(step).is_empty();
         for f in &self.a.findings {
             if !f.uses.iter().any(|u| u.step == step) {
                 continue;
             }
-            let signed = !self.signed_at(step).is_empty();
             match f.class {
                 Class::Generated(Gen::Signature) if signed => {}
                 Class::Generated(Gen::Signature) => notes.push(format!(
@@ -402,18 +402,17 @@ impl<'a> Builder<'a> {
             let Some(mut expr) = self.exprs.get(f.variable.as_str()) else {
                 continue;
             };
-            let hoisted;
-            let volatile = Template::from_parts([Part::Expr(expr.clone())]).is_volatile();
-            if hoist && volatile {
-                vars.insert(
-                    f.variable.clone(),
-                    Template::from_parts([Part::Expr(expr.clone())]),
-                );
-                hoisted = Expr::Var(f.variable.clone());
-                expr = &hoisted;
-            }
             if for_token && !self.bound_before_flow(f, step) {
                 continue;
+            }
+            let hoisted;
+            if hoist {
+                let made = Template::from_parts([Part::Expr(expr.clone())]);
+                if made.is_volatile() {
+                    vars.insert(f.variable.clone(), made);
+                    hoisted = Expr::Var(f.variable.clone());
+                    expr = &hoisted;
+                }
             }
             let rides_cookie_jar = self.rides_cookie_jar(f);
             for u in f.uses.iter().filter(|u| u.step == step) {

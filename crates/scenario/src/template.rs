@@ -238,6 +238,20 @@ impl fmt::Display for TemplateError {
 impl std::error::Error for TemplateError {}
 
 impl Template {
+    /// The whole template as one expression (literal text as strings): what a function
+    /// call over its rendering takes as its argument.
+    pub fn as_expr(&self) -> Expr {
+        Expr::concat(
+            self.parts
+                .iter()
+                .map(|p| match p {
+                    Part::Literal(s) => Expr::Str(s.clone()),
+                    Part::Expr(e) => e.clone(),
+                })
+                .collect(),
+        )
+    }
+
     /// Compiles a template. A string without `{{` is a literal, whatever else it holds.
     pub fn parse(source: &str) -> Result<Template, TemplateError> {
         if !source.contains("{{") {
@@ -470,6 +484,18 @@ fn write_literal(f: &mut fmt::Formatter<'_>, text: &str, expr_follows: bool) -> 
         }
     }
     f.write_str(&text[start..])
+}
+
+impl Expr {
+    /// `items` joined as one expression: the empty string, the one item, or their
+    /// [`Expr::Concat`] (which holds two or more).
+    pub fn concat(mut items: Vec<Expr>) -> Expr {
+        match items.len() {
+            0 => Expr::Str(String::new()),
+            1 => items.remove(0),
+            _ => Expr::Concat(items),
+        }
+    }
 }
 
 impl fmt::Display for Expr {

@@ -56,7 +56,7 @@ impl<'a> Builder<'a> {
             let picked: Vec<(String, Expr)> = rule
                 .pick(&params, &s.field, at)
                 .into_iter()
-                .map(|p| (p.key, as_expr(&subs.template(&p.value))))
+                .map(|p| (p.key, subs.template(&p.value).as_expr()))
                 .collect();
             let secret = match &rule.secret_env {
                 Some(env) => Expr::Call(Func::Env, vec![Expr::Str(env.clone())]),
@@ -71,35 +71,10 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// A template's parts as one expression (literal text as strings).
-fn as_expr(t: &Template) -> Expr {
-    let mut items: Vec<Expr> = t
-        .parts()
-        .iter()
-        .map(|p| match p {
-            Part::Literal(s) => Expr::Str(s.clone()),
-            Part::Expr(e) => e.clone(),
-        })
-        .collect();
-    match items.len() {
-        0 => Expr::Str(String::new()),
-        1 => items.remove(0),
-        _ => Expr::Concat(items),
-    }
-}
-
-/// The variable a signature is computed into: its field's name when a template can say it.
+/// The variable a signature is computed into: its field's name as a variable (`paySign`,
+/// `x_sign`), another when the step has one of that name.
 fn var_name(field: &str, vars: &IndexMap<String, Template>) -> String {
-    let plain = field
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let base = if plain {
-        field.to_string()
-    } else {
-        "signature".into()
-    };
+    let base = crate::naming::variable(field).unwrap_or_else(|| "signature".into());
     let mut name = base.clone();
     let mut n = 2;
     while vars.contains_key(&name) {

@@ -282,19 +282,15 @@ impl Rule {
     /// expressions, `secret` the secret's (`env("PAY_KEY")`). The template functions are the
     /// one definition of the digests, so what the search matched is what the replay sends.
     pub fn expr(&self, picked: &[(String, Expr)], secret: Expr) -> Expr {
-        let mut items: Vec<Expr> = self
-            .layout(picked, &secret)
-            .into_iter()
-            .map(|piece| match piece {
-                Piece::Text(t) => Expr::Str(t),
-                Piece::Value(e) => e,
-            })
-            .collect();
-        let message = match items.len() {
-            0 => Expr::Str(String::new()),
-            1 => items.remove(0),
-            _ => Expr::Concat(items),
-        };
+        let message = Expr::concat(
+            self.layout(picked, &secret)
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Text(t) => Expr::Str(t),
+                    Piece::Value(e) => e,
+                })
+                .collect(),
+        );
         let digest = match self.hash {
             Hash::Md5 => Expr::Call(Func::Md5, vec![message]),
             Hash::Sha1 => Expr::Call(Func::Sha1, vec![message]),
