@@ -9,7 +9,7 @@ use loadtape_recording::Recording;
 use loadtape_scenario::Scenario;
 
 use crate::convert_args::{
-    analysis_options, bad, convert_options, default_out, read, talks_to_private_https, users_csv,
+    analysis_options, bad, convert_options, default_out, print_next_run, read, users_csv,
     write_scenario, Args,
 };
 use crate::exit::Failure;
@@ -199,21 +199,7 @@ pub(crate) fn print_summary(out: &Path, analysis: &Analysis, s: &Scenario, hint:
     if !hint {
         return;
     }
-    let private = talks_to_private_https(s);
-    // The testbed writes its CA here (`loadtape testbed --tls`): a hint that works as printed.
-    let testbed_ca = std::path::Path::new("certs/testbed-ca.pem");
-    let ca = if private && testbed_ca.exists() {
-        format!(" --ca {}", testbed_ca.display())
-    } else {
-        String::new()
-    };
-    outln!(
-        "next: loadtape run {} --vus 1 --iterations 1 --debug{ca}",
-        out.display()
-    );
-    if private && ca.is_empty() {
-        outln!("      (add --ca FILE with the target's CA: its HTTPS certificate is not publicly trusted)");
-    }
+    print_next_run(s, out, "--vus 1 --iterations 1 --debug");
 }
 
 /// An existing CSV must have the token columns; a missing one is created with the recorded

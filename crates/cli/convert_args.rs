@@ -150,9 +150,35 @@ pub(crate) fn write_scenario(out: &Path, yaml: &str, force: bool) -> Result<(), 
     Ok(())
 }
 
+/// `next: loadtape run OUT FLAGS`, with `--ca` when the scenario talks to a private HTTPS
+/// host and the testbed's CA is here, and what the hint needs besides: a CA to add, the
+/// environment variables the scenario reads.
+pub(crate) fn print_next_run(s: &Scenario, out: &Path, flags: &str) {
+    let private = talks_to_private_https(s);
+    // The testbed writes its CA here (`loadtape testbed --tls`): a hint that works as printed.
+    let testbed_ca = Path::new("certs/testbed-ca.pem");
+    let ca = if private && testbed_ca.exists() {
+        format!(" --ca {}", testbed_ca.display())
+    } else {
+        String::new()
+    };
+    outln!("next: loadtape run {} {flags}{ca}", out.display());
+    if private && ca.is_empty() {
+        outln!("      (add --ca FILE with the target's CA: its HTTPS certificate is not publicly trusted)");
+    }
+    let env = s.env_names();
+    if !env.is_empty() {
+        outln!(
+            "      (with {} set in the environment: the scenario reads {} with env())",
+            env.join(", "),
+            if env.len() == 1 { "it" } else { "them" }
+        );
+    }
+}
+
 /// Whether the scenario talks HTTPS to a host on this machine or a private network, whose
 /// certificate (a testbed's, a staging server's) no public root vouches for.
-pub(crate) fn talks_to_private_https(s: &Scenario) -> bool {
+fn talks_to_private_https(s: &Scenario) -> bool {
     let private = |url: String| {
         let Some(rest) = url.strip_prefix("https://") else {
             return false;

@@ -9,7 +9,7 @@ use loadtape_recording::{Exchange, Recording};
 use loadtape_scenario::Scenario;
 
 use crate::convert_args::{
-    analysis_options, bad, convert_options, read, talks_to_private_https, write_scenario, Args,
+    analysis_options, bad, convert_options, print_next_run, read, write_scenario, Args,
 };
 use crate::exit::Failure;
 
@@ -252,15 +252,5 @@ fn summary(out: &Path, s: &Scenario, recorded: usize, from: &[String]) {
     // One VU with as many iterations as the weights add up to runs every flow once or more.
     let iterations: u32 = s.flows.iter().map(|f| f.weight_or_one()).sum();
     let debug = if iterations <= 10 { " --debug" } else { "" };
-    let private = talks_to_private_https(s);
-    let testbed_ca = Path::new("certs/testbed-ca.pem");
-    let ca = if private && testbed_ca.exists() {
-        format!(" --ca {}", testbed_ca.display())
-    } else {
-        String::new()
-    };
-    outln!(
-        "next: loadtape run {} --vus 1 --iterations {iterations}{debug}{ca}",
-        out.display()
-    );
+    print_next_run(s, out, &format!("--vus 1 --iterations {iterations}{debug}"));
 }

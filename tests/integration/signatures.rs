@@ -103,6 +103,17 @@ fn three_signing_rules_are_inferred_written_and_replayed_over_token_lifetimes() 
         ],
     );
     assert!(ok, "{said}");
+    // The hint says what it needs besides, and works as printed with that set.
+    assert!(
+        said.contains("(with PAY_KEY, APP_SECRET set in the environment"),
+        "{said}"
+    );
+    let hint = said
+        .lines()
+        .find_map(|l| l.strip_prefix("next: loadtape "))
+        .unwrap_or_else(|| panic!("no next: hint\n{said}"));
+    let (ok, ran) = convert(dir, &hint.split(' ').collect::<Vec<_>>());
+    assert!(ok, "next: loadtape {hint}\n{ran}");
     let text = std::fs::read_to_string(dir.join("signed.scenario.yaml")).unwrap();
     assert!(
         !text.contains(PAY_KEY) && !text.contains(APP_SECRET),

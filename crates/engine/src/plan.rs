@@ -247,28 +247,7 @@ impl Plan {
 /// fails every render of its template, which would be a run of errors (or, in a variable, a
 /// run whose iterations never complete) instead of one clear message.
 fn check_env(s: &Scenario) -> Result<(), PlanError> {
-    let mut places: Vec<(String, &loadtape_scenario::Template)> = s
-        .variables
-        .iter()
-        .map(|(name, t)| (format!("variables.{name}"), t))
-        .collect();
-    let requests = s
-        .tokens
-        .iter()
-        .map(|t| (format!("token step `{}`", t.name), t.templates()))
-        .chain(
-            s.steps
-                .iter()
-                .map(|st| (format!("step `{}`", st.name), st.templates())),
-        );
-    for (owner, templates) in requests {
-        places.extend(
-            templates
-                .into_iter()
-                .map(|(sub, t): (String, &Template)| (format!("{owner} {sub}"), t)),
-        );
-    }
-    for (place, t) in places {
+    for (place, t) in s.templates() {
         for name in t.env_names() {
             if std::env::var_os(name).is_none() {
                 return Err(PlanError(format!(

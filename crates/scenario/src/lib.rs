@@ -327,6 +327,41 @@ fn vars_then_request<'a>(
 }
 
 impl Scenario {
+    /// Every template the scenario renders, with where it is (`variables.appid`, `token step
+    /// `login` request.url`, `step `order` vars.sign`), in the order they run.
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let variables = self
+            .variables
+            .iter()
+            .map(|(name, t)| (format!("variables.{name}"), t));
+        let tokens = self.tokens.iter().flat_map(|t| {
+            let owner = format!("token step `{}`", t.name);
+            t.templates()
+                .into_iter()
+                .map(move |(sub, t)| (format!("{owner} {sub}"), t))
+        });
+        let steps = self.steps.iter().flat_map(|st| {
+            let owner = format!("step `{}`", st.name);
+            st.templates()
+                .into_iter()
+                .map(move |(sub, t)| (format!("{owner} {sub}"), t))
+        });
+        variables.chain(tokens).chain(steps).collect()
+    }
+
+    /// The environment variables the scenario reads (`env("NAME")`), each once, in order.
+    pub fn env_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for (_, t) in self.templates() {
+            for n in t.env_names() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    }
+
     /// The thresholds the run is judged by, and whether they are the default (the scenario
     /// states none).
     pub fn judged_by(&self) -> (Vec<Threshold>, bool) {
