@@ -13,33 +13,35 @@ use crate::timeline_file::TimelineFile;
 /// `end_reason` of a result written while its run went on.
 pub const CHECKPOINT: &str = "checkpoint";
 
+/// What the command line says of a run that its result keeps.
+pub struct Stamp {
+    /// The scenario file as given.
+    pub scenario_file: String,
+    /// `--segment K/N` of a distributed run.
+    pub segment: Option<String>,
+    /// `--label`: the run's name among others, for `report compare`.
+    pub label: Option<String>,
+}
+
 /// The files a run keeps up to date as it goes.
 pub struct Along {
     /// `--timeline`, open.
     pub timeline: Option<TimelineFile>,
     /// `--out`, when checkpoints are on.
     checkpoint: Option<PathBuf>,
-    /// The scenario file as given, for the result.
-    scenario_file: String,
-    /// `--segment K/N` of a distributed run, for the result.
-    segment: Option<String>,
+    /// What the result says of the run besides the engine's figures.
+    stamp: Stamp,
     /// Set once a checkpoint could not be written (a full disk): said once; the run goes on.
     broken: bool,
 }
 
 impl Along {
     /// Files for a run: `timeline` already created, checkpoints of the result to `out`.
-    pub fn new(
-        timeline: Option<TimelineFile>,
-        checkpoint: Option<PathBuf>,
-        scenario_file: String,
-        segment: Option<String>,
-    ) -> Along {
+    pub fn new(timeline: Option<TimelineFile>, checkpoint: Option<PathBuf>, stamp: Stamp) -> Along {
         Along {
             timeline,
             checkpoint,
-            scenario_file,
-            segment,
+            stamp,
             broken: false,
         }
     }
@@ -72,8 +74,9 @@ impl Along {
 
     /// The run's `result/v1` (so far, or at its end): the scenario file and the segment said.
     pub fn result(&self, o: &Outcome) -> RunResult {
-        let mut r = report::result(o, Some(self.scenario_file.clone()));
-        r.settings.segment = self.segment.clone();
+        let mut r = report::result(o, Some(self.stamp.scenario_file.clone()));
+        r.settings.segment = self.stamp.segment.clone();
+        r.label = self.stamp.label.clone();
         r
     }
 

@@ -31,6 +31,7 @@ mod out;
 mod along;
 mod ca;
 mod capacity;
+mod compare;
 mod convert;
 mod convert_args;
 mod convert_mix;

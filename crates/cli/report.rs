@@ -4,11 +4,13 @@
 //! … --html all.html --out all.json` (or several files without `merge`) first merges the
 //! segment results of a distributed run into the result of the whole run. The exit code is the
 //! merged thresholds' verdict, as `loadtape run`'s: 0 passed, 99 failed, 2 bad input, 1 a run
-//! that failed otherwise (a token step never succeeded).
+//! that failed otherwise (a token step never succeeded). `loadtape report compare BASE.json
+//! CANDIDATE.json…` compares runs instead (see `compare.rs`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use loadtape_report::compare::gate::Gate;
 use loadtape_report::result::RunResult;
 
 use crate::exit::Failure;
@@ -24,8 +26,8 @@ use crate::exit::Failure;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Result files (result/v1 JSON from `loadtape run --out`); `merge FILE...` to merge even
-    /// a single file.
-    #[arg(value_name = "[merge] RESULT.json", required = true)]
+    /// a single file; `compare BASELINE CANDIDATE...` to compare runs.
+    #[arg(value_name = "[merge|compare] RESULT.json", required = true)]
     files: Vec<PathBuf>,
     /// Where the (merged) result goes: `--out`, `--html`, `--junit`; `--force` replaces.
     #[command(flatten)]
@@ -34,9 +36,40 @@ pub struct Args {
     /// among segments, a share missing or twice, starts minutes apart) instead of warning.
     #[arg(long)]
     strict: bool,
+    /// `compare`: a regression gate, e.g. `p99 +10%`, `goods.p95 +5ms`, `error_rate +0.5%`
+    /// (percentage points), `rps -5%`, `p99 worse` (judged worse beyond noise); repeatable.
+    /// Exit 99 when a candidate is worse than the baseline by more than a gate allows.
+    #[arg(long = "fail-on", value_name = "RULE", value_parser = Gate::parse)]
+    fail_on: Vec<Gate>,
+    /// `compare`: results of other scenarios or step lists are compared on the steps they
+    /// share, instead of refused.
+    #[arg(long)]
+    loose: bool,
+    /// `compare`: print the comparison as JSON (`compare/v1`) instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
+    if args
+        .files
+        .first()
+        .is_some_and(|f| f == Path::new("compare"))
+    {
+        return compare(&args);
+    }
+    if let Some(flag) = [
+        (!args.fail_on.is_empty(), "--fail-on"),
+        (args.loose, "--loose"),
+        (args.json, "--json"),
+    ]
+    .iter()
+    .find_map(|(set, flag)| set.then_some(flag))
+    {
+        return Err(Failure::BadInput(anyhow!(
+            "{flag} is for `loadtape report compare BASELINE.json CANDIDATE.json...`"
+        )));
+    }
     let mut files = args.files.as_slice();
     let mut merge = files.len() > 1;
     if files.first().is_some_and(|f| f == Path::new("merge")) {
@@ -83,6 +116,31 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     args.outputs.write(&result)?;
     verdict(&result)
+}
+
+/// `report compare`: only `--html` of the result files (a comparison is no result).
+fn compare(args: &Args) -> Result<(), Failure> {
+    let o = &args.outputs;
+    if let Some(flag) = [
+        (o.out.is_some(), "--out"),
+        (o.junit.is_some(), "--junit"),
+        (args.strict, "--strict"),
+    ]
+    .iter()
+    .find_map(|(set, flag)| set.then_some(flag))
+    {
+        return Err(Failure::BadInput(anyhow!(
+            "report compare writes no result: {flag} is for one result or a merge;              compare prints its tables (--json for JSON) and writes --html"
+        )));
+    }
+    crate::compare::run(crate::compare::Asked {
+        files: &args.files[1..],
+        html: o.html.as_deref(),
+        force: o.force,
+        gates: &args.fail_on,
+        loose: args.loose,
+        json: args.json,
+    })
 }
 
 /// Exit 99 when a threshold failed, naming them; 1 when the run failed otherwise.

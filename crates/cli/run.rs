@@ -63,6 +63,10 @@ pub struct Args {
     /// so that a run that dies leaves what it measured; `0s` only at the end.
     #[arg(long, value_name = "D", default_value = "1m", value_parser = loadtape_scenario::parse_duration)]
     checkpoint: Duration,
+    /// A name for this run among others (the setting a tuning sweep varied: `c16`, `after`),
+    /// kept in the result; `loadtape report compare` shows runs by it.
+    #[arg(long, value_name = "NAME")]
+    label: Option<String>,
     /// Where the result goes: `--out`, `--html`, `--junit`, written at the end, partial or
     /// not; `--force` replaces files that exist.
     #[command(flatten)]
@@ -112,8 +116,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut along = crate::along::Along::new(
         timeline,
         checkpoint,
-        args.scenario.display().to_string(),
-        (segment != Segment::WHOLE).then(|| segment.to_string()),
+        crate::along::Stamp {
+            scenario_file: args.scenario.display().to_string(),
+            segment: (segment != Segment::WHOLE).then(|| segment.to_string()),
+            label: args.label.clone(),
+        },
     );
     along.started(&running);
     // Ctrl-C or SIGTERM: stop cleanly, still report and write the (partial) result.

@@ -4,6 +4,7 @@
 mod browser;
 mod check_failures;
 mod cli;
+mod compare;
 mod convert;
 mod convert_also;
 mod convert_mix;

@@ -13,7 +13,7 @@ use crate::run::{fixture, n, result, run_cmd, show};
 use crate::util::{finish, loadtape};
 
 /// The DOM Chromium builds for `page`.
-fn dom(page: &Path, dir: &Path) -> String {
+pub fn dom(page: &Path, dir: &Path) -> String {
     let out = crate::util::chromium(&dir.join("chromium"))
         .args([
             "--window-size=1200,900",
@@ -35,13 +35,13 @@ fn dom(page: &Path, dir: &Path) -> String {
 /// `page` laid out 390 px wide, a phone's width: in an iframe of that width (a headless
 /// window is never narrower than 500 px), whose layout a script of the wrapping page
 /// measures once loaded (the report itself has no script) and writes into the DOM: the
-/// viewport's width, the right edge of the steps table's p99 header, the page's width.
-fn phone(page: &Path, dir: &Path) -> Value {
+/// viewport's width, the right edge of the element `selector` (as `p99`), the page's width.
+pub fn phone(page: &Path, dir: &Path, selector: &str) -> Value {
     let wrapper = dir.join("phone.html");
     let html = format!(
         "<!DOCTYPE html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"file://{}\" \
          style=\"width:390px;height:844px;border:0\" onload=\"const d=this.contentDocument;\
-         const th=d.querySelector('#steps th[data-k=p99]').getBoundingClientRect();\
+         const th=d.querySelector('{selector}').getBoundingClientRect();\
          document.body.setAttribute('data-fit',JSON.stringify({{v:d.documentElement.clientWidth,\
          p99:th.right,page:d.documentElement.scrollWidth}}))\"></iframe></body></html>",
         page.display()
@@ -118,7 +118,7 @@ fn the_html_report_carries_the_results_timings_checks_bytes_and_bands_and_fits_a
 
     // At 390 px: the p99 header of the steps table ends inside the viewport, and the page
     // does not scroll sideways.
-    let fit = phone(&page, dir.path());
+    let fit = phone(&page, dir.path(), "#steps th[data-k=p99]");
     // 390 px, less a scrollbar where the browser draws one (phones overlay theirs).
     assert!((370.0..=390.0).contains(&f(&fit["v"])), "{fit}");
     assert!(f(&fit["p99"]) <= f(&fit["v"]), "p99 off screen: {fit}");

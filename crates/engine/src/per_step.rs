@@ -4,7 +4,7 @@
 
 use hdrhistogram::Histogram;
 use loadtape_report::histogram::MAX_US;
-use loadtape_report::result::StepSecond;
+use loadtape_report::result::{StepSecond, Tail};
 
 /// One step in one second of one worker (or, merged, of all).
 #[derive(Debug, Clone)]
@@ -47,11 +47,18 @@ impl StepInterval {
     /// As the timeline stores it.
     pub fn second(&self) -> StepSecond {
         let q = |q: f64| self.histogram.value_at_quantile(q) as f64 / 1000.0;
+        let tail = (!self.histogram.is_empty()).then(|| Tail {
+            p90: q(0.90),
+            p95: q(0.95),
+            p999: q(0.999),
+            max: self.histogram.max() as f64 / 1000.0,
+        });
         StepSecond {
             requests: self.requests,
             errors: self.errors,
             p50: q(0.5),
             p99: q(0.99),
+            tail,
         }
     }
 }

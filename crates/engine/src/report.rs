@@ -122,6 +122,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
         loadtape: RESULT_V1.to_string(),
         scenario: plan.name.clone(),
         scenario_file,
+        label: None,
         version: env!("CARGO_PKG_VERSION").to_string(),
         started: o
             .started

@@ -8,7 +8,7 @@
 //! timing, checks, bands and service-time tables in [`sections`]; every figure is formatted
 //! by [`crate::units`].
 
-mod charts;
+pub(crate) mod charts;
 mod sections;
 
 use std::fmt::Write as _;
@@ -17,7 +17,7 @@ use crate::result::{ErrorCounts, RunResult, StepStats};
 use crate::units::{bytes, duration, ms, num, percent, rate};
 use loadtape_scenario::{Metric, Threshold};
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root{--bg:#fff;--fg:#1d2430;--mute:#5b6575;--line:#e3e7ee;--card:#f6f8fb;--ok:#1a7f37;--bad:#c62828;
 --c0:#2563eb;--c1:#dc2626;--c2:#16a34a;--c3:#d97706;--c4:#7c3aed;--c5:#0891b2}
 @media (prefers-color-scheme:dark){:root{--bg:#12161c;--fg:#e6e9ef;--mute:#9aa4b2;--line:#2a313b;--card:#1a2028}}

@@ -24,6 +24,7 @@
 use std::path::Path;
 
 pub mod breakdown;
+pub mod compare;
 pub mod diagnostics;
 pub mod doubts;
 mod escape;

@@ -60,6 +60,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         loadtape: RESULT_V1.to_string(),
         scenario: first.scenario.clone(),
         scenario_file: first.scenario_file.clone(),
+        label: results.iter().find_map(|r| r.label.clone()),
         version: env!("CARGO_PKG_VERSION").to_string(),
         started: stamp(clock.base),
         ended: stamp(clock.ended),

@@ -32,6 +32,10 @@ pub struct RunResult {
     /// The scenario file as given on the command line.
     #[serde(default)]
     pub scenario_file: Option<String>,
+    /// What this run is among others (`run --label c16`: the setting a tuning sweep varied),
+    /// the name `report compare` shows it by; absent unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// The loadtape version that wrote it.
     pub version: String,
     /// When the first iteration was scheduled.
@@ -429,6 +433,41 @@ pub struct StepSecond {
     pub p50: f64,
     /// 99th percentile latency, ms (an upper bound once folded).
     pub p99: f64,
+    /// The tail beyond the median, for `report compare`'s per-second judgement of every
+    /// percentile it shows: p90, p95, p99.9 (each an upper bound once folded) and the slowest
+    /// request, ms. Absent in results written before them, and for a step without requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<Tail>,
+}
+
+/// The upper percentiles of a [`StepSecond`], ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tail {
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// The slowest request.
+    pub max: f64,
+}
+
+impl Tail {
+    /// Both together, as folding seconds keeps them: each figure the larger of the two, an
+    /// upper bound of the true one (a tail never shrinks when seconds are put together; the
+    /// max is exact).
+    pub fn fold(a: Option<Tail>, b: Option<Tail>) -> Option<Tail> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Tail {
+                p90: a.p90.max(b.p90),
+                p95: a.p95.max(b.p95),
+                p999: a.p999.max(b.p999),
+                max: a.max.max(b.max),
+            }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 fn is_one_second(span: &u64) -> bool {
@@ -474,6 +513,7 @@ mod tests {
             loadtape: RESULT_V1.into(),
             scenario: "s".into(),
             scenario_file: Some("s.yaml".into()),
+            label: Some("c16".into()),
             version: "0.1.0".into(),
             started: "2026-11-21T10:00:00Z".into(),
             ended: "2026-11-21T10:00:10Z".into(),

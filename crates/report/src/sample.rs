@@ -84,6 +84,7 @@ pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
                 errors: 0,
                 p50: h.value_at_quantile(0.5) as f64 / 1000.0,
                 p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+                tail: None,
             }],
         }
     };
@@ -91,6 +92,7 @@ pub(crate) fn result(started: &str, goods: &[u64]) -> RunResult {
         loadtape: RESULT_V1.into(),
         scenario: "shop".into(),
         scenario_file: Some("shop.yaml".into()),
+        label: None,
         version: "0.1.0".into(),
         started: started.into(),
         ended: started.into(),
@@ -145,6 +147,7 @@ pub(crate) fn bare(total: StepStats, tokens: Vec<StepStats>) -> RunResult {
         loadtape: RESULT_V1.into(),
         scenario: "s".into(),
         scenario_file: None,
+        label: None,
         version: "0".into(),
         started: String::new(),
         ended: String::new(),

@@ -156,6 +156,7 @@ pub fn fold_step(into: &mut StepSecond, s: &StepSecond) {
         into.p50 = (into.p50 * into.requests as f64 + s.p50 * s.requests as f64) / all as f64;
     }
     into.p99 = into.p99.max(s.p99);
+    into.tail = crate::result::Tail::fold(into.tail, s.tail);
     into.requests = all;
     into.errors += s.errors;
 }
@@ -265,6 +266,7 @@ mod tests {
             errors,
             p50,
             p99,
+            tail: None,
         }
     }
 

@@ -25,7 +25,7 @@ fn covered(s: &Second, duration_s: f64) -> f64 {
 /// The entries drawn: downsampled, and without a last entry that covers less than half a
 /// second (a rate from a sliver of a second is noise); a longer partial one is scaled to the
 /// time it covers (see [`rate`]).
-fn drawn(r: &RunResult) -> Vec<Second> {
+pub(crate) fn drawn(r: &RunResult) -> Vec<Second> {
     let mut timeline = downsample(&r.timeline, CHART_POINTS);
     if let Some(last) = timeline.last() {
         if timeline.len() > 1 && covered(last, r.duration_s) < 0.5 {
@@ -36,7 +36,7 @@ fn drawn(r: &RunResult) -> Vec<Second> {
 }
 
 /// `count` of the entry per second of the time it covers.
-fn rate(s: &Second, count: u64, duration_s: f64) -> f64 {
+pub(crate) fn rate(s: &Second, count: u64, duration_s: f64) -> f64 {
     let secs = covered(s, duration_s);
     if secs > 0.0 {
         count as f64 / secs
@@ -174,8 +174,26 @@ pub(crate) fn charts(o: &mut String, r: &RunResult) {
 /// Latency by percentile, on the log scale HdrHistogram plots use: 90%, 99%, 99.9% … are
 /// equally far apart, so the tail is as visible as the median.
 fn distribution(h: &Histogram<u64>) -> Chart<'static> {
-    // Beyond 1 - 1/count the percentiles are all the max.
-    let top = (h.len() as f64).log10().clamp(1.0, 5.0);
+    Chart {
+        id: "distribution",
+        title: "Latency distribution (all business steps)",
+        y: Axis::Ms,
+        series: vec![Series {
+            name: "latency by percentile".into(),
+            points: by_percentile(h, nines(h)),
+        }],
+        x_ticks: Some(percentile_ticks()),
+    }
+}
+
+/// How far along the percentile axis `h` reaches: beyond 1 − 1/count the percentiles are all
+/// the max (x = 2 is the 99th percentile, 3 the 99.9th).
+pub(crate) fn nines(h: &Histogram<u64>) -> f64 {
+    (h.len() as f64).log10().clamp(1.0, 5.0)
+}
+
+/// `h`'s latency (ms) at x = −log10(1 − q), from the median's 0 up to `top`, then the max.
+pub(crate) fn by_percentile(h: &Histogram<u64>, top: f64) -> Vec<(f64, f64)> {
     let mut points = Vec::new();
     let mut x = 0.0;
     while x < top {
@@ -184,23 +202,16 @@ fn distribution(h: &Histogram<u64>) -> Chart<'static> {
         x += 0.05;
     }
     points.push((top, h.max() as f64 / 1000.0));
-    let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"];
-    Chart {
-        id: "distribution",
-        title: "Latency distribution (all business steps)",
-        y: Axis::Ms,
-        series: vec![Series {
-            name: "latency by percentile".into(),
-            points,
-        }],
-        x_ticks: Some(
-            labels
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as f64, l.to_string()))
-                .collect(),
-        ),
-    }
+    points
+}
+
+/// The labels of the percentile axis of [`by_percentile`].
+pub(crate) fn percentile_ticks() -> Vec<(f64, String)> {
+    ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as f64, l.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

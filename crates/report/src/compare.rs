@@ -1,0 +1,565 @@
+//! `report compare`: a baseline run against one or more candidates (the same test before and
+//! after a change, or a sweep of one setting), figure by figure, with a verdict on each.
+//!
+//! The figures are the run's own (requests/s, error rate, p50 … max from the lossless
+//! histograms, so exact); whether a change is more than noise is judged on the runs' seconds
+//! ([`stats`]): a p99 that rose 3 % between two runs whose per-second p99 wander by 20 % is
+//! "within noise", one that rose 3 % every second of a long run is not. The judgement needs
+//! seconds: runs too short to tell are said to be, not called equal.
+//!
+//! - [`compare()`] builds the [`Comparison`] (refusing results of other scenarios or step
+//!   lists, unless `loose`); [`gate`] holds the `--fail-on` rules judged on it; [`text`]
+//!   prints it, [`page`] renders it as HTML, and it serialises as `compare/v1` JSON.
+
+pub mod gate;
+pub mod page;
+mod samples;
+pub mod stats;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::histogram::{decode, latency};
+use crate::result::{Latency, RunResult, StepStats};
+use crate::units::{ms, rate};
+use samples::Samples;
+
+/// The value of a comparison's `loadtape` key.
+pub const COMPARE_V1: &str = "compare/v1";
+
+/// The confidence a verdict other than "within noise" needs, over the whole family of
+/// figures of one candidate (Holm-corrected): two runs of one setting are called different
+/// on any figure at most once in a hundred comparisons.
+pub const CONFIDENCE: f64 = 0.99;
+
+/// Fewer seconds than this on either side are too few to judge, whatever they show.
+pub const MIN_SECONDS: usize = 5;
+
+/// A figure of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Figure {
+    /// Requests per second.
+    #[serde(rename = "rps")]
+    Rps,
+    /// Failed requests of all, a fraction.
+    #[serde(rename = "error_rate")]
+    ErrorRate,
+    /// The median latency.
+    #[serde(rename = "p50")]
+    P50,
+    /// The 90th percentile latency.
+    #[serde(rename = "p90")]
+    P90,
+    /// The 95th percentile latency.
+    #[serde(rename = "p95")]
+    P95,
+    /// The 99th percentile latency.
+    #[serde(rename = "p99")]
+    P99,
+    /// The 99.9th percentile latency.
+    #[serde(rename = "p99.9")]
+    P999,
+    /// The slowest request.
+    #[serde(rename = "max")]
+    Max,
+}
+
+impl Figure {
+    /// Every figure, in the order tables show them.
+    pub const ALL: [Figure; 8] = [
+        Figure::Rps,
+        Figure::ErrorRate,
+        Figure::P50,
+        Figure::P90,
+        Figure::P95,
+        Figure::P99,
+        Figure::P999,
+        Figure::Max,
+    ];
+
+    /// As `--fail-on` and the JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Rps => "rps",
+            Figure::ErrorRate => "error_rate",
+            Figure::P50 => "p50",
+            Figure::P90 => "p90",
+            Figure::P95 => "p95",
+            Figure::P99 => "p99",
+            Figure::P999 => "p99.9",
+            Figure::Max => "max",
+        }
+    }
+
+    /// The figure named so (`p999` for `p99.9` too).
+    pub fn parse(s: &str) -> Option<Figure> {
+        if s == "p999" {
+            return Some(Figure::P999);
+        }
+        Figure::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// A table's heading for it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Figure::Rps => "requests/s (higher is better)",
+            Figure::ErrorRate => "error rate (lower is better)",
+            Figure::P50 => "p50 latency",
+            Figure::P90 => "p90 latency",
+            Figure::P95 => "p95 latency",
+            Figure::P99 => "p99 latency",
+            Figure::P999 => "p99.9 latency",
+            Figure::Max => "max latency",
+        }
+    }
+
+    /// Requests per second improve upwards; every other figure downwards.
+    pub fn higher_is_better(self) -> bool {
+        self == Figure::Rps
+    }
+
+    /// A latency, in ms.
+    pub fn is_latency(self) -> bool {
+        !matches!(self, Figure::Rps | Figure::ErrorRate)
+    }
+
+    /// The figure of a whole row; `None` when the row has nothing to measure it on.
+    fn of(self, s: &StepStats) -> Option<f64> {
+        match self {
+            Figure::Rps => Some(s.rps),
+            Figure::ErrorRate => (s.requests > 0).then(|| s.errors as f64 / s.requests as f64),
+            _ if s.succeeded() == 0 => None,
+            _ => Some(self.pick(&exact(s))),
+        }
+    }
+
+    /// This latency figure of `l`.
+    fn pick(self, l: &Latency) -> f64 {
+        match self {
+            Figure::P50 => l.p50,
+            Figure::P90 => l.p90,
+            Figure::P95 => l.p95,
+            Figure::P99 => l.p99,
+            Figure::P999 => l.p999,
+            Figure::Max => l.max,
+            Figure::Rps | Figure::ErrorRate => 0.0,
+        }
+    }
+
+    /// `v` in the figure's unit, for people: `418.5/s`, `0.25%`, `12.3ms`.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Figure::Rps => format!("{}/s", rate(v)),
+            Figure::ErrorRate => format!("{:.2}%", v * 100.0),
+            _ => ms(v),
+        }
+    }
+}
+
+/// The latency figures read again from the row's histogram (what the stored ones were made
+/// from; an edited file's figures would otherwise be believed).
+fn exact(s: &StepStats) -> Latency {
+    decode(&s.histogram)
+        .filter(|h| !h.is_empty())
+        .map_or(s.latency, |h| latency(&h))
+}
+
+/// What a candidate's figure is against the baseline's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Better than the baseline, beyond the noise of their seconds.
+    Better,
+    /// Worse than the baseline, beyond the noise of their seconds.
+    Worse,
+    /// The difference is within what the runs' seconds vary by.
+    WithinNoise,
+    /// Too few seconds to tell either way (see [`MIN_SECONDS`]).
+    TooShort,
+    /// One of the runs has nothing to measure this figure on.
+    NoData,
+}
+
+impl Verdict {
+    /// For tables: `worse`, `within noise`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::WithinNoise => "within noise",
+            Verdict::TooShort => "too short to tell",
+            Verdict::NoData => "no data",
+        }
+    }
+}
+
+/// One run of the comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// `run --label`, else the file's name without `.json`.
+    pub label: String,
+    /// The file as given.
+    pub file: String,
+    /// Its scenario's name.
+    pub scenario: String,
+    /// When it started.
+    pub started: String,
+    /// Its length, s.
+    pub duration_s: f64,
+    /// How it was driven: `constant-rate 100/s, 20 s, 10 VUs`.
+    pub load: String,
+    /// Its business requests.
+    pub requests: u64,
+    /// The seconds of its timeline that were judged (all but the first and the last).
+    pub seconds: usize,
+    /// Its own verdict (thresholds, token failures).
+    pub passed: bool,
+    /// It was stopped early.
+    pub partial: bool,
+}
+
+/// One candidate's figure against the baseline's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// The candidate's figure; `None` without data.
+    pub value: Option<f64>,
+    /// Candidate − baseline, in the figure's unit (ms, requests/s, a fraction).
+    pub change: Option<f64>,
+    /// The change in % of the baseline's figure; `None` when that is 0 or missing.
+    pub change_pct: Option<f64>,
+    /// What the change is, judged on the runs' seconds.
+    pub verdict: Verdict,
+    /// The p-value of the difference of the runs' seconds (Mann–Whitney U), corrected for
+    /// every figure judged for this candidate (Holm); `None` when not judged.
+    pub p: Option<f64>,
+    /// The chance that a second of the candidate is above one of the baseline, 0 to 1
+    /// (0.5: neither tends higher): the direction and size of the difference.
+    pub above: Option<f64>,
+    /// The seconds judged: the baseline's, the candidate's.
+    pub seconds: [usize; 2],
+}
+
+impl Change {
+    /// How sure a better or worse verdict is: 1 − `p`.
+    pub fn confidence(&self) -> Option<f64> {
+        match self.verdict {
+            Verdict::Better | Verdict::Worse => self.p.map(|p| 1.0 - p),
+            _ => None,
+        }
+    }
+}
+
+/// A figure of one row, for the baseline and every candidate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// Which figure.
+    pub figure: Figure,
+    /// The baseline's; `None` without data.
+    pub baseline: Option<f64>,
+    /// In the order of [`Comparison::candidates`].
+    pub candidates: Vec<Change>,
+}
+
+/// A step (or the total) compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The step's name, or `total`.
+    pub name: String,
+    /// `step` or `total`.
+    pub kind: String,
+    /// One per figure, in [`Figure::ALL`]'s order.
+    pub lines: Vec<Line>,
+}
+
+impl Row {
+    /// The line of `figure`.
+    pub fn line(&self, figure: Figure) -> Option<&Line> {
+        self.lines.iter().find(|l| l.figure == figure)
+    }
+}
+
+/// The whole comparison: what `report compare --json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// Always [`COMPARE_V1`].
+    pub loadtape: &'static str,
+    /// The run the others are measured against.
+    pub baseline: RunInfo,
+    /// The runs measured, in the order given.
+    pub candidates: Vec<RunInfo>,
+    /// The total first, then the steps compared in the baseline's order.
+    pub rows: Vec<Row>,
+    /// Steps not compared (`--loose`: not in every result), said as `goods: only in base`.
+    pub not_compared: Vec<String>,
+    /// [`CONFIDENCE`].
+    pub confidence: f64,
+    /// The `--fail-on` rules judged, per candidate.
+    pub gates: Vec<gate::Judged>,
+    /// No gate failed.
+    pub passed: bool,
+}
+
+impl Comparison {
+    /// The row of a step (or `total`).
+    pub fn row(&self, name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+}
+
+/// A result to compare and the file it came from.
+pub struct Input<'a> {
+    /// The result.
+    pub result: &'a RunResult,
+    /// Its file as given, for labels and messages.
+    pub file: String,
+}
+
+/// Why results cannot be compared.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct CompareError {
+    /// The input at fault, counted from 0 with the baseline first.
+    pub index: usize,
+    /// What differs.
+    pub message: String,
+}
+
+/// The baseline (`inputs[0]`) against every other input. Results of another scenario or
+/// another step list are refused, saying what differs, unless `loose`: then the steps every
+/// result has are compared, and the others listed in [`Comparison::not_compared`].
+pub fn compare(inputs: &[Input], loose: bool) -> Result<Comparison, CompareError> {
+    let Some((base, candidates)) = inputs.split_first() else {
+        return Err(CompareError {
+            index: 0,
+            message: "nothing to compare: give a baseline and at least one candidate".into(),
+        });
+    };
+    if candidates.is_empty() {
+        return Err(CompareError {
+            index: 0,
+            message: "give at least one candidate after the baseline: \
+                      loadtape report compare BASELINE.json CANDIDATE.json..."
+                .into(),
+        });
+    }
+    let (names, not_compared) = shared_steps(inputs, loose)?;
+    let base_samples = Samples::of(base.result, &names);
+    let mut rows: Vec<Row> = std::iter::once("total".to_string())
+        .chain(names.iter().cloned())
+        .map(|name| Row {
+            lines: Figure::ALL
+                .into_iter()
+                .map(|figure| Line {
+                    figure,
+                    baseline: stats_of(base.result, &name).and_then(|s| figure.of(s)),
+                    candidates: Vec::new(),
+                })
+                .collect(),
+            kind: if name == "total" { "total" } else { "step" }.into(),
+            name,
+        })
+        .collect();
+    let mut infos = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let samples = Samples::of(c.result, &names);
+        judge(&mut rows, c.result, &base_samples, &samples);
+        infos.push(info(c, &samples));
+    }
+    Ok(Comparison {
+        loadtape: COMPARE_V1,
+        baseline: info(base, &base_samples),
+        candidates: infos,
+        rows,
+        not_compared,
+        confidence: CONFIDENCE,
+        gates: Vec::new(),
+        passed: true,
+    })
+}
+
+/// The row called `name` of `r` (`total` is the total).
+fn stats_of<'a>(r: &'a RunResult, name: &str) -> Option<&'a StepStats> {
+    if name == "total" {
+        Some(&r.total)
+    } else {
+        r.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// One candidate's figures against the baseline's, appended to each line: the tests of all
+/// its figures corrected together.
+fn judge(rows: &mut [Row], c: &RunResult, base: &Samples, cand: &Samples) {
+    let mut changes = Vec::new();
+    let mut tested = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (f, line) in row.lines.iter().enumerate() {
+            let value = stats_of(c, &row.name).and_then(|s| line.figure.of(s));
+            let (a, b) = (base.get(r, line.figure), cand.get(r, line.figure));
+            let change = value.zip(line.baseline).map(|(v, b)| v - b);
+            let mut ch = Change {
+                value,
+                change,
+                change_pct: change
+                    .zip(line.baseline)
+                    .filter(|(_, b)| *b != 0.0)
+                    .map(|(d, b)| d / b * 100.0),
+                verdict: Verdict::NoData,
+                p: None,
+                above: None,
+                seconds: [a.len(), b.len()],
+            };
+            let short = |n: usize| n < MIN_SECONDS;
+            if value.is_none() || line.baseline.is_none() {
+                // No data: neither run can be judged on it.
+            } else if short(base.seconds()) || short(cand.seconds()) {
+                ch.verdict = Verdict::TooShort;
+            } else if a.is_empty() || b.is_empty() {
+                // A timeline without this figure per second (written before it was kept).
+            } else if short(a.len()) || short(b.len()) {
+                ch.verdict = Verdict::TooShort;
+            } else if let Some(t) = stats::mann_whitney(a, b) {
+                ch.p = Some(t.p);
+                ch.above = Some(t.above);
+                tested.push((r, f));
+            }
+            changes.push(((r, f), ch));
+        }
+    }
+    let ps: Vec<f64> = tested
+        .iter()
+        .map(|k| {
+            changes
+                .iter()
+                .find(|(at, _)| at == k)
+                .and_then(|(_, c)| c.p)
+        })
+        .map(|p| p.unwrap_or(1.0))
+        .collect();
+    let adjusted = stats::holm(&ps);
+    let alpha = 1.0 - CONFIDENCE;
+    for ((r, f), mut ch) in changes {
+        if let Some(i) = tested.iter().position(|k| *k == (r, f)) {
+            let figure = rows[r].lines[f].figure;
+            ch.p = Some(adjusted[i]);
+            ch.verdict = verdict(figure, &ch, alpha, tested.len());
+        }
+        rows[r].lines[f].candidates.push(ch);
+    }
+}
+
+/// Better, worse or within noise, for a tested figure: the corrected p below α, and the
+/// seconds and the whole run moving the same way. When the seconds could never have been
+/// significant at this family size (too few of them), too short to tell.
+fn verdict(figure: Figure, ch: &Change, alpha: f64, family: usize) -> Verdict {
+    let (Some(p), Some(above), Some(change)) = (ch.p, ch.above, ch.change) else {
+        return Verdict::NoData;
+    };
+    if stats::least_p(ch.seconds[0], ch.seconds[1]) * family as f64 >= alpha {
+        return Verdict::TooShort;
+    }
+    let up = above > 0.5;
+    if p >= alpha || change == 0.0 || up != (change > 0.0) {
+        return Verdict::WithinNoise;
+    }
+    if up == figure.higher_is_better() {
+        Verdict::Better
+    } else {
+        Verdict::Worse
+    }
+}
+
+/// The steps compared, and what is said of those left out. Without `loose`, every input must
+/// be of the baseline's scenario and step list.
+fn shared_steps(inputs: &[Input], loose: bool) -> Result<(Vec<String>, Vec<String>), CompareError> {
+    let base = inputs[0].result;
+    let names = |r: &RunResult| -> Vec<String> { r.steps.iter().map(|s| s.name.clone()).collect() };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let ours = names(base);
+    for (i, c) in inputs.iter().enumerate().skip(1) {
+        let theirs = names(c.result);
+        let what = if c.result.scenario != base.scenario {
+            Some(format!(
+                "its scenario is `{}`; the baseline's is `{}`",
+                c.result.scenario, base.scenario
+            ))
+        } else if theirs != ours {
+            Some(format!(
+                "its steps are {}; the baseline's are {}",
+                list(&theirs),
+                list(&ours)
+            ))
+        } else {
+            None
+        };
+        if let (Some(what), false) = (what, loose) {
+            return Err(CompareError {
+                index: i,
+                message: format!(
+                    "{what}: these are not runs of one test (--loose compares the steps they share)"
+                ),
+            });
+        }
+    }
+    let shared: Vec<String> = ours
+        .iter()
+        .filter(|n| inputs.iter().all(|c| names(c.result).contains(n)))
+        .cloned()
+        .collect();
+    let mut left = Vec::new();
+    for c in inputs {
+        for n in names(c.result).iter().filter(|n| !shared.contains(n)) {
+            left.push(format!("`{n}` is in {} but not in every result", label(c)));
+        }
+    }
+    Ok((shared, left))
+}
+
+/// `run --label`, else the file's name without its directory and `.json`.
+fn label(c: &Input) -> String {
+    c.result.label.clone().unwrap_or_else(|| {
+        let name = std::path::Path::new(&c.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| c.file.clone());
+        name.strip_suffix(".json")
+            .map(str::to_string)
+            .unwrap_or(name)
+    })
+}
+
+fn info(c: &Input, s: &Samples) -> RunInfo {
+    let r = c.result;
+    let st = &r.settings;
+    let mut load = st.executor.clone();
+    if let Some(rate) = st.rate {
+        load.push_str(&format!(" {}/s", crate::units::num(rate)));
+    }
+    load.push_str(&format!(
+        ", {}, {} VU{}",
+        crate::units::duration(st.duration_s),
+        st.max_vus,
+        if st.max_vus == 1 { "" } else { "s" }
+    ));
+    RunInfo {
+        label: label(c),
+        file: c.file.clone(),
+        scenario: r.scenario.clone(),
+        started: r.started.clone(),
+        duration_s: r.duration_s,
+        load,
+        requests: r.total.requests,
+        seconds: s.seconds(),
+        passed: r.passed,
+        partial: r.partial,
+    }
+}
+
+#[cfg(test)]
+#[path = "compare/tests.rs"]
+mod tests;
