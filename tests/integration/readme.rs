@@ -355,3 +355,39 @@ fn the_readme_mixed_test_and_funnel_run_as_written() {
     let mix = std::fs::read_to_string(recordings.join("mix.scenario.yaml")).unwrap();
     assert!(mix.contains("- name: cookie-session_login"), "{mix}");
 }
+
+/// The README's before/after comparison, run as written against a testbed: its gate fails
+/// (exit 99, as the README shows), and every line the README prints is printed, in order
+/// (figures aside: the words before the first one with a digit).
+#[test]
+fn the_readme_comparison_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let (_tb, base) = crate::util::testbed(&[]);
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let script = block(&readme, "compare", &[("9090", port)]);
+    let mut c = shell(dir.path(), &script);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let done = finish(c.spawn().unwrap(), Duration::from_secs(120));
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let printed = summary_labels(&out);
+    let mut rest = printed.iter();
+    for want in summary_labels(&fenced(&readme, "compare-output", "text")) {
+        if want == "..." {
+            continue;
+        }
+        assert!(
+            rest.any(|got| *got == want),
+            "the README shows {want:?}, not printed (in that order):\n{out}"
+        );
+    }
+    assert!(out.contains("worse ("), "{out}");
+    assert!(dir.path().join("compare.html").exists());
+}

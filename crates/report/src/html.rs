@@ -124,8 +124,12 @@ fn verdict(r: &RunResult) -> &'static str {
 fn header(o: &mut String, r: &RunResult) {
     let _ = writeln!(
         o,
-        "<h1>{} {}</h1><p class=\"mute\">{} → {} · {} · ended: {}</p>",
+        "<h1>{}{} {}</h1><p class=\"mute\">{} → {} · {} · ended: {}</p>",
         esc(&r.scenario),
+        r.label
+            .as_deref()
+            .map(|l| format!(" <span class=\"mute\" id=\"label\">({})</span>", esc(l)))
+            .unwrap_or_default(),
         verdict(r),
         esc(&r.started),
         esc(&r.ended),

@@ -14,6 +14,9 @@
 //! - [`merge()`] turns the results of the segments of one distributed run (`--segment K/N`,
 //!   one per Kubernetes pod) into the result of the whole run. Histograms are decoded and
 //!   added, never percentiles averaged: the p99 of two shards is not the mean of their p99s.
+//! - [`compare`] sets runs side by side (before and after a change, a sweep of one setting):
+//!   every figure's change and whether it is beyond the noise of the runs' seconds, and the
+//!   `--fail-on` gates of a CI regression check.
 //! - [`html`] renders one self-contained page (inline CSS and SVG, no script, no CDN) that can
 //!   be mailed, archived as a CI artifact or opened on a phone.
 //! - [`timeline`] keeps a run's seconds flat over days (recent ones whole, older ones folded)

@@ -13,8 +13,12 @@ pub(crate) fn table(r: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n{} — {} in {:.1}s ({}){}",
+        "\n{}{} — {} in {:.1}s ({}){}",
         r.scenario,
+        r.label
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default(),
         r.settings.executor,
         r.duration_s,
         r.end_reason,

@@ -5,9 +5,7 @@
 //! p99 is judged worse beyond noise. A limit is judged on the measured change, strictly
 //! (exactly +10 % passes `+10%`); a figure without data fails its gate, as a threshold does.
 
-use serde::Serialize;
-
-use super::{Change, Comparison, Figure, Verdict};
+use super::model::{Change, Comparison, Figure, Judged, Verdict};
 
 /// A parsed `--fail-on` rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,19 +27,6 @@ enum Limit {
     Absolute(f64),
     /// Not judged worse beyond noise.
     Worse,
-}
-
-/// One gate judged on one candidate.
-#[derive(Debug, Clone, Serialize)]
-pub struct Judged {
-    /// The rule as written.
-    pub rule: String,
-    /// The candidate's label.
-    pub candidate: String,
-    /// What was measured, as the rule reads it: `+12.5%`, `+0.80 pt`, `worse`, `no data`.
-    pub observed: String,
-    /// The candidate broke the rule.
-    pub failed: bool,
 }
 
 const EXAMPLES: &str =

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
+use super::model::{Comparison, Figure};
 use super::text::{change, class, confidence};
-use super::{Comparison, Figure};
 use crate::escape::esc;
 use crate::histogram::decode;
 use crate::html::charts::{by_percentile, drawn, nines, percentile_ticks, rate};

@@ -7,7 +7,7 @@
 use crate::histogram::{decode, latency};
 use crate::result::{RunResult, Second};
 
-use super::Figure;
+use super::model::Figure;
 
 /// Per row (the total, then the steps asked for), per figure, the values of the judged seconds.
 pub(super) struct Samples {

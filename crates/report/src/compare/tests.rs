@@ -1,6 +1,6 @@
 use super::gate::Gate;
 use super::*;
-use crate::histogram::{encode, histogram};
+use crate::histogram::{encode, histogram, latency};
 use crate::result::{Second, StepSecond, Tail};
 use crate::sample::bare;
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Change, Comparison, Figure, Verdict};
+use super::model::{Change, Comparison, Figure, Verdict};
 use crate::units::share;
 
 /// The whole comparison as text.
