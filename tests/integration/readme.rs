@@ -316,14 +316,31 @@ fn the_readme_scenario_example_runs() {
     drop(testbed);
 }
 
+/// The README's shell block `name`, run as written in `dir` against a fresh testbed (the
+/// README's port 9090 swapped for the testbed's); what it printed. Fails when the block does.
+fn run_with_testbed(readme: &str, name: &str, dir: &Path) -> String {
+    let (_tb, base) = crate::util::testbed(&[]);
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let script = block(readme, name, &[("9090", port)]);
+    let mut c = shell(dir, &script);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let done = finish(c.spawn().unwrap(), Duration::from_secs(120));
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(
+        done.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    out
+}
+
 /// The README's mixed test, funnel and several-recordings convert, run as written against a
 /// testbed, in a copy of `recordings/`.
 #[test]
 fn the_readme_mixed_test_and_funnel_run_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let (_tb, base) = crate::util::testbed(&[]);
-    let port = base.rsplit(':').next().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let recordings = dir.path().join("recordings");
     std::fs::create_dir(&recordings).unwrap();
@@ -332,17 +349,7 @@ fn the_readme_mixed_test_and_funnel_run_as_written() {
         let e = e.unwrap();
         std::fs::copy(e.path(), recordings.join(e.file_name())).unwrap();
     }
-    let script = block(&readme, "mixed", &[("9090", port)]);
-    let mut c = shell(dir.path(), &script);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let done = finish(c.spawn().unwrap(), Duration::from_secs(120));
-    let out = String::from_utf8_lossy(&done.stdout);
-    assert!(
-        done.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let out = run_with_testbed(&readme, "mixed", dir.path());
     for said in [
         "flow browse: 700 iterations (70.0 %), weight 70 of constant-vus",
         "flow detail: 200 iterations (20.0 %)",
@@ -363,20 +370,8 @@ fn the_readme_mixed_test_and_funnel_run_as_written() {
 fn the_readme_comparison_runs_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let (_tb, base) = crate::util::testbed(&[]);
-    let port = base.rsplit(':').next().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let script = block(&readme, "compare", &[("9090", port)]);
-    let mut c = shell(dir.path(), &script);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let done = finish(c.spawn().unwrap(), Duration::from_secs(120));
-    let out = String::from_utf8_lossy(&done.stdout);
-    assert!(
-        done.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let out = run_with_testbed(&readme, "compare", dir.path());
     let printed = summary_labels(&out);
     let mut rest = printed.iter();
     for want in summary_labels(&fenced(&readme, "compare-output", "text")) {
