@@ -1,15 +1,14 @@
 //! A VU's connections: one keep-alive connection per origin, HTTP/2 or HTTP/1.1 by ALPN
-//! (plain `http://` is HTTP/1.1), driven through hyper's `client::conn` `SendRequest` — no
-//! pool shared between VUs, so no lock and no queue on the request path.
+//! (plain `http://` is HTTP/1.1). HTTP/2 goes through hyper's `client::conn` `SendRequest`;
+//! HTTP/1.1 through the engine's own lean connection ([`crate::h1`]), driven inside the VU's
+//! task. No pool is shared between VUs, so no lock and no queue on the request path.
 
-use std::future::Future as _;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2, TrySendError};
+use hyper::client::conn::{http2, TrySendError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use loadtape_net::{DialError, DialTiming, Protocol, TlsConfig};
 
@@ -24,8 +23,8 @@ use crate::timing::Timing;
 pub(crate) struct Tls {
     /// Offers `h2` and `http/1.1`.
     config: TlsConfig,
-    /// HTTP/1.1 read buffer size; `None` lets hyper adapt it (8 KiB, growing for big
-    /// bodies). Thousands of mostly idle VUs set a small fixed one: memory stays flat.
+    /// HTTP/1.1 read size; `None`: 8 KiB, buffers kept between requests. Thousands of mostly
+    /// idle VUs set a small one, and hold no buffer while they think: memory stays flat.
     pub read_buf: Option<usize>,
 }
 
@@ -41,32 +40,10 @@ impl Tls {
     }
 }
 
-/// The byte stream under an HTTP/1.1 connection (a dialed [`loadtape_net::Stream`]), boxed so
-/// that [`renew`] can hand it to a fresh hyper connection.
-pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for T {}
-
-/// Drives an HTTP/1.1 connection: polled inside the VU's own task while it waits for an
-/// answer, so a request costs no wake-up of a second task (what wrk saves too).
-type Driver = Box<http1::Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>;
-
-/// hyper hands each HTTP/1.1 request to its connection through a tokio unbounded channel,
-/// which stores messages in blocks of 32 (~9 KB here: a request is 256 bytes). The 33rd
-/// request allocates a second block and, as tokio recycles rather than frees blocks, every
-/// connection keeps two from then on: +90 MB for 10,000 VUs, ~32 s into a run at 1 request/s.
-/// With many VUs (small buffers), a connection is therefore handed to a fresh hyper
-/// connection on the same socket every this many requests (no I/O: no reconnect).
-const RENEW_AFTER: u32 = 32;
-
 /// One open connection.
 pub(crate) enum Conn {
-    H1 {
-        sender: http1::SendRequest<Full<Bytes>>,
-        /// `None` once the connection has ended.
-        driver: Option<Driver>,
-        /// Requests given to `sender` (see [`RENEW_AFTER`]).
-        sent: u32,
-    },
+    /// Boxed: its buffers and stream are big next to an HTTP/2 sender.
+    H1(Box<crate::h1::Client>),
     /// HTTP/2 multiplexes, so its connection runs as a task of its own.
     H2(http2::SendRequest<Full<Bytes>>),
 }
@@ -74,7 +51,7 @@ pub(crate) enum Conn {
 impl Conn {
     fn is_closed(&self) -> bool {
         match self {
-            Conn::H1 { sender, driver, .. } => driver.is_none() || sender.is_closed(),
+            Conn::H1(c) => c.is_closed(),
             Conn::H2(s) => s.is_closed(),
         }
     }
@@ -95,10 +72,8 @@ pub(crate) async fn connect(tls: &Tls, origin: &Origin) -> Result<(Conn, DialTim
         });
         return Ok((Conn::H2(sender), timing));
     }
-    h1_handshake(tls, Box::new(stream))
-        .await
-        .map(|c| (c, timing))
-        .map_err(|e| fail(ErrorKind::Connect, format!("{}: {e}", origin.label)))
+    let conn = crate::h1::Client::new(Box::new(stream), tls.read_buf);
+    Ok((Conn::H1(Box::new(conn)), timing))
 }
 
 fn dial_failure(origin: &Origin, e: DialError) -> Failure {
@@ -118,46 +93,6 @@ fn dial_failure(origin: &Origin, e: DialError) -> Failure {
         ),
         DialError::Tls(e) => fail(ErrorKind::Tls, format!("TLS handshake with {key}: {e}")),
     }
-}
-
-fn h1(tls: &Tls) -> http1::Builder {
-    let mut b = http1::Builder::new();
-    if let Some(size) = tls.read_buf {
-        b.read_buf_exact_size(Some(size));
-    }
-    b
-}
-
-async fn h1_handshake(tls: &Tls, io: Box<dyn Io>) -> hyper::Result<Conn> {
-    let (sender, conn) = h1(tls).handshake(TokioIo::new(io)).await?;
-    Ok(Conn::H1 {
-        sender,
-        driver: Some(Box::new(conn)),
-        sent: 0,
-    })
-}
-
-/// Moves an idle HTTP/1.1 connection's socket to a fresh hyper connection (see
-/// [`RENEW_AFTER`]); `None` when it cannot be reused (it ended, or holds unread bytes).
-async fn renew(conn: Conn, tls: &Tls) -> Option<Conn> {
-    let Conn::H1 {
-        sender,
-        driver: Some(mut driver),
-        ..
-    } = conn
-    else {
-        return None;
-    };
-    // Without its sender, an idle connection finishes at once and leaves the socket open.
-    drop(sender);
-    std::future::poll_fn(|cx| driver.poll_without_shutdown(cx))
-        .await
-        .ok()?;
-    let parts = driver.into_parts();
-    if !parts.read_buf.is_empty() {
-        return None;
-    }
-    h1_handshake(tls, parts.io.into_inner()).await.ok()
 }
 
 /// A response with its body read to the end.
@@ -188,7 +123,7 @@ pub(crate) async fn exchange(
     tls: &Tls,
     origin: &Origin,
     timeout: Duration,
-    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
+    build: &mut dyn FnMut(bool) -> Request<Bytes>,
 ) -> Result<Answer, Failure> {
     let outcome = {
         let work = std::pin::pin!(attempts(slot, tls, origin, build));
@@ -224,15 +159,13 @@ async fn attempts(
     slot: &mut Option<Conn>,
     tls: &Tls,
     origin: &Origin,
-    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
+    build: &mut dyn FnMut(bool) -> Request<Bytes>,
 ) -> Result<Answer, Failure> {
     for _ in 0..2 {
         let dialed = ensure_conn(slot, tls, origin).await?;
         let fresh = dialed.is_some();
         let Some(conn) = slot.as_mut() else { continue };
-        let Some(attempt) = send_on(conn, origin, build).await else {
-            continue;
-        };
+        let attempt = send_on(conn, origin, build).await;
         match attempt {
             Attempt::Done(mut a) => {
                 a.timing.dial = dialed;
@@ -246,21 +179,13 @@ async fn attempts(
     Err(closed_early(origin))
 }
 
-/// Leaves an open connection in `slot`, renewing a long-used HTTP/1.1 one first (see
-/// [`RENEW_AFTER`]). `Some` (how dialing went) when it had to open a new one, which
-/// [`attempts`] does not retry.
+/// Leaves an open connection in `slot`. `Some` (how dialing went) when it had to open a new
+/// one, which [`attempts`] does not retry.
 async fn ensure_conn(
     slot: &mut Option<Conn>,
     tls: &Tls,
     origin: &Origin,
 ) -> Result<Option<DialTiming>, Failure> {
-    if tls.read_buf.is_some() && matches!(slot, Some(Conn::H1 { sent, .. }) if *sent >= RENEW_AFTER)
-    {
-        *slot = match slot.take() {
-            Some(c) => renew(c, tls).await,
-            None => None,
-        };
-    }
     if slot.as_ref().is_none_or(Conn::is_closed) {
         // Boxed: the TLS handshake's future is big, and every VU would carry its space.
         let (conn, timing) = Box::pin(connect(tls, origin)).await?;
@@ -270,65 +195,38 @@ async fn ensure_conn(
     Ok(None)
 }
 
-/// One request on `conn`; `None` when an HTTP/1.1 connection has no driver left, which uses
-/// up the try without sending. HTTP/1.1 polls the connection's driver alongside the request
-/// (biased towards the request), so a connection that ends before answering comes back as
-/// unsent instead of waiting for the timeout.
+/// One request on `conn`.
 async fn send_on(
     conn: &mut Conn,
     origin: &Origin,
-    build: &mut dyn FnMut(bool) -> Request<Full<Bytes>>,
-) -> Option<Attempt> {
+    build: &mut dyn FnMut(bool) -> Request<Bytes>,
+) -> Attempt {
     match conn {
-        Conn::H2(s) => Some(if s.ready().await.is_err() {
-            Attempt::Unsent
-        } else {
-            let request = build(true);
-            let at = Instant::now();
-            let sent = s.try_send_request(request).await;
-            answer(sent, origin, at).await
-        }),
-        Conn::H1 {
-            sender,
-            driver,
-            sent: count,
-        } => {
-            let d = driver.as_mut()?;
-            let request = async {
-                if sender.ready().await.is_err() {
-                    return Attempt::Unsent;
-                }
-                *count += 1;
-                let request = build(false);
+        Conn::H2(s) => {
+            if s.ready().await.is_err() {
+                Attempt::Unsent
+            } else {
+                let request = build(true).map(Full::new);
                 let at = Instant::now();
-                let sent = sender.try_send_request(request).await;
+                let sent = s.try_send_request(request).await;
                 answer(sent, origin, at).await
-            };
-            let mut request = std::pin::pin!(request);
-            let ended = tokio::select! {
-                biased;
-                a = &mut request => Some(a),
-                r = std::future::poll_fn(|cx| d.poll_without_shutdown(cx)) => {
-                    match r {
-                        Ok(()) => None,
-                        Err(e) => Some(Attempt::Failed(broken(&origin.label, &e))),
-                    }
-                }
-            };
-            Some(match ended {
-                Some(a) => a,
-                None => {
-                    *driver = None;
-                    // The driver ended cleanly, but what it did to this request (a parse
-                    // error, an early close, the request handed back unsent) waits in the
-                    // request's own future: look once before calling it unsent.
-                    let polled = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx)));
-                    match polled.await {
-                        Poll::Ready(a) => a,
-                        Poll::Pending => Attempt::Unsent,
-                    }
-                }
-            })
+            }
+        }
+        Conn::H1(c) => {
+            let request = build(false);
+            match c.send(&origin.label, &request).await {
+                crate::h1::Sent::Done(r) => Attempt::Done(Answer {
+                    response: r.parts,
+                    body: r.body,
+                    timing: Timing {
+                        dial: None,
+                        ttfb: r.ttfb,
+                        transfer: r.transfer,
+                    },
+                }),
+                crate::h1::Sent::Unsent => Attempt::Unsent,
+                crate::h1::Sent::Failed(f) => Attempt::Failed(f),
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ mod debug;
 mod diagnosis;
 mod executor;
 mod failure;
+mod h1;
 mod http;
 mod jar;
 pub mod live;

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, COOKIE, HOST};
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
-use http_body_util::Full;
 
 use super::state::Vu;
 use crate::debug;
@@ -84,7 +83,7 @@ impl Vu {
             sent += (k.as_str().len() + v.len() + 4) as u64;
         }
         let mut build = |h2: bool| {
-            let mut req = Request::new(Full::new(b.body.clone()));
+            let mut req = Request::new(b.body.clone());
             *req.method_mut() = b.method.clone();
             *req.headers_mut() = b.headers.clone();
             if h2 {
