@@ -27,7 +27,7 @@ printf 'ok' >"$work/html/index.html"
   echo "events { worker_connections $(( $(ulimit -Hn) - 100 )); }"
   echo "http { access_log off; keepalive_requests 100000000; keepalive_timeout 120s;"
   for k in $(seq "$n"); do
-    echo "  server { listen 127.0.0.1:$((first_port + k - 1)) reuseport backlog=65535; root $work/html; location / { } }"
+    echo "  server { listen 127.0.0.1:$((first_port + k - 1)) reuseport backlog=65535; location / { return 200 'ok'; } }"
   done
   echo "}"
 } >"$work/nginx.conf"
@@ -70,7 +70,12 @@ for t in $(seq 30 30 $((total_s - 5))); do
   echo "t=${t}s RSS of all segments $((sum / 1024)) MiB"
 done
 for p in "${lpids[@]}"; do wait "$p" || true; done
-"$lt" report merge "$work"/seg-*.json --out "$work/all.json" --force >"$work/merge.txt" 2>&1 || true
+if ! "$lt" report merge "$work"/seg-*.json --out "$work/all.json" --force >"$work/merge.txt" 2>&1 \
+  && [ ! -f "$work/all.json" ]; then
+  echo "report merge wrote no result:"; cat "$work/merge.txt"
+  for k in $(seq "$n"); do echo "--- segment $k"; tail -5 "$work/seg-$k.txt"; done
+  exit 1
+fi
 python3 - "$work/all.json" "${samples[@]}" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -6,6 +6,9 @@
 # the processes (and any daemon that wrote a pid file into $work) are killed and the dir removed.
 bench_init() {
   work=$(mktemp -d)
+  # Readable by nginx's workers, which run as `nobody` when the script runs as root (a
+  # private 0700 directory has them answer 403 to every request).
+  chmod 755 "$work"
   pids=()
   trap bench_cleanup EXIT
 }

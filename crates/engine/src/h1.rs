@@ -136,7 +136,9 @@ impl Client {
         let mut rb = ReadBuf::new(&mut probe);
         // Ready means the end of the stream, unasked bytes or an error: not a connection to
         // send on.
-        Pin::new(&mut self.io).poll_read(&mut cx, &mut rb).is_ready()
+        Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut rb)
+            .is_ready()
     }
 
     async fn response(&mut self, head_only: bool, at: Instant) -> Result<Response, Why> {

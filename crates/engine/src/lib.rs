@@ -90,6 +90,11 @@ pub struct Running {
     started: chrono::DateTime<chrono::Utc>,
     /// Seconds some worker may still report.
     open: BTreeMap<u64, Interval>,
+    /// Per worker, how many seconds it has reported (`u64::MAX` once done): a second is
+    /// complete, and goes to the timeline, once every worker has reported it. A worker that
+    /// falls seconds behind (a machine loaded to its limit) then holds the seconds open
+    /// instead of its late report landing after later ones.
+    heard: Vec<u64>,
     timeline: Timeline,
     /// Finished seconds not yet taken by [`Running::take_seconds`], when
     /// [`Options::stream_seconds`] asks for them.
@@ -226,6 +231,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
         start,
         started,
         open: BTreeMap::new(),
+        heard: vec![0; workers],
         timeline: Timeline::new(),
         fresh: Vec::new(),
         finals: Vec::new(),
@@ -276,7 +282,16 @@ impl Running {
 
     fn take(&mut self, msg: Msg) {
         let (second, interval) = match msg {
-            Msg::Tick { second, interval } => (second, interval),
+            Msg::Tick {
+                worker,
+                second,
+                interval,
+            } => {
+                if let Some(h) = self.heard.get_mut(worker) {
+                    *h = (*h).max(second + 1);
+                }
+                (second, interval)
+            }
             Msg::Checkpoint { worker, metrics } => {
                 if let Some(slot) = self.checkpoints.get_mut(worker) {
                     *slot = Some(*metrics);
@@ -292,10 +307,14 @@ impl Running {
                 return;
             }
             Msg::Done {
+                worker,
                 second,
                 interval,
                 metrics,
             } => {
+                if let Some(h) = self.heard.get_mut(worker) {
+                    *h = u64::MAX;
+                }
                 self.done += 1;
                 self.finals.push(*metrics);
                 (second, interval)
@@ -314,10 +333,9 @@ impl Running {
             p.p99_ms = last.histogram.value_at_quantile(0.99) as f64 / 1000.0;
             p.active_vus = last.active_vus;
         }
-        // Workers report each second within moments of each other: two seconds later it is
-        // complete, and only its compact form is kept.
-        let latest = self.open.keys().next_back().copied().unwrap_or(0);
-        self.compact(latest.saturating_sub(2));
+        // A second every worker has reported is complete: only its compact form is kept.
+        let complete = self.heard.iter().copied().min().unwrap_or(0);
+        self.compact(complete);
     }
 
     /// Compacts every open second before `before`.

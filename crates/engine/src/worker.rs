@@ -23,8 +23,12 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// What a worker sends the coordinator.
 pub(crate) enum Msg {
-    /// Second `second` of the run is over.
-    Tick { second: u64, interval: Interval },
+    /// Second `second` of the run is over for worker `worker` (each worker's in order).
+    Tick {
+        worker: usize,
+        second: u64,
+        interval: Interval,
+    },
     /// With [`crate::Options::checkpoint`]: worker `worker`'s totals so far, every so many
     /// seconds, so that a result can be written while the run goes on.
     Checkpoint {
@@ -34,8 +38,9 @@ pub(crate) enum Msg {
     /// With live numbers on ([`crate::Options::live`]): the worker's cumulative rows, after
     /// each tick and, settled, just before [`Msg::Done`].
     Live(Box<Report>),
-    /// The worker is done: its last (partial) second and its totals.
+    /// Worker `worker` is done: its last (partial) second and its totals.
     Done {
+        worker: usize,
         second: u64,
         interval: Interval,
         metrics: Box<WorkerMetrics>,
@@ -77,6 +82,7 @@ pub(crate) fn run(init: WorkerInit) {
             init.control.end(EndReason::Interrupted);
             let plan = &init.plan;
             let _ = init.tx.send(Msg::Done {
+                worker: init.index,
                 second: 0,
                 interval: Interval::new(),
                 metrics: Box::new(WorkerMetrics::new(plan.tokens.len(), plan.steps.len())),
@@ -122,7 +128,12 @@ async fn worker(init: WorkerInit) {
             loop {
                 tokio::time::sleep_until((start + Duration::from_secs(second + 1)).into()).await;
                 let interval = ctx.metrics.borrow_mut().take_interval();
-                if tx.send(Msg::Tick { second, interval }).is_err() {
+                let tick = Msg::Tick {
+                    worker: index,
+                    second,
+                    interval,
+                };
+                if tx.send(tick).is_err() {
                     return;
                 }
                 if live {
@@ -197,6 +208,7 @@ async fn worker(init: WorkerInit) {
         let _ = init.tx.send(Msg::Live(Box::new(report)));
     }
     let _ = init.tx.send(Msg::Done {
+        worker: index,
         second,
         interval,
         metrics: Box::new(metrics.clone()),
