@@ -16,22 +16,8 @@ port=18081
 bench_init
 build_release
 
-mkdir -p "$work/html" "$work/logs"
-printf 'hello loadtape, this is a small static page for benchmarks.' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server { listen 127.0.0.1:$port; root $work/html; location / { } }
-}
-EOF
-nginx -c "$work/nginx.conf" -p "$work"
+start_nginx "$port"
 url=http://127.0.0.1:$port/
-wait_for "$url"
 cat >"$work/get.yaml" <<EOF
 loadtape: scenario/v1
 name: one-get

@@ -31,6 +31,27 @@ wait_for() {
   for _ in $(seq 50); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
 }
 
+# start_nginx PORT: nginx with one worker on 127.0.0.1:PORT serving a 60-byte static page, no
+# access log, unlimited keep-alive (the replay benchmarks' server); returns once it answers.
+start_nginx() {
+  local port=$1
+  mkdir -p "$work/html" "$work/logs"
+  printf 'hello loadtape, this is a small static page for benchmarks.' >"$work/html/index.html"
+  cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  server { listen 127.0.0.1:$port; root $work/html; location / { } }
+}
+EOF
+  nginx -c "$work/nginx.conf" -p "$work"
+  wait_for "http://127.0.0.1:$port/"
+}
+
 # start_testbed PORT [TESTBED ARGS...]: loadtape's testbed on 127.0.0.1:PORT in the
 # background; sets $base and returns once it answers.
 start_testbed() {

@@ -19,21 +19,7 @@ bench_init
 build_release
 
 # --- nginx: one worker, a 60-byte static page, no access log, unlimited keep-alive.
-mkdir -p "$work/html" "$work/logs"
-printf 'hello loadtape, this is a small static page for benchmarks.' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server { listen 127.0.0.1:$nginx_port; root $work/html; location / { } }
-}
-EOF
-nginx -c "$work/nginx.conf" -p "$work"
-wait_for "http://127.0.0.1:$nginx_port/"
+start_nginx "$nginx_port"
 url=http://127.0.0.1:$nginx_port/
 
 cat >"$work/get.yaml" <<EOF
