@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 BENCH_SUMMARY=$(mktemp)
 export BENCH_SUMMARY
 trap 'rm -f "$BENCH_SUMMARY"' EXIT
-for script in testbed.sh proxy.sh replay.sh cpu-per-request.sh tokens-and-rate.sh; do
+for script in testbed.sh proxy.sh replay.sh cpu-per-request.sh h2.sh tokens-and-rate.sh; do
   echo
   echo "######## bench/$script"
   ./"$script"
