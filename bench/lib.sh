@@ -31,12 +31,21 @@ wait_for() {
   for _ in $(seq 50); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
 }
 
-# start_nginx PORT: nginx with one worker on 127.0.0.1:PORT serving a 60-byte static page, no
-# access log, unlimited keep-alive (the replay benchmarks' server); returns once it answers.
+# start_nginx PORT [tls]: nginx with one worker on 127.0.0.1:PORT serving a 60-byte static page,
+# no access log, unlimited keep-alive (the replay benchmarks' server); with `tls`, HTTPS with
+# HTTP/2 on a self-signed P-256 certificate made here. Returns once it answers.
 start_nginx() {
-  local port=$1
+  local port=$1 listen="127.0.0.1:$1" tls="" scheme=http
   mkdir -p "$work/html" "$work/logs"
   printf 'hello loadtape, this is a small static page for benchmarks.' >"$work/html/index.html"
+  if [ "${2:-}" = tls ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+    listen="$listen ssl http2"
+    tls="ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;"
+    scheme=https
+  fi
   cat >"$work/nginx.conf" <<EOF
 worker_processes 1;
 pid $work/nginx.pid;
@@ -45,11 +54,46 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 100000000;
-  server { listen 127.0.0.1:$port; root $work/html; location / { } }
+  server { listen $listen; $tls root $work/html; location / { } }
 }
 EOF
   nginx -c "$work/nginx.conf" -p "$work"
-  wait_for "http://127.0.0.1:$port/"
+  for _ in $(seq 50); do curl -sk -o /dev/null "$scheme://127.0.0.1:$port/" && return 0; sleep 0.1; done
+}
+
+# median VALUES...: their median.
+median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# cpu_of REQUESTS_REGEX SECONDS CMD...: runs a peer client (wrk, h2load) under GNU time and
+# prints "REQ/S µS-PER-REQUEST": its requests (the first group of REQUESTS_REGEX in what it
+# printed) per SECONDS, and its user + system CPU per request.
+cpu_of() {
+  local re=$1 secs=$2 out
+  shift 2
+  out=$({ /usr/bin/time -f "CPU %U %S" "$@"; } 2>&1)
+  python3 - "$out" "$re" "$secs" <<'EOF'
+import re, sys
+t, pattern, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+n = int(re.search(pattern, t).group(1))
+u, s = map(float, re.search(r"CPU ([\d.]+) ([\d.]+)", t).groups())
+print(f"{n / secs:.0f} {(u + s) / n * 1e6:.2f}")
+EOF
+}
+
+# lt_cpu BINARY SCENARIO [RUN ARGS...]: one `loadtape run` under GNU time; prints "REQ/S
+# µS-PER-REQUEST" like cpu_of, and fails when a request failed (a figure of failures is none).
+lt_cpu() {
+  local bin=$1 scenario=$2 out
+  shift 2
+  out=$({ /usr/bin/time -f "CPU %U %S" "$bin" run "$scenario" --quiet --force --out "$work/cpu.json" "$@" >/dev/null; } 2>&1)
+  python3 - "$out" "$work/cpu.json" <<'EOF'
+import json, re, sys
+u, s = map(float, re.search(r"CPU ([\d.]+) ([\d.]+)", sys.argv[1]).groups())
+r = json.load(open(sys.argv[2]))
+n = r["total"]["requests"]
+assert r["total"]["errors"] == 0, r["total"]["errors_by_kind"]
+print(f"{n / r['duration_s']:.0f} {(u + s) / n * 1e6:.2f}")
+EOF
 }
 
 # start_testbed PORT [TESTBED ARGS...]: loadtape's testbed on 127.0.0.1:PORT in the

@@ -103,7 +103,6 @@ for i in $(seq 2 41); do
     if [ $kind = first ]; then first+=("$t"); else again+=("$t"); fi
   done
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 f=$(median "${first[@]}"); a=$(median "${again[@]}")
 spec_row "first request to a new host" "+$(awk "BEGIN{printf \"%.2f\", ($f-$a)*1000}") ms" "< 5 ms" "($f - $a) * 1000 < 5"
 echo "median curl time_total: new host $(awk "BEGIN{printf \"%.2f\", $f*1000}") ms, cached host $(awk "BEGIN{printf \"%.2f\", $a*1000}") ms, added by a new host $(awk "BEGIN{printf \"%.2f\", ($f-$a)*1000}") ms"

@@ -31,7 +31,6 @@ steps:
 load: {executor: constant-vus, vus: 50, duration: ${secs}s}
 EOF
 
-median() { python3 -c 'import sys,statistics; print(round(statistics.median(float(x) for x in sys.argv[1:])))' "$@"; }
 wrk_rps() { wrk -t2 -c50 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 oha_rps() { oha -c 50 -z "${secs}s" --no-tui "$1" | awk '/Requests\/sec/ {print $2}'; }
 lt_rps() { "$lt" run "$1" --quiet --out "$work/r.json" >/dev/null; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["rps"])' "$work/r.json"; }
