@@ -56,6 +56,17 @@ pub fn run(a: Asked) -> Result<(), Failure> {
         ))
     })?;
     gate::apply(&mut c, a.gates).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    for r in std::iter::once(&c.baseline).chain(&c.candidates) {
+        if !r.passed || r.partial {
+            eprintln!(
+                "warning: `{}` ({}) did not pass its own run ({}): its figures are compared as \
+                 they are; with --fail-on a candidate like it fails the comparison",
+                r.label,
+                r.file,
+                if r.partial { "PARTIAL" } else { "FAILED" }
+            );
+        }
+    }
     if a.json {
         let text = serde_json::to_string_pretty(&c)
             .map_err(|e| Failure::Other(anyhow!("the comparison as JSON: {e}")))?;

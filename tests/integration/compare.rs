@@ -256,6 +256,20 @@ fn results_of_another_test_are_refused_unless_loose() {
             && err.contains("--loose"),
         "{err}"
     );
+    // A candidate whose own run failed: compared with a warning; any gate fails on it.
+    let mut failed: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    failed["passed"] = false.into();
+    std::fs::write(d.join("failed.json"), failed.to_string()).unwrap();
+    let o = compare(d, &["a.json", "failed.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did not pass its own run (FAILED)"));
+    let o = compare(d, &["a.json", "failed.json", "--fail-on", "p99 +1000%"]);
+    assert_eq!(o.status.code(), Some(99), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`its own run passed` on a (FAILED)"),
+        "{}",
+        show(&o)
+    );
     let o = compare(d, &["a.json", "other.json", "--loose"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(

@@ -145,29 +145,23 @@ fn judge(rows: &mut [Row], c: &RunResult, base: &Samples, cand: &Samples) {
             } else if let Some(t) = stats::mann_whitney(a, b) {
                 ch.p = Some(t.p);
                 ch.above = Some(t.above);
-                tested.push((r, f));
+                tested.push(changes.len());
             }
             changes.push(((r, f), ch));
         }
     }
+    // The tested figures' p-values (`tested` indexes `changes`), corrected together.
     let ps: Vec<f64> = tested
         .iter()
-        .map(|k| {
-            changes
-                .iter()
-                .find(|(at, _)| at == k)
-                .and_then(|(_, c)| c.p)
-        })
-        .map(|p| p.unwrap_or(1.0))
+        .map(|&i| changes[i].1.p.unwrap_or(1.0))
         .collect();
-    let adjusted = stats::holm(&ps);
     let alpha = 1.0 - CONFIDENCE;
-    for ((r, f), mut ch) in changes {
-        if let Some(i) = tested.iter().position(|k| *k == (r, f)) {
-            let figure = rows[r].lines[f].figure;
-            ch.p = Some(adjusted[i]);
-            ch.verdict = verdict(figure, &ch, alpha, tested.len());
-        }
+    for (&i, p) in tested.iter().zip(stats::holm(&ps)) {
+        let ((r, f), ch) = &mut changes[i];
+        ch.p = Some(p);
+        ch.verdict = verdict(rows[*r].lines[*f].figure, ch, alpha, tested.len());
+    }
+    for ((r, f), ch) in changes {
         rows[r].lines[f].candidates.push(ch);
     }
 }

@@ -3,7 +3,8 @@
 //! rose by more than 5 ms; `error_rate +0.5%` when the error rate rose by more than half a
 //! percentage point; `rps -5%` when requests/s fell by more than 5 %; `p99 worse` when the
 //! p99 is judged worse beyond noise. A limit is judged on the measured change, strictly
-//! (exactly +10 % passes `+10%`); a figure without data fails its gate, as a threshold does.
+//! (exactly +10 % passes `+10%`); a figure without data fails its gate, as a threshold does;
+//! and with any gate, a candidate whose own run failed or stopped early fails ([`OWN_RUN`]).
 
 use super::model::{Change, Comparison, Figure, Judged, Verdict};
 
@@ -176,9 +177,29 @@ fn limit(figure: Figure, change: &str) -> Result<Limit, String> {
     }
 }
 
+/// The gate every candidate meets first when there are gates at all: its own run passed (its
+/// thresholds, its token steps) and ran to its end. A candidate whose requests half failed
+/// can have a fine p99; a regression check must not call it good.
+pub const OWN_RUN: &str = "its own run passed";
+
 /// Every gate on every candidate, into `c.gates` and `c.passed`.
 pub fn apply(c: &mut Comparison, gates: &[Gate]) -> Result<(), String> {
     let mut judged = Vec::new();
+    if !gates.is_empty() {
+        for r in &c.candidates {
+            let (observed, failed) = match (r.passed, r.partial) {
+                (_, true) => ("PARTIAL", true),
+                (false, _) => ("FAILED", true),
+                (true, false) => ("passed", false),
+            };
+            judged.push(Judged {
+                rule: OWN_RUN.into(),
+                candidate: r.label.clone(),
+                observed: observed.into(),
+                failed,
+            });
+        }
+    }
     for g in gates {
         for k in 0..c.candidates.len() {
             judged.push(g.judge(c, k)?);

@@ -202,6 +202,18 @@ fn gates_fail_exactly_beyond_their_limit() {
     }
     let e = gate::apply(&mut c, &[Gate::parse("checkout.p99 +1%").unwrap()]).unwrap_err();
     assert!(e.contains("no step `checkout`"), "{e}");
+    // A candidate that failed its own run fails any gate set, however good its figures.
+    let mut failed = runs[1].clone();
+    failed.passed = false;
+    let runs = [runs[0].clone(), failed];
+    let mut c = compare(&inputs(&runs), false).unwrap();
+    gate::apply(&mut c, &[Gate::parse("p99 +1000%").unwrap()]).unwrap();
+    assert!(!c.passed);
+    assert_eq!(
+        (c.gates[0].rule.as_str(), c.gates[0].observed.as_str()),
+        (gate::OWN_RUN, "FAILED")
+    );
+    assert!(!c.gates[1].failed, "the figure itself is within the limit");
 }
 
 #[test]
