@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every benchmark of SPEC §8, one after the other, each measuring loadtape and its peers side
 # by side against the same local server: the testbed's own speed, the recording proxy against
-# direct and mitmproxy, replay against wrk and oha (and memory at 10,000 VUs), then the token
-# and rate targets. At the end, SPEC §8's table with what this run measured.
-# Needs what each script says (nginx-light, wrk, hey, nghttp2-client from Debian; oha from
-# crates.io; mitmproxy from PyPI). Takes about 10 minutes.
+# direct and mitmproxy, replay against wrk and oha (and memory at 10,000 VUs), client CPU per
+# request against wrk, HTTP/2 against h2load, then the token and rate targets. At the end,
+# SPEC §8's table with what this run measured.
+# Needs what each script says (nginx-light, wrk, hey, nghttp2-client, time, openssl from
+# Debian; oha from crates.io; mitmproxy from PyPI). Takes about 12 minutes.
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH_SUMMARY=$(mktemp)

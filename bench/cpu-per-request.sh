@@ -5,7 +5,7 @@
 # alternated ROUNDS times, each client's user + system CPU (GNU time) divided by the
 # requests it made. Give a second loadtape binary (OTHER, e.g. a build of an earlier commit)
 # to measure it in the same rounds: before and after a change, side by side.
-# Needs: nginx, wrk, curl, /usr/bin/time, python3.
+# Needs: nginx, wrk, curl, GNU time (/usr/bin/time: Debian `time`), python3.
 # Usage: bench/cpu-per-request.sh [rounds] [OTHER-loadtape]      (default 4 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 # run, alternated ROUNDS times; requests/s and client CPU (user + system) per request.
 # h2load runs with one thread (`-t 1`): with two, its threads and nginx fight for two cores
 # and it measures itself (16,500 req/s here against 24,000–31,000 with one).
-# Needs: nginx, h2load (nghttp2-client), openssl, curl, /usr/bin/time, python3.
+# Needs: nginx, h2load (nghttp2-client), openssl, curl, GNU time (Debian `time`), python3.
 # Usage: bench/h2.sh [rounds]      (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
