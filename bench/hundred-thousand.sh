@@ -87,4 +87,10 @@ print(f"merged: {t['requests']} requests, {t['errors']} errors {t['errors_by_kin
       f"{t['rps']:.0f}/s, p99 {t['latency']['p99']} ms, max VUs {r['settings']['max_vus']}")
 print(f"RSS of all segments: peak {max(rss)} MiB; after the ramp {min(held)}–{max(held)} MiB "
       f"({(max(held) - min(held)) / max(held) * 100:.1f} %)")
+with open(sys.argv[1] + ".row", "w") as f:
+    print(t["errors"], max(rss), min(held), max(held), t["requests"], file=f)
 EOF
+read -r errors peak hmin hmax requests <"$work/all.json.row"
+spec_row "$vus VUs, think 10 s, $n segments, ${minutes} min held: RSS, errors" \
+  "peak $peak MiB, $hmin–$hmax after the ramp; $errors errors in $requests requests" \
+  "< 1 GB, flat, 0 errors" "$peak * 1.048576 < 1000 && $hmax <= 1.05 * $hmin && $errors == 0"

@@ -41,6 +41,11 @@ pub struct Args {
     /// `--target`, `--ca`, `--insecure`.
     #[command(flatten)]
     server: crate::server_args::ServerArgs,
+    /// The VUs share N HTTP/2 connections per origin and multiplex their requests over them
+    /// (h2load's `-c N`, Gatling's shareConnections), instead of one connection per VU. An
+    /// origin that answers with HTTP/1.1 keeps one connection per VU.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    connections: Option<u32>,
     /// No progress output; only the summary.
     #[arg(long)]
     quiet: bool,
@@ -175,6 +180,7 @@ fn engine_options(args: &Args, segment: Segment) -> Result<Options, Failure> {
         checkpoint: (args.files.out.is_some() && !args.checkpoint.is_zero())
             .then_some(args.checkpoint),
         live: args.live.wanted(),
+        shared_connections: args.connections.map(|n| n as usize),
         ..Options::default()
     })
 }

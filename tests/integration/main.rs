@@ -30,6 +30,7 @@ mod report;
 mod report_html;
 mod run;
 mod session_shapes;
+mod shared_conns;
 mod shop;
 mod shop_users;
 mod signatures;

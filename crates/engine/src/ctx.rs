@@ -19,6 +19,7 @@ use crate::http::Tls;
 use crate::metrics::WorkerMetrics;
 use crate::output::Sink;
 use crate::plan::Plan;
+use crate::shared_conns::SharedConns;
 use crate::tokens::{OwnRetries, SharedToken};
 
 /// Per-worker state every VU of the worker shares (same thread, so `Rc`/`RefCell`).
@@ -39,6 +40,8 @@ pub(crate) struct Ctx {
     pub start: Instant,
     /// Per-VU token failures in a row on this worker: the backoff of the next attempt.
     pub retries: OwnRetries,
+    /// The worker's shared HTTP/2 connections (`--connections`), for every group's VUs.
+    pub conns: Option<Rc<SharedConns>>,
     /// This worker's stop: a child of the run's, so the run's stop is also this one. Its
     /// `is_cancelled` takes the node's own lock, which only this worker's thread and a
     /// stopping run ever touch.
@@ -69,6 +72,7 @@ impl Ctx {
             shared,
             tls,
             retries: OwnRetries::default(),
+            conns: None,
             start,
             stop: control.child_stop(),
             control,
@@ -88,6 +92,7 @@ impl Ctx {
             group,
             start: self.start,
             retries: OwnRetries::default(),
+            conns: self.conns.clone(),
             stop: self.stop.child_token(),
             warned: self.warned.clone(),
             credit: RefCell::new(Vec::new()),

@@ -49,7 +49,7 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
-    fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         match self {
             Conn::H1(c) => c.is_closed(),
             Conn::H2(s) => s.is_closed(),

@@ -47,6 +47,7 @@ mod response;
 mod row;
 mod schedule;
 pub mod segment;
+mod shared_conns;
 pub mod timing;
 pub mod tokens;
 mod vars;
@@ -186,6 +187,9 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
     .max(1);
     // Never more workers than VUs: an idle worker would only add a thread.
     let workers = workers.min(plan.max_vus().max(1) as usize);
+    // A connection lives on one worker's thread: `--connections 1` means one connection, so
+    // never more workers than shared connections.
+    let workers = workers.min(plan.options.shared_connections.unwrap_or(usize::MAX));
     let plan = Arc::new(plan);
     let shared: Arc<Vec<tokens::SharedToken>> =
         Arc::new(plan.tokens.iter().map(|_| Default::default()).collect());

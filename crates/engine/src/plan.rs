@@ -62,6 +62,9 @@ pub struct Options {
     /// Publish live per-row numbers once a second ([`crate::Running::live`], for `run
     /// --metrics` and `--dashboard`); off, the workers send only their intervals.
     pub live: bool,
+    /// `--connections N`: the VUs share N HTTP/2 connections per origin (spread over the
+    /// workers), multiplexing their requests; `None`: each VU its own connection.
+    pub shared_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             stream_seconds: false,
             checkpoint: None,
             live: false,
+            shared_connections: None,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::http::Tls;
 use crate::live::Report;
 use crate::metrics::{Interval, WorkerMetrics};
 use crate::plan::Plan;
+use crate::shared_conns::SharedConns;
 use crate::tokens::SharedToken;
 use tokio_util::task::TaskTracker;
 
@@ -96,13 +97,22 @@ pub(crate) fn run(init: WorkerInit) {
 
 async fn worker(init: WorkerInit) {
     let plan = init.plan.clone();
-    let ctx = Rc::new(Ctx::new(
+    let mut ctx = Ctx::new(
         plan.clone(),
         init.shared.clone(),
         init.tls.clone(),
         init.control.clone(),
         init.start,
-    ));
+    );
+    ctx.conns = plan.options.shared_connections.map(|n| {
+        Rc::new(SharedConns::new(
+            n,
+            init.index,
+            init.workers,
+            plan.origins.len(),
+        ))
+    });
+    let ctx = Rc::new(ctx);
     let start = init.start;
     let deadline = start + plan.duration();
 

@@ -10,11 +10,14 @@ use http::{Request, Uri};
 
 use super::state::Vu;
 use crate::debug;
+use loadtape_net::DialTiming;
+
 use crate::http::{exchange, Answer, Failure};
 use crate::metrics::{ErrorKind, Sample};
 use crate::observe::{Observed, ObservedAnswer};
 use crate::plan::{BodyPlan, HeaderPart, Origin, RequestPlan, UrlPlan};
 use crate::row::Row;
+use crate::shared_conns::Lent;
 
 /// A request rendered for sending.
 pub(super) struct Built {
@@ -101,14 +104,17 @@ impl Vu {
         };
         let timeout = ctx.plan.options.request_timeout;
         ctx.metrics.borrow_mut().sending(row);
-        let result = exchange(
-            &mut self.conns[b.origin],
-            &ctx.tls,
-            origin,
-            timeout,
-            &mut build,
-        )
-        .await;
+        let (dialed, refused) = self.borrow_shared(b.origin).await;
+        let mut result = match refused {
+            Some(f) => Err(f),
+            None => {
+                let slot = &mut self.conns[b.origin];
+                exchange(slot, &ctx.tls, origin, timeout, &mut build).await
+            }
+        };
+        if let (Ok(a), Some(d)) = (&mut result, dialed) {
+            a.timing.dial.get_or_insert(d);
+        }
         if let Ok(a) = &result {
             ctx.metrics.borrow_mut().timed(row, &a.timing);
             if ctx.plan.options.debug {
@@ -119,6 +125,29 @@ impl Vu {
             o.call(&observed(b, origin, name, row, &result));
         }
         (result, sent)
+    }
+
+    /// With `--connections`, puts the worker's shared connection to `origin` into this VU's
+    /// slot when it has none open: how dialing went when this VU opened it, or why it could
+    /// not be opened (the request then fails as a dial of its own would have).
+    async fn borrow_shared(&mut self, origin: usize) -> (Option<DialTiming>, Option<Failure>) {
+        let ctx = self.ctx.clone();
+        let Some(shared) = &ctx.conns else {
+            return (None, None);
+        };
+        let slot = &mut self.conns[origin];
+        if slot.as_ref().is_some_and(|c| !c.is_closed()) {
+            return (None, None);
+        }
+        let at = &ctx.plan.origins[origin];
+        match shared.lend(origin, self.id, &ctx.tls, at).await {
+            Ok(Lent::Conn(conn, timing)) => {
+                *slot = Some(conn);
+                (timing, None)
+            }
+            Ok(Lent::Own) => (None, None),
+            Err(f) => (None, Some(f)),
+        }
     }
 
     /// Renders a request. Errors name what could not be rendered, or the origin refused.
