@@ -130,6 +130,7 @@ async fn record(args: Args) -> Result<(), Failure> {
             Some(cap) => Timeouts::default().capped(cap),
             None => Timeouts::default(),
         },
+        ui: Some(loadtape_ui::hook()),
     };
     let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("{line}"));
     let proxy = Proxy::start(config, print)
@@ -150,6 +151,12 @@ async fn record(args: Args) -> Result<(), Failure> {
         summary.hosts.len(),
         path.display()
     );
+    if summary.dropped > 0 {
+        outln!(
+            "dropped {} of them from the UI (tombstones in the file: every reader leaves them out)",
+            summary.dropped
+        );
+    }
     if !summary.hosts.is_empty() {
         outln!(
             "hosts: {}",
@@ -232,6 +239,10 @@ fn banner(proxy: &Proxy, args: &Args) {
     }
     outln!(
         "Mark where a flow starts: open http://{magic}/mark/NAME on the device, or type NAME here."
+    );
+    outln!(
+        "See, search and shape what is captured: http://{}/ui (on the device: http://{magic}/ui).",
+        reachable[0]
     );
     outln!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
 }
