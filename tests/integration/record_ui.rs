@@ -1,0 +1,347 @@
+//! The recorder's web UI (`/ui`) as a tester and an engineer use it: traffic from curl and
+//! from headless Chromium through the real proxy, the UI read in other Chromium pages (a
+//! desktop one on the proxy's address, a phone-sized one through the proxy at
+//! `http://loadtape.ca/ui`): rows within a second, a JSON tree, a token with its origin, a
+//! group mark and a drop that the downloads and the recording on disk carry.
+
+use std::time::Duration;
+
+use loadtape_recording::read_recording_str;
+use serde_json::json;
+
+use crate::cdp::{Browser, Page};
+use crate::record::{json, Setup};
+use crate::util::{curl, curl_status};
+
+/// How long a row may take to show up after its exchange finished.
+const ROW_WITHIN: Duration = Duration::from_secs(1);
+
+const ROWS: &str = "document.querySelectorAll('#rows tr[data-id]').length";
+const SHOW: &str = "document.getElementById('rows').innerText + '\\n---\\n' + document.getElementById('detail-body').innerText";
+
+/// The id of the row whose host and path contain `host` and `path`.
+fn row_id(b: &mut Browser, page: &Page, host: &str, path: &str) -> u64 {
+    let v = b.eval(
+        page,
+        &format!(
+            "(function () {{ var r = Array.prototype.find.call(document.querySelectorAll('#rows tr[data-id]'), \
+             function (t) {{ return t.dataset.host.indexOf('{host}') >= 0 && t.dataset.path === '{path}'; }}); \
+             return r ? Number(r.dataset.id) : null; }})()"
+        ),
+    );
+    v.as_u64()
+        .unwrap_or_else(|| panic!("no row {host} {path}: {}", b.eval(page, SHOW)))
+}
+
+fn open_row(b: &mut Browser, page: &Page, id: u64) {
+    b.eval(
+        page,
+        &format!("document.querySelector('#rows tr[data-id=\"{id}\"]').click(); true"),
+    );
+    b.wait_for(
+        page,
+        &format!("document.getElementById('detail-body').innerText.indexOf('Exchange #{id}') >= 0"),
+        Duration::from_secs(10),
+        SHOW,
+    );
+}
+
+/// The proxy, with only the testbeds intercepted (Chromium's own calls stay out).
+fn setup() -> Setup {
+    Setup::new(&["--include", "localhost", "--include", "127.0.0.1"])
+}
+
+#[test]
+fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
+    let mut s = setup();
+    let proxy = s.proxy_url();
+    let mut ui = Browser::start(&s.dir.path().join("ui"), &[]);
+    let desk = ui.open(&format!("{proxy}/ui"), 1280, 800, false);
+    ui.wait_for(
+        &desk,
+        "document.querySelector('#state.live')",
+        Duration::from_secs(15),
+        SHOW,
+    );
+
+    // curl: a login over TLS; its row is there within a second.
+    let login = s.curl(&[
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"code":"0a3Xk2ll2yqXRc4M"}"#,
+        &format!("{}/api/login", s.tls_base),
+    ]);
+    assert_eq!(login.0, 0, "{}", login.1);
+    let session = json(&login.1)["token"].as_str().unwrap().to_string();
+    let took = ui.wait_for(&desk, &format!("{ROWS} >= 1"), ROW_WITHIN, SHOW);
+    assert!(took <= ROW_WITHIN + Duration::from_millis(200), "{took:?}");
+
+    // Chromium through the proxy: the testbed's page logs in and lists goods with the token.
+    let mut phone = Browser::start(
+        &s.dir.path().join("phone"),
+        &[
+            &format!("--proxy-server={proxy}"),
+            "--proxy-bypass-list=<-loopback>",
+        ],
+    );
+    let shop = phone.open(&format!("{}/", s.plain_base), 390, 844, true);
+    phone.wait_for(
+        &shop,
+        "document.getElementById('status').textContent === 'ok'",
+        Duration::from_secs(20),
+        "document.body.innerText",
+    );
+    ui.wait_for(&desk, &format!("{ROWS} >= 5"), ROW_WITHIN, SHOW);
+
+    // The same device opens the UI through the proxy, at a phone's width: the same rows, and
+    // nothing scrolls sideways.
+    let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
+    phone.wait_for(
+        &small,
+        &format!("{ROWS} >= 5"),
+        Duration::from_secs(15),
+        SHOW,
+    );
+    let width = phone.eval(&small, "document.documentElement.scrollWidth");
+    assert!(
+        width.as_u64().unwrap() <= 390,
+        "the phone layout is {width} px wide"
+    );
+
+    // The goods list the page sent with its token: the header is highlighted, with the class
+    // and the origin detection finds (the login's response, at $.token).
+    let plain_login = row_id(&mut ui, &desk, "127.0.0.1", "/api/login");
+    let goods = row_id(&mut ui, &desk, "127.0.0.1", "/api/goods?page=1");
+    open_row(&mut ui, &desk, goods);
+    let origin = format!("issued by the response of exchange #{plain_login} at json $.token");
+    ui.wait_for(
+        &desk,
+        &format!(
+            "Array.prototype.some.call(document.querySelectorAll('#detail-body td.token'), \
+             function (td) {{ return td.innerText.indexOf('session token') >= 0 && td.innerText.indexOf({origin:?}) >= 0; }})"
+        ),
+        Duration::from_secs(10),
+        SHOW,
+    );
+    // Its JSON body is a tree: a leaf per field, each with its path.
+    ui.wait_for(
+        &desk,
+        "document.querySelector('#detail-body ul.tree[data-kind=json] li[data-path=\"$.data[0].id\"] .s')",
+        Duration::from_secs(5),
+        SHOW,
+    );
+
+    // The login: the token in its response body's tree is highlighted as issued there.
+    open_row(&mut ui, &desk, plain_login);
+    ui.wait_for(
+        &desk,
+        "(function () { var li = document.querySelector('#detail-body ul.tree li[data-path=\"$.token\"]'); \
+         return li && li.classList.contains('token') && li.innerText.indexOf('issued here, at json $.token') >= 0; })()",
+        Duration::from_secs(10),
+        SHOW,
+    );
+
+    // A group marked from the UI: the notice shows, and the next exchange carries it.
+    ui.eval(
+        &desk,
+        "document.getElementById('mark-name').value = 'checkout'; document.getElementById('mark').requestSubmit(); true",
+    );
+    ui.wait_for(
+        &desk,
+        "document.getElementById('rows').innerText.indexOf('group `checkout` started for everyone') >= 0",
+        Duration::from_secs(5),
+        SHOW,
+    );
+    let bearer = format!("authorization: Bearer {session}");
+    let (code, out) = s.curl(&["-H", &bearer, &format!("{}/api/profile", s.tls_base)]);
+    assert_eq!(code, 0, "{out}");
+    ui.wait_for(&desk, &format!("{ROWS} >= 6"), ROW_WITHIN, SHOW);
+    let profile = row_id(&mut ui, &desk, "localhost", "/api/profile");
+    let group = ui.eval(
+        &desk,
+        &format!(
+            "document.querySelector('#rows tr[data-id=\"{profile}\"]').children[10].textContent"
+        ),
+    );
+    assert_eq!(group, json!("checkout"));
+
+    // Drop the goods detail the page fetched: struck through in both pages at once.
+    let detail_path = ui.eval(
+        &desk,
+        "Array.prototype.find.call(document.querySelectorAll('#rows tr[data-id]'), function (t) { return t.dataset.path.indexOf('/api/goods/') === 0; }).dataset.id",
+    );
+    let dropped: u64 = detail_path.as_str().unwrap().parse().unwrap();
+    open_row(&mut ui, &desk, dropped);
+    ui.eval(&desk, "document.getElementById('drop').click(); true");
+    let struck = format!("document.querySelector('#rows tr[data-id=\"{dropped}\"].dropped')");
+    ui.wait_for(&desk, &struck, Duration::from_secs(5), SHOW);
+    phone.wait_for(&small, &struck, Duration::from_secs(5), SHOW);
+
+    // The downloads are of the current state.
+    let (current, status) = curl_status(&[&format!("{proxy}/ui/download/recording")]);
+    assert_eq!(status, 200);
+    let current = read_recording_str(&current, "current.yaml").unwrap();
+    let ids: Vec<u64> = current.exchanges.iter().map(|e| e.id).collect();
+    assert!(!ids.contains(&dropped) && ids.contains(&goods), "{ids:?}");
+    assert_eq!(
+        current
+            .exchanges
+            .iter()
+            .find(|e| e.id == profile)
+            .unwrap()
+            .group
+            .as_deref(),
+        Some("checkout")
+    );
+    let (file, _) = curl_status(&[&format!("{proxy}/ui/download/recording?as=file")]);
+    assert!(file.contains(&format!("\ndropped: {dropped}\n")), "{file}");
+    let (scenario, status) = curl_status(&[&format!("{proxy}/ui/download/scenario")]);
+    assert_eq!(status, 200, "{scenario}");
+    assert!(
+        scenario.contains("flows:") && scenario.contains("- name: checkout"),
+        "{scenario}"
+    );
+    assert!(
+        scenario.contains(&format!("recorded: {goods}\n")),
+        "{scenario}"
+    );
+    assert!(
+        !scenario.contains(&format!("recorded: {dropped}\n")),
+        "{scenario}"
+    );
+    let (har, _) = curl_status(&[&format!("{proxy}/ui/download/har")]);
+    let har = json(&har);
+    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
+
+    // And on disk: the drop is a tombstone the reader honours, the file never rewritten.
+    drop(phone);
+    drop(ui);
+    let (rest, rec) = s.stop();
+    assert!(rest.contains("dropped 1 of them from the UI"), "{rest}");
+    let on_disk: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
+    assert_eq!(on_disk, ids);
+}
+
+#[test]
+fn the_ui_survives_garbage_many_watchers_and_ones_that_leave() {
+    let mut s = setup();
+    let proxy = s.proxy_url();
+    let ui = |path: &str| format!("{proxy}/ui{path}");
+    // A body nothing reads: the UI takes every input from the path and the query.
+    let body = s.dir.path().join("big");
+    std::fs::write(&body, vec![b'x'; 4 << 20]).unwrap();
+    let big = format!("@{}", body.display());
+    for (args, want) in [
+        (
+            vec!["-XPOST", &ui("/api/drop/99999999999999999999999")[..]],
+            400,
+        ),
+        (vec!["-XPOST", &ui("/api/drop/7")[..]], 409),
+        (vec![&ui("/api/exchange/x")[..]], 400),
+        (vec![&ui("/api/exchange/12")[..]], 404),
+        (vec!["-XPOST", &ui("/api/mark?name=a%20b")[..]], 400),
+        (vec!["-XPOST", &ui("/api/mark")[..]], 400),
+        (vec!["-XDELETE", &ui("/events")[..]], 405),
+        (vec!["--path-as-is", &ui("/../../etc/passwd")[..]], 404),
+        (vec![&ui("/nothing")[..]], 404),
+        (
+            vec![
+                "-XPOST",
+                "--data-binary",
+                &big[..],
+                &ui("/api/mark?name=x")[..],
+            ],
+            200,
+        ),
+    ] {
+        let (body, status) = curl_status(&args);
+        assert_eq!(status, want, "{args:?}: {body}");
+    }
+    // Raw garbage on a socket: the connection is refused, the proxy goes on.
+    {
+        use std::io::{Read as _, Write as _};
+        let mut sock = std::net::TcpStream::connect(&s.proxy_addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        sock.write_all(b"GET /ui/\xff\xfe HTTP/1.1\r\nHost: \x01\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = sock.read_to_end(&mut answer);
+    }
+
+    // Watchers: up to the cap stream, the one past it is told to wait, and the places of
+    // watchers that left are given back.
+    let mut watchers: Vec<std::process::Child> = (0..32)
+        .map(|_| {
+            std::process::Command::new("curl")
+                .args(["-q", "-sN", "--max-time", "30", &ui("/events")])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (body, status) = curl_status(&["--max-time", "1", &ui("/events")]);
+        if status == 503 {
+            assert!(body.contains("close one"), "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 503 past 32 watchers"
+        );
+    }
+    for w in &mut watchers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    // The next event finds them gone.
+    let (code, _) = s.curl(&[&format!("{}/api/goods?page=1", s.plain_base)]);
+    assert_eq!(code, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (body, _) = curl_status(&["--max-time", "1", &ui("/events")]);
+        if body.contains("event: row") && body.contains("event: ready") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watchers that left kept their places: {body}"
+        );
+        let _ = s.curl(&[&format!("{}/api/goods?page=1", s.plain_base)]);
+    }
+    // Recording went on all along.
+    let (code, _) = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("{}/api/goods?page=2", s.plain_base),
+    ]);
+    assert_eq!(code, 0);
+    let (_, rec) = s.stop();
+    assert!(rec.exchanges.len() >= 2);
+}
+
+#[test]
+fn the_ui_is_guarded_like_the_proxy() {
+    let s = Setup::new(&["--auth", "u:p"]);
+    let proxy = s.proxy_url();
+    let direct = format!("{proxy}/ui");
+    assert_eq!(curl_status(&[&direct]).1, 401);
+    assert_eq!(curl_status(&["-u", "u:wrong", &direct]).1, 401);
+    let (page, status) = curl_status(&["-u", "u:p", &direct]);
+    assert_eq!(status, 200);
+    assert!(page.contains("/ui/ui.js"), "{page}");
+    let through = ["--proxy", proxy.as_str(), "http://loadtape.ca/ui"];
+    assert_eq!(curl_status(&through).1, 407);
+    let mut with = vec!["--proxy-user", "u:p"];
+    with.extend_from_slice(&through);
+    assert_eq!(curl_status(&with).1, 200);
+    // The CA page stays open: a phone needs it before it can set anything.
+    assert_eq!(curl_status(&[&format!("{proxy}/ca.pem")]).1, 200);
+
+    // A client outside --allow-client gets the proxy's 403, for the UI too.
+    let s = Setup::new(&["--allow-client", "10.0.0.0/8"]);
+    let (body, status) = curl_status(&[&format!("{}/ui", s.proxy_url())]);
+    assert_eq!(status, 403, "{body}");
+}
