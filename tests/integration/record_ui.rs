@@ -153,6 +153,13 @@ fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
         Duration::from_secs(5),
         SHOW,
     );
+    // The phone's page shows the notice too (a row of its own at that width).
+    phone.wait_for(
+        &small,
+        "document.getElementById('rows').innerText.indexOf('group `checkout` started for everyone') >= 0",
+        Duration::from_secs(5),
+        SHOW,
+    );
     let bearer = format!("authorization: Bearer {session}");
     let (code, out) = s.curl(&["-H", &bearer, &format!("{}/api/profile", s.tls_base)]);
     assert_eq!(code, 0, "{out}");
@@ -344,4 +351,63 @@ fn the_ui_is_guarded_like_the_proxy() {
     let s = Setup::new(&["--allow-client", "10.0.0.0/8"]);
     let (body, status) = curl_status(&[&format!("{}/ui", s.proxy_url())]);
     assert_eq!(status, 403, "{body}");
+}
+
+/// Makes the README's two screenshots (`crates/ui/screenshots/`): a real recorder, the
+/// testbed's page and curl recording through it, the UI in headless Chromium at 1280 x 800
+/// with the token-carrying goods list opened, and at a phone's 390 x 844 through the proxy.
+/// Run by hand: `cargo test --test integration -- --ignored record_ui::screenshots`.
+#[test]
+#[ignore = "writes the README's screenshots"]
+fn screenshots() {
+    let s = setup();
+    let proxy = s.proxy_url();
+    let mut phone = Browser::start(
+        &s.dir.path().join("phone"),
+        &[
+            &format!("--proxy-server={proxy}"),
+            "--proxy-bypass-list=<-loopback>",
+        ],
+    );
+    let shop = phone.open(&format!("{}/", s.plain_base), 390, 844, true);
+    phone.wait_for(
+        &shop,
+        "document.getElementById('status').textContent === 'ok'",
+        Duration::from_secs(20),
+        "document.body.innerText",
+    );
+    for path in ["/api/goods?page=2", "/api/profile", "/nope"] {
+        let _ = s.curl(&[&format!("{}{path}", s.tls_base)]);
+    }
+    let (_, _) = curl_status(&["-XPOST", &format!("{proxy}/ui/api/mark?name=checkout")]);
+    let _ = s.curl(&[&format!("{}/api/goods?page=3", s.plain_base)]);
+    let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
+    phone.wait_for(
+        &small,
+        &format!("{ROWS} >= 8"),
+        Duration::from_secs(15),
+        SHOW,
+    );
+
+    let mut ui = Browser::start(&s.dir.path().join("ui"), &[]);
+    let desk = ui.open(&format!("{proxy}/ui"), 1280, 800, false);
+    ui.wait_for(
+        &desk,
+        &format!("{ROWS} >= 8"),
+        Duration::from_secs(15),
+        SHOW,
+    );
+    let goods = row_id(&mut ui, &desk, "127.0.0.1", "/api/goods?page=1");
+    open_row(&mut ui, &desk, goods);
+    ui.wait_for(
+        &desk,
+        "document.querySelector('#detail-body td.token')",
+        Duration::from_secs(10),
+        SHOW,
+    );
+
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/ui/screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("desktop.png"), ui.screenshot(&desk)).unwrap();
+    std::fs::write(out.join("phone.png"), phone.screenshot(&small)).unwrap();
 }

@@ -29,7 +29,7 @@ function setCount() {
 
 function addRow(r) {
   if (byId[r.id]) return;
-  var tr = el("tr", r.error ? "err" : "");
+  var tr = el("tr", r.error || r.status === null ? "err" : r.status >= 400 ? "bad" : "");
   tr.dataset.id = r.id;
   tr.dataset.host = r.host.toLowerCase();
   tr.dataset.path = r.path.toLowerCase();
@@ -102,7 +102,12 @@ function connect() {
   source.addEventListener("open", function () {
     rows.textContent = ""; byId = {}; count = 0; setCount();
   });
-  source.addEventListener("ready", function () { $("state").className = "live"; $("state").textContent = "live"; });
+  source.addEventListener("ready", function () {
+    $("state").className = "live"; $("state").textContent = "live";
+    // A link to one exchange: /ui#open=12.
+    var m = /^#open=(\d+)$/.exec(location.hash);
+    if (m && openId === null) open(Number(m[1]));
+  });
   source.addEventListener("row", function (m) { addRow(JSON.parse(m.data)); });
   source.addEventListener("drop", function (m) { dropped(JSON.parse(m.data).id); });
   source.addEventListener("notice", function (m) { addNotice(JSON.parse(m.data)); });
