@@ -33,6 +33,12 @@ fn row_id(b: &mut Browser, page: &Page, host: &str, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("no row {host} {path}: {}", b.eval(page, SHOW)))
 }
 
+fn sort(v: &mut serde_json::Value) {
+    v.as_array_mut()
+        .unwrap()
+        .sort_by_key(|x| x.as_str().unwrap_or("").to_string());
+}
+
 fn open_row(b: &mut Browser, page: &Page, id: u64) {
     b.eval(
         page,
@@ -94,6 +100,21 @@ fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
     );
     ui.wait_for(&desk, &format!("{ROWS} >= 5"), ROW_WITHIN, SHOW);
 
+    // A client that does not trust the loadtape CA: the proxy's advice is a row too.
+    let (code, _) = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("{}/api/goods?page=9", s.tls_base),
+    ]);
+    assert_ne!(code, 0, "curl must refuse a CA it was not given");
+    ui.wait_for(
+        &desk,
+        "Array.prototype.some.call(document.querySelectorAll('#rows tr.notice'), \
+         function (t) { return t.innerText.indexOf(\"rejected loadtape's certificate\") >= 0; })",
+        Duration::from_secs(5),
+        SHOW,
+    );
+
     // The same device opens the UI through the proxy, at a phone's width: the same rows, and
     // nothing scrolls sideways.
     let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
@@ -108,6 +129,39 @@ fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
         width.as_u64().unwrap() <= 390,
         "the phone layout is {width} px wide"
     );
+
+    // Filters: by path, by status class, by host, by text; each hides the rest.
+    let visible = "Array.prototype.filter.call(document.querySelectorAll('#rows tr[data-id]'), function (t) { return !t.hidden; }).map(function (t) { return t.dataset.path.replace(/^\\/api\\/goods\\/[^?]+$/, '/api/goods/id'); })";
+    for (field, value, want) in [
+        ("f-path", "/api/login", json!(["/api/login", "/api/login"])),
+        (
+            "f-status",
+            "2xx",
+            json!([
+                "/api/login",
+                "/",
+                "/api/login",
+                "/api/goods?page=1",
+                "/api/goods/id"
+            ]),
+        ),
+        ("f-host", "localhost", json!(["/api/login"])),
+        ("f-text", "POST", json!(["/api/login", "/api/login"])),
+    ] {
+        let set = |v: &str| {
+            format!(
+                "(function () {{ var f = document.getElementById('{field}'); f.value = '{v}'; \
+                 f.dispatchEvent(new Event('input')); return true; }})()"
+            )
+        };
+        ui.eval(&desk, &set(value));
+        let mut got = ui.eval(&desk, visible);
+        let mut want = want;
+        sort(&mut got);
+        sort(&mut want);
+        assert_eq!(got, want, "{field} = {value}");
+        ui.eval(&desk, &set(""));
+    }
 
     // The goods list the page sent with its token: the header is highlighted, with the class
     // and the origin detection finds (the login's response, at $.token).

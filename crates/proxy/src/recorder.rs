@@ -197,10 +197,12 @@ fn run(
                 summary.write_failures += 1;
                 if !warned_write {
                     warned_write = true;
-                    print(&format!(
+                    let line = format!(
                         "!! cannot write to {}: {e} — exchanges are proxied but NOT recorded until this is fixed",
                         writer.path().display()
-                    ));
+                    );
+                    print(&line);
+                    feed.notice(&line);
                 }
             }
         }
