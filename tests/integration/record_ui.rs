@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cdp::{Browser, Page};
 use crate::record::{json, Setup};
-use crate::util::{curl, curl_status};
+use crate::util::{curl, curl_status, loadtape};
 
 /// How long a row may take to show up after its exchange finished.
 const ROW_WITHIN: Duration = Duration::from_secs(1);
@@ -282,6 +282,49 @@ fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
     assert!(rest.contains("dropped 1 of them from the UI"), "{rest}");
     let on_disk: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
     assert_eq!(on_disk, ids);
+    // The commands read it the same way: convert and the HAR export leave the drop out.
+    let out = s.dir.path().join("s.yaml");
+    let done = loadtape()
+        .args([
+            "convert",
+            s.recording.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let converted = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        converted.contains(&format!("recorded: {goods}\n")),
+        "{converted}"
+    );
+    assert!(
+        !converted.contains(&format!("recorded: {dropped}\n")),
+        "{converted}"
+    );
+    let har_out = s.dir.path().join("r.har");
+    let done = loadtape()
+        .args([
+            "har",
+            "export",
+            s.recording.to_str().unwrap(),
+            "-o",
+            har_out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let har = json(&std::fs::read_to_string(&har_out).unwrap());
+    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
 }
 
 #[test]
