@@ -59,118 +59,168 @@ fn setup() -> Setup {
 
 #[test]
 fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
-    let mut s = setup();
-    let proxy = s.proxy_url();
-    let mut ui = Browser::start(&s.dir.path().join("ui"), &[]);
-    let desk = ui.open(&format!("{proxy}/ui"), 1280, 800, false);
-    ui.wait_for(
-        &desk,
-        "document.querySelector('#state.live')",
-        Duration::from_secs(15),
-        SHOW,
-    );
+    let mut w = Watch::start();
+    w.traffic();
+    w.filters();
+    let goods = w.tokens();
+    let profile = w.mark();
+    let dropped = w.drop_one();
+    let ids = w.downloads(goods, profile, dropped);
+    w.on_disk(&ids, goods, dropped);
+}
 
-    // curl: a login over TLS; its row is there within a second.
-    let login = s.curl(&[
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"code":"0a3Xk2ll2yqXRc4M"}"#,
-        &format!("{}/api/login", s.tls_base),
-    ]);
-    assert_eq!(login.0, 0, "{}", login.1);
-    let session = json(&login.1)["token"].as_str().unwrap().to_string();
-    let took = ui.wait_for(&desk, &format!("{ROWS} >= 1"), ROW_WITHIN, SHOW);
-    assert!(took <= ROW_WITHIN + Duration::from_millis(200), "{took:?}");
+/// A recorder, a desktop page of its UI, and a proxied "phone" browser with the UI open too.
+struct Watch {
+    s: Setup,
+    proxy: String,
+    ui: Browser,
+    desk: Page,
+    phone: Browser,
+    small: Option<Page>,
+    /// The session token of curl's login.
+    session: String,
+}
 
-    // Chromium through the proxy: the testbed's page logs in and lists goods with the token.
-    let mut phone = Browser::start(
-        &s.dir.path().join("phone"),
-        &[
-            &format!("--proxy-server={proxy}"),
-            "--proxy-bypass-list=<-loopback>",
-        ],
-    );
-    let shop = phone.open(&format!("{}/", s.plain_base), 390, 844, true);
-    phone.wait_for(
-        &shop,
-        "document.getElementById('status').textContent === 'ok'",
-        Duration::from_secs(20),
-        "document.body.innerText",
-    );
-    ui.wait_for(&desk, &format!("{ROWS} >= 5"), ROW_WITHIN, SHOW);
-
-    // A client that does not trust the loadtape CA: the proxy's advice is a row too.
-    let (code, _) = curl(&[
-        "--proxy",
-        &proxy,
-        &format!("{}/api/goods?page=9", s.tls_base),
-    ]);
-    assert_ne!(code, 0, "curl must refuse a CA it was not given");
-    ui.wait_for(
-        &desk,
-        "Array.prototype.some.call(document.querySelectorAll('#rows tr.notice'), \
-         function (t) { return t.innerText.indexOf(\"rejected loadtape's certificate\") >= 0; })",
-        Duration::from_secs(5),
-        SHOW,
-    );
-
-    // The same device opens the UI through the proxy, at a phone's width: the same rows, and
-    // nothing scrolls sideways.
-    let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
-    phone.wait_for(
-        &small,
-        &format!("{ROWS} >= 5"),
-        Duration::from_secs(15),
-        SHOW,
-    );
-    let width = phone.eval(&small, "document.documentElement.scrollWidth");
-    assert!(
-        width.as_u64().unwrap() <= 390,
-        "the phone layout is {width} px wide"
-    );
-
-    // Filters: by path, by status class, by host, by text; each hides the rest.
-    let visible = "Array.prototype.filter.call(document.querySelectorAll('#rows tr[data-id]'), function (t) { return !t.hidden; }).map(function (t) { return t.dataset.path.replace(/^\\/api\\/goods\\/[^?]+$/, '/api/goods/id'); })";
-    for (field, value, want) in [
-        ("f-path", "/api/login", json!(["/api/login", "/api/login"])),
-        (
-            "f-status",
-            "2xx",
-            json!([
-                "/api/login",
-                "/",
-                "/api/login",
-                "/api/goods?page=1",
-                "/api/goods/id"
-            ]),
-        ),
-        ("f-host", "localhost", json!(["/api/login"])),
-        ("f-text", "POST", json!(["/api/login", "/api/login"])),
-    ] {
-        let set = |v: &str| {
-            format!(
-                "(function () {{ var f = document.getElementById('{field}'); f.value = '{v}'; \
-                 f.dispatchEvent(new Event('input')); return true; }})()"
-            )
-        };
-        ui.eval(&desk, &set(value));
-        let mut got = ui.eval(&desk, visible);
-        let mut want = want;
-        sort(&mut got);
-        sort(&mut want);
-        assert_eq!(got, want, "{field} = {value}");
-        ui.eval(&desk, &set(""));
+impl Watch {
+    fn start() -> Watch {
+        let s = setup();
+        let proxy = s.proxy_url();
+        let mut ui = Browser::start(&s.dir.path().join("ui"), &[]);
+        let desk = ui.open(&format!("{proxy}/ui"), 1280, 800, false);
+        ui.wait_for(
+            &desk,
+            "document.querySelector('#state.live')",
+            Duration::from_secs(15),
+            SHOW,
+        );
+        let phone = Browser::start(
+            &s.dir.path().join("phone"),
+            &[
+                &format!("--proxy-server={proxy}"),
+                "--proxy-bypass-list=<-loopback>",
+            ],
+        );
+        Watch {
+            s,
+            proxy,
+            ui,
+            desk,
+            phone,
+            small: None,
+            session: String::new(),
+        }
     }
 
-    // The goods list the page sent with its token: the header is highlighted, with the class
-    // and the origin detection finds (the login's response, at $.token).
-    let plain_login = row_id(&mut ui, &desk, "127.0.0.1", "/api/login");
-    let goods = row_id(&mut ui, &desk, "127.0.0.1", "/api/goods?page=1");
-    open_row(&mut ui, &desk, goods);
-    let origin = format!("issued by the response of exchange #{plain_login} at json $.token");
-    ui.wait_for(
-        &desk,
+    /// curl and Chromium record; each batch of rows is there within a second; the CA hint is
+    /// a row; the phone opens the UI through the proxy.
+    fn traffic(&mut self) {
+        let (s, ui, desk, proxy) = (&self.s, &mut self.ui, &self.desk, &self.proxy);
+        // curl: a login over TLS; its row is there within a second.
+        let login = s.curl(&[
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"code":"0a3Xk2ll2yqXRc4M"}"#,
+            &format!("{}/api/login", s.tls_base),
+        ]);
+        assert_eq!(login.0, 0, "{}", login.1);
+        self.session = json(&login.1)["token"].as_str().unwrap().to_string();
+        let took = ui.wait_for(desk, &format!("{ROWS} >= 1"), ROW_WITHIN, SHOW);
+        assert!(took <= ROW_WITHIN + Duration::from_millis(200), "{took:?}");
+
+        // Chromium through the proxy: the testbed's page logs in and lists goods with the
+        // token.
+        let phone = &mut self.phone;
+        let shop = phone.open(&format!("{}/", s.plain_base), 390, 844, true);
+        phone.wait_for(
+            &shop,
+            "document.getElementById('status').textContent === 'ok'",
+            Duration::from_secs(20),
+            "document.body.innerText",
+        );
+        ui.wait_for(desk, &format!("{ROWS} >= 5"), ROW_WITHIN, SHOW);
+
+        // A client that does not trust the loadtape CA: the proxy's advice is a row too.
+        let (code, _) = curl(&[
+            "--proxy",
+            proxy,
+            &format!("{}/api/goods?page=9", s.tls_base),
+        ]);
+        assert_ne!(code, 0, "curl must refuse a CA it was not given");
+        ui.wait_for(
+            desk,
+            "Array.prototype.some.call(document.querySelectorAll('#rows tr.notice'), \
+         function (t) { return t.innerText.indexOf(\"rejected loadtape's certificate\") >= 0; })",
+            Duration::from_secs(5),
+            SHOW,
+        );
+
+        // The same device opens the UI through the proxy, at a phone's width: the same rows, and
+        // nothing scrolls sideways.
+        let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
+        phone.wait_for(
+            &small,
+            &format!("{ROWS} >= 5"),
+            Duration::from_secs(15),
+            SHOW,
+        );
+        let width = phone.eval(&small, "document.documentElement.scrollWidth");
+        assert!(
+            width.as_u64().unwrap() <= 390,
+            "the phone layout is {width} px wide"
+        );
+
+        self.small = Some(small);
+    }
+
+    /// Filters: by path, by status class, by host, by text; each hides the rest.
+    fn filters(&mut self) {
+        let (ui, desk) = (&mut self.ui, &self.desk);
+        let visible = "Array.prototype.filter.call(document.querySelectorAll('#rows tr[data-id]'), function (t) { return !t.hidden; }).map(function (t) { return t.dataset.path.replace(/^\\/api\\/goods\\/[^?]+$/, '/api/goods/id'); })";
+        for (field, value, want) in [
+            ("f-path", "/api/login", json!(["/api/login", "/api/login"])),
+            (
+                "f-status",
+                "2xx",
+                json!([
+                    "/api/login",
+                    "/",
+                    "/api/login",
+                    "/api/goods?page=1",
+                    "/api/goods/id"
+                ]),
+            ),
+            ("f-host", "localhost", json!(["/api/login"])),
+            ("f-text", "POST", json!(["/api/login", "/api/login"])),
+        ] {
+            let set = |v: &str| {
+                format!(
+                    "(function () {{ var f = document.getElementById('{field}'); f.value = '{v}'; \
+                 f.dispatchEvent(new Event('input')); return true; }})()"
+                )
+            };
+            ui.eval(desk, &set(value));
+            let mut got = ui.eval(desk, visible);
+            let mut want = want;
+            sort(&mut got);
+            sort(&mut want);
+            assert_eq!(got, want, "{field} = {value}");
+            ui.eval(desk, &set(""));
+        }
+    }
+
+    /// The token of the goods list and its origin, highlighted; the JSON tree. Returns the
+    /// goods list's id.
+    fn tokens(&mut self) -> u64 {
+        let (ui, desk) = (&mut self.ui, &self.desk);
+        // The goods list the page sent with its token: the header is highlighted, with the class
+        // and the origin detection finds (the login's response, at $.token).
+        let plain_login = row_id(ui, desk, "127.0.0.1", "/api/login");
+        let goods = row_id(ui, desk, "127.0.0.1", "/api/goods?page=1");
+        open_row(ui, desk, goods);
+        let origin = format!("issued by the response of exchange #{plain_login} at json $.token");
+        ui.wait_for(
+        desk,
         &format!(
             "Array.prototype.some.call(document.querySelectorAll('#detail-body td.token'), \
              function (td) {{ return td.innerText.indexOf('session token') >= 0 && td.innerText.indexOf({origin:?}) >= 0; }})"
@@ -178,153 +228,182 @@ fn the_ui_lists_opens_marks_drops_and_downloads_what_the_proxy_records() {
         Duration::from_secs(10),
         SHOW,
     );
-    // Its JSON body is a tree: a leaf per field, each with its path.
-    ui.wait_for(
-        &desk,
+        // Its JSON body is a tree: a leaf per field, each with its path.
+        ui.wait_for(
+        desk,
         "document.querySelector('#detail-body ul.tree[data-kind=json] li[data-path=\"$.data[0].id\"] .s')",
         Duration::from_secs(5),
         SHOW,
     );
 
-    // The login: the token in its response body's tree is highlighted as issued there.
-    open_row(&mut ui, &desk, plain_login);
-    ui.wait_for(
-        &desk,
+        // The login: the token in its response body's tree is highlighted as issued there.
+        open_row(ui, desk, plain_login);
+        ui.wait_for(
+        desk,
         "(function () { var li = document.querySelector('#detail-body ul.tree li[data-path=\"$.token\"]'); \
          return li && li.classList.contains('token') && li.innerText.indexOf('issued here, at json $.token') >= 0; })()",
         Duration::from_secs(10),
         SHOW,
     );
 
-    // A group marked from the UI: the notice shows, and the next exchange carries it.
-    ui.eval(
-        &desk,
+        goods
+    }
+
+    /// A group marked from the UI: the notice shows in both pages, and the next exchange
+    /// carries it. Returns that exchange's id.
+    fn mark(&mut self) -> u64 {
+        let (s, ui, desk, phone) = (&self.s, &mut self.ui, &self.desk, &mut self.phone);
+        let small = self.small.as_ref().unwrap();
+        let session = &self.session;
+        // A group marked from the UI: the notice shows, and the next exchange carries it.
+        ui.eval(
+        desk,
         "document.getElementById('mark-name').value = 'checkout'; document.getElementById('mark').requestSubmit(); true",
     );
-    ui.wait_for(
-        &desk,
+        ui.wait_for(
+        desk,
         "document.getElementById('rows').innerText.indexOf('group `checkout` started for everyone') >= 0",
         Duration::from_secs(5),
         SHOW,
     );
-    // The phone's page shows the notice too (a row of its own at that width).
-    phone.wait_for(
-        &small,
+        // The phone's page shows the notice too (a row of its own at that width).
+        phone.wait_for(
+        small,
         "document.getElementById('rows').innerText.indexOf('group `checkout` started for everyone') >= 0",
         Duration::from_secs(5),
         SHOW,
     );
-    let bearer = format!("authorization: Bearer {session}");
-    let (code, out) = s.curl(&["-H", &bearer, &format!("{}/api/profile", s.tls_base)]);
-    assert_eq!(code, 0, "{out}");
-    ui.wait_for(&desk, &format!("{ROWS} >= 6"), ROW_WITHIN, SHOW);
-    let profile = row_id(&mut ui, &desk, "localhost", "/api/profile");
-    let group = ui.eval(
-        &desk,
-        &format!(
+        let bearer = format!("authorization: Bearer {session}");
+        let (code, out) = s.curl(&["-H", &bearer, &format!("{}/api/profile", s.tls_base)]);
+        assert_eq!(code, 0, "{out}");
+        ui.wait_for(desk, &format!("{ROWS} >= 6"), ROW_WITHIN, SHOW);
+        let profile = row_id(ui, desk, "localhost", "/api/profile");
+        let group = ui.eval(
+            desk,
+            &format!(
             "document.querySelector('#rows tr[data-id=\"{profile}\"]').children[10].textContent"
         ),
-    );
-    assert_eq!(group, json!("checkout"));
+        );
+        assert_eq!(group, json!("checkout"));
 
-    // Drop the goods detail the page fetched: struck through in both pages at once.
-    let detail_path = ui.eval(
-        &desk,
+        profile
+    }
+
+    /// Drops the goods detail the page fetched: struck through in both pages at once.
+    fn drop_one(&mut self) -> u64 {
+        let (ui, desk, phone) = (&mut self.ui, &self.desk, &mut self.phone);
+        let small = self.small.as_ref().unwrap();
+        let detail_path = ui.eval(
+        desk,
         "Array.prototype.find.call(document.querySelectorAll('#rows tr[data-id]'), function (t) { return t.dataset.path.indexOf('/api/goods/') === 0; }).dataset.id",
     );
-    let dropped: u64 = detail_path.as_str().unwrap().parse().unwrap();
-    open_row(&mut ui, &desk, dropped);
-    ui.eval(&desk, "document.getElementById('drop').click(); true");
-    let struck = format!("document.querySelector('#rows tr[data-id=\"{dropped}\"].dropped')");
-    ui.wait_for(&desk, &struck, Duration::from_secs(5), SHOW);
-    phone.wait_for(&small, &struck, Duration::from_secs(5), SHOW);
+        let dropped: u64 = detail_path.as_str().unwrap().parse().unwrap();
+        open_row(ui, desk, dropped);
+        ui.eval(desk, "document.getElementById('drop').click(); true");
+        let struck = format!("document.querySelector('#rows tr[data-id=\"{dropped}\"].dropped')");
+        ui.wait_for(desk, &struck, Duration::from_secs(5), SHOW);
+        phone.wait_for(small, &struck, Duration::from_secs(5), SHOW);
 
-    // The downloads are of the current state.
-    let (current, status) = curl_status(&[&format!("{proxy}/ui/download/recording")]);
-    assert_eq!(status, 200);
-    let current = read_recording_str(&current, "current.yaml").unwrap();
-    let ids: Vec<u64> = current.exchanges.iter().map(|e| e.id).collect();
-    assert!(!ids.contains(&dropped) && ids.contains(&goods), "{ids:?}");
-    assert_eq!(
-        current
-            .exchanges
-            .iter()
-            .find(|e| e.id == profile)
-            .unwrap()
-            .group
-            .as_deref(),
-        Some("checkout")
-    );
-    let (file, _) = curl_status(&[&format!("{proxy}/ui/download/recording?as=file")]);
-    assert!(file.contains(&format!("\ndropped: {dropped}\n")), "{file}");
-    let (scenario, status) = curl_status(&[&format!("{proxy}/ui/download/scenario")]);
-    assert_eq!(status, 200, "{scenario}");
-    assert!(
-        scenario.contains("flows:") && scenario.contains("- name: checkout"),
-        "{scenario}"
-    );
-    assert!(
-        scenario.contains(&format!("recorded: {goods}\n")),
-        "{scenario}"
-    );
-    assert!(
-        !scenario.contains(&format!("recorded: {dropped}\n")),
-        "{scenario}"
-    );
-    let (har, _) = curl_status(&[&format!("{proxy}/ui/download/har")]);
-    let har = json(&har);
-    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
+        dropped
+    }
 
-    // And on disk: the drop is a tombstone the reader honours, the file never rewritten.
-    drop(phone);
-    drop(ui);
-    let (rest, rec) = s.stop();
-    assert!(rest.contains("dropped 1 of them from the UI"), "{rest}");
-    let on_disk: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
-    assert_eq!(on_disk, ids);
-    // The commands read it the same way: convert and the HAR export leave the drop out.
-    let out = s.dir.path().join("s.yaml");
-    let done = loadtape()
-        .args([
-            "convert",
-            s.recording.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    let converted = std::fs::read_to_string(&out).unwrap();
-    assert!(
-        converted.contains(&format!("recorded: {goods}\n")),
-        "{converted}"
-    );
-    assert!(
-        !converted.contains(&format!("recorded: {dropped}\n")),
-        "{converted}"
-    );
-    let har_out = s.dir.path().join("r.har");
-    let done = loadtape()
-        .args([
-            "har",
-            "export",
-            s.recording.to_str().unwrap(),
-            "-o",
-            har_out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    let har = json(&std::fs::read_to_string(&har_out).unwrap());
-    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
+    /// The downloads are of the current state; returns the ids left.
+    fn downloads(&self, goods: u64, profile: u64, dropped: u64) -> Vec<u64> {
+        let proxy = &self.proxy;
+        let (current, status) = curl_status(&[&format!("{proxy}/ui/download/recording")]);
+        assert_eq!(status, 200);
+        let current = read_recording_str(&current, "current.yaml").unwrap();
+        let ids: Vec<u64> = current.exchanges.iter().map(|e| e.id).collect();
+        assert!(!ids.contains(&dropped) && ids.contains(&goods), "{ids:?}");
+        assert_eq!(
+            current
+                .exchanges
+                .iter()
+                .find(|e| e.id == profile)
+                .unwrap()
+                .group
+                .as_deref(),
+            Some("checkout")
+        );
+        let (file, _) = curl_status(&[&format!("{proxy}/ui/download/recording?as=file")]);
+        assert!(file.contains(&format!("\ndropped: {dropped}\n")), "{file}");
+        let (scenario, status) = curl_status(&[&format!("{proxy}/ui/download/scenario")]);
+        assert_eq!(status, 200, "{scenario}");
+        assert!(
+            scenario.contains("flows:") && scenario.contains("- name: checkout"),
+            "{scenario}"
+        );
+        assert!(
+            scenario.contains(&format!("recorded: {goods}\n")),
+            "{scenario}"
+        );
+        assert!(
+            !scenario.contains(&format!("recorded: {dropped}\n")),
+            "{scenario}"
+        );
+        let (har, _) = curl_status(&[&format!("{proxy}/ui/download/har")]);
+        let har = json(&har);
+        assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
+
+        ids
+    }
+
+    /// On disk: the drop is a tombstone the reader honours, the file never rewritten; the
+    /// commands read it the same way.
+    fn on_disk(self, ids: &[u64], goods: u64, dropped: u64) {
+        let Watch {
+            mut s, ui, phone, ..
+        } = self;
+        drop(phone);
+        drop(ui);
+        let (rest, rec) = s.stop();
+        assert!(rest.contains("dropped 1 of them from the UI"), "{rest}");
+        let on_disk: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
+        assert_eq!(on_disk, ids);
+        // The commands read it the same way: convert and the HAR export leave the drop out.
+        let out = s.dir.path().join("s.yaml");
+        let done = loadtape()
+            .args([
+                "convert",
+                s.recording.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let converted = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            converted.contains(&format!("recorded: {goods}\n")),
+            "{converted}"
+        );
+        assert!(
+            !converted.contains(&format!("recorded: {dropped}\n")),
+            "{converted}"
+        );
+        let har_out = s.dir.path().join("r.har");
+        let done = loadtape()
+            .args([
+                "har",
+                "export",
+                s.recording.to_str().unwrap(),
+                "-o",
+                har_out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let har = json(&std::fs::read_to_string(&har_out).unwrap());
+        assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
+    }
 }
 
 #[test]
@@ -373,8 +452,23 @@ fn the_ui_survives_garbage_many_watchers_and_ones_that_leave() {
         let _ = sock.read_to_end(&mut answer);
     }
 
-    // Watchers: up to the cap stream, the one past it is told to wait, and the places of
-    // watchers that left are given back.
+    watchers_are_capped_and_given_back(&s);
+    // Recording went on all along.
+    let (code, _) = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("{}/api/goods?page=2", s.plain_base),
+    ]);
+    assert_eq!(code, 0);
+    let (_, rec) = s.stop();
+    assert!(rec.exchanges.len() >= 2);
+}
+
+/// Up to the cap, watchers stream; the one past it is told to wait; the places of watchers
+/// that left are given back at the next event.
+fn watchers_are_capped_and_given_back(s: &Setup) {
+    let proxy = s.proxy_url();
+    let ui = |path: &str| format!("{proxy}/ui{path}");
     let mut watchers: Vec<std::process::Child> = (0..32)
         .map(|_| {
             std::process::Command::new("curl")
@@ -415,15 +509,6 @@ fn the_ui_survives_garbage_many_watchers_and_ones_that_leave() {
         );
         let _ = s.curl(&[&format!("{}/api/goods?page=1", s.plain_base)]);
     }
-    // Recording went on all along.
-    let (code, _) = curl(&[
-        "--proxy",
-        &proxy,
-        &format!("{}/api/goods?page=2", s.plain_base),
-    ]);
-    assert_eq!(code, 0);
-    let (_, rec) = s.stop();
-    assert!(rec.exchanges.len() >= 2);
 }
 
 #[test]
