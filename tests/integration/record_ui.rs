@@ -417,20 +417,43 @@ fn the_ui_survives_garbage_many_watchers_and_ones_that_leave() {
     let big = format!("@{}", body.display());
     for (args, want) in [
         (
-            vec!["-XPOST", &ui("/api/drop/99999999999999999999999")[..]],
+            vec![
+                "-XPOST",
+                "-H",
+                "x-loadtape-ui: 1",
+                &ui("/api/drop/99999999999999999999999")[..],
+            ],
             400,
         ),
-        (vec!["-XPOST", &ui("/api/drop/7")[..]], 409),
+        (
+            vec!["-XPOST", "-H", "x-loadtape-ui: 1", &ui("/api/drop/7")[..]],
+            409,
+        ),
         (vec![&ui("/api/exchange/x")[..]], 400),
         (vec![&ui("/api/exchange/12")[..]], 404),
-        (vec!["-XPOST", &ui("/api/mark?name=a%20b")[..]], 400),
-        (vec!["-XPOST", &ui("/api/mark")[..]], 400),
+        (
+            vec![
+                "-XPOST",
+                "-H",
+                "x-loadtape-ui: 1",
+                &ui("/api/mark?name=a%20b")[..],
+            ],
+            400,
+        ),
+        (
+            vec!["-XPOST", "-H", "x-loadtape-ui: 1", &ui("/api/mark")[..]],
+            400,
+        ),
         (vec!["-XDELETE", &ui("/events")[..]], 405),
+        // A change without the page's header (a form of another site): refused.
+        (vec!["-XPOST", &ui("/api/mark?name=x")[..]], 403),
         (vec!["--path-as-is", &ui("/../../etc/passwd")[..]], 404),
         (vec![&ui("/nothing")[..]], 404),
         (
             vec![
                 "-XPOST",
+                "-H",
+                "x-loadtape-ui: 1",
                 "--data-binary",
                 &big[..],
                 &ui("/api/mark?name=x")[..],
@@ -561,7 +584,12 @@ fn screenshots() {
     for path in ["/api/goods?page=2", "/api/profile", "/nope"] {
         let _ = s.curl(&[&format!("{}{path}", s.tls_base)]);
     }
-    let (_, _) = curl_status(&["-XPOST", &format!("{proxy}/ui/api/mark?name=checkout")]);
+    let (_, _) = curl_status(&[
+        "-XPOST",
+        "-H",
+        "x-loadtape-ui: 1",
+        &format!("{proxy}/ui/api/mark?name=checkout"),
+    ]);
     let _ = s.curl(&[&format!("{}/api/goods?page=3", s.plain_base)]);
     let small = phone.open("http://loadtape.ca/ui", 390, 844, true);
     phone.wait_for(

@@ -1,6 +1,7 @@
 //! Which path under `/ui` does what. Nothing here reads a request body (every input is in the
 //! path or the query), so a garbage or endless body costs nothing; an unknown path is a 404,
-//! a wrong method a 405, a bad id or name a 400 that says what is expected.
+//! a wrong method a 405, a bad id or name a 400 that says what is expected, and a change
+//! without the page's own header a 403.
 
 use std::sync::Arc;
 
@@ -15,6 +16,11 @@ use crate::events::Watchers;
 use crate::reply;
 use crate::snapshot::Snapshots;
 use crate::tokens::Analyses;
+
+/// Sent by the page with every change (a drop, a mark). A page of another site cannot send
+/// it without a CORS preflight, which the UI never grants: so a site the phone's browser
+/// visits cannot drop exchanges or mark groups behind the tester's back.
+const UI_HEADER: &str = "x-loadtape-ui";
 
 const PAGE: &str = include_str!("page/ui.html");
 const SCRIPT: &str = include_str!("page/ui.js");
@@ -59,6 +65,12 @@ impl Inner {
         let post = req.method() == Method::POST;
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
         let query = req.uri().query().unwrap_or("");
+        if post && req.headers().get(UI_HEADER).is_none() {
+            return reply::error(
+                StatusCode::FORBIDDEN,
+                format!("a change needs the `{UI_HEADER}: 1` header the UI's page sends"),
+            );
+        }
         match rest {
             "" | "/" | "/index.html" if get => reply::bytes("text/html; charset=utf-8", PAGE),
             "/ui.js" if get => reply::bytes("text/javascript; charset=utf-8", SCRIPT),

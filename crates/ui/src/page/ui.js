@@ -136,7 +136,7 @@ $("close").addEventListener("click", function () { $("detail").hidden = true; op
 $("drop").addEventListener("click", function () {
   if (openId === null) return;
   var id = openId;
-  fetch("/ui/api/drop/" + id, { method: "POST" }).then(function (r) { return r.json(); }).then(function (x) {
+  fetch("/ui/api/drop/" + id, { method: "POST", headers: { "x-loadtape-ui": "1" } }).then(function (r) { return r.json(); }).then(function (x) {
     $("detail-msg").textContent = x.error ? x.error : "dropped from the recording";
     if (!x.error) dropped(id);
   });
@@ -145,7 +145,7 @@ $("mark").addEventListener("submit", function (ev) {
   ev.preventDefault();
   var name = $("mark-name").value.trim();
   var q = "name=" + encodeURIComponent(name) + ($("mark-me").checked ? "&scope=me" : "");
-  fetch("/ui/api/mark?" + q, { method: "POST" }).then(function (r) { return r.json(); }).then(function (x) {
+  fetch("/ui/api/mark?" + q, { method: "POST", headers: { "x-loadtape-ui": "1" } }).then(function (r) { return r.json(); }).then(function (x) {
     $("mark-name").value = "";
     $("mark-name").placeholder = x.error ? x.error : "group " + x.group + " started";
   });
