@@ -113,3 +113,37 @@ fn cut(t: &str) -> &str {
     }
     &t[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_come_in_the_form_the_page_draws() {
+        let v = body(&Body::json(json!({"a": [1]})), None);
+        assert_eq!(
+            (v["kind"].as_str(), &v["json"]),
+            (Some("json"), &json!({"a": [1]}))
+        );
+        let png = [0x89, b'P', b'N', b'G', 0, 1];
+        let v = body(&Body::binary(png.to_vec()), Some("image/png; q=1"));
+        assert_eq!(v["kind"], "image");
+        assert_eq!(v["mime"], "image/png");
+        let v = body(
+            &Body::binary(vec![0u8, 255, 16]),
+            Some("application/octet-stream"),
+        );
+        assert_eq!(
+            (v["kind"].as_str(), v["hex"].as_str()),
+            (Some("binary"), Some("00 ff 10"))
+        );
+        let v = body(&Body::binary(vec![7u8; MAX_HEX + 1]), None);
+        assert_eq!(v["cut"], true);
+        assert_eq!(v["hex"].as_str().unwrap().split(' ').count(), MAX_HEX);
+        let long = "é".repeat(MAX_TEXT);
+        let v = body(&Body::text(long.clone()), None);
+        assert_eq!(v["cut"], true);
+        assert!(v["text"].as_str().unwrap().len() <= MAX_TEXT);
+        assert_eq!(v["size"], long.len());
+    }
+}

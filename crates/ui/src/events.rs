@@ -123,3 +123,50 @@ impl Body for Events {
             .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(body: &mut ProxyBody) -> String {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the stream goes on")
+            .unwrap();
+        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn backlog_then_live_and_the_cap_is_given_back_when_a_watcher_leaves() {
+        let feed = Feed::default();
+        feed.publish(FeedEvent::Dropped(1));
+        let watchers = Watchers::default();
+        let mut first = watchers.stream(&feed).into_body();
+        assert_eq!(next(&mut first).await, "event: drop\ndata: {\"id\":1}\n\n");
+        assert!(next(&mut first).await.starts_with("event: ready\n"));
+        feed.notice("!! hello");
+        assert!(next(&mut first).await.contains("\"text\":\"!! hello\""));
+
+        let mut others: Vec<_> = (1..MAX_WATCHERS).map(|_| watchers.stream(&feed)).collect();
+        assert_eq!(
+            watchers.stream(&feed).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // A watcher that goes away: its task ends at the next event, and its place is free.
+        others.truncate(MAX_WATCHERS - 2);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            feed.publish(FeedEvent::Dropped(2));
+            let r = watchers.stream(&feed);
+            if r.status() == StatusCode::OK {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the place was not given back"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+}

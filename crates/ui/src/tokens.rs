@@ -113,3 +113,93 @@ fn locate(place: &Place) -> Value {
         Place::Text | Place::TextField(_) => json!({"kind": "text"}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use loadtape_recording::{
+        Body, Exchange, Headers, Recording, RecordingHeader, Request, Response,
+    };
+
+    fn exchange(
+        id: u64,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: serde_json::Value,
+    ) -> Exchange {
+        let mut headers = Headers::new();
+        if let Some(token) = auth {
+            headers.push("authorization", format!("Bearer {token}"));
+        }
+        let mut json_type = Headers::new();
+        json_type.push("content-type", "application/json");
+        Exchange {
+            id,
+            started: Utc::now(),
+            duration_ms: 1.0,
+            client: None,
+            tester: None,
+            group: None,
+            request: Request {
+                method: method.into(),
+                url: format!("https://api.example.com{path}"),
+                version: "HTTP/1.1".into(),
+                headers,
+                body: None,
+            },
+            response: Some(Response {
+                status: 200,
+                version: "HTTP/1.1".into(),
+                headers: json_type,
+                body: Some(Body::json(body)),
+            }),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_token_is_shown_where_it_is_sent_and_where_it_was_issued() {
+        let token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.k3J9aZqL2xW8";
+        let rec = Recording {
+            header: RecordingHeader::new("t"),
+            exchanges: vec![
+                exchange(
+                    7,
+                    "POST",
+                    "/api/login",
+                    None,
+                    json!({"data": {"token": token}}),
+                ),
+                exchange(9, "GET", "/api/goods", Some(token), json!({"data": []})),
+            ],
+            truncated_tail: None,
+        };
+        let a = analyze(&rec, &Options::default()).unwrap();
+        let sent = highlights(&a, 9);
+        let at = sent
+            .iter()
+            .find(|h| h["side"] == "request")
+            .unwrap_or_else(|| panic!("{sent:?}"));
+        assert_eq!(
+            at["where"],
+            json!({"kind": "header", "name": "authorization"})
+        );
+        assert_eq!(
+            at["origin"],
+            "issued by the response of exchange #7 at json $.data.token"
+        );
+        let issued = highlights(&a, 7);
+        let here = issued.iter().find(|h| h["side"] == "response").unwrap();
+        assert_eq!(
+            here["where"],
+            json!({"kind": "json", "path": "$.data.token"})
+        );
+        assert!(here["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("sent back by exchange #9"));
+        assert!(highlights(&a, 12345).is_empty());
+    }
+}
