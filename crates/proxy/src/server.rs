@@ -134,6 +134,33 @@ fn tester_of(
     Err(refusal)
 }
 
+/// With `--auth`, the refusal of a request without the credentials (in `credentials`: the
+/// proxy's header, or `Authorization` for the UI on the proxy's own address).
+fn unauthenticated(
+    req: &Request<Incoming>,
+    shared: &Listener,
+    credentials: &http::HeaderName,
+    direct_ui: bool,
+) -> Option<Response<ProxyBody>> {
+    let auth = shared.auth.as_ref().filter(|_| shared.testers.is_empty())?;
+    if auth.accepts(req.headers().get(credentials)) {
+        return None;
+    }
+    if direct_ui {
+        let why = "loadtape: this recorder's UI needs the proxy's credentials (--auth)\n";
+        return Some(direct_refusal(simple(StatusCode::UNAUTHORIZED, why), true));
+    }
+    let mut refusal = simple(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "loadtape: this proxy needs credentials (set the proxy's user name and password on the device)\n",
+    );
+    refusal.headers_mut().insert(
+        http::header::PROXY_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"loadtape\""),
+    );
+    Some(refusal)
+}
+
 /// A refusal as a page on the proxy's own address gives it: a 401 asking for `Authorization`
 /// (a browser does not send proxy credentials to a server), else the proxy's 407 as it is.
 fn direct_refusal(mut refusal: Response<ProxyBody>, direct: bool) -> Response<ProxyBody> {
@@ -203,6 +230,15 @@ struct Listener {
     timeouts: Timeouts,
 }
 
+/// Every operator line besides the exchanges' (which the recorder prints) is a notice in the
+/// UI too: an untrusted CA, a refused client, an accept error.
+fn with_notices(print: LinePrinter, feed: Arc<Feed>) -> LinePrinter {
+    Arc::new(move |line: &str| {
+        print(line);
+        feed.notice(line);
+    })
+}
+
 /// A running proxy.
 pub struct Proxy {
     ca: Arc<CertificateAuthority>,
@@ -245,12 +281,7 @@ impl Proxy {
                 listen: local_addr,
             })
         });
-        // Every operator line besides the exchanges' (which the recorder prints) is a notice
-        // in the UI too.
-        let print: LinePrinter = Arc::new(move |line: &str| {
-            print(line);
-            feed.notice(line);
-        });
+        let print = with_notices(print, feed);
         let forwarder = Arc::new(Forwarder::new(
             hosts.clone(),
             handle,
@@ -464,27 +495,8 @@ async fn dispatch(
     if let Some(name) = mark {
         return mark_group(&shared.marks, &client, &name);
     }
-    if let Some(auth) = shared.auth.as_ref().filter(|_| shared.testers.is_empty()) {
-        if !auth.accepts(req.headers().get(&credentials)) {
-            if ui && direct {
-                return direct_refusal(
-                    simple(
-                        StatusCode::UNAUTHORIZED,
-                        "loadtape: this recorder's UI needs the proxy's credentials (--auth)\n",
-                    ),
-                    true,
-                );
-            }
-            let mut refusal = simple(
-                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-                "loadtape: this proxy needs credentials (set the proxy's user name and password on the device)\n",
-            );
-            refusal.headers_mut().insert(
-                http::header::PROXY_AUTHENTICATE,
-                http::HeaderValue::from_static("Basic realm=\"loadtape\""),
-            );
-            return refusal;
-        }
+    if let Some(refusal) = unauthenticated(&req, &shared, &credentials, ui && direct) {
+        return refusal;
     }
     if ui {
         return match &shared.ui {
