@@ -16,6 +16,8 @@ use crate::runtime::{runtime, stop_signal};
 /// Point the device's Wi-Fi proxy at the printed address, install the CA from the page it
 /// serves, then use the mini program: each exchange is appended to the recording as it
 /// completes. Ctrl-C (or SIGTERM) finishes the exchanges in flight and closes the file.
+/// While it runs, http://ADDR/ui (on the device: http://loadtape.ca/ui) shows the captured
+/// exchanges live: bodies, token fields, group marks, drops and downloads.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.
