@@ -558,6 +558,48 @@ fn the_ui_is_guarded_like_the_proxy() {
     assert_eq!(status, 403, "{body}");
 }
 
+#[test]
+fn with_testers_the_ui_takes_a_tester_id_and_marks_that_testers_flow() {
+    let mut s = Setup::new(&["--tester", "alice", "--tester", "bob"]);
+    let proxy = s.proxy_url();
+    let direct = format!("{proxy}/ui");
+    assert_eq!(curl_status(&[&direct]).1, 401);
+    assert_eq!(curl_status(&["-u", "mallory:x", &direct]).1, 401);
+    assert_eq!(curl_status(&["-u", "alice:x", &direct]).1, 200);
+    // Alice, through the proxy, marks a group for her device only: her next exchange
+    // carries it, Bob's does not.
+    let through = |who: &str, url: &str, post: bool| {
+        let user = format!("{who}:x");
+        let mut args = vec!["--proxy", proxy.as_str(), "--proxy-user", user.as_str()];
+        if post {
+            args.extend(["-XPOST", "-H", "x-loadtape-ui: 1"]);
+        }
+        args.push(url);
+        curl_status(&args)
+    };
+    let (body, status) = through(
+        "alice",
+        "http://loadtape.ca/ui/api/mark?name=cart&scope=me",
+        true,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["for"], "alice");
+    let goods = format!("{}/api/goods?page=1", s.plain_base);
+    assert_eq!(
+        through("alice", &goods, false).1,
+        401,
+        "the testbed wants a token"
+    );
+    assert_eq!(through("bob", &goods, false).1, 401);
+    let (_, rec) = s.stop();
+    let groups: Vec<(Option<&str>, Option<&str>)> = rec
+        .exchanges
+        .iter()
+        .map(|e| (e.tester.as_deref(), e.group.as_deref()))
+        .collect();
+    assert_eq!(groups, [(Some("alice"), Some("cart")), (Some("bob"), None)]);
+}
+
 /// Makes the README's two screenshots (`crates/ui/screenshots/`): a real recorder, the
 /// testbed's page and curl recording through it, the UI in headless Chromium at 1280 x 800
 /// with the token-carrying goods list opened, and at a phone's 390 x 844 through the proxy.
