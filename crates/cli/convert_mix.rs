@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use loadtape_detect::{analyze, convert, mix, MixPart};
-use loadtape_recording::{Exchange, Recording};
+use loadtape_detect::{analyze, convert, group_recordings, mix, MixPart};
+use loadtape_recording::Recording;
 use loadtape_scenario::Scenario;
 
 use crate::convert_args::{
@@ -79,25 +79,15 @@ pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
         .unwrap_or_else(|| crate::convert_args::default_out(args.recording()));
     crate::outputs::refuse_existing(&out, args.force, "-o")?;
     let testers: Vec<&str> = distinct(rec.exchanges.iter().filter_map(|e| e.tester.as_deref()));
-    let first_tester = testers.first().copied();
     if testers.len() > 1 {
         outln!(
             "note: {} testers recorded; their groups are converted from {}'s exchanges (convert `record --split`'s files one by one for the others)",
             testers.len(),
-            first_tester.unwrap_or_default()
+            testers[0]
         );
     }
-    let mine: Vec<&Exchange> = rec
-        .exchanges
-        .iter()
-        .filter(|e| first_tester.is_none() || e.tester.as_deref() == first_tester)
-        .collect();
-    let before: Vec<Exchange> = mine
-        .iter()
-        .take_while(|e| e.group.is_none())
-        .map(|e| (*e).clone())
-        .collect();
-    let groups = distinct(mine.iter().filter_map(|e| e.group.as_deref()));
+    let flows = group_recordings(rec);
+    let groups: Vec<&str> = flows.iter().map(|(g, _)| g.as_str()).collect();
     if !args.weights.is_empty() && args.weights.len() != groups.len() {
         return Err(bad(format!(
             "--weights gives {} weight(s) for {} group(s) ({}): give one per group, in their order",
@@ -107,20 +97,9 @@ pub(crate) fn run_groups(args: &Args, rec: &Recording) -> Result<(), Failure> {
         )));
     }
     let mut parts = Vec::with_capacity(groups.len());
-    for (i, g) in groups.iter().enumerate() {
-        let mut sub = Recording {
-            header: rec.header.clone(),
-            exchanges: before.clone(),
-            truncated_tail: None,
-        };
-        sub.exchanges.extend(
-            mine.iter()
-                .filter(|e| e.group.as_deref() == Some(g))
-                .map(|e| (*e).clone()),
-        );
-        sub.header.name = g.to_string();
-        let analysis = analyze(&sub, &analysis_options(args)?).map_err(bad)?;
-        let conversion = convert(&sub, &analysis, &convert_options(args, &out, false));
+    for (i, (g, sub)) in flows.iter().enumerate() {
+        let analysis = analyze(sub, &analysis_options(args)?).map_err(bad)?;
+        let conversion = convert(sub, &analysis, &convert_options(args, &out, false));
         if conversion.scenario.steps.is_empty() {
             return Err(bad(format!(
                 "{}: group `{g}` has nothing to replay (every exchange dropped or turned into a token step)",

@@ -16,6 +16,8 @@ use crate::runtime::{runtime, stop_signal};
 /// Point the device's Wi-Fi proxy at the printed address, install the CA from the page it
 /// serves, then use the mini program: each exchange is appended to the recording as it
 /// completes. Ctrl-C (or SIGTERM) finishes the exchanges in flight and closes the file.
+/// While it runs, http://ADDR/ui (on the device: http://loadtape.ca/ui) shows the captured
+/// exchanges live: bodies, token fields, group marks, drops and downloads.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on.
@@ -130,6 +132,7 @@ async fn record(args: Args) -> Result<(), Failure> {
             Some(cap) => Timeouts::default().capped(cap),
             None => Timeouts::default(),
         },
+        ui: Some(loadtape_ui::hook()),
     };
     let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("{line}"));
     let proxy = Proxy::start(config, print)
@@ -150,6 +153,12 @@ async fn record(args: Args) -> Result<(), Failure> {
         summary.hosts.len(),
         path.display()
     );
+    if summary.dropped > 0 {
+        outln!(
+            "dropped {} of them from the UI (tombstones in the file: every reader leaves them out)",
+            summary.dropped
+        );
+    }
     if !summary.hosts.is_empty() {
         outln!(
             "hosts: {}",
@@ -232,6 +241,10 @@ fn banner(proxy: &Proxy, args: &Args) {
     }
     outln!(
         "Mark where a flow starts: open http://{magic}/mark/NAME on the device, or type NAME here."
+    );
+    outln!(
+        "See, search and shape what is captured: http://{}/ui (on the device: http://{magic}/ui).",
+        reachable[0]
     );
     outln!("Each exchange is printed as it is recorded. Ctrl-C stops and closes the recording.");
 }

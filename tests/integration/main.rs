@@ -2,6 +2,7 @@
 //! clients.
 
 mod browser;
+mod cdp;
 mod check_failures;
 mod cli;
 mod compare;
@@ -25,6 +26,7 @@ mod readme;
 mod record;
 mod record_faults;
 mod record_limits;
+mod record_ui;
 mod record_upstream;
 mod report;
 mod report_html;

@@ -1,6 +1,7 @@
 //! [`convert`]: an analysis and its recording become a `scenario/v1` scenario, commented
 //! where a human has to decide.
 
+mod groups;
 mod logins;
 mod mix;
 mod serial;
@@ -9,6 +10,7 @@ mod token_steps;
 mod users;
 mod variables;
 
+pub use groups::group_recordings;
 pub use mix::{mix, MixPart};
 
 pub use serial::serial_template;

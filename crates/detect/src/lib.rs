@@ -37,7 +37,9 @@ mod unissued;
 mod walk;
 
 pub use classify::{analyze, Options};
-pub use convert::{convert, mix, serial_template, Conversion, ConvertOptions, MixPart, TokenCsv};
+pub use convert::{
+    convert, group_recordings, mix, serial_template, Conversion, ConvertOptions, MixPart, TokenCsv,
+};
 pub use evidence::{compare_recordings, Evidence, Fact};
 pub use finding::{
     Analysis, Class, Dropped, Encoding, Finding, Gen, MiniProgram, Origin, Place, Platform,

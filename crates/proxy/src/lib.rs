@@ -24,6 +24,9 @@
 //!   names in a line), `notices` (advice printed once), `body` (the body type, short answers),
 //!   `prefixed` (a tunnel's first bytes, read to tell what it carries, replayed), `idle` (when
 //!   a connection is idle, and ending it then).
+//! - [`ui_hook`]: where the recorder's web UI (the `loadtape-ui` crate) plugs in, served at
+//!   `/ui` behind the proxy's guards; [`feed`]: what it shows live, published by the
+//!   recorder thread (bounded, drop-oldest: a slow page never slows recording).
 //! - [`timeouts`]: how long unused connections are kept, client side and upstream.
 //! - [`ca`] (the root a device installs), [`leaf`] (per-host certificates issued on the fly,
 //!   cached), [`rules`] (which clients may connect, which hosts are opened).
@@ -37,6 +40,7 @@ pub mod ca;
 mod ca_page;
 mod capture;
 mod client_hello;
+pub mod feed;
 mod forward;
 mod hints;
 mod idle;
@@ -49,15 +53,18 @@ mod server;
 pub mod testers;
 pub mod timeouts;
 mod tunnel;
+pub mod ui_hook;
 mod upstream;
 
 pub use body::{BoxError, ProxyBody};
 pub use ca::{CaInfo, CertificateAuthority};
 pub use ca_page::MAGIC_HOST;
-pub use recorder::{LinePrinter, Summary};
+pub use feed::{Feed, FeedEvent, Row};
+pub use recorder::{Drops, LinePrinter, Summary};
 pub use server::{default_recording_path, Proxy, ProxyConfig};
 pub use testers::{Marks, Testers};
 pub use timeouts::Timeouts;
+pub use ui_hook::{UiContext, UiFuture, UiHook, UiPages, UI_PATH};
 
 /// The one crypto provider in the tree (ring), for the proxy's server and client sides alike.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -3,19 +3,24 @@
 //! The proxy hands each finished exchange to one recorder thread through a channel (a send
 //! never blocks a connection). The thread decodes compressed bodies, classifies them, appends
 //! the document to the recording (flushed), and only then prints the exchange's line: a line
-//! on the screen means the exchange is on disk.
+//! on the screen means the exchange is on disk. Then it tells the UI's [`Feed`]. Drops from
+//! the UI come through the same channel, so a tombstone is written after the exchange it
+//! names and in order with everything else.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use loadtape_recording::{content, Body, Exchange, Headers, RecordingWriter, Request, Response};
+use loadtape_recording::{
+    content, Body, Exchange, Headers, RecordingWriter, Request, Response, Tombstone,
+};
 use loadtape_report::units::bytes;
 
 use crate::capture::{lock, Captured, SharedCapture};
+use crate::feed::{Feed, FeedEvent, Row};
 use crate::hints;
 use crate::testers::Client;
 
@@ -53,6 +58,8 @@ pub struct Summary {
     pub exchanges: u64,
     /// Of those, the ones recorded with an error (upstream unreachable, body interrupted).
     pub errors: u64,
+    /// Of those, the ones dropped afterwards (from the UI): tombstoned, left out by readers.
+    pub dropped: u64,
     /// Exchanges that could not be written: proxied, but missing from the recording.
     pub write_failures: u64,
     /// The `host[:port]` of every recorded exchange's URL.
@@ -64,6 +71,8 @@ pub struct Summary {
 
 enum Msg {
     Draft(Box<Draft>),
+    /// Drop an exchange: append its tombstone, then say how that went.
+    Drop(u64, tokio::sync::oneshot::Sender<Result<(), String>>),
     /// Everything sent before this is written; then the recording is closed.
     Close,
 }
@@ -86,6 +95,33 @@ impl RecorderHandle {
     pub(crate) fn close(&self) {
         let _ = self.tx.send(Msg::Close);
     }
+
+    pub(crate) fn drops(&self) -> Drops {
+        Drops {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Drops exchanges from the recording being written: the UI's handle on the recorder.
+#[derive(Clone, Debug)]
+pub struct Drops {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Drops {
+    /// Drops exchange `id`: once this returns `Ok`, its tombstone is in the file and every
+    /// reader leaves it out. An error says why not (no such exchange, already dropped, the
+    /// disk refused).
+    pub async fn drop_exchange(&self, id: u64) -> Result<(), String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Msg::Drop(id, reply))
+            .map_err(|_| "the recording is closed".to_string())?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the recording is closed".to_string()))
+    }
 }
 
 pub(crate) struct Recorder {
@@ -100,11 +136,12 @@ impl Recorder {
         writer: RecordingWriter,
         max_body: usize,
         print: LinePrinter,
+        feed: Arc<Feed>,
     ) -> (Recorder, RecorderHandle) {
         let (tx, rx) = mpsc::channel::<Msg>();
         let thread = std::thread::Builder::new()
             .name("loadtape-recorder".into())
-            .spawn(move || run(rx, writer, max_body, print))
+            .spawn(move || run(rx, writer, max_body, print, feed))
             .expect("cannot start the recorder thread");
         (Recorder { thread }, RecorderHandle { tx })
     }
@@ -120,12 +157,24 @@ fn run(
     writer: RecordingWriter,
     max_body: usize,
     print: LinePrinter,
+    feed: Arc<Feed>,
 ) -> Summary {
     let mut summary = Summary::default();
     let mut warned_write = false;
+    // The ids written and not dropped: what a drop may name.
+    let mut live: HashSet<u64> = HashSet::new();
     for msg in rx {
         let draft = match msg {
             Msg::Draft(draft) => *draft,
+            Msg::Drop(id, reply) => {
+                let done = drop_one(&writer, &mut live, id);
+                if done.is_ok() {
+                    summary.dropped += 1;
+                    feed.publish(FeedEvent::Dropped(id));
+                }
+                let _ = reply.send(done);
+                continue;
+            }
             Msg::Close => break,
         };
         let exchange = build(draft, max_body);
@@ -141,21 +190,69 @@ fn run(
                 }
                 summary.token_names.extend(tokens.iter().cloned());
                 print(&line(&exchange, &tokens));
+                live.insert(exchange.id);
+                feed.publish(FeedEvent::Exchange(row(exchange, tokens)));
             }
             Err(e) => {
                 summary.write_failures += 1;
                 if !warned_write {
                     warned_write = true;
-                    print(&format!(
+                    let line = format!(
                         "!! cannot write to {}: {e} — exchanges are proxied but NOT recorded until this is fixed",
                         writer.path().display()
-                    ));
+                    );
+                    print(&line);
+                    feed.notice(&line);
                 }
             }
         }
     }
     let _ = writer.sync();
     summary
+}
+
+/// Appends the tombstone of `id` when it names a live exchange.
+fn drop_one(writer: &RecordingWriter, live: &mut HashSet<u64>, id: u64) -> Result<(), String> {
+    if !live.contains(&id) {
+        return Err(format!(
+            "no exchange {id} in this recording (it was never written, or is dropped already)"
+        ));
+    }
+    let tombstone = Tombstone {
+        dropped: id,
+        at: Utc::now(),
+    };
+    writer
+        .append_tombstone(&tombstone)
+        .map_err(|e| format!("cannot write to {}: {e}", writer.path().display()))?;
+    live.remove(&id);
+    Ok(())
+}
+
+/// The UI's list row of a written exchange.
+fn row(e: Exchange, tokens: Vec<String>) -> Row {
+    Row {
+        id: e.id,
+        started: e.started,
+        duration_ms: e.duration_ms,
+        status: e.response.as_ref().map(|r| r.status),
+        size: response_size(&e),
+        method: e.request.method,
+        url: e.request.url,
+        version: e.request.version,
+        tester: e.tester,
+        group: e.group,
+        error: e.error,
+        tokens,
+    }
+}
+
+fn response_size(e: &Exchange) -> u64 {
+    e.response
+        .as_ref()
+        .and_then(|r| r.body.as_ref())
+        .map(|b| b.size.unwrap_or(b.to_bytes().len() as u64))
+        .unwrap_or(0)
 }
 
 fn build(d: Draft, max_body: usize) -> Exchange {
@@ -237,12 +334,7 @@ fn line(e: &Exchange, tokens: &[String]) -> String {
         Some(r) => r.status.to_string(),
         None => "ERR".to_string(),
     };
-    let size = e
-        .response
-        .as_ref()
-        .and_then(|r| r.body.as_ref())
-        .map(|b| b.size.unwrap_or(b.to_bytes().len() as u64))
-        .unwrap_or(0);
+    let size = response_size(e);
     let mut line = format!(
         "{time} {status} {} {} {:.0}ms {}",
         e.request.method,

@@ -22,6 +22,7 @@ use crate::accept::{self, ClientCap};
 use crate::body::{simple, ProxyBody};
 use crate::ca::CertificateAuthority;
 use crate::ca_page::CaPage;
+use crate::feed::Feed;
 use crate::forward::{Forwarder, Target};
 use crate::idle::{serve_until_idle, Activity, Watched};
 use crate::leaf::LeafIssuer;
@@ -31,6 +32,7 @@ use crate::rules::{ClientRules, HostRules, ProxyAuth};
 use crate::testers::{basic_user, group_name, Client, Marks, Testers};
 use crate::timeouts::Timeouts;
 use crate::tunnel::{self, Tunnels};
+use crate::ui_hook::{is_ui_path, UiContext, UiHook, UiPages};
 use crate::upstream::{self, Connector, Session};
 
 /// The default recording path: `recordings/<date-time>.yaml`.
@@ -79,6 +81,8 @@ pub struct ProxyConfig {
     pub max_clients: Option<usize>,
     /// How long unused connections are kept; see [`Timeouts`].
     pub timeouts: Timeouts,
+    /// The web UI served at `/ui` (the `loadtape-ui` crate's), when there is one.
+    pub ui: Option<UiHook>,
 }
 
 impl Default for ProxyConfig {
@@ -98,6 +102,7 @@ impl Default for ProxyConfig {
             insecure_upstream: false,
             max_clients: None,
             timeouts: Timeouts::default(),
+            ui: None,
         }
     }
 }
@@ -108,11 +113,12 @@ impl Default for ProxyConfig {
 fn tester_of(
     req: &Request<Incoming>,
     shared: &Listener,
+    credentials: &http::HeaderName,
 ) -> Result<Option<Arc<str>>, Response<ProxyBody>> {
     if shared.testers.is_empty() {
         return Ok(None);
     }
-    let user = basic_user(req.headers().get(http::header::PROXY_AUTHORIZATION));
+    let user = basic_user(req.headers().get(credentials));
     let why = match user {
         Some((id, _)) if shared.testers.contains(&id) => return Ok(Some(id.into())),
         Some((id, _)) => format!(
@@ -126,6 +132,49 @@ fn tester_of(
         http::HeaderValue::from_static("Basic realm=\"loadtape testers\""),
     );
     Err(refusal)
+}
+
+/// With `--auth`, the refusal of a request without the credentials (in `credentials`: the
+/// proxy's header, or `Authorization` for the UI on the proxy's own address).
+fn unauthenticated(
+    req: &Request<Incoming>,
+    shared: &Listener,
+    credentials: &http::HeaderName,
+    direct_ui: bool,
+) -> Option<Response<ProxyBody>> {
+    let auth = shared.auth.as_ref().filter(|_| shared.testers.is_empty())?;
+    if auth.accepts(req.headers().get(credentials)) {
+        return None;
+    }
+    if direct_ui {
+        let why = "loadtape: this recorder's UI needs the proxy's credentials (--auth)\n";
+        return Some(direct_refusal(simple(StatusCode::UNAUTHORIZED, why), true));
+    }
+    let mut refusal = simple(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "loadtape: this proxy needs credentials (set the proxy's user name and password on the device)\n",
+    );
+    refusal.headers_mut().insert(
+        http::header::PROXY_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"loadtape\""),
+    );
+    Some(refusal)
+}
+
+/// A refusal as a page on the proxy's own address gives it: a 401 asking for `Authorization`
+/// (a browser does not send proxy credentials to a server), else the proxy's 407 as it is.
+fn direct_refusal(mut refusal: Response<ProxyBody>, direct: bool) -> Response<ProxyBody> {
+    if direct {
+        *refusal.status_mut() = StatusCode::UNAUTHORIZED;
+        refusal
+            .headers_mut()
+            .remove(http::header::PROXY_AUTHENTICATE);
+        refusal.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"loadtape recorder\""),
+        );
+    }
+    refusal
 }
 
 /// `http://loadtape.ca/mark/NAME`: the client's exchanges from now on belong to group NAME.
@@ -172,12 +221,22 @@ struct Listener {
     testers: Testers,
     marks: Arc<Marks>,
     ca_page: CaPage,
+    ui: Option<Arc<dyn UiPages>>,
     forwarder: Arc<Forwarder>,
     tunnels: Arc<Tunnels>,
     connector: Arc<Connector>,
     /// Refused clients are told about once per address.
     refused: Notices,
     timeouts: Timeouts,
+}
+
+/// Every operator line besides the exchanges' (which the recorder prints) is a notice in the
+/// UI too: an untrusted CA, a refused client, an accept error.
+fn with_notices(print: LinePrinter, feed: Arc<Feed>) -> LinePrinter {
+    Arc::new(move |line: &str| {
+        print(line);
+        feed.notice(line);
+    })
 }
 
 /// A running proxy.
@@ -209,8 +268,20 @@ impl Proxy {
         let local_addr = listener.local_addr()?;
         let writer = RecordingWriter::create(&config.out, &RecordingHeader::new(&config.name))
             .with_context(|| format!("cannot create the recording {}", config.out.display()))?;
-        let (recorder, handle) = Recorder::spawn(writer, config.max_body, print.clone());
+        let feed = Arc::new(Feed::default());
+        let (recorder, handle) =
+            Recorder::spawn(writer, config.max_body, print.clone(), feed.clone());
         let marks = Arc::new(Marks::default());
+        let ui = config.ui.as_ref().map(|hook| {
+            (hook.0)(UiContext {
+                feed: feed.clone(),
+                marks: marks.clone(),
+                drops: handle.drops(),
+                recording: config.out.clone(),
+                listen: local_addr,
+            })
+        });
+        let print = with_notices(print, feed);
         let forwarder = Arc::new(Forwarder::new(
             hosts.clone(),
             handle,
@@ -237,6 +308,7 @@ impl Proxy {
                 ca: ca.clone(),
                 listen: local_addr,
             },
+            ui,
             forwarder: forwarder.clone(),
             tunnels,
             connector,
@@ -401,31 +473,36 @@ async fn dispatch(
         .then(|| req.uri().path().strip_prefix("/mark/"))
         .flatten()
         .map(str::to_string);
+    let ui = own_page && is_ui_path(req.uri().path());
     // The CA page: a request to the proxy itself, or through it to the magic host. It only
     // serves the public certificate, so it needs no proxy credentials.
-    if own_page && mark.is_none() {
+    if own_page && mark.is_none() && !ui {
         return shared.ca_page.serve(&req);
     }
-    let tester = match tester_of(&req, &shared) {
+    // The UI shows every body recorded: the same credentials as the proxy. A browser sends
+    // them as `Authorization` to the proxy's own address, as `Proxy-Authorization` through it.
+    let direct = absolute_host.is_none();
+    let credentials = if ui && direct {
+        http::header::AUTHORIZATION
+    } else {
+        http::header::PROXY_AUTHORIZATION
+    };
+    let tester = match tester_of(&req, &shared, &credentials) {
         Ok(t) => t,
-        Err(refusal) => return refusal,
+        Err(refusal) => return direct_refusal(refusal, ui && direct),
     };
     let client = Client { ip, tester };
     if let Some(name) = mark {
         return mark_group(&shared.marks, &client, &name);
     }
-    if let Some(auth) = shared.auth.as_ref().filter(|_| shared.testers.is_empty()) {
-        if !auth.accepts(req.headers().get(http::header::PROXY_AUTHORIZATION)) {
-            let mut refusal = simple(
-                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-                "loadtape: this proxy needs credentials (set the proxy's user name and password on the device)\n",
-            );
-            refusal.headers_mut().insert(
-                http::header::PROXY_AUTHENTICATE,
-                http::HeaderValue::from_static("Basic realm=\"loadtape\""),
-            );
-            return refusal;
-        }
+    if let Some(refusal) = unauthenticated(&req, &shared, &credentials, ui && direct) {
+        return refusal;
+    }
+    if ui {
+        return match &shared.ui {
+            Some(pages) => pages.serve(req, client).await,
+            None => simple(StatusCode::NOT_FOUND, "loadtape: this proxy serves no UI\n"),
+        };
     }
     if req.method() == Method::CONNECT {
         return tunnel::connect(req, client, shared.tunnels.clone()).await;

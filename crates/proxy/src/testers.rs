@@ -117,8 +117,10 @@ pub(crate) fn basic_user(header: Option<&http::HeaderValue>) -> Option<(String, 
 
 /// Who a connection's requests come from: its address, and its tester when there is a list.
 #[derive(Debug, Clone)]
-pub(crate) struct Client {
+pub struct Client {
+    /// The device's address.
     pub ip: IpAddr,
+    /// Its tester ID, with a tester list.
     pub tester: Option<Arc<str>>,
 }
 
@@ -141,7 +143,7 @@ pub struct Marks {
 
 impl Marks {
     /// `client` starts the group `name`: its exchanges from now on carry it.
-    pub(crate) fn mark(&self, client: &Client, name: &str) {
+    pub fn mark(&self, client: &Client, name: &str) {
         let mut m = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
         m.insert(client.key(), name.to_string());
     }

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::body::{Body, BodyContent, BASE64};
-use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response};
+use crate::recording::{Exchange, Headers, RecordingHeader, Request, Response, Tombstone};
 
 /// A JSON value whose compact flow form is at most this long is written on one line.
 const FLOW_WIDTH: usize = 100;
@@ -29,6 +29,14 @@ pub fn header(h: &RecordingHeader) -> String {
     kv(&mut out, 0, "loadtape", &h.loadtape);
     kv(&mut out, 0, "name", &h.name);
     kv(&mut out, 0, "created", &timestamp(&h.created));
+    out
+}
+
+/// A tombstone document (without separators): see [`Tombstone`].
+pub fn tombstone(t: &Tombstone) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "dropped: {}", t.dropped);
+    kv(&mut out, 0, "at", &timestamp(&t.at));
     out
 }
 

@@ -14,7 +14,9 @@
 //! exchange in completion order. The proxy appends to it while it runs, so the format is built
 //! to survive a crash: every document the [`RecordingWriter`] writes ends with YAML's explicit
 //! end marker (`...`), and the [`read_recording`] reader returns every complete exchange of a
-//! file whose last document was cut off, saying so instead of failing.
+//! file whose last document was cut off, saying so instead of failing. Nothing written is
+//! ever rewritten: an exchange dropped while recording is dropped by appending a
+//! [`Tombstone`], which the reader applies.
 //!
 //! The writer emits YAML itself (see [`emit`]) because serde_yaml cannot write the flow style
 //! the formats use for header pairs and short bodies (`- [content-type, application/json]`);
@@ -40,11 +42,11 @@ pub use error::Error;
 pub use har::{import_har, import_har_capped, read_har, to_har, write_har, Imported};
 pub use reader::{read_recording, read_recording_str, Recording, TruncatedTail};
 pub use recording::{
-    version_str, Exchange, Headers, RecordingHeader, Request, Response, RECORDING_V1,
+    version_str, Exchange, Headers, RecordingHeader, Request, Response, Tombstone, RECORDING_V1,
 };
 pub use sendable::{unsendable, Unsendable};
 pub use text_file::{strip_bom, TextFile};
-pub use writer::{write_recording, RecordingWriter};
+pub use writer::{recording_yaml, write_recording, RecordingWriter};
 
 /// Reads a recording or a HAR file, whichever `path` is: a HAR by its `.har` extension or
 /// its leading `{`, else recording YAML. Lets `convert` and `tokens` take a DevTools or proxy

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::recording::{Exchange, RecordingHeader, RECORDING_V1};
+use crate::recording::{Exchange, RecordingHeader, Tombstone, RECORDING_V1};
 use crate::sendable::unsendable;
 use crate::text_file::{strip_bom, TextFile};
 
-/// A recording as read from disk.
+/// A recording as read from disk, its drops ([`Tombstone`]s) applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
     /// The first document: format, name, creation time.
@@ -83,6 +83,10 @@ pub fn read_recording_str(text: &str, source: impl Into<PathBuf>) -> Result<Reco
         if doc.is_blank() {
             continue;
         }
+        if doc.is_tombstone() {
+            apply_tombstone(&mut exchanges, doc, &source)?;
+            continue;
+        }
         match parse_doc::<Exchange>(doc, &source) {
             Ok(exchange) => {
                 if exchange.response.is_none() && exchange.error.is_none() {
@@ -130,6 +134,14 @@ pub(crate) struct Doc<'a> {
 }
 
 impl Doc<'_> {
+    /// A [`Tombstone`] starts with its `dropped` key; an exchange starts with `id`.
+    fn is_tombstone(&self) -> bool {
+        self.text
+            .lines()
+            .find(|l| !(l.trim().is_empty() || l.trim_start().starts_with('#')))
+            .is_some_and(|l| l.starts_with("dropped:"))
+    }
+
     fn is_blank(&self) -> bool {
         self.text
             .lines()
@@ -188,6 +200,31 @@ pub(crate) fn split_documents<'a>(text: &'a str) -> Vec<Doc<'a>> {
         push(&mut docs, start, e, start_line, terminated);
     }
     docs
+}
+
+/// Leaves out every exchange before `doc` that its tombstone drops. A tombstone that drops
+/// nothing is an error: the file was edited by hand, or pieced together from others.
+fn apply_tombstone(
+    exchanges: &mut Vec<Exchange>,
+    doc: &Doc<'_>,
+    source: &Path,
+) -> Result<(), Error> {
+    let tombstone: Tombstone = parse_doc(doc, source)?;
+    let before = exchanges.len();
+    exchanges.retain(|e| e.id != tombstone.dropped);
+    if exchanges.len() == before {
+        return Err(Error::new(
+            source,
+            format!(
+                "this drop names exchange {}, which no earlier document holds (or an earlier drop already dropped)",
+                tombstone.dropped
+            ),
+        )
+        .at(doc.line, None)
+        .field("dropped")
+        .hint("delete this document, or fix its `dropped:` id to one of an exchange above it"));
+    }
+    Ok(())
 }
 
 fn parse_doc<T: DeserializeOwned>(doc: &Doc<'_>, source: &Path) -> Result<T, Error> {

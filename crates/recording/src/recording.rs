@@ -65,6 +65,33 @@ pub struct Exchange {
     pub error: Option<String>,
 }
 
+/// A drop: the exchange `dropped` is no longer part of the recording.
+///
+/// A recording is append-only (the proxy never rewrites what is on disk, so a crash cannot
+/// lose what was already written), so removing an exchange while recording (the recorder's
+/// UI) appends this document instead:
+///
+/// ```yaml
+/// ---
+/// dropped: 12
+/// at: 2026-12-07T15:04:05.123Z
+/// ...
+/// ```
+///
+/// It names an exchange by `id` and drops every earlier document with that id; the reader
+/// leaves those out of [`Recording::exchanges`](crate::Recording), so `tokens`, `convert`,
+/// the HAR export and `verify` never see them. The format stays `recording/v1`: a file
+/// without drops is byte for byte what it was, and a reader from before drops refuses a
+/// file with one (it is not an exchange: no `request`) instead of replaying what was dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    /// The `id` of the exchange dropped.
+    pub dropped: u64,
+    /// When it was dropped.
+    pub at: DateTime<Utc>,
+}
+
 /// A request as the client sent it: the material `convert` turns into scenario steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crate::emit;
 use crate::reader::Recording;
-use crate::recording::{Exchange, RecordingHeader};
+use crate::recording::{Exchange, RecordingHeader, Tombstone};
 
 /// Appends exchanges to a recording file as they complete, from any number of tasks.
 ///
@@ -58,6 +58,12 @@ impl RecordingWriter {
         self.write_document(&emit::exchange(exchange), true)
     }
 
+    /// Appends a [`Tombstone`]: the exchange it names is dropped for every reader, while
+    /// what is already on disk stays as it was. Returns once it is in the file.
+    pub fn append_tombstone(&self, tombstone: &Tombstone) -> io::Result<()> {
+        self.write_document(&emit::tombstone(tombstone), true)
+    }
+
     fn write_document(&self, doc: &str, separator: bool) -> io::Result<()> {
         let mut text = String::with_capacity(doc.len() + 8);
         if separator {
@@ -95,6 +101,20 @@ impl RecordingWriter {
             .file
             .sync_all()
     }
+}
+
+/// A whole recording as the writer would leave it on disk: the header, then every exchange,
+/// each document ended with `...`. For a copy made in memory (the recorder UI's download of
+/// the recording with its drops applied).
+pub fn recording_yaml(recording: &Recording) -> String {
+    let mut out = emit::header(&recording.header);
+    out.push_str("...\n");
+    for e in &recording.exchanges {
+        out.push_str("---\n");
+        out.push_str(&emit::exchange(e));
+        out.push_str("...\n");
+    }
+    out
 }
 
 /// Writes a whole recording at once (used by importers), replacing `path` if it exists.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use loadtape_recording::{
     emit, read_recording, read_recording_str, Body, BodyContent, Exchange, Headers,
-    RecordingHeader, RecordingWriter, Request, Response,
+    RecordingHeader, RecordingWriter, Request, Response, Tombstone,
 };
 use serde_json::json;
 
@@ -473,4 +473,54 @@ fn emitted_documents_are_what_serde_yaml_reads() {
             serde_yaml::from_str(&doc).unwrap_or_else(|err| panic!("{s:?}: {err}\n{doc}"));
         assert_eq!(back, e, "{s:?}\n{doc}");
     }
+}
+
+#[test]
+fn a_tombstone_drops_its_exchange_without_rewriting_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.yaml");
+    let w = RecordingWriter::create(&path, &header()).unwrap();
+    w.append(&login(1)).unwrap();
+    w.append(&failed(2)).unwrap();
+    w.append(&login(3)).unwrap();
+    let before = std::fs::read_to_string(&path).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 0).unwrap();
+    w.append_tombstone(&Tombstone { dropped: 2, at }).unwrap();
+    let after = std::fs::read_to_string(&path).unwrap();
+    // Append-only: what was written is untouched, the drop follows it.
+    assert!(after.starts_with(&before));
+    assert!(
+        after[before.len()..].starts_with("---\ndropped: 2\nat: "),
+        "{after}"
+    );
+    let rec = read_recording(&path).unwrap();
+    let ids: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 3]);
+    assert!(rec.truncated_tail.is_none());
+    // An exchange appended after the drop, even with the dropped id, is kept.
+    w.append(&failed(2)).unwrap();
+    let rec = read_recording(&path).unwrap();
+    let ids: Vec<u64> = rec.exchanges.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 3, 2]);
+}
+
+#[test]
+fn a_tombstone_that_drops_nothing_or_is_malformed_is_a_clear_error() {
+    let head = emit::header(&header());
+    let text = format!(
+        "{head}...\n---\n{}...\n---\ndropped: 7\nat: 2026-11-21T10:05:00Z\n...\n",
+        emit::exchange(&login(1))
+    );
+    let e = read_recording_str(&text, "rec.yaml").unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("rec.yaml"), "{shown}");
+    assert!(shown.contains("exchange 7"), "{shown}");
+    assert_eq!(e.field.as_deref(), Some("dropped"));
+    assert!(e.line.is_some_and(|l| l > 3), "{e:?}");
+    let text = format!(
+        "{head}...\n---\n{}...\n---\ndropped: one\n...\n",
+        emit::exchange(&login(1))
+    );
+    let e = read_recording_str(&text, "rec.yaml").unwrap_err();
+    assert!(e.to_string().contains("rec.yaml"), "{e}");
 }
