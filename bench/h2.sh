@@ -28,28 +28,23 @@ steps:
 load: {executor: constant-vus, vus: 50, duration: 5s}
 EOF
 
-echo "== HTTP/2 over TLS, one GET, 50 connections x 1 stream, nginx (1 worker), 5 s x $rounds rounds"
-h=(); l=()
-for r in $(seq "$rounds"); do
-  read -r hr hc <<<"$(cpu_of 'requests: (\d+) total' 5 h2load -c50 -m1 -t1 -D 5 "$url")"
-  read -r lr lc <<<"$(lt_cpu "$lt" "$work/h2.yaml" --insecure)"
-  h+=("$hr"); l+=("$lr")
-  echo "round $r: h2load $hr/s ${hc} µs/req | loadtape $lr/s ${lc} µs/req"
-done
-H=$(median "${h[@]}"); L=$(median "${l[@]}")
-H=${H%.*}; L=${L%.*}
-spec_row "replay, HTTP/2 TLS, 50 connections x 1 stream: loadtape ÷ h2load" \
-  "$(ratio "$L" "$H") ($L vs $H req/s)" "≥ 1.0" "$L >= $H"
-
-echo "== HTTP/2 over TLS, multiplexed: 5 connections x 10 streams, 5 s x $rounds rounds"
-h=(); l=()
-for r in $(seq "$rounds"); do
-  read -r hr hc <<<"$(cpu_of 'requests: (\d+) total' 5 h2load -c5 -m10 -t1 -D 5 "$url")"
-  read -r lr lc <<<"$(lt_cpu "$lt" "$work/h2.yaml" --insecure --connections 5)"
-  h+=("$hr"); l+=("$lr")
-  echo "round $r: h2load $hr/s ${hc} µs/req | loadtape $lr/s ${lc} µs/req"
-done
-H=$(median "${h[@]}"); L=$(median "${l[@]}")
-H=${H%.*}; L=${L%.*}
-spec_row "replay, HTTP/2 TLS, 5 connections x 10 streams: loadtape ÷ h2load" \
-  "$(ratio "$L" "$H") ($L vs $H req/s)" "≥ 1.0" "$L >= $H"
+# side_by_side CONNS STREAMS [loadtape args...]: h2load -cCONNS -mSTREAMS and loadtape's 50 VUs
+# alternated $rounds times; the medians' ratio as a target row.
+side_by_side() {
+  local c=$1 m=$2 h=() l=() hr hc lr lc H L
+  shift 2
+  echo "== HTTP/2 over TLS, one GET, $c connections x $m streams, nginx (1 worker), 5 s x $rounds rounds"
+  for r in $(seq "$rounds"); do
+    read -r hr hc <<<"$(cpu_of 'requests: (\d+) total' 5 h2load -c"$c" -m"$m" -t1 -D 5 "$url")"
+    read -r lr lc <<<"$(lt_cpu "$lt" "$work/h2.yaml" --insecure "$@")"
+    h+=("$hr"); l+=("$lr")
+    echo "round $r: h2load $hr/s ${hc} µs/req | loadtape $lr/s ${lc} µs/req"
+  done
+  H=$(median "${h[@]}"); L=$(median "${l[@]}")
+  H=${H%.*}; L=${L%.*}
+  spec_row "replay, HTTP/2 TLS, $c connections x $m stream(s): loadtape ÷ h2load" \
+    "$(ratio "$L" "$H") ($L vs $H req/s)" "≥ 1.0" "$L >= $H"
+}
+side_by_side 50 1
+# The same 50 requests in flight, multiplexed: 50 VUs sharing 5 connections.
+side_by_side 5 10 --connections 5

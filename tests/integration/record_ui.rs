@@ -362,20 +362,12 @@ impl Watch {
         assert_eq!(on_disk, ids);
         // The commands read it the same way: convert and the HAR export leave the drop out.
         let out = s.dir.path().join("s.yaml");
-        let done = loadtape()
-            .args([
-                "convert",
-                s.recording.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
+        succeeds(&[
+            "convert",
+            s.recording.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         let converted = std::fs::read_to_string(&out).unwrap();
         assert!(
             converted.contains(&format!("recorded: {goods}\n")),
@@ -386,24 +378,26 @@ impl Watch {
             "{converted}"
         );
         let har_out = s.dir.path().join("r.har");
-        let done = loadtape()
-            .args([
-                "har",
-                "export",
-                s.recording.to_str().unwrap(),
-                "-o",
-                har_out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
+        succeeds(&[
+            "har",
+            "export",
+            s.recording.to_str().unwrap(),
+            "-o",
+            har_out.to_str().unwrap(),
+        ]);
         let har = json(&std::fs::read_to_string(&har_out).unwrap());
         assert_eq!(har["log"]["entries"].as_array().unwrap().len(), ids.len());
     }
+}
+
+/// `loadtape ARGS`, which must succeed.
+fn succeeds(args: &[&str]) {
+    let done = loadtape().args(args).output().unwrap();
+    assert!(
+        done.status.success(),
+        "loadtape {args:?}: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 #[test]

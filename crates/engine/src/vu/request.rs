@@ -7,17 +7,17 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, COOKIE, HOST};
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
-
-use super::state::Vu;
-use crate::debug;
 use loadtape_net::DialTiming;
 
-use crate::http::{exchange, Answer, Failure};
+use super::state::Vu;
+use crate::ctx::Ctx;
+use crate::debug;
+use crate::http::{exchange, Answer, Conn, Failure};
 use crate::metrics::{ErrorKind, Sample};
 use crate::observe::{Observed, ObservedAnswer};
 use crate::plan::{BodyPlan, HeaderPart, Origin, RequestPlan, UrlPlan};
 use crate::row::Row;
-use crate::shared_conns::Lent;
+use crate::shared_conns::{Lent, SharedConns};
 
 /// A request rendered for sending.
 pub(super) struct Built {
@@ -104,17 +104,23 @@ impl Vu {
         };
         let timeout = ctx.plan.options.request_timeout;
         ctx.metrics.borrow_mut().sending(row);
-        let (dialed, refused) = self.borrow_shared(b.origin).await;
-        let mut result = match refused {
-            Some(f) => Err(f),
-            None => {
-                let slot = &mut self.conns[b.origin];
-                exchange(slot, &ctx.tls, origin, timeout, &mut build).await
-            }
+        let slot = &mut self.conns[b.origin];
+        // Without `--connections` this is one `None` check per request.
+        let lent = match &ctx.conns {
+            Some(shared) => borrow_shared(shared, &ctx, slot, b.origin, self.id).await,
+            None => Ok(None),
         };
-        if let (Ok(a), Some(d)) = (&mut result, dialed) {
-            a.timing.dial.get_or_insert(d);
-        }
+        let result = match lent {
+            Err(f) => Err(f),
+            Ok(dialed) => exchange(slot, &ctx.tls, origin, timeout, &mut build)
+                .await
+                .map(|mut a| {
+                    if dialed.is_some() && a.timing.dial.is_none() {
+                        a.timing.dial = dialed;
+                    }
+                    a
+                }),
+        };
         if let Ok(a) = &result {
             ctx.metrics.borrow_mut().timed(row, &a.timing);
             if ctx.plan.options.debug {
@@ -125,29 +131,6 @@ impl Vu {
             o.call(&observed(b, origin, name, row, &result));
         }
         (result, sent)
-    }
-
-    /// With `--connections`, puts the worker's shared connection to `origin` into this VU's
-    /// slot when it has none open: how dialing went when this VU opened it, or why it could
-    /// not be opened (the request then fails as a dial of its own would have).
-    async fn borrow_shared(&mut self, origin: usize) -> (Option<DialTiming>, Option<Failure>) {
-        let ctx = self.ctx.clone();
-        let Some(shared) = &ctx.conns else {
-            return (None, None);
-        };
-        let slot = &mut self.conns[origin];
-        if slot.as_ref().is_some_and(|c| !c.is_closed()) {
-            return (None, None);
-        }
-        let at = &ctx.plan.origins[origin];
-        match shared.lend(origin, self.id, &ctx.tls, at).await {
-            Ok(Lent::Conn(conn, timing)) => {
-                *slot = Some(conn);
-                (timing, None)
-            }
-            Ok(Lent::Own) => (None, None),
-            Err(f) => (None, Some(f)),
-        }
     }
 
     /// Renders a request. Errors name what could not be rendered, or the origin refused.
@@ -212,6 +195,31 @@ impl Vu {
             headers,
             body,
         })
+    }
+}
+
+/// With `--connections`, puts the worker's shared connection to `origin` into the VU's `slot`
+/// when it holds none open; how dialing went when this VU opened it, or why it could not be
+/// opened (the request then fails as a dial of its own would have).
+async fn borrow_shared(
+    shared: &SharedConns,
+    ctx: &Ctx,
+    slot: &mut Option<Conn>,
+    origin: usize,
+    vu: u64,
+) -> Result<Option<DialTiming>, Failure> {
+    if slot.as_ref().is_some_and(|c| !c.is_closed()) {
+        return Ok(None);
+    }
+    match shared
+        .lend(origin, vu, &ctx.tls, &ctx.plan.origins[origin])
+        .await?
+    {
+        Lent::Conn(conn, timing) => {
+            *slot = Some(conn);
+            Ok(timing)
+        }
+        Lent::Own => Ok(None),
     }
 }
 
