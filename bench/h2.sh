@@ -35,7 +35,7 @@ side_by_side() {
   shift 2
   echo "== HTTP/2 over TLS, one GET, $c connections x $m streams, nginx (1 worker), 5 s x $rounds rounds"
   for r in $(seq "$rounds"); do
-    read -r hr hc <<<"$(cpu_of 'requests: (\d+) total' 5 h2load -c"$c" -m"$m" -t1 -D 5 "$url")"
+    read -r hr hc <<<"$(cpu_of 'requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded' 5 h2load -c"$c" -m"$m" -t1 -D 5 "$url")"
     read -r lr lc <<<"$(lt_cpu "$lt" "$work/h2.yaml" --insecure "$@")"
     h+=("$hr"); l+=("$lr")
     echo "round $r: h2load $hr/s ${hc} µs/req | loadtape $lr/s ${lc} µs/req"

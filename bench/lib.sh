@@ -66,7 +66,8 @@ median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) f
 
 # cpu_of REQUESTS_REGEX SECONDS CMD...: runs a peer client (wrk, h2load) under GNU time and
 # prints "REQ/S µS-PER-REQUEST": its requests (the first group of REQUESTS_REGEX in what it
-# printed) per SECONDS, and its user + system CPU per request.
+# printed) per SECONDS, and its user + system CPU per request; fails when the peer reported
+# failed requests.
 cpu_of() {
   local re=$1 secs=$2 out
   shift 2
@@ -75,6 +76,11 @@ cpu_of() {
 import re, sys
 t, pattern, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
 n = int(re.search(pattern, t).group(1))
+# A figure of failed requests is none: wrk's socket errors and non-2xx answers, h2load's
+# failed and errored requests stop the benchmark.
+failed = re.search(r"Socket errors|Non-2xx|requests: .* (\d+) failed, (\d+) errored", t)
+if failed and (failed.lastindex is None or any(int(g) for g in failed.groups())):
+    sys.exit(f"the peer reported failed requests:\n{t}")
 u, s = map(float, re.search(r"CPU ([\d.]+) ([\d.]+)", t).groups())
 print(f"{n / secs:.0f} {(u + s) / n * 1e6:.2f}")
 EOF
