@@ -171,7 +171,11 @@ async fn record(
         "start the recording proxy and play a WeChat mini-program session through it",
         args,
     );
-    let print: loadtape_proxy::LinePrinter = Arc::new(|line: &str| outln!("   {line}"));
+    let print: loadtape_proxy::LinePrinter = Arc::new(|lines: &str| {
+        for line in lines.lines() {
+            outln!("   {line}");
+        }
+    });
     let proxy = Proxy::start(
         ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),

@@ -55,7 +55,18 @@ impl RecordingWriter {
 
     /// Appends one exchange; returns once it is in the file.
     pub fn append(&self, exchange: &Exchange) -> io::Result<()> {
-        self.write_document(&emit::exchange(exchange), true)
+        self.append_all(std::slice::from_ref(exchange))
+    }
+
+    /// Appends several exchanges in one write (the recorder's group commit: one system call
+    /// for every exchange that finished while the last batch was written); returns once all
+    /// are in the file. On an error none of them is: the file is cut back to before the first.
+    pub fn append_all(&self, exchanges: &[Exchange]) -> io::Result<()> {
+        let mut text = String::new();
+        for exchange in exchanges {
+            document(&mut text, &emit::exchange(exchange), true);
+        }
+        self.write_text(&text)
     }
 
     /// Appends a [`Tombstone`]: the exchange it names is dropped for every reader, while
@@ -66,11 +77,12 @@ impl RecordingWriter {
 
     fn write_document(&self, doc: &str, separator: bool) -> io::Result<()> {
         let mut text = String::with_capacity(doc.len() + 8);
-        if separator {
-            text.push_str("---\n");
-        }
-        text.push_str(doc);
-        text.push_str("...\n");
+        document(&mut text, doc, separator);
+        self.write_text(&text)
+    }
+
+    /// Writes whole documents at once, or (on an error) nothing.
+    fn write_text(&self, text: &str) -> io::Result<()> {
         // A panic while holding the lock cannot leave a half document behind (the length is
         // only advanced after a full write), so a poisoned lock is safe to keep using.
         let mut tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,16 +115,23 @@ impl RecordingWriter {
     }
 }
 
+/// Adds one document to `text`: `---` before it (all but the header), `...` after it.
+fn document(text: &mut String, doc: &str, separator: bool) {
+    if separator {
+        text.push_str("---\n");
+    }
+    text.push_str(doc);
+    text.push_str("...\n");
+}
+
 /// A whole recording as the writer would leave it on disk: the header, then every exchange,
 /// each document ended with `...`. For a copy made in memory (the recorder UI's download of
 /// the recording with its drops applied).
 pub fn recording_yaml(recording: &Recording) -> String {
-    let mut out = emit::header(&recording.header);
-    out.push_str("...\n");
+    let mut out = String::new();
+    document(&mut out, &emit::header(&recording.header), false);
     for e in &recording.exchanges {
-        out.push_str("---\n");
-        out.push_str(&emit::exchange(e));
-        out.push_str("...\n");
+        document(&mut out, &emit::exchange(e), true);
     }
     out
 }

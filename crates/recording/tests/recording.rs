@@ -354,6 +354,26 @@ fn large_and_binary_bodies_round_trip() {
     assert_eq!(cut.to_bytes(), &binary[..1000]);
 }
 
+/// The recorder's group commit writes a batch at once: the file is the same, byte for byte,
+/// as the same exchanges appended one at a time.
+#[test]
+fn a_batch_appended_at_once_is_the_same_file_as_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, batch) = (dir.path().join("one.yaml"), dir.path().join("batch.yaml"));
+    let exchanges = vec![login(1), failed(2), login(3)];
+    let w = RecordingWriter::create(&one, &header()).unwrap();
+    for e in &exchanges {
+        w.append(e).unwrap();
+    }
+    let w = RecordingWriter::create(&batch, &header()).unwrap();
+    w.append_all(&exchanges[..2]).unwrap();
+    w.append_all(&[]).unwrap();
+    w.append_all(&exchanges[2..]).unwrap();
+    let (a, b) = (std::fs::read(&one).unwrap(), std::fs::read(&batch).unwrap());
+    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+    assert_eq!(read_recording(&batch).unwrap().exchanges, exchanges);
+}
+
 #[test]
 fn appends_from_many_threads_interleave_whole_documents() {
     let dir = tempfile::tempdir().unwrap();
