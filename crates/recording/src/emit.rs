@@ -43,26 +43,32 @@ pub fn tombstone(t: &Tombstone) -> String {
 /// One exchange document (without separators).
 pub fn exchange(e: &Exchange) -> String {
     let mut out = String::with_capacity(512);
+    exchange_into(&mut out, e);
+    out
+}
+
+/// [`exchange`], appended to `out`: the writer emits a batch into one buffer, with no
+/// document of its own per exchange to copy from.
+pub fn exchange_into(out: &mut String, e: &Exchange) {
     let _ = writeln!(out, "id: {}", e.id);
-    kv(&mut out, 0, "started", &timestamp(&e.started));
+    kv(out, 0, "started", &timestamp(&e.started));
     let _ = writeln!(out, "duration_ms: {}", number(e.duration_ms));
     if let Some(client) = &e.client {
-        kv(&mut out, 0, "client", client);
+        kv(out, 0, "client", client);
     }
     if let Some(tester) = &e.tester {
-        kv(&mut out, 0, "tester", tester);
+        kv(out, 0, "tester", tester);
     }
     if let Some(group) = &e.group {
-        kv(&mut out, 0, "group", group);
+        kv(out, 0, "group", group);
     }
-    request(&mut out, &e.request);
+    request(out, &e.request);
     if let Some(r) = &e.response {
-        response(&mut out, r);
+        response(out, r);
     }
     if let Some(error) = &e.error {
-        kv(&mut out, 0, "error", error);
+        kv(out, 0, "error", error);
     }
-    out
 }
 
 fn request(out: &mut String, r: &Request) {

@@ -62,9 +62,9 @@ impl RecordingWriter {
     /// for every exchange that finished while the last batch was written); returns once all
     /// are in the file. On an error none of them is: the file is cut back to before the first.
     pub fn append_all(&self, exchanges: &[Exchange]) -> io::Result<()> {
-        let mut text = String::new();
+        let mut text = String::with_capacity(exchanges.len() * 1024);
         for exchange in exchanges {
-            document(&mut text, &emit::exchange(exchange), true);
+            document(&mut text, true, |t| emit::exchange_into(t, exchange));
         }
         self.write_text(&text)
     }
@@ -77,7 +77,7 @@ impl RecordingWriter {
 
     fn write_document(&self, doc: &str, separator: bool) -> io::Result<()> {
         let mut text = String::with_capacity(doc.len() + 8);
-        document(&mut text, doc, separator);
+        document(&mut text, separator, |t| t.push_str(doc));
         self.write_text(&text)
     }
 
@@ -115,12 +115,13 @@ impl RecordingWriter {
     }
 }
 
-/// Adds one document to `text`: `---` before it (all but the header), `...` after it.
-fn document(text: &mut String, doc: &str, separator: bool) {
+/// Adds one document, written by `body`, to `text`: `---` before it (all but the header),
+/// `...` after it.
+fn document(text: &mut String, separator: bool, body: impl FnOnce(&mut String)) {
     if separator {
         text.push_str("---\n");
     }
-    text.push_str(doc);
+    body(text);
     text.push_str("...\n");
 }
 
@@ -129,9 +130,11 @@ fn document(text: &mut String, doc: &str, separator: bool) {
 /// the recording with its drops applied).
 pub fn recording_yaml(recording: &Recording) -> String {
     let mut out = String::new();
-    document(&mut out, &emit::header(&recording.header), false);
+    document(&mut out, false, |t| {
+        t.push_str(&emit::header(&recording.header))
+    });
     for e in &recording.exchanges {
-        document(&mut out, &emit::exchange(e), true);
+        document(&mut out, true, |t| emit::exchange_into(t, e));
     }
     out
 }
