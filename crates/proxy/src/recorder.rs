@@ -156,8 +156,8 @@ impl Recorder {
 /// How long the recorder waits, once woken, for more exchanges to write with the first: a
 /// group commit. Under load one write, one print and one wake-up then serve every exchange
 /// that finished in that time (woken per exchange, the thread's context switches alone were
-/// 7.5 % of the proxy's CPU samples under `hey -c 50`); alone, an exchange reaches the disk and the screen this much later,
-/// never the client, which the recorder does not hold up.
+/// 7.5 % of the proxy's CPU samples under `hey -c 50`); alone, an exchange reaches the disk
+/// and the screen this much later, never the client, which the recorder does not hold up.
 const LINGER: Duration = Duration::from_millis(1);
 /// At most this many messages in one batch, so that a burst is written in bounded pieces.
 const MAX_BATCH: usize = 512;
