@@ -182,3 +182,98 @@ fn a_token_endpoint_answering_500_is_warned_about_on_its_first_failure() {
     assert_eq!(token["check_failures"][0]["got"], "500", "{token}");
     assert_eq!(n(&token["errors_by_kind"]["token"]), n(&token["requests"]));
 }
+
+/// A run of `scenario` under Python's `getrusage`: the exit code, the result, what was
+/// printed, and the loadtape process's peak resident memory in MiB.
+fn run_measured(server: &Faulty, scenario: &Path, out: &Path) -> (i32, Value, String, u64) {
+    let cmd = crate::run::run_cmd(scenario, &server.base, out, &[]);
+    let mut wrapped = Command::new("python3");
+    wrapped
+        .arg("-c")
+        .arg(
+            "import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], capture_output=True)
+sys.stdout.buffer.write(p.stdout); sys.stderr.buffer.write(p.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, file=sys.stderr)
+sys.exit(p.returncode)",
+        )
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("SLOW_MS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let o = crate::util::finish(wrapped.spawn().unwrap(), Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let peak = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory printed: {stderr}"));
+    let said = format!("{}{stderr}", String::from_utf8_lossy(&o.stdout));
+    (o.status.code().unwrap_or(-1), result(out), said, peak)
+}
+
+#[test]
+fn an_endless_body_is_read_in_bounded_memory_and_times_out() {
+    // The server sends as fast as it can and never ends the body: without a bound on what
+    // a VU keeps, two VUs would hold gigabytes by the end of the run's grace period.
+    let server = Faulty::start("endless");
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), 2, "1s", "");
+    let out = dir.path().join("r.json");
+    let (code, r, said, peak) = run_measured(&server, &s, &out);
+    let total = &r["total"];
+    assert_eq!(
+        kinds(total),
+        vec![("timeout".to_string(), 2)],
+        "{said}\n{total}"
+    );
+    assert!(
+        peak < 160,
+        "peak RSS {peak} MiB: the body was kept whole\n{said}"
+    );
+    assert_eq!(code, 99, "{said}");
+}
+
+#[test]
+fn a_body_over_the_bound_counts_whole_and_fails_only_a_step_that_reads_it() {
+    let server = Faulty::start("big");
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("big.yaml");
+    std::fs::write(
+        &s,
+        "loadtape: scenario/v1
+name: big
+steps:
+  - name: download
+    request: {method: GET, url: 'https://api.shop.example/file'}
+  - name: read
+    request: {method: GET, url: 'https://api.shop.example/file'}
+    extract: {id: {json: $.id}}
+load: {executor: constant-vus, vus: 1, duration: 30s, iterations: 2}
+",
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let (code, r, said, peak) = run_measured(&server, &s, &out);
+    let (download, read) = (&r["steps"][0], &r["steps"][1]);
+    assert_eq!(n(&download["requests"]), 2, "{said}");
+    assert_eq!(
+        n(&download["errors"]),
+        0,
+        "nothing reads its body: {download}"
+    );
+    // Every byte counted, though only the first 16 MiB of each were kept.
+    assert!(
+        n(&download["bytes_received"]) >= 2 * (20 << 20),
+        "{download}"
+    );
+    assert_eq!(kinds(read), vec![("check".to_string(), 2)], "{read}");
+    let message = read["error_messages"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{} bytes", 20 << 20)) && message.contains("16 MiB"),
+        "the failure says the body was cut, not that it is bad JSON: {message}"
+    );
+    assert!(peak < 200, "peak RSS {peak} MiB\n{said}");
+    assert_eq!(code, 99, "{said}");
+}

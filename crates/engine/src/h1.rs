@@ -19,11 +19,12 @@ use std::pin::Pin;
 use std::task::Context;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::body::{Collected, KEPT};
 use crate::failure::{fail, Failure};
 use crate::metrics::ErrorKind;
 
@@ -57,7 +58,10 @@ pub(crate) struct Client {
 /// A response read to the end of its body.
 pub(crate) struct Response {
     pub parts: http::response::Parts,
+    /// Its first [`KEPT`] bytes.
     pub body: Bytes,
+    /// The whole body's length.
+    pub size: u64,
     /// From the request handed over to the response head.
     pub ttfb: Duration,
     /// From the head to the end of the body.
@@ -151,13 +155,14 @@ impl Client {
             }
             let head = Instant::now();
             let framing = framing(&parts, head_only)?;
-            let body = self.body(framing).await?;
+            let (body, size) = self.body(framing).await?;
             if !keep_alive || framing == Framing::Close || !self.buf.is_empty() {
                 self.done = true;
             }
             return Ok(Response {
                 parts,
                 body,
+                size,
                 ttfb: head - at,
                 transfer: head.elapsed(),
             });
@@ -192,31 +197,55 @@ impl Client {
         }
     }
 
-    async fn body(&mut self, framing: Framing) -> Result<Bytes, Why> {
+    /// The body as framed: its kept bytes (up to [`KEPT`]) and its whole size.
+    async fn body(&mut self, framing: Framing) -> Result<(Bytes, u64), Why> {
         match framing {
-            Framing::Empty => Ok(Bytes::new()),
-            Framing::Length(n) => {
+            Framing::Empty => Ok((Bytes::new(), 0)),
+            Framing::Length(n) if n <= KEPT as u64 => {
                 while (self.buf.len() as u64) < n {
                     let rest = (n - self.buf.len() as u64).min(1 << 20) as usize;
                     if self.fill_for(rest).await? == 0 {
                         return Err(Why::Closed);
                     }
                 }
-                Ok(self.buf.split_to(n as usize).freeze())
+                Ok((self.buf.split_to(n as usize).freeze(), n))
+            }
+            Framing::Length(n) => {
+                let mut body = Collected::default();
+                self.data(n, &mut body).await?;
+                Ok(body.finish())
             }
             Framing::Close => {
-                while self.fill().await? > 0 {}
-                Ok(self.buf.split().freeze())
+                let mut body = Collected::default();
+                while self.fill().await? > 0 {
+                    body.push(self.buf.split().freeze());
+                }
+                body.push(self.buf.split().freeze());
+                Ok(body.finish())
             }
             Framing::Chunked => self.chunked().await,
         }
     }
 
+    /// Moves the next `n` bytes of the stream into `body`, read as they come.
+    async fn data(&mut self, mut n: u64, body: &mut Collected) -> Result<(), Why> {
+        while n > 0 {
+            if self.buf.is_empty() && self.fill_for(n.min(1 << 20) as usize).await? == 0 {
+                return Err(Why::Closed);
+            }
+            let take = (self.buf.len() as u64).min(n) as usize;
+            body.push_slice(&self.buf[..take]);
+            self.buf.advance(take);
+            n -= take as u64;
+        }
+        Ok(())
+    }
+
     /// A chunked body: each chunk's size line (extensions ignored), its data and CRLF, up
     /// to the last chunk and the trailers after it (read and dropped, as hyper does unless
     /// asked for them).
-    async fn chunked(&mut self) -> Result<Bytes, Why> {
-        let mut body = BytesMut::new();
+    async fn chunked(&mut self) -> Result<(Bytes, u64), Why> {
+        let mut body = Collected::default();
         loop {
             let line = self.line(MAX_CHUNK_LINE).await?;
             let size = chunk_size(&line)?;
@@ -226,30 +255,25 @@ impl Client {
                     let t = self.line(MAX_TRAILERS).await?;
                     trailers += t.len() + 2;
                     if t.is_empty() {
-                        return Ok(body.freeze());
+                        return Ok(body.finish());
                     }
                     if trailers > MAX_TRAILERS {
                         return Err(Why::Protocol("chunk trailers are too large".into()));
                     }
                 }
             }
-            let need = size
-                .checked_add(2)
-                .filter(|n| *n <= usize::MAX as u64)
-                .ok_or_else(|| Why::Protocol("invalid chunk size".into()))?;
-            while (self.buf.len() as u64) < need {
+            self.data(size, &mut body).await?;
+            while self.buf.len() < 2 {
                 if self.fill().await? == 0 {
                     return Err(Why::Closed);
                 }
             }
-            let size = size as usize;
-            if &self.buf[size..size + 2] != b"\r\n" {
+            if &self.buf[..2] != b"\r\n" {
                 return Err(Why::Protocol(
                     "invalid chunk: no CRLF after its data".into(),
                 ));
             }
-            body.extend_from_slice(&self.buf[..size]);
-            let _ = self.buf.split_to(size + 2);
+            self.buf.advance(2);
         }
     }
 

@@ -255,3 +255,54 @@ async fn a_kept_connection_carries_the_next_request_and_a_closed_one_does_not() 
     ));
     assert!(c.is_closed());
 }
+
+/// An answer longer than a VU keeps, however it is framed: read to its end (a kept
+/// connection carries the next request), its first [`KEPT`] bytes kept, its whole size
+/// counted.
+#[tokio::test(flavor = "current_thread")]
+async fn a_body_over_the_bound_is_read_through_and_cut() {
+    let over = KEPT + 100_000;
+    let data: Vec<u8> = (0..over).map(|i| (i % 251) as u8).collect();
+    let mut by_length = format!("HTTP/1.1 200 OK\r\ncontent-length: {over}\r\n\r\n").into_bytes();
+    by_length.extend_from_slice(&data);
+    // One chunk longer than the bound, then small ones.
+    let mut chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for piece in [&data[..KEPT + 1], &data[KEPT + 1..]] {
+        for part in piece.chunks(if piece.len() > KEPT {
+            piece.len()
+        } else {
+            7_000
+        }) {
+            chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            chunked.extend_from_slice(part);
+            chunked.extend_from_slice(b"\r\n");
+        }
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let mut by_close = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+    by_close.extend_from_slice(&data);
+    let small = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+    let (addr, task) = server(vec![by_length, chunked, small, by_close]).await;
+    let mut c = Client::new(
+        Box::new(TcpStream::connect(addr).await.unwrap()),
+        Some(2048),
+    );
+    let cut = &data[..KEPT];
+    for (what, size, kept) in [
+        ("length", over, cut),
+        ("chunked", over, cut),
+        ("small", 2, &b"ok"[..]),
+        ("close", over, cut),
+    ] {
+        match c.send("x", &request("GET", b"", &[])).await {
+            Sent::Done(r) => {
+                assert_eq!(r.size, size as u64, "{what}");
+                assert!(r.body == kept, "{what}: the first bytes kept, in order");
+            }
+            Sent::Failed(f) => panic!("{what}: {}", f.message),
+            Sent::Unsent => panic!("{what}: unsent"),
+        }
+    }
+    assert!(c.is_closed(), "a close-delimited body ends the connection");
+    assert_eq!(task.await.unwrap().len(), 4);
+}

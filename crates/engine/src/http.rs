@@ -99,8 +99,10 @@ fn dial_failure(origin: &Origin, e: DialError) -> Failure {
 pub(crate) struct Answer {
     /// The status line and headers.
     pub response: http::response::Parts,
-    /// The whole body, as received (not decompressed).
+    /// The body as received (not decompressed), its first [`KEPT`](crate::body::KEPT) bytes.
     pub body: Bytes,
+    /// The whole body's length.
+    pub size: u64,
     /// Where its time went; `dial` is set by [`attempts`] when it opened the connection.
     pub timing: Timing,
 }
@@ -218,6 +220,7 @@ async fn send_on(
                 crate::h1::Sent::Done(r) => Attempt::Done(Answer {
                     response: r.parts,
                     body: r.body,
+                    size: r.size,
                     timing: Timing {
                         dial: None,
                         ttfb: r.ttfb,
@@ -263,33 +266,18 @@ async fn answer(sent: Sent, origin: &Origin, at: Instant) -> Attempt {
 async fn read(resp: Response<hyper::body::Incoming>, at: Instant) -> Result<Answer, Failure> {
     let head = Instant::now();
     let (parts, mut body) = resp.into_parts();
-    // Most answers arrive as one data frame: keep it as it is, without a copy or a list.
-    let mut first: Option<Bytes> = None;
-    let mut more: Option<bytes::BytesMut> = None;
+    let mut collected = crate::body::Collected::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| broken("reading the body", &e))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        match (&mut first, &mut more) {
-            (None, _) => first = Some(data),
-            (Some(f), None) => {
-                let mut m = bytes::BytesMut::with_capacity(f.len() + data.len());
-                m.extend_from_slice(f);
-                m.extend_from_slice(&data);
-                more = Some(m);
-            }
-            (Some(_), Some(m)) => m.extend_from_slice(&data),
+        if let Ok(data) = frame.into_data() {
+            collected.push(data);
         }
     }
-    let body = match (more, first) {
-        (Some(m), _) => m.freeze(),
-        (None, Some(f)) => f,
-        (None, None) => Bytes::new(),
-    };
+    let (body, size) = collected.finish();
     Ok(Answer {
         response: parts,
         body,
+        size,
         timing: Timing {
             dial: None,
             ttfb: head - at,

@@ -25,6 +25,7 @@
 //! Modules depend one way: `worker` → `executor` → `vu` → `ctx` → `control`, `plan`,
 //! `metrics`, `tokens`, `output`; no module uses one that uses it back.
 
+mod body;
 mod control;
 mod ctx;
 mod data;

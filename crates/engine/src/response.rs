@@ -18,7 +18,7 @@ pub(crate) fn received_size(a: &Answer) -> u64 {
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    (17 + headers + a.body.len()) as u64
+    (17 + headers) as u64 + a.size
 }
 
 /// The value and whether it is typed JSON (a non-string a `json` extractor took).

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use loadtape_scenario::{Pick, Template};
 
+use crate::body::whole;
 use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, memchr_find, Failure};
@@ -204,7 +205,7 @@ impl Vu {
             let start = start_ref.take().unwrap_or(sent_at).min(sent_at);
             let (result, sent) = self.send(&built, &sp.name, row).await;
             let end = Instant::now();
-            let answer = match result {
+            let answer = match result.and_then(|a| whole(a, sp.needs_body)) {
                 Ok(a) => a,
                 Err(f) => {
                     if plan.options.debug {

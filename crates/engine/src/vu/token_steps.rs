@@ -9,6 +9,7 @@ use loadtape_scenario::template::Vars;
 use super::diagnose::Failed;
 use super::request::Built;
 use super::state::{OwnToken, Vu};
+use crate::body::whole;
 use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, Failure};
@@ -216,7 +217,7 @@ impl Vu {
         let sent_at = Instant::now();
         let (result, sent) = self.send(&built, &tp.name, Row::Token(t)).await;
         let end = Instant::now();
-        let answer = match result {
+        let answer = match result.and_then(|a| whole(a, tp.needs_body)) {
             Ok(a) => a,
             Err(f) => {
                 self.warn_token(&tp.name, f.kind.name(), &f.message);
