@@ -28,21 +28,24 @@ impl Collected {
     /// Adds the next piece of the body.
     pub(crate) fn push(&mut self, data: Bytes) {
         self.size += data.len() as u64;
-        match (&self.first, &mut self.more) {
-            (None, _) if data.len() <= KEPT => self.first = Some(data),
-            (None, _) => self.first = Some(data.slice(..KEPT)),
-            (Some(f), None) => {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(m) = &mut self.more {
+            let room = KEPT - m.len();
+            m.extend_from_slice(&data[..data.len().min(room)]);
+            return;
+        }
+        match self.first.take() {
+            None if data.len() <= KEPT => self.first = Some(data),
+            None => self.first = Some(data.slice(..KEPT)),
+            Some(f) if f.len() >= KEPT => self.first = Some(f),
+            Some(f) => {
                 let room = KEPT - f.len();
-                if room > 0 {
-                    let mut m = BytesMut::with_capacity(f.len() + data.len().min(room));
-                    m.extend_from_slice(f);
-                    m.extend_from_slice(&data[..data.len().min(room)]);
-                    self.more = Some(m);
-                }
-            }
-            (Some(_), Some(m)) => {
-                let room = KEPT - m.len();
+                let mut m = BytesMut::with_capacity(f.len() + data.len().min(room));
+                m.extend_from_slice(&f);
                 m.extend_from_slice(&data[..data.len().min(room)]);
+                self.more = Some(m);
             }
         }
     }
@@ -50,6 +53,9 @@ impl Collected {
     /// Adds the next piece from a slice (a chunk inside a read buffer).
     pub(crate) fn push_slice(&mut self, data: &[u8]) {
         self.size += data.len() as u64;
+        if data.is_empty() {
+            return;
+        }
         let m = self.more.get_or_insert_with(|| {
             let mut m = BytesMut::new();
             if let Some(f) = self.first.take() {
@@ -99,8 +105,13 @@ mod tests {
         let data = Bytes::from_static(b"{\"ok\":true}");
         let mut c = Collected::default();
         c.push(data.clone());
+        c.push(Bytes::new());
         let (kept, size) = c.finish();
-        assert_eq!(kept.as_ptr(), data.as_ptr());
+        assert_eq!(
+            kept.as_ptr(),
+            data.as_ptr(),
+            "an empty last read costs no copy"
+        );
         assert_eq!(size, data.len() as u64);
     }
 

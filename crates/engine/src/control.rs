@@ -20,6 +20,8 @@ pub enum EndReason {
     /// Stopped from outside ([`crate::Stopper::interrupt`]: Ctrl-C, SIGTERM), or a worker
     /// could not start; the result is marked partial.
     Interrupted,
+    /// A VU stopped on a panic (a bug in loadtape): the run fails, its result is partial.
+    Internal,
 }
 
 impl EndReason {
@@ -31,6 +33,7 @@ impl EndReason {
             EndReason::Data => "data",
             EndReason::Token => "token",
             EndReason::Interrupted => "interrupted",
+            EndReason::Internal => "internal",
         }
     }
 }

@@ -129,7 +129,7 @@ pub fn result(o: &Outcome, scenario_file: Option<String>) -> RunResult {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         ended: o.ended.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         duration_s: secs,
-        partial: o.reason == EndReason::Interrupted,
+        partial: matches!(o.reason, EndReason::Interrupted | EndReason::Internal),
         end_reason: o.reason.name().to_string(),
         failure: o.detail.clone(),
         settings: Settings {

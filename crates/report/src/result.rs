@@ -49,7 +49,8 @@ pub struct RunResult {
     pub partial: bool,
     /// Why the run ended: `completed`, `iterations` (every VU did its iterations), `data` (a
     /// `unique` data source ran out of rows), `token` (a token step never succeeded, so no
-    /// step could run: see `failure`), `interrupted`, or `checkpoint`: written while the run
+    /// step could run: see `failure`), `interrupted`, `internal` (a VU stopped on a panic,
+    /// a bug in loadtape: see `failure`), or `checkpoint`: written while the run
     /// went on (`run --checkpoint`), and the run did not get to write its end (killed, or
     /// still running).
     pub end_reason: String,

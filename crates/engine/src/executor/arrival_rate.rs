@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::guard::guarded;
 use super::share::{Executor, Share};
 use crate::ctx::Ctx;
 use crate::schedule::RateSchedule;
@@ -46,7 +47,7 @@ impl Executor for ArrivalRate {
         let ctx = share.ctx.clone();
         let (index, workers) = (share.index as u64, share.workers as u64);
         let (start, deadline) = (share.start, share.deadline);
-        share.tasks.spawn_local(async move {
+        share.tasks.spawn_local(guarded(ctx.clone(), async move {
             let mut k = index;
             while let Some(t) = schedule.time_of(k) {
                 let at = start + t;
@@ -61,7 +62,7 @@ impl Executor for ArrivalRate {
                 k += workers;
             }
             pool.close();
-        });
+        }));
     }
 }
 
@@ -136,34 +137,35 @@ impl Pool {
         }
         let pool = self.clone();
         let mut vu = Vu::new(id, self.ctx.clone());
-        self.tasks.spawn_local(async move {
-            let ctx = pool.ctx.clone();
-            loop {
-                let at = loop {
-                    if let Some(at) = mb.job.take() {
-                        break Some(at);
+        self.tasks
+            .spawn_local(guarded(self.ctx.clone(), async move {
+                let ctx = pool.ctx.clone();
+                loop {
+                    let at = loop {
+                        if let Some(at) = mb.job.take() {
+                            break Some(at);
+                        }
+                        if ctx.stopped() {
+                            break None;
+                        }
+                        tokio::select! {
+                            _ = mb.wake.notified() => {}
+                            _ = ctx.stop_wait() => {}
+                        }
+                    };
+                    let Some(at) = at else { return };
+                    ctx.metrics.borrow_mut().note_active(1);
+                    let flow = vu.iteration(Some(at)).await;
+                    ctx.metrics.borrow_mut().note_active(-1);
+                    if flow == Flow::Stop || pool.iterations.is_some_and(|n| vu.iterations >= n) {
+                        return;
                     }
-                    if ctx.stopped() {
-                        break None;
+                    match pool.next_job() {
+                        Some(at) => mb.job.set(Some(at)),
+                        None => pool.idle.borrow_mut().push(mb.clone()),
                     }
-                    tokio::select! {
-                        _ = mb.wake.notified() => {}
-                        _ = ctx.stop_wait() => {}
-                    }
-                };
-                let Some(at) = at else { return };
-                ctx.metrics.borrow_mut().note_active(1);
-                let flow = vu.iteration(Some(at)).await;
-                ctx.metrics.borrow_mut().note_active(-1);
-                if flow == Flow::Stop || pool.iterations.is_some_and(|n| vu.iterations >= n) {
-                    return;
                 }
-                match pool.next_job() {
-                    Some(at) => mb.job.set(Some(at)),
-                    None => pool.idle.borrow_mut().push(mb.clone()),
-                }
-            }
-        });
+            }));
         true
     }
 

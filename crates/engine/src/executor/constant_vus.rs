@@ -1,5 +1,6 @@
 //! `constant-vus`: every VU iterates from the start to the end of the run.
 
+use super::guard::guarded;
 use super::share::{more, Executor, Share};
 use crate::vu::{Flow, Vu};
 
@@ -14,7 +15,7 @@ impl Executor for ConstantVus {
         for id in share.ids(self.vus) {
             let mut vu = Vu::new(id, share.ctx.clone());
             let ctx = share.ctx.clone();
-            share.tasks.spawn_local(async move {
+            share.tasks.spawn_local(guarded(ctx.clone(), async move {
                 ctx.metrics.borrow_mut().note_active(1);
                 while more(&ctx, iterations, &vu) {
                     if vu.iteration(None).await == Flow::Stop {
@@ -22,7 +23,7 @@ impl Executor for ConstantVus {
                     }
                 }
                 ctx.metrics.borrow_mut().note_active(-1);
-            });
+            }));
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod arrival_rate;
 mod constant_vus;
+mod guard;
 mod ramping_vus;
 mod share;
 

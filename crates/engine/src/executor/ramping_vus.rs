@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use loadtape_scenario::VuStage;
 
+use super::guard::guarded;
 use super::share::{more, Executor, Share};
 use crate::schedule::vus_at;
 use crate::vu::{Flow, Vu};
@@ -28,7 +29,7 @@ impl Executor for RampingVus {
             let ctx = share.ctx.clone();
             let stages = self.stages.clone();
             let start_vus = self.start_vus;
-            share.tasks.spawn_local(async move {
+            share.tasks.spawn_local(guarded(ctx.clone(), async move {
                 let mut active = false;
                 while more(&ctx, iterations, &vu) {
                     let want = vus_at(start_vus, &stages, start.elapsed()) as u64;
@@ -53,7 +54,7 @@ impl Executor for RampingVus {
                 if active {
                     ctx.metrics.borrow_mut().note_active(-1);
                 }
-            });
+            }));
         }
     }
 }
