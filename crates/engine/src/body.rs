@@ -3,13 +3,9 @@
 //! answer that never ends (a close-delimited stream, a download, a hostile server) grows one
 //! VU's buffer until the machine runs out of memory; with it, a run's memory is bounded by
 //! its VUs, not by what servers send. A step whose checks or extractors read the body fails
-//! on a cut one ([`whole`]) rather than judging half an answer.
+//! on a cut one (`response::whole`) rather than judging half an answer.
 
 use bytes::{Bytes, BytesMut};
-
-use crate::failure::{fail, Failure};
-use crate::http::Answer;
-use crate::metrics::ErrorKind;
 
 /// The most of one response body kept: far above an API's JSON, well under what a thousand
 /// VUs may hold at once.
@@ -76,24 +72,6 @@ impl Collected {
         };
         (kept, self.size)
     }
-}
-
-/// `a` when its body is whole or nothing reads it (`needed`: the step's checks, extractors
-/// or `refresh_on` rules look into the body); otherwise the failure that says it was cut.
-pub(crate) fn whole(a: Answer, needed: bool) -> Result<Answer, Failure> {
-    if !needed || a.size == a.body.len() as u64 {
-        return Ok(a);
-    }
-    Err(fail(
-        ErrorKind::Check,
-        format!(
-            "the response body is {} bytes, over the {} MiB loadtape keeps of one answer; \
-             this step's checks or extractors need all of it (check the URL, or read the \
-             value from a smaller answer)",
-            a.size,
-            KEPT >> 20
-        ),
-    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@ use http::header::SET_COOKIE;
 use loadtape_scenario::Extractor;
 use serde_json::Value;
 
+use crate::body::KEPT;
+use crate::failure::{fail, Failure};
 use crate::http::Answer;
+use crate::metrics::ErrorKind;
 use crate::plan::ExtractPlan;
 
 pub(crate) fn parse_json(body: &[u8]) -> Option<Value> {
@@ -47,4 +50,22 @@ pub(crate) fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Opti
         }
     };
     text.map(|t| (t, false))
+}
+
+/// `a` when its body is whole or nothing reads it (`needed`: the step's checks, extractors
+/// or `refresh_on` rules look into the body); otherwise the failure that says it was cut.
+pub(crate) fn whole(a: Answer, needed: bool) -> Result<Answer, Failure> {
+    if !needed || a.size == a.body.len() as u64 {
+        return Ok(a);
+    }
+    Err(fail(
+        ErrorKind::Check,
+        format!(
+            "the response body is {} bytes, over the {} MiB loadtape keeps of one answer; \
+             this step's checks or extractors need all of it (check the URL, or read the \
+             value from a smaller answer)",
+            a.size,
+            KEPT >> 20
+        ),
+    ))
 }

@@ -12,13 +12,12 @@ use std::time::Instant;
 
 use loadtape_scenario::{Pick, Template};
 
-use crate::body::whole;
 use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, memchr_find, Failure};
 use crate::http::Answer;
 use crate::metrics::{ErrorKind, Sample};
-use crate::response::{extract, parse_json, received_size};
+use crate::response::{extract, parse_json, received_size, whole};
 use crate::row::Row;
 use diagnose::Failed;
 pub(crate) use state::Vu;

@@ -9,7 +9,6 @@ use loadtape_scenario::template::Vars;
 use super::diagnose::Failed;
 use super::request::Built;
 use super::state::{OwnToken, Vu};
-use crate::body::whole;
 use crate::control::EndReason;
 use crate::debug;
 use crate::diagnosis::{check_failure, extract_failure, Failure};
@@ -18,7 +17,7 @@ use crate::metrics::ErrorKind;
 use crate::output::Sink;
 use crate::plan::{ExtractPlan, TokenPlan};
 use crate::redact;
-use crate::response::{extract, parse_json, received_size};
+use crate::response::{extract, parse_json, received_size, whole};
 use crate::row::Row;
 use crate::tokens::{
     default_refresh_before, jwt_lifetime, learned_refresh_after, refresh_after, Next, TokenValue,
