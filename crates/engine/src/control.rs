@@ -70,6 +70,18 @@ impl Control {
         self.end(reason);
     }
 
+    /// Ends the run on a bug (a VU's panic): unlike [`Control::fail`], recorded even when the
+    /// run is already stopping, so that the run cannot end as a success.
+    pub(crate) fn internal(&self, detail: String, say: impl FnOnce(&str)) {
+        let mut d = self.detail.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_none() {
+            say(&detail);
+            *d = Some(detail);
+        }
+        drop(d);
+        self.end(EndReason::Internal);
+    }
+
     pub(crate) fn detail(&self) -> Option<String> {
         self.detail
             .lock()

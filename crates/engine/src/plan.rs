@@ -121,6 +121,8 @@ pub struct TokenPlan {
     pub refresh_on: Option<RefreshOn>,
     /// The answer is parsed as JSON: an extractor reads the body, or `--debug` shows it.
     pub needs_body: bool,
+    /// An extractor reads the body (`--debug` aside): a cut body fails the token step.
+    pub judges_body: bool,
 }
 
 /// A step, compiled.
@@ -141,6 +143,9 @@ pub struct StepPlan {
     /// The answer is parsed as JSON: a check, an extractor or a token's `refresh_on` reads
     /// the body, or `--debug` shows it.
     pub needs_body: bool,
+    /// A check, an extractor or `refresh_on` reads the body (`--debug` aside): a cut body
+    /// fails the step, whereas `--debug` only shows what was kept.
+    pub judges_body: bool,
 }
 
 /// A scenario ready to run.
@@ -379,7 +384,8 @@ fn compile_tokens(
         for name in t.extract.keys() {
             token_of.insert(name.clone(), ti);
         }
-        let needs_body = extract.iter().any(|e| body_extractor(&e.extractor)) || options.debug;
+        let judges_body = extract.iter().any(|e| body_extractor(&e.extractor));
+        let needs_body = judges_body || options.debug;
         tokens.push(TokenPlan {
             name: t.name.clone(),
             shared,
@@ -394,6 +400,7 @@ fn compile_tokens(
             refresh_before: t.refresh_before,
             refresh_on: t.refresh_on.clone(),
             needs_body,
+            judges_body,
         });
     }
     Ok((tokens, token_of))
@@ -430,10 +437,9 @@ fn compile_steps(
             .check
             .as_ref()
             .is_some_and(|c| !c.json.is_empty() || !c.body_contains.is_empty());
-        let needs_body = options.debug
-            || refresh_json
-            || check_body
-            || extract.iter().any(|e| body_extractor(&e.extractor));
+        let judges_body =
+            refresh_json || check_body || extract.iter().any(|e| body_extractor(&e.extractor));
+        let needs_body = options.debug || judges_body;
         let vars = st
             .vars
             .iter()
@@ -447,6 +453,7 @@ fn compile_steps(
             extract,
             think: st.think,
             needs_body,
+            judges_body,
         });
     }
     Ok(steps)

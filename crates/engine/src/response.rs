@@ -52,8 +52,8 @@ pub(crate) fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Opti
     text.map(|t| (t, false))
 }
 
-/// `a` when its body is whole or nothing reads it (`needed`: the step's checks, extractors
-/// or `refresh_on` rules look into the body); otherwise the failure that says it was cut.
+/// `a` when its body is whole or nothing judges it (`needed`: the step's checks, extractors
+/// or `refresh_on` rules look into the body; `--debug` showing it does not count); otherwise the failure that says it was cut.
 pub(crate) fn whole(a: Answer, needed: bool) -> Result<Answer, Failure> {
     if !needed || a.size == a.body.len() as u64 {
         return Ok(a);

@@ -204,7 +204,7 @@ impl Vu {
             let start = start_ref.take().unwrap_or(sent_at).min(sent_at);
             let (result, sent) = self.send(&built, &sp.name, row).await;
             let end = Instant::now();
-            let answer = match result.and_then(|a| whole(a, sp.needs_body)) {
+            let answer = match result.and_then(|a| whole(a, sp.judges_body)) {
                 Ok(a) => a,
                 Err(f) => {
                     if plan.options.debug {

@@ -9,14 +9,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::control::EndReason;
 use crate::ctx::Ctx;
 
 /// `task`, with its panic turned into the run's failure.
 pub(super) fn guarded(ctx: Rc<Ctx>, task: impl Future<Output = ()>) -> impl Future<Output = ()> {
     on_panic(task, move |message| {
-        ctx.control.fail(
-            EndReason::Internal,
+        ctx.control.internal(
             format!(
                 "a VU stopped on an internal error, a bug in loadtape (please report it with \
                  the scenario); the run stops. The error: {message}"

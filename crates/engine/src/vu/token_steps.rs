@@ -216,7 +216,7 @@ impl Vu {
         let sent_at = Instant::now();
         let (result, sent) = self.send(&built, &tp.name, Row::Token(t)).await;
         let end = Instant::now();
-        let answer = match result.and_then(|a| whole(a, tp.needs_body)) {
+        let answer = match result.and_then(|a| whole(a, tp.judges_body)) {
             Ok(a) => a,
             Err(f) => {
                 self.warn_token(&tp.name, f.kind.name(), &f.message);
