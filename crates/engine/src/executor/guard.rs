@@ -9,6 +9,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
+
 use crate::ctx::Ctx;
 
 /// `task`, with its panic turned into the run's failure.
@@ -25,33 +27,50 @@ pub(super) fn guarded(ctx: Rc<Ctx>, task: impl Future<Output = ()>) -> impl Futu
 }
 
 /// Runs `task`; if a poll of it panics, calls `then` with the panic's message and ends.
-async fn on_panic(task: impl Future<Output = ()>, then: impl FnOnce(String)) {
-    if let Err(payload) = (CatchUnwind(Box::pin(task))).await {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(a panic without a message)".into());
-        then(message);
+fn on_panic<F: Future<Output = ()>, G: FnOnce(String)>(task: F, then: G) -> OnPanic<F, G> {
+    OnPanic {
+        task,
+        then: Some(then),
     }
 }
 
-type Panic = Box<dyn std::any::Any + Send>;
+pin_project! {
+    /// A named future, not an `async` block around `task`: an `async` wrapper keeps its
+    /// captured `task` in its own state beside the pinned copy it polls, so every VU's state
+    /// was held twice (RSS of 100,000 VUs 490 → 800 MiB). Here the task is stored once, inline.
+    struct OnPanic<F, G> {
+        #[pin]
+        task: F,
+        then: Option<G>,
+    }
+}
 
-struct CatchUnwind<F>(Pin<Box<F>>);
+impl<F: Future<Output = ()>, G: FnOnce(String)> Future for OnPanic<F, G> {
+    type Output = ();
 
-impl<F: Future<Output = ()>> Future for CatchUnwind<F> {
-    type Output = Result<(), Panic>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // The task is dropped right after a panic, never polled again: whatever state the
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        // After a panic the task is never polled again (Ready ends it): whatever state the
         // panic left it in is not seen.
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(p)),
+        match catch_unwind(AssertUnwindSafe(|| this.task.poll(cx))) {
+            Ok(p) => p,
+            Err(payload) => {
+                if let Some(then) = this.then.take() {
+                    then(message(&*payload));
+                }
+                Poll::Ready(())
+            }
         }
     }
+}
+
+/// A panic's message: the `&str` or `String` it was given.
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".into())
 }
 
 #[cfg(test)]
@@ -59,6 +78,31 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
+
+    /// The guard holds its task inline and once: a VU's state is not copied beside it nor
+    /// moved to a second allocation (100,000 VUs cost ~300 MiB more when it was).
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_task_is_held_inline_and_once() {
+        let seen = std::cell::Cell::new(0usize);
+        let task = async {
+            let state = [7u8; 4096];
+            tokio::task::yield_now().await;
+            seen.set(std::hint::black_box(&state) as *const _ as usize);
+        };
+        let alone = std::mem::size_of_val(&task);
+        let mut guard = std::pin::pin!(on_panic(task, |_| {}));
+        let size = std::mem::size_of_val(&*guard);
+        assert!(
+            size < alone + 64,
+            "guard {size} B around a task of {alone} B"
+        );
+        std::future::poll_fn(|cx| guard.as_mut().poll(cx)).await;
+        let at = &*guard as *const _ as usize;
+        assert!(
+            (at..at + size).contains(&seen.get()),
+            "the task's state lives in the guard, not in an allocation of its own"
+        );
+    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_panic_after_an_await_is_caught_with_its_message() {
