@@ -163,7 +163,8 @@ pub struct Outcome {
     pub ended: chrono::DateTime<chrono::Utc>,
     /// How long the run took, on the monotonic clock: what rates are computed over.
     pub elapsed: Duration,
-    /// Why the run ended; [`EndReason::Interrupted`] makes the result partial.
+    /// Why the run ended; [`EndReason::Interrupted`] and [`EndReason::Internal`] make the
+    /// result partial.
     pub reason: EndReason,
     /// Why the run ended early on a failure (a token step that never succeeded).
     pub detail: Option<String>,

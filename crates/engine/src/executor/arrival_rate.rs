@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::guard::guarded;
+use super::guard::{guarded, Active};
 use super::share::{Executor, Share};
 use crate::ctx::Ctx;
 use crate::schedule::RateSchedule;
@@ -154,9 +154,9 @@ impl Pool {
                         }
                     };
                     let Some(at) = at else { return };
-                    ctx.metrics.borrow_mut().note_active(1);
+                    let active = Active::new(&ctx);
                     let flow = vu.iteration(Some(at)).await;
-                    ctx.metrics.borrow_mut().note_active(-1);
+                    drop(active);
                     if flow == Flow::Stop || pool.iterations.is_some_and(|n| vu.iterations >= n) {
                         return;
                     }

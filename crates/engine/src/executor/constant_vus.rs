@@ -1,6 +1,6 @@
 //! `constant-vus`: every VU iterates from the start to the end of the run.
 
-use super::guard::guarded;
+use super::guard::{guarded, Active};
 use super::share::{more, Executor, Share};
 use crate::vu::{Flow, Vu};
 
@@ -16,13 +16,12 @@ impl Executor for ConstantVus {
             let mut vu = Vu::new(id, share.ctx.clone());
             let ctx = share.ctx.clone();
             share.tasks.spawn_local(guarded(ctx.clone(), async move {
-                ctx.metrics.borrow_mut().note_active(1);
+                let _active = Active::new(&ctx);
                 while more(&ctx, iterations, &vu) {
                     if vu.iteration(None).await == Flow::Stop {
                         break;
                     }
                 }
-                ctx.metrics.borrow_mut().note_active(-1);
             }));
         }
     }

@@ -26,6 +26,26 @@ pub(super) fn guarded(ctx: Rc<Ctx>, task: impl Future<Output = ()>) -> impl Futu
     })
 }
 
+/// A VU counted as active while this lives: dropped with the VU's task, it is uncounted even
+/// when the task ended on a panic, or was dropped unfinished at the run's end.
+pub(super) struct Active(Rc<Ctx>);
+
+impl Active {
+    pub(super) fn new(ctx: &Rc<Ctx>) -> Active {
+        ctx.metrics.borrow_mut().note_active(1);
+        Active(ctx.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        // Never a second panic from a drop: a count held elsewhere at that moment is skipped.
+        if let Ok(mut m) = self.0.metrics.try_borrow_mut() {
+            m.note_active(-1);
+        }
+    }
+}
+
 /// Runs `task`; if a poll of it panics, calls `then` with the panic's message and ends.
 fn on_panic<F: Future<Output = ()>, G: FnOnce(String)>(task: F, then: G) -> OnPanic<F, G> {
     OnPanic {

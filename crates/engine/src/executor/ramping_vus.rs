@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use loadtape_scenario::VuStage;
 
-use super::guard::guarded;
+use super::guard::{guarded, Active};
 use super::share::{more, Executor, Share};
 use crate::schedule::vus_at;
 use crate::vu::{Flow, Vu};
@@ -30,29 +30,22 @@ impl Executor for RampingVus {
             let stages = self.stages.clone();
             let start_vus = self.start_vus;
             share.tasks.spawn_local(guarded(ctx.clone(), async move {
-                let mut active = false;
+                let mut active = None;
                 while more(&ctx, iterations, &vu) {
                     let want = vus_at(start_vus, &stages, start.elapsed()) as u64;
                     if vu.id - first >= want {
-                        if active {
-                            ctx.metrics.borrow_mut().note_active(-1);
-                            active = false;
-                        }
+                        active = None;
                         if !ctx.sleep(Duration::from_millis(50)).await {
                             break;
                         }
                         continue;
                     }
-                    if !active {
-                        ctx.metrics.borrow_mut().note_active(1);
-                        active = true;
+                    if active.is_none() {
+                        active = Some(Active::new(&ctx));
                     }
                     if vu.iteration(None).await == Flow::Stop {
                         break;
                     }
-                }
-                if active {
-                    ctx.metrics.borrow_mut().note_active(-1);
                 }
             }));
         }
