@@ -53,7 +53,8 @@ pub(crate) fn extract(e: &ExtractPlan, a: &Answer, json: Option<&Value>) -> Opti
 }
 
 /// `a` when its body is whole or nothing judges it (`needed`: the step's checks, extractors
-/// or `refresh_on` rules look into the body; `--debug` showing it does not count); otherwise the failure that says it was cut.
+/// or `refresh_on` rules look into the body; `--debug` showing it does not count);
+/// otherwise the failure that says it was cut.
 pub(crate) fn whole(a: Answer, needed: bool) -> Result<Answer, Failure> {
     if !needed || a.size == a.body.len() as u64 {
         return Ok(a);

@@ -28,16 +28,17 @@ pub(super) fn guarded(ctx: Rc<Ctx>, task: impl Future<Output = ()>) -> impl Futu
 
 /// A VU counted as active while this lives: dropped with the VU's task, it is uncounted even
 /// when the task ended on a panic, or was dropped unfinished at the run's end.
-pub(super) struct Active(Rc<Ctx>);
+/// It borrows the VU's context (no reference count touched per iteration).
+pub(super) struct Active<'a>(&'a Ctx);
 
-impl Active {
-    pub(super) fn new(ctx: &Rc<Ctx>) -> Active {
+impl Active<'_> {
+    pub(super) fn new(ctx: &Ctx) -> Active<'_> {
         ctx.metrics.borrow_mut().note_active(1);
-        Active(ctx.clone())
+        Active(ctx)
     }
 }
 
-impl Drop for Active {
+impl Drop for Active<'_> {
     fn drop(&mut self) {
         // Never a second panic from a drop: a count held elsewhere at that moment is skipped.
         if let Ok(mut m) = self.0.metrics.try_borrow_mut() {
